@@ -1,0 +1,10 @@
+//! Includes the device module tree by `#[path]`, as kemu.ko does, into another crate:
+//! any `crate::` path inside it would fail to compile here.
+
+#[path = "../src/kdevices.rs"]
+mod kdevices;
+
+#[test]
+fn module_tree_compiles_when_included_by_path() {
+    assert!(kdevices::memmap::lookup(kdevices::memmap::RAM_BASE).is_some());
+}
