@@ -76,5 +76,9 @@ done < <(cat "${fragments[@]}")
 echo "build-kernel.sh: building bzImage and modules ($(nproc) jobs)"
 kmake -j"$(nproc)" bzImage modules >"$out/build.log" 2>&1 || { tail -50 "$out/build.log" >&2; exit 1; }
 touch "$out/.kemu-done"
+# Older trees of this variant (other keys) are stale: keep the cache from growing.
+for old in "$cache/kernel/$variant"-*; do
+    [ "$old" = "$out" ] || rm -rf "$old"
+done
 echo "build-kernel.sh: $variant kernel built in $(( $(date +%s) - start )) s"
 echo "$out"

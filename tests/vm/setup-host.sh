@@ -31,17 +31,13 @@ Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 
 Types: deb
 URIs: http://deb.debian.org/debian
-Suites: trixie-backports trixie
+Suites: trixie-backports
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 SRC
     $SUDO tee /etc/apt/preferences.d/kemu-pin >/dev/null <<'PIN'
 Package: *
 Pin: release n=trixie-backports
-Pin-Priority: 50
-
-Package: *
-Pin: release n=trixie
 Pin-Priority: 50
 PIN
     $SUDO apt-get update -q

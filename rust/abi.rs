@@ -1,0 +1,17 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Glue between the shared ABI definitions (`uapi`) and the kernel's user-copy traits.
+
+use kernel::transmute::AsBytes;
+
+use crate::uapi::KemuVersion;
+
+// No padding anywhere in `KemuVersion`: every byte copied to userspace is initialised.
+const _: () = assert!(
+    core::mem::size_of::<KemuVersion>()
+        == 2 * core::mem::size_of::<u32>() + core::mem::size_of::<u64>()
+);
+
+// SAFETY: `KemuVersion` is `repr(C)` with only integer fields and, as asserted above, no
+// padding, so all of its bytes are initialised and any of its values may be exposed.
+unsafe impl AsBytes for KemuVersion {}

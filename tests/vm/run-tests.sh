@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# kemu's VM tests: for each test-kernel variant (base: lockdep, atomic-sleep checks and
+# kmemleak; kasan: the same plus KASAN), build the kernel (cached), kemu.ko against it
+# and the static userspace tools, pack them into an initramfs with busybox, boot it
+# under qemu-system-x86_64 (TCG: /dev/kvm here cannot run stock kernels) and check what
+# the guest reports on its serial console.
+#
+#   tests/vm/run-tests.sh [--demo] [--variant base|kasan]...
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+out="$repo/target/vm"
+timeout_s=${KEMU_VM_TIMEOUT:-600}
+variants=()
+demo=0
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --demo) demo=1; shift ;;
+        --variant) variants+=("$2"); shift 2 ;;
+        *) echo "run-tests.sh: unknown argument $1" >&2; exit 2 ;;
+    esac
+done
+if [ ${#variants[@]} = 0 ]; then
+    if [ "$demo" = 1 ]; then variants=(base); else variants=(base kasan); fi
+fi
+mkdir -p "$out"
+
+echo "== building kemuctl and kemu-vmtest (static)"
+make -s -C "$repo" kemuctl
+bins="$repo/target/x86_64-unknown-linux-gnu/release"
+
+# Kernel-reported problems that fail the run wherever they appear in the console log.
+bad_patterns='BUG:|WARNING:|Oops|kernel BUG|KASAN|unreferenced object|possible recursive locking|circular locking|inconsistent lock state|suspicious RCU usage|sleeping function called from invalid context|Call Trace:|Kernel panic|general protection fault|UBSAN'
+
+run_variant() {
+    local variant=$1
+    echo "== $variant kernel"
+    local kdir
+    kdir=$("$here/build-kernel.sh" --variant "$variant" | tail -n 1)
+    local mo="$out/kmod-$variant"
+    echo "== building kemu.ko against the $variant kernel"
+    make -s -C "$repo" module KDIR="$kdir" MO="$mo" >/dev/null
+
+    local root="$out/initramfs-$variant"
+    rm -rf "$root"
+    mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,etc}
+    cp /bin/busybox "$root/bin/busybox"
+    cp "$here/vm-init.sh" "$root/init"
+    cp "$mo/kemu.ko" "$root/kemu.ko"
+    cp "$bins/kemuctl" "$bins/kemu-vmtest" "$root/bin/"
+    echo "root:x:0:0:root:/:/bin/sh" > "$root/etc/passwd"
+    echo "nobody:x:65534:65534:nobody:/:/bin/false" >> "$root/etc/passwd"
+    (cd "$root" && find . | cpio -o -H newc --quiet) | gzip -1 > "$out/initramfs-$variant.cpio.gz"
+
+    local log="$out/console-$variant.log"
+    echo "== booting the $variant test VM (qemu-system-x86_64, TCG, timeout ${timeout_s}s); console:"
+    local start=$SECONDS rc=0
+    timeout --kill-after=10 "$timeout_s" qemu-system-x86_64 -m 1G -smp 2 -nographic -no-reboot \
+        -monitor none -serial stdio \
+        -kernel "$kdir/arch/x86/boot/bzImage" -initrd "$out/initramfs-$variant.cpio.gz" \
+        -append "console=ttyS0 panic=-1 oops=panic" </dev/null 2>&1 | tee "$log" | sed -u 's/^/  | /' || rc=$?
+    local took=$((SECONDS - start))
+
+    local ok=1
+    if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+        echo "FAIL: the $variant VM did not finish within ${timeout_s}s" >&2; ok=0
+    fi
+    grep -q "KEMU-VM: init started" "$log" || { echo "FAIL: the $variant VM never reached init" >&2; ok=0; }
+    grep -q "KEMU-VM: result PASS" "$log" || { echo "FAIL: steps failed in the $variant VM:" >&2; grep "KEMU-STEP FAIL" "$log" >&2 || true; ok=0; }
+    grep -Eq "^vmtest: [0-9]+ passed, 0 failed" "$log" || { echo "FAIL: kemu-vmtest did not pass" >&2; ok=0; }
+    if grep -En "$bad_patterns" "$log" >&2; then echo "FAIL: the kernel reported a problem (above)" >&2; ok=0; fi
+    if [ "$ok" = 1 ]; then
+        echo "== $variant VM: PASS in ${took}s ($(grep -c 'KEMU-STEP ok' "$log") steps; $(grep -E '^vmtest:' "$log"))"
+        return 0
+    fi
+    return 1
+}
+
+failed=0
+for v in "${variants[@]}"; do
+    run_variant "$v" || failed=$((failed + 1))
+done
+total=${#variants[@]}
+echo "$((total - failed)) passed, $failed failed"
+[ "$failed" = 0 ]
