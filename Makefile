@@ -22,7 +22,7 @@ MO ?= $(REPO)/target/kmod/$(notdir $(KDIR))
 HOST_TARGET := x86_64-unknown-linux-gnu
 STATIC_BIN := $(REPO)/target/$(HOST_TARGET)/release
 
-.PHONY: all setup kernel module kemuctl test test-cargo test-vm demo clean
+.PHONY: all setup kernel module kemuctl guest test test-cargo test-vm test-guest demo clean
 
 all: module kemuctl
 
@@ -54,7 +54,15 @@ test-cargo:
 test-vm: setup
 	tests/vm/run-tests.sh
 
-test: setup test-cargo test-vm
+# The riscv64 test guest (Debian's kernel, busybox, ext4 image), cached in $(KEMU_CACHE).
+guest: setup
+	tests/guest/build-guest.sh
+
+# The guest's own checks, under the reference runner (QEMU); kemu's runners join later.
+test-guest: setup
+	tests/guest/run-guest-tests.sh --runner qemu
+
+test: setup test-cargo test-guest test-vm
 
 demo: setup
 	tests/vm/run-tests.sh --demo

@@ -2,9 +2,13 @@
 
 //! Glue between the shared ABI definitions (`uapi`) and the kernel's user-copy traits.
 
-use kernel::transmute::AsBytes;
+use kernel::{ioctl::_IOR, transmute::AsBytes};
 
-use crate::uapi::KemuVersion;
+use crate::uapi::{self, KemuVersion};
+
+// uapi encodes ioctl numbers itself (it is shared with userspace); they must be exactly
+// what the kernel's own macros produce for this architecture.
+const _: () = assert!(uapi::KEMU_GET_VERSION == _IOR::<KemuVersion>(uapi::KEMU_IOC_MAGIC, 0x00));
 
 // No padding anywhere in `KemuVersion`: every byte copied to userspace is initialised.
 const _: () = assert!(

@@ -18,6 +18,7 @@ done
 [ -d /usr/src/rustc-1.96.0/library ] || need_apt=1
 ls /usr/src/linux-source-7.3*.tar.* >/dev/null 2>&1 || need_apt=1
 [ -f /usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin ] || need_apt=1
+[ -f /usr/riscv64-linux-gnu/lib/libc.a ] || need_apt=1
 
 if [ "$need_apt" = 1 ]; then
     # bookworm-backports: qemu-system 10.x matching the preinstalled qemu-utils, opensbi.
@@ -45,7 +46,7 @@ PIN
         rustc-web rust-web-src clang-19 lld-19 llvm-19 libclang-19-dev \
         flex bison bc libelf-dev libssl-dev cpio xz-utils zstd make python3 \
         busybox-static e2fsprogs kmod \
-        gcc-riscv64-linux-gnu binutils-riscv64-linux-gnu
+        gcc-riscv64-linux-gnu binutils-riscv64-linux-gnu libc6-dev-riscv64-cross
     $SUDO apt-get install -y -q --no-install-recommends -t bookworm-backports \
         qemu-system-x86 qemu-system-misc opensbi
     $SUDO apt-get install -y -q --no-install-recommends linux-source-7.3

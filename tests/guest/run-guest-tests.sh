@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Boots kemu's riscv64 test guest (tests/guest/build-guest.sh) and checks what it does:
+#   rw case: init reached, the virtio/ext4 modules load, a file written in the guest is
+#            read back there and found by the host in the image (debugfs), pi prints the
+#            right 1000 digits, the guest powers off cleanly;
+#   ro case: the disk is attached read-only and the guest's writes fail.
+# Runners: `qemu` (qemu-system-riscv64 -M virt, the reference). kemu's own runners plug
+# in here as they land, so every case is cross-checked against QEMU.
+#
+#   tests/guest/run-guest-tests.sh [--runner qemu]
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+runner=qemu
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --runner) runner=$2; shift 2 ;;
+        *) echo "run-guest-tests.sh: unknown argument $1" >&2; exit 2 ;;
+    esac
+done
+timeout_s=${KEMU_GUEST_TIMEOUT:-300}
+firmware=/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin
+guest=$("$here/build-guest.sh" | tail -n 1)
+out="$repo/target/guest-tests/$runner"
+mkdir -p "$out"
+
+# pi's first 1000 digits, computed independently of the guest program (Machin's formula
+# in Python's exact integers).
+pi_ref=$(python3 -c '
+n = 1000; s = 10 ** (n + 10)
+def atan_inv(x):
+    t = s // x; r = t; k = 1
+    while t:
+        t //= x * x; k += 2
+        r += -(t // k) if (k // 2) % 2 else t // k
+    return r
+d = str(16 * atan_inv(5) - 4 * atan_inv(239))[:n]
+print(d[0] + "." + d[1:])')
+
+boot() { # boot CASE DISK READONLY(0|1) APPEND -> console log in $out/CASE.log
+    local case=$1 disk=$2 ro=$3 append=$4 log="$out/$1.log"
+    case "$runner" in
+        qemu)
+            local ro_opt=""
+            [ "$ro" = 1 ] && ro_opt=",readonly=on"
+            timeout --kill-after=10 "$timeout_s" qemu-system-riscv64 -M virt -m 512 -smp 1 \
+                -nographic -no-reboot -monitor none -serial stdio -bios "$firmware" \
+                -kernel "$guest/Image" -initrd "$guest/initrd.img" -append "console=ttyS0 $append" \
+                -drive "file=$disk,format=raw,if=none,id=hd0$ro_opt" -device virtio-blk-device,drive=hd0 \
+                </dev/null >"$log" 2>&1 || return $?
+            ;;
+        *) echo "run-guest-tests.sh: unknown runner $runner" >&2; return 2 ;;
+    esac
+}
+
+passed=0; failed=0
+verdict() { # verdict NAME OK(0|1) DETAIL
+    if [ "$2" = 1 ]; then passed=$((passed + 1)); echo "ok - $runner: $1 ($3)";
+    else failed=$((failed + 1)); echo "not ok - $runner: $1 ($3)"; fi
+}
+
+# rw case
+nonce="n$RANDOM$RANDOM"
+cp "$guest/guest.img" "$out/rw.img"
+start=$SECONDS; rc=0
+boot rw "$out/rw.img" 0 "kemu.mode=test kemu.nonce=$nonce" || rc=$?
+took=$((SECONDS - start)); log="$out/rw.log"
+init_at=$(sed -n 's/^KEMU-GUEST: init at uptime \([0-9.]*\) s.*/\1/p' "$log" | tr -d '\r')
+pi_ms=$(sed -n 's/^pi: 1000 digits in \([0-9]*\) ms.*/\1/p' "$log" | tr -d '\r')
+ok=1; why="boot to init at ${init_at:-?} s guest uptime, pi ${pi_ms:-?} ms, ${took}s wall"
+[ "$rc" = 0 ] || { ok=0; why="runner exit $rc; $why"; }
+grep -q "KEMU-GUEST: result PASS" "$log" || { ok=0; why="guest reported failure: $(grep 'KEMU-GUEST: FAIL' "$log" | head -3 | tr '\n' ' ')"; }
+grep -qxF "$pi_ref" <(tr -d '\r' < "$log") || { ok=0; why="pi digits wrong; $why"; }
+host_sees=$(debugfs -R 'cat /kemu-test.txt' "$out/rw.img" 2>/dev/null)
+[ "$host_sees" = "kemu guest wrote this: $nonce" ] || { ok=0; why="host reads '$host_sees' from the image; $why"; }
+e2fsck -fn "$out/rw.img" >/dev/null 2>&1 || { ok=0; why="e2fsck -n finds errors; $why"; }
+verdict "boot Debian's kernel, ext4 write read back on the host, pi" "$ok" "$why"
+
+# ro case
+cp "$guest/guest.img" "$out/ro.img"
+before=$(sha256sum < "$out/ro.img")
+rc=0; boot ro "$out/ro.img" 1 "kemu.mode=ro" || rc=$?
+log="$out/ro.log"; ok=1; why="writes refused"
+[ "$rc" = 0 ] || { ok=0; why="runner exit $rc"; }
+grep -q "KEMU-GUEST: read-only disk refused writes" "$log" || { ok=0; why="guest could write"; }
+grep -q "KEMU-GUEST: result PASS" "$log" || { ok=0; why="guest reported failure: $(grep 'KEMU-GUEST: FAIL' "$log" | head -3 | tr '\n' ' ')"; }
+[ "$(sha256sum < "$out/ro.img")" = "$before" ] || { ok=0; why="the read-only image changed"; }
+verdict "read-only disk refuses guest writes" "$ok" "$why"
+
+echo "guest tests ($runner): $passed passed, $failed failed"
+[ "$failed" = 0 ]
