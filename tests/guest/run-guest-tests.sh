@@ -4,8 +4,10 @@
 #            read back there and found by the host in the image (debugfs), pi prints the
 #            right 1000 digits, the guest powers off cleanly;
 #   ro case: the disk is attached read-only and the guest's writes fail.
-# Runners: `qemu` (qemu-system-riscv64 -M virt, the reference). kemu's own runners plug
-# in here as they land, so every case is cross-checked against QEMU.
+# Runners: `qemu` (qemu-system-riscv64 -M virt, the reference; its rw case runs twice,
+# once with QEMU's own device tree and once with the one `kemuctl plan` generates, which
+# checks kemu's device tree against the real firmware and kernel). kemu's own runners
+# plug in here as they land, so every case is cross-checked against QEMU.
 #
 #   tests/guest/run-guest-tests.sh [--runner qemu]
 set -euo pipefail
@@ -38,13 +40,17 @@ def atan_inv(x):
 d = str(16 * atan_inv(5) - 4 * atan_inv(239))[:n]
 print(d[0] + "." + d[1:])')
 
-boot() { # boot CASE DISK READONLY(0|1) APPEND -> console log in $out/CASE.log
-    local case=$1 disk=$2 ro=$3 append=$4 log="$out/$1.log"
+kemuctl="$repo/target/release/kemuctl"
+cargo build -q --release -p kemuctl --manifest-path "$repo/Cargo.toml"
+
+boot() { # boot CASE DISK READONLY(0|1) APPEND [DTB] -> console log in $out/CASE.log
+    local case=$1 disk=$2 ro=$3 append=$4 dtb=${5:-} log="$out/$1.log"
     case "$runner" in
         qemu)
-            local ro_opt=""
+            local ro_opt="" dtb_opt=()
             [ "$ro" = 1 ] && ro_opt=",readonly=on"
-            timeout --kill-after=10 "$timeout_s" qemu-system-riscv64 -M virt -m 512 -smp 1 \
+            [ -n "$dtb" ] && dtb_opt=(-dtb "$dtb")
+            timeout --kill-after=10 "$timeout_s" qemu-system-riscv64 -M virt -m 512 -smp 1 "${dtb_opt[@]}" \
                 -nographic -no-reboot -monitor none -serial stdio -bios "$firmware" \
                 -kernel "$guest/Image" -initrd "$guest/initrd.img" -append "console=ttyS0 $append" \
                 -drive "file=$disk,format=raw,if=none,id=hd0$ro_opt" -device virtio-blk-device,drive=hd0 \
@@ -60,22 +66,31 @@ verdict() { # verdict NAME OK(0|1) DETAIL
     else failed=$((failed + 1)); echo "not ok - $runner: $1 ($3)"; fi
 }
 
-# rw case
+rw_case() { # rw_case NAME [DTB]
 nonce="n$RANDOM$RANDOM"
-cp "$guest/guest.img" "$out/rw.img"
+cp "$guest/guest.img" "$out/$1.img"
 start=$SECONDS; rc=0
-boot rw "$out/rw.img" 0 "kemu.mode=test kemu.nonce=$nonce" || rc=$?
-took=$((SECONDS - start)); log="$out/rw.log"
+boot "$1" "$out/$1.img" 0 "kemu.mode=test kemu.nonce=$nonce" "${2:-}" || rc=$?
+took=$((SECONDS - start)); log="$out/$1.log"
 init_at=$(sed -n 's/^KEMU-GUEST: init at uptime \([0-9.]*\) s.*/\1/p' "$log" | tr -d '\r')
 pi_ms=$(sed -n 's/^pi: 1000 digits in \([0-9]*\) ms.*/\1/p' "$log" | tr -d '\r')
 ok=1; why="boot to init at ${init_at:-?} s guest uptime, pi ${pi_ms:-?} ms, ${took}s wall"
 [ "$rc" = 0 ] || { ok=0; why="runner exit $rc; $why"; }
 grep -q "KEMU-GUEST: result PASS" "$log" || { ok=0; why="guest reported failure: $(grep 'KEMU-GUEST: FAIL' "$log" | head -3 | tr '\n' ' ')"; }
 grep -qxF "$pi_ref" <(tr -d '\r' < "$log") || { ok=0; why="pi digits wrong; $why"; }
-host_sees=$(debugfs -R 'cat /kemu-test.txt' "$out/rw.img" 2>/dev/null)
+host_sees=$(debugfs -R 'cat /kemu-test.txt' "$out/$1.img" 2>/dev/null)
 [ "$host_sees" = "kemu guest wrote this: $nonce" ] || { ok=0; why="host reads '$host_sees' from the image; $why"; }
-e2fsck -fn "$out/rw.img" >/dev/null 2>&1 || { ok=0; why="e2fsck -n finds errors; $why"; }
-verdict "boot Debian's kernel, ext4 write read back on the host, pi" "$ok" "$why"
+e2fsck -fn "$out/$1.img" >/dev/null 2>&1 || { ok=0; why="e2fsck -n finds errors; $why"; }
+local what="boot Debian's kernel, ext4 write read back on the host, pi"
+[ -n "${2:-}" ] && what="$what, with kemuctl's device tree"
+verdict "$what" "$ok" "$why"
+}
+
+rw_case rw
+if [ "$runner" = qemu ]; then
+    "$kemuctl" plan --mem 512M "$guest/guest.img" --dump-dtb "$out/kemu.dtb" >/dev/null
+    rw_case rw-kemu-dtb "$out/kemu.dtb"
+fi
 
 # ro case
 cp "$guest/guest.img" "$out/ro.img"

@@ -1,6 +1,8 @@
 //! `kemuctl`: the userspace controller of kemu.
 
+mod boot;
 mod device;
+mod machine_args;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -8,6 +10,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use device::{features_string, Device};
+use machine_args::MachineArgs;
 
 /// Control kemu, the in-kernel RISC-V system emulator.
 #[derive(Parser, Debug)]
@@ -26,13 +29,23 @@ enum Command {
     Version,
     /// Show whether kemu.ko is loaded and what it offers.
     Status,
+    /// Show where firmware, kernel, initrd and device tree would go in guest RAM,
+    /// without running anything.
+    Plan {
+        #[command(flatten)]
+        machine: MachineArgs,
+        /// Also write the generated device tree blob to this file.
+        #[arg(long)]
+        dump_dtb: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Version => cmd_version(&cli.device),
-        Command::Status => cmd_status(&cli.device),
+    let result: Result<(), Box<dyn std::error::Error>> = match cli.command {
+        Command::Version => cmd_version(&cli.device).map_err(Into::into),
+        Command::Status => cmd_status(&cli.device).map_err(Into::into),
+        Command::Plan { machine, dump_dtb } => cmd_plan(&machine, dump_dtb.as_deref()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -41,6 +54,25 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn cmd_plan(machine: &MachineArgs, dump_dtb: Option<&std::path::Path>) -> Result<(), Box<dyn std::error::Error>> {
+    let plan = machine.plan()?;
+    println!("RAM      {:#x}..{:#x} ({} MiB)", kdevices::memmap::RAM_BASE, kdevices::memmap::RAM_BASE + plan.ram_size, plan.ram_size >> 20);
+    let mut loads: Vec<_> = plan.loads.iter().collect();
+    loads.sort_by_key(|l| l.addr);
+    for l in loads {
+        println!("{:<16} {:#x}..{:#x} ({} bytes)", l.what, l.addr, l.addr + l.data.len() as u64, l.data.len());
+    }
+    println!("entry    pc={:#x} a0={:#x} a1={:#x} a2={:#x} (M-mode)", plan.entry, plan.args[0], plan.args[1], plan.args[2]);
+    if let Some(t) = plan.tohost {
+        println!("tohost   {t:#x}");
+    }
+    if let Some(path) = dump_dtb {
+        let dtb = plan.loads.iter().find(|l| l.what == "device tree").map(|l| l.data.as_slice()).unwrap_or_default();
+        std::fs::write(path, dtb).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    Ok(())
 }
 
 fn cmd_version(path: &std::path::Path) -> Result<(), device::Error> {
