@@ -1,6 +1,8 @@
 //! Includes the device module tree by `#[path]`, as kemu.ko does, into another crate:
 //! any `crate::` path inside it would fail to compile here.
 
+// Only part of the tree is used here: unused items are expected.
+#[allow(dead_code, unreachable_pub)]
 #[path = "../src/kdevices.rs"]
 mod kdevices;
 

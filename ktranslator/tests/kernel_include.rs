@@ -3,6 +3,8 @@
 //! into a different crate, so a `crate::` path (or anything else that only resolves in
 //! the standalone library) fails to compile here.
 
+// Only part of the tree is used here: unused items are expected.
+#[allow(dead_code, unreachable_pub)]
 #[path = "../src/ktranslator.rs"]
 mod ktranslator;
 
