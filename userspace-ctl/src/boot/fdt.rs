@@ -20,12 +20,12 @@ const IRQ_M_TIMER: u32 = 7;
 const IRQ_S_EXT: u32 = 9;
 const IRQ_M_EXT: u32 = 11;
 
-/// CLINT/mtime frequency: 10 MHz, as on QEMU's virt board.
-pub(crate) const TIMEBASE_HZ: u32 = 10_000_000;
+/// CLINT/mtime frequency (10 MHz, as on QEMU's virt board), from the CLINT model.
+pub(crate) const TIMEBASE_HZ: u32 = kdevices::clint::MTIME_HZ as u32;
 /// The UART's input clock (QEMU virt's value; Linux derives the divisor from it).
 const UART_CLOCK_HZ: u32 = 3_686_400;
-/// Interrupt sources the PLIC implements (riscv,ndev).
-pub(crate) const PLIC_SOURCES: u32 = 31;
+/// Interrupt sources the PLIC model implements (riscv,ndev).
+pub(crate) const PLIC_SOURCES: u32 = kdevices::plic::NDEV as u32;
 
 /// What goes into the device tree besides the fixed machine.
 #[derive(Debug, Clone)]
