@@ -25,7 +25,7 @@ pub(crate) const TIMEBASE_HZ: u32 = kdevices::clint::MTIME_HZ as u32;
 /// The UART's input clock (QEMU virt's value; Linux derives the divisor from it).
 const UART_CLOCK_HZ: u32 = 3_686_400;
 /// Interrupt sources the PLIC model implements (riscv,ndev).
-pub(crate) const PLIC_SOURCES: u32 = kdevices::plic::NDEV as u32;
+pub(crate) const PLIC_SOURCES: u32 = kdevices::plic::NDEV;
 
 /// What goes into the device tree besides the fixed machine.
 #[derive(Debug, Clone)]
