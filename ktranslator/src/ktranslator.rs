@@ -1,4 +1,44 @@
 //! Module root of the translator (shared by the `ktranslator` crate and kemu.ko).
+//!
+//! # Design: how guest code runs
+//!
+//! ```text
+//!  host ──run(bus, budget)──▶ Hart::run loop (hart.rs)
+//!     │ at each block boundary: budget, bus stop request, pending interrupts
+//!     ▼
+//!  previous block's chain slot ──hit──▶ next TB          (tcache.rs, direct chaining)
+//!     │ miss
+//!  jump cache [virtual pc] ──hit──▶ TB                    (indirect jumps, returns)
+//!     │ miss
+//!  fetch TLB: virtual pc ─▶ RAM offset (mmu.rs) ─▶ hash[physical pc + mode] ─▶ TB
+//!     │ miss
+//!  translator: fetch from RAM, expand RVC, decode via one instruction table
+//!  (decode.rs) into 16-byte micro-ops, up to a branch/jump/system op, a CSR op, the
+//!  page end or 128 instructions; stored in the host-provided arena (flushed whole
+//!  when full); the page is marked in the code-page bitmap.
+//!     ▼
+//!  executor (exec.rs): `match` over the block's micro-ops; loads/stores inline the
+//!  TLB hit path (compare + add into guest RAM), the slow path walks Sv39/Sv48 page
+//!  tables, does MMIO through the Bus trait, emulates misaligned accesses, and on a
+//!  store into a code page flushes the translations and ends the block (SMC).
+//!  A fault in the middle of a block sets pc and instret from the micro-op's index
+//!  and offset, so traps are precise; csr.rs takes traps (medeleg/mideleg) and
+//!  implements the CSR table; fpu.rs runs F/D on the integer-only softfloat module.
+//! ```
+//!
+//! Guest RAM is only touched through [`ram::GuestRam`] (bounds-checked raw copies);
+//! the hart never allocates: the host provides the hart's memory (zeroed or not, see
+//! [`hart::Hart::init_in_place`]), guest RAM and the translation-cache arena.
+
+pub mod bus;
+pub mod csr;
+pub mod decode;
+pub mod exec;
+pub mod fpu;
+pub mod hart;
+pub mod mmu;
+pub mod ram;
+pub mod tcache;
 
 pub mod isa;
 pub mod softfloat;

@@ -1,0 +1,320 @@
+//! Hart state, the host-facing API and the main run loop.
+
+use core::ptr;
+
+use super::bus::Bus;
+use super::csr;
+use super::ram::GuestRam;
+use super::tcache::{Tc, TcArena};
+
+/// Privilege levels (`mstatus.MPP` encoding).
+pub mod prv {
+    /// User mode.
+    pub const U: u8 = 0;
+    /// Supervisor mode.
+    pub const S: u8 = 1;
+    /// Machine mode.
+    pub const M: u8 = 3;
+}
+
+/// Why [`Hart::run`] returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// The instruction budget is used up.
+    Budget,
+    /// The hart executed WFI with no enabled interrupt pending: the host may sleep
+    /// until an interrupt line changes. `pc` already points after the WFI.
+    Wfi,
+    /// The bus asked to stop ([`Bus::stop_requested`]).
+    Stop,
+}
+
+/// Counters the host can read (never reset by the hart).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Stats {
+    /// Instructions retired.
+    pub insns: u64,
+    /// Traps taken (exceptions and interrupts).
+    pub traps: u64,
+    /// Interrupts taken.
+    pub interrupts: u64,
+    /// Translated blocks created.
+    pub tbs_translated: u64,
+    /// Translated blocks executed.
+    pub tbs_executed: u64,
+    /// Block transitions through a direct chain (no lookup).
+    pub chained: u64,
+    /// Whole translation-cache flushes (full arena, fence.i, self-modifying code).
+    pub tc_flushes: u64,
+    /// Flushes caused by stores into pages holding translated code.
+    pub smc_flushes: u64,
+    /// TLB misses (slow-path address translations).
+    pub tlb_misses: u64,
+    /// TLB flushes (satp writes, sfence.vma, privilege or mstatus changes).
+    pub tlb_flushes: u64,
+}
+
+/// One direct-mapped TLB entry: `tag` is the guest virtual page (low bits clear;
+/// [`TLB_INVALID`] when empty) and `addend` turns a virtual address in that page into a
+/// guest-RAM offset.
+#[derive(Clone, Copy, Debug, Default)]
+#[repr(C)]
+pub(super) struct TlbEntry {
+    pub(super) tag: u64,
+    pub(super) addend: u64,
+}
+
+/// Tag of an empty TLB entry: bit 11 is never set in a compared address.
+pub(super) const TLB_INVALID: u64 = 1 << 11;
+/// log2 of the number of entries per TLB.
+pub(super) const TLB_BITS: u32 = 8;
+/// Entries per TLB.
+pub(super) const TLB_SIZE: usize = 1 << TLB_BITS;
+/// Jump-cache entries (virtual pc -> translated block).
+pub(super) const JC_SIZE: usize = 1024;
+/// Translation-cache hash buckets (physical pc + privilege -> translated block).
+pub(super) const HASH_SIZE: usize = 4096;
+
+/// TLB index of instruction fetches.
+pub(super) const ACC_FETCH: usize = 0;
+/// TLB index of loads.
+pub(super) const ACC_LOAD: usize = 1;
+/// TLB index of stores and AMOs.
+pub(super) const ACC_STORE: usize = 2;
+
+/// One RV64GC hart with its translation cache and TLBs.
+///
+/// Every field is valid when all its bytes are zero, so the host can allocate it zeroed
+/// (it is large: about 60 KiB) and initialise it in place with [`Hart::init_in_place`];
+/// never build one on a kernel stack.
+#[repr(C)]
+pub struct Hart {
+    /// Integer registers; index 32 is the sink for writes to x0.
+    pub(super) x: [u64; 64],
+    /// Floating-point registers (raw bits, single values NaN-boxed).
+    pub(super) f: [u64; 32],
+    pub(super) pc: u64,
+    pub(super) prv: u8,
+    /// Set when the bus asked to stop.
+    pub(super) exit_req: bool,
+    /// LR/SC reservation is valid.
+    pub(super) resv_valid: bool,
+    pub(super) resv_addr: u64,
+    /// Pending exception (set by the faulting operation, consumed by the executor).
+    pub(super) exc_cause: u64,
+    pub(super) exc_tval: u64,
+    /// Total instructions retired (basis of mcycle/minstret).
+    pub(super) retired: u64,
+    pub(super) csr: csr::Csrs,
+    pub(super) ram: GuestRam,
+    pub(super) tc: Tc,
+    /// Generation of the translation cache, bumped on every flush.
+    pub(super) tc_gen: u64,
+    pub(super) hash: [u32; HASH_SIZE],
+    pub(super) jc: [u32; JC_SIZE],
+    pub(super) tlb: [[TlbEntry; TLB_SIZE]; 3],
+    /// Statistics.
+    pub stats: Stats,
+}
+
+impl Hart {
+    /// Initialises a hart in place at `this`: zeroes the memory, attaches guest RAM and
+    /// the translation-cache arena, and resets it (M-mode, pc = `ram.base()`).
+    ///
+    /// # Safety
+    /// `this` must be valid for writes of `size_of::<Hart>()` bytes and suitably
+    /// aligned, and not be used by anything else while the returned reference lives.
+    pub unsafe fn init_in_place<'a>(this: *mut Hart, ram: GuestRam, arena: TcArena, hartid: u64) -> &'a mut Hart {
+        // SAFETY: the caller guarantees `this` is valid and aligned; every field of
+        // `Hart` is valid when zeroed (integers, arrays of integers, raw pointers).
+        let h = unsafe {
+            ptr::write_bytes(this, 0, 1);
+            &mut *this
+        };
+        h.ram = ram;
+        h.tc = Tc::new(arena, ram.len());
+        h.csr.mhartid = hartid;
+        h.reset();
+        h
+    }
+
+    /// Architectural reset: M-mode, pc = RAM base, registers and CSRs cleared, caches
+    /// flushed. Statistics are kept.
+    pub fn reset(&mut self) {
+        self.x = [0; 64];
+        self.f = [0; 32];
+        self.pc = self.ram.base();
+        self.prv = prv::M;
+        self.exit_req = false;
+        self.resv_valid = false;
+        self.retired = 0;
+        self.csr.reset();
+        self.tc_flush();
+        self.tlb_flush();
+    }
+
+    /// The guest RAM this hart uses.
+    pub fn ram(&self) -> &GuestRam {
+        &self.ram
+    }
+
+    /// Program counter.
+    pub fn pc(&self) -> u64 {
+        self.pc
+    }
+    /// Sets the program counter (bit 0 is cleared).
+    pub fn set_pc(&mut self, pc: u64) {
+        self.pc = pc & !1;
+    }
+    /// Integer register `i` (x0..x31); 0 for out-of-range indices.
+    pub fn xreg(&self, i: usize) -> u64 {
+        if i < 32 {
+            self.x[i]
+        } else {
+            0
+        }
+    }
+    /// Sets integer register `i` (writes to x0 and out-of-range indices are ignored).
+    pub fn set_xreg(&mut self, i: usize, v: u64) {
+        if (1..32).contains(&i) {
+            self.x[i] = v;
+        }
+    }
+    /// Floating-point register `i` as raw bits; 0 for out-of-range indices.
+    pub fn freg(&self, i: usize) -> u64 {
+        self.f.get(i).copied().unwrap_or(0)
+    }
+    /// Sets floating-point register `i` (raw bits).
+    pub fn set_freg(&mut self, i: usize, v: u64) {
+        if let Some(r) = self.f.get_mut(i) {
+            *r = v;
+        }
+    }
+    /// Current privilege level ([`prv`]).
+    pub fn privilege(&self) -> u8 {
+        self.prv
+    }
+    /// Sets the privilege level (invalid values select M).
+    pub fn set_privilege(&mut self, p: u8) {
+        let p = if p == prv::U || p == prv::S { p } else { prv::M };
+        if p != self.prv {
+            self.prv = p;
+            self.tlb_flush();
+        }
+    }
+    /// Reads CSR `num` as M-mode software would (no side effects on the guest apart
+    /// from those of reading); `None` if the CSR does not exist.
+    pub fn csr_read(&mut self, bus: &mut dyn Bus, num: u16) -> Option<u64> {
+        csr::read_any(self, bus, num)
+    }
+    /// Writes CSR `num` as M-mode software would (WARL rules apply); false if the CSR
+    /// does not exist or is read-only.
+    pub fn csr_write(&mut self, num: u16, val: u64) -> bool {
+        csr::write_any(self, num, val)
+    }
+
+    /// Raises (`level` true) or lowers the interrupt lines in `mask` (any of
+    /// [`csr::MIP_MSIP`], [`csr::MIP_MTIP`], [`csr::MIP_MEIP`], [`csr::MIP_SEIP`]; other
+    /// bits are ignored). The hart takes a pending enabled interrupt at the next block
+    /// boundary of [`run`](Hart::run).
+    pub fn set_irq(&mut self, mask: u64, level: bool) {
+        let mask = mask & csr::MIP_EXT_MASK;
+        if level {
+            self.csr.mip_ext |= mask;
+        } else {
+            self.csr.mip_ext &= !mask;
+        }
+    }
+
+    /// The effective `mip` value.
+    pub fn mip(&self) -> u64 {
+        self.csr.mip | self.csr.mip_ext
+    }
+
+    /// True if an interrupt is pending and enabled in `mie` (whatever the global
+    /// enables): the condition that ends a WFI.
+    pub fn wfi_wakeup(&self) -> bool {
+        self.mip() & self.csr.mie != 0
+    }
+
+    /// Drops every translated block (the host calls this after writing guest code
+    /// behind the hart's back, e.g. by DMA, if the guest will not execute fence.i).
+    pub fn invalidate_code(&mut self) {
+        self.tc_flush();
+    }
+
+    /// Runs guest code until about `budget` instructions have retired (a block in
+    /// progress is finished, so it may overshoot by up to one block; taken traps count
+    /// as one step each so a trap loop still ends) or an event ends the run.
+    pub fn run(&mut self, bus: &mut dyn Bus, budget: u64) -> Exit {
+        let start_insns = self.stats.insns;
+        let start_traps = self.stats.traps;
+        // Previous block and the chain slot it left through, for direct chaining.
+        let mut prev: u32 = 0;
+        let mut prev_slot: usize = 0;
+        loop {
+            let steps = self.stats.insns.wrapping_sub(start_insns).wrapping_add(self.stats.traps.wrapping_sub(start_traps));
+            if steps >= budget {
+                return Exit::Budget;
+            }
+            if self.exit_req {
+                self.exit_req = false;
+                return Exit::Stop;
+            }
+            if self.mip() & self.csr.mie != 0 {
+                if let Some(cause) = self.pending_interrupt() {
+                    self.stats.interrupts += 1;
+                    self.take_trap(cause, 0);
+                    prev = 0;
+                    continue;
+                }
+            }
+            let gen = self.tc_gen;
+            let chained = if prev != 0 { self.tc.chain(prev, prev_slot) } else { 0 };
+            let tb = if chained != 0 {
+                self.stats.chained += 1;
+                chained
+            } else {
+                match self.find_tb() {
+                    Ok(tb) => {
+                        if prev != 0 && self.tc_gen == gen {
+                            self.tc.try_chain(prev, prev_slot, tb);
+                        }
+                        tb
+                    }
+                    Err(()) => {
+                        let (c, t) = (self.exc_cause, self.exc_tval);
+                        self.take_trap(c, t);
+                        prev = 0;
+                        continue;
+                    }
+                }
+            };
+            let gen = self.tc_gen;
+            let kind = self.exec_tb(bus, tb);
+            prev = 0;
+            match kind {
+                super::exec::EXIT_CHAIN0 | super::exec::EXIT_CHAIN1 if self.tc_gen == gen => {
+                    prev = tb;
+                    prev_slot = usize::from(kind - super::exec::EXIT_CHAIN0);
+                }
+                super::exec::EXIT_WFI if !self.wfi_wakeup() => return Exit::Wfi,
+                _ => {}
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tlb_invalid_tag_never_matches() {
+        for size in [1u64, 2, 4, 8] {
+            for va in [0u64, 0x800, 0xfff, u64::MAX] {
+                assert_ne!(va & (!0xfff | (size - 1)), TLB_INVALID);
+            }
+        }
+    }
+}

@@ -1,0 +1,312 @@
+//! The translation cache: an arena of translated blocks (TBs) handed in by the host,
+//! the hash table that finds them by physical pc + privilege, direct chaining, and
+//! the translator that fills them.
+//!
+//! Arena layout (in 64-bit words): `[0]` unused (TB index 0 means "none"), then the
+//! code-page bitmap (one bit per 4 KiB page of guest RAM), then a scratch TB for
+//! instructions that straddle a page boundary (never cached), then TBs allocated
+//! linearly. A TB is a header of [`HDR_WORDS`] words followed by its micro-ops (two
+//! words each). When the arena is full everything is flushed at once.
+
+use core::ptr;
+
+use super::decode::{decode_at, ends_block, is_csr, Uop};
+use super::hart::{Hart, HASH_SIZE, JC_SIZE};
+
+/// Maximum guest instructions per TB.
+pub(super) const MAX_TB_INSNS: usize = 128;
+/// Header words of a TB: vpc, ppc, meta, chains, hash link.
+pub(super) const HDR_WORDS: usize = 5;
+const UOP_WORDS: usize = 2;
+const H_VPC: usize = 0;
+const H_PPC: usize = 1;
+/// prv (8 bits) | ninsns (16 bits) << 8 | size in bytes (16 bits) << 24 | nochain << 40.
+const H_META: usize = 2;
+const H_CHAIN: usize = 3;
+const H_NEXT: usize = 4;
+const TB_MAX_WORDS: usize = HDR_WORDS + UOP_WORDS * MAX_TB_INSNS;
+
+/// Default arena size suggested to hosts: 16 MiB.
+pub const DEFAULT_ARENA_BYTES: usize = 16 << 20;
+
+/// Memory handed to a hart for its translation cache.
+#[derive(Clone, Copy, Debug)]
+pub struct TcArena {
+    ptr: *mut u64,
+    words: usize,
+}
+
+impl TcArena {
+    /// Describes `words` 64-bit words at `ptr` as a translation-cache arena.
+    ///
+    /// # Safety
+    /// `ptr` must be 8-byte aligned and valid for reads and writes of `words * 8` bytes
+    /// for as long as a hart uses the arena, and nothing else may access that memory
+    /// meanwhile. Its contents need not be initialised to anything in particular.
+    pub unsafe fn new(ptr: *mut u64, words: usize) -> TcArena {
+        TcArena { ptr, words }
+    }
+}
+
+/// Translation-cache bookkeeping (lives in the hart; the data lives in the arena).
+#[derive(Clone, Copy, Debug)]
+#[repr(C)]
+pub(super) struct Tc {
+    arena: TcArena,
+    bitmap_words: usize,
+    scratch: usize,
+    first: usize,
+    next: usize,
+    usable: bool,
+}
+
+/// Decoded TB header.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct TbInfo {
+    pub(super) vpc: u64,
+    pub(super) ninsns: usize,
+    pub(super) size: u64,
+    pub(super) uops: *const Uop,
+}
+
+impl Tc {
+    pub(super) fn new(arena: TcArena, ram_len: usize) -> Tc {
+        let pages = ram_len.div_ceil(4096);
+        let bitmap_words = pages.div_ceil(64);
+        let scratch = 1 + bitmap_words;
+        let first = scratch + HDR_WORDS + UOP_WORDS;
+        // Room for at least a few full-size TBs, else the hart cannot run code.
+        let usable = !arena.ptr.is_null() && arena.words >= first + 4 * TB_MAX_WORDS;
+        Tc { arena, bitmap_words, scratch, first, next: first, usable }
+    }
+
+    #[inline(always)]
+    fn rd(&self, i: usize) -> u64 {
+        if i < self.arena.words {
+            // SAFETY: `i` is in bounds of the arena, which `TcArena::new`'s contract
+            // makes valid for reads by this hart alone.
+            unsafe { ptr::read(self.arena.ptr.add(i)) }
+        } else {
+            0
+        }
+    }
+
+    #[inline(always)]
+    fn wr(&mut self, i: usize, v: u64) {
+        if i < self.arena.words {
+            // SAFETY: as in `rd`, for writes.
+            unsafe { ptr::write(self.arena.ptr.add(i), v) }
+        }
+    }
+
+    /// Whether RAM page `page` (index from the RAM base) holds translated code.
+    #[inline]
+    pub(super) fn is_code_page(&self, page: u64) -> bool {
+        let Ok(p) = usize::try_from(page) else { return false };
+        if p / 64 >= self.bitmap_words {
+            return false;
+        }
+        self.rd(1 + p / 64) >> (p % 64) & 1 != 0
+    }
+
+    /// Marks RAM page `page` as holding code; true if it was not marked before.
+    fn mark_code_page(&mut self, page: u64) -> bool {
+        let Ok(p) = usize::try_from(page) else { return false };
+        if p / 64 >= self.bitmap_words {
+            return false;
+        }
+        let w = self.rd(1 + p / 64);
+        self.wr(1 + p / 64, w | (1 << (p % 64)));
+        w >> (p % 64) & 1 == 0
+    }
+
+    fn clear(&mut self) {
+        for i in 0..self.bitmap_words {
+            self.wr(1 + i, 0);
+        }
+        self.next = self.first;
+    }
+
+    pub(super) fn info(&self, tb: u32) -> TbInfo {
+        let t = tb as usize;
+        let meta = self.rd(t + H_META);
+        let ninsns = ((meta >> 8) & 0xffff) as usize;
+        let ninsns = if t + HDR_WORDS + ninsns * UOP_WORDS <= self.arena.words { ninsns } else { 0 };
+        TbInfo {
+            vpc: self.rd(t + H_VPC),
+            ninsns,
+            size: (meta >> 24) & 0xffff,
+            // SAFETY: only forms a pointer; `ninsns` was clamped so that all uops read
+            // through it are inside the arena.
+            uops: unsafe { self.arena.ptr.add(t + HDR_WORDS).cast::<Uop>().cast_const() },
+        }
+    }
+
+    fn prv_of(&self, tb: u32) -> u8 {
+        self.rd(tb as usize + H_META) as u8
+    }
+
+    /// The chained successor of `tb` through exit `slot` (0 or 1), or 0.
+    #[inline]
+    pub(super) fn chain(&self, tb: u32, slot: usize) -> u32 {
+        (self.rd(tb as usize + H_CHAIN) >> (32 * (slot & 1))) as u32
+    }
+
+    /// Chains `prev`'s exit `slot` to `next` if both are cacheable blocks in the same
+    /// virtual page (so the chain stays valid whatever the page tables do: the TBs of
+    /// one page are only reached through a translation of that page).
+    pub(super) fn try_chain(&mut self, prev: u32, slot: usize, next: u32) {
+        let (p, n) = (prev as usize, next as usize);
+        if p == self.scratch || n == self.scratch {
+            return;
+        }
+        if (self.rd(p + H_VPC) ^ self.rd(n + H_VPC)) >> 12 != 0 {
+            return;
+        }
+        let w = self.rd(p + H_CHAIN);
+        let sh = 32 * (slot & 1);
+        let w = (w & !(0xffff_ffff << sh)) | (u64::from(next) << sh);
+        self.wr(p + H_CHAIN, w);
+    }
+}
+
+fn hash(ppc: u64, prv: u8) -> usize {
+    ((ppc >> 1) ^ (ppc >> 13) ^ u64::from(prv)) as usize & (HASH_SIZE - 1)
+}
+
+impl Hart {
+    /// Drops all translated blocks.
+    pub(super) fn tc_flush(&mut self) {
+        self.stats.tc_flushes += 1;
+        self.tc_gen = self.tc_gen.wrapping_add(1);
+        self.tc.clear();
+        self.hash = [0; HASH_SIZE];
+        self.jc = [0; JC_SIZE];
+    }
+
+    /// Finds (or translates) the block at the current pc. On failure the fetch
+    /// exception is pending in `exc_cause`/`exc_tval`.
+    pub(super) fn find_tb(&mut self) -> Result<u32, ()> {
+        let pc = self.pc;
+        let jci = (pc >> 1) as usize & (JC_SIZE - 1);
+        let t = self.jc[jci];
+        if t != 0 && self.tc.rd(t as usize + H_VPC) == pc && self.tc.prv_of(t) == self.prv {
+            return Ok(t);
+        }
+        let off = self.fetch_offset(pc)?;
+        let ppc = self.ram.base().wrapping_add(off);
+        let h = hash(ppc, self.prv);
+        let mut t = self.hash[h];
+        while t != 0 {
+            let i = t as usize;
+            if self.tc.rd(i + H_PPC) == ppc && self.tc.rd(i + H_VPC) == pc && self.tc.prv_of(t) == self.prv {
+                self.jc[jci] = t;
+                return Ok(t);
+            }
+            t = self.tc.rd(i + H_NEXT) as u32;
+        }
+        let t = self.translate_tb(pc, off)?;
+        if t as usize != self.tc.scratch {
+            let jci = (pc >> 1) as usize & (JC_SIZE - 1);
+            self.tc.wr(t as usize + H_NEXT, u64::from(self.hash[h]));
+            self.hash[h] = t;
+            self.jc[jci] = t;
+        }
+        Ok(t)
+    }
+
+    /// Translates the block at virtual `pc` (RAM offset `off`).
+    fn translate_tb(&mut self, pc: u64, off: u64) -> Result<u32, ()> {
+        if !self.tc.usable {
+            // No arena: behave like a machine whose fetches all fail.
+            self.exc_cause = super::csr::cause::FETCH_ACCESS;
+            self.exc_tval = pc;
+            return Err(());
+        }
+        if self.tc.next + TB_MAX_WORDS > self.tc.arena.words {
+            self.tc_flush();
+        }
+        let page_left = 4096 - (pc & 0xfff);
+        let mut t = self.tc.next;
+        let mut pos: u64 = 0;
+        let mut n = 0usize;
+        let mut straddle = false;
+        loop {
+            if pos + 2 > page_left {
+                break;
+            }
+            let lo = self.ram.read(off + pos, 2).unwrap_or(0) as u32;
+            let raw = if lo & 3 != 3 {
+                lo
+            } else if pos + 4 <= page_left {
+                self.ram.read(off + pos, 4).unwrap_or(0) as u32
+            } else {
+                // A 32-bit instruction across a page boundary: alone in a scratch TB.
+                if n > 0 {
+                    break;
+                }
+                let next_page = pc.wrapping_add(page_left);
+                let off2 = self.fetch_offset(next_page)?;
+                let hi = self.ram.read(off2, 2).unwrap_or(0) as u32;
+                straddle = true;
+                t = self.tc.scratch;
+                lo | (hi << 16)
+            };
+            let mut u = decode_at(raw, pc.wrapping_add(pos));
+            if is_csr(u.op) && n > 0 {
+                break;
+            }
+            u.pc_off = pos as u16;
+            let w = t + HDR_WORDS + n * UOP_WORDS;
+            let [a, b] = uop_words(&u);
+            self.tc.wr(w, a);
+            self.tc.wr(w + 1, b);
+            n += 1;
+            pos += u64::from(u.len);
+            if straddle || ends_block(u.op) || n == MAX_TB_INSNS {
+                break;
+            }
+        }
+        self.tc.wr(t + H_VPC, pc);
+        self.tc.wr(t + H_PPC, self.ram.base().wrapping_add(off));
+        self.tc.wr(t + H_META, u64::from(self.prv) | ((n as u64) << 8) | (pos << 24));
+        self.tc.wr(t + H_CHAIN, 0);
+        self.tc.wr(t + H_NEXT, 0);
+        self.stats.tbs_translated += 1;
+        if !straddle {
+            self.tc.next = t + HDR_WORDS + n * UOP_WORDS;
+            if self.tc.mark_code_page(off >> 12) {
+                self.tlb_flush_store();
+            }
+        }
+        Ok(t as u32)
+    }
+}
+
+/// The two arena words of a micro-op, laid out exactly as `Uop` (repr(C), 16 bytes).
+fn uop_words(u: &Uop) -> [u64; 2] {
+    let a = u64::from(u.op as u8)
+        | (u64::from(u.rd) << 8)
+        | (u64::from(u.rs1) << 16)
+        | (u64::from(u.rs2) << 24)
+        | (u64::from(u.rs3) << 32)
+        | (u64::from(u.len) << 40)
+        | (u64::from(u.pc_off) << 48);
+    let a = if cfg!(target_endian = "little") { a } else { a.swap_bytes() };
+    [a, u.imm]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use super::super::decode::Op;
+
+    #[test]
+    fn uop_word_layout_matches_struct() {
+        let u = Uop { op: Op::Addi, rd: 1, rs1: 2, rs2: 3, rs3: 4, len: 4, pc_off: 0x1234, imm: 0xdead_beef };
+        let w = uop_words(&u);
+        // SAFETY: `[u64; 2]` and `Uop` have the same size and `w` holds a valid `Op`.
+        let back: Uop = unsafe { core::mem::transmute(w) };
+        assert_eq!(back, u);
+    }
+}

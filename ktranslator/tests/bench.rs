@@ -1,0 +1,50 @@
+//! Benchmark (not a timed test): MIPS of the hart on a CPU-bound guest program, the
+//! pi spigot of `tests/guest/pi.c` built with the cross compiler at -O2. Run with
+//! `cargo test -p ktranslator --release --test bench -- --ignored --nocapture`;
+//! `KEMU_PI_DIGITS` sets the number of digits (default 2000). The same ELF (printed
+//! path) runs on `qemu-system-riscv64 -M virt -bios none -kernel <elf> -nographic`.
+
+mod common;
+
+use std::time::Instant;
+
+#[test]
+#[ignore]
+fn pi_mips() {
+    if !common::have_cross_cc() {
+        eprintln!("SKIPPED: {} not installed", common::CROSS_CC);
+        return;
+    }
+    let digits: u32 = std::env::var("KEMU_PI_DIGITS").ok().and_then(|s| s.parse().ok()).unwrap_or(2000);
+    let elf = common::build_guest("pi.c", &["-O2", &format!("-DN={digits}")]);
+    let mut m = common::Machine::new(16 << 20, 2 << 20);
+    m.load_elf(&elf);
+    let t = Instant::now();
+    let r = m.run_to_result(u64::MAX);
+    let secs = t.elapsed().as_secs_f64();
+    assert_eq!(r, Some(0x5555), "pi program failed");
+    let s = m.hart().stats;
+    eprintln!(
+        "pi {digits} digits: {} instructions in {:.3} s = {:.0} MIPS (TBs {}, executed {}, chained {}, TLB misses {})",
+        s.insns,
+        secs,
+        s.insns as f64 / secs / 1e6,
+        s.tbs_translated,
+        s.tbs_executed,
+        s.chained,
+        s.tlb_misses
+    );
+    eprintln!("ELF: {}/guest/pi.c.elf", env!("CARGO_TARGET_TMPDIR"));
+}
+
+#[test]
+fn pi_small_is_correct() {
+    if !common::have_cross_cc() {
+        eprintln!("SKIPPED: {} not installed", common::CROSS_CC);
+        return;
+    }
+    let elf = common::build_guest("pi.c", &["-O2", "-DN=60"]);
+    let mut m = common::Machine::new(16 << 20, 1 << 18);
+    m.load_elf(&elf);
+    assert_eq!(m.run_to_result(100_000_000), Some(0x5555));
+}

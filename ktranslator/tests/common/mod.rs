@@ -1,0 +1,220 @@
+//! Test harness shared by the integration tests: a machine (hart + RAM + arena + a
+//! test bus), a minimal ELF64 loader and the cross-compilation of guest programs.
+#![allow(dead_code, unreachable_pub, missing_docs)]
+
+use std::alloc::{alloc, dealloc, Layout};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use ktranslator::bus::Bus;
+use ktranslator::hart::{Exit, Hart};
+use ktranslator::ram::GuestRam;
+use ktranslator::tcache::TcArena;
+
+pub const RAM_BASE: u64 = 0x8000_0000;
+pub const TESTDEV: u64 = 0x10_0000;
+pub const UART: u64 = 0x1000_0000;
+
+/// SiFive test device + a write-only byte console + a fake timer.
+#[derive(Default)]
+pub struct TestBus {
+    pub result: Option<u32>,
+    pub console: Vec<u8>,
+    pub time: u64,
+    pub mmio_log: Vec<(u64, u8, u64)>,
+    stop: bool,
+}
+
+impl Bus for TestBus {
+    fn mmio_read(&mut self, paddr: u64, size: u8) -> Option<u64> {
+        match paddr {
+            TESTDEV..=0x10_0fff => Some(0),
+            UART..=0x1000_00ff => Some(0x1234_5678_9abc_def0 & ((1u128 << (size * 8)) - 1) as u64),
+            _ => None,
+        }
+    }
+    fn mmio_write(&mut self, paddr: u64, size: u8, val: u64) -> bool {
+        match paddr {
+            TESTDEV => {
+                self.result = Some(val as u32);
+                self.stop = true;
+                true
+            }
+            UART => {
+                self.console.push(val as u8);
+                true
+            }
+            0x1000_0001..=0x1000_00ff => {
+                self.mmio_log.push((paddr, size, val));
+                true
+            }
+            _ => false,
+        }
+    }
+    fn time(&mut self) -> u64 {
+        self.time += 1;
+        self.time
+    }
+    fn stop_requested(&mut self) -> bool {
+        std::mem::take(&mut self.stop)
+    }
+}
+
+/// A hart with its own RAM and translation cache, allocated on the heap.
+pub struct Machine {
+    hart: *mut Hart,
+    pub ram: Vec<u8>,
+    arena: Vec<u64>,
+    pub bus: TestBus,
+}
+
+impl Machine {
+    pub fn new(ram_bytes: usize, arena_words: usize) -> Machine {
+        let mut ram = vec![0u8; ram_bytes];
+        let mut arena = vec![0u64; arena_words];
+        // SAFETY: the vectors' heap buffers live as long as the machine and are only
+        // reached through the hart (their Vec handles are never used to access them
+        // while the hart runs).
+        let (gr, ta) = unsafe {
+            (GuestRam::new(ram.as_mut_ptr(), ram.len(), RAM_BASE), TcArena::new(arena.as_mut_ptr(), arena.len()))
+        };
+        let layout = Layout::new::<Hart>();
+        // SAFETY: `layout` has non-zero size; the result is checked for null.
+        let p = unsafe { alloc(layout) }.cast::<Hart>();
+        assert!(!p.is_null());
+        // SAFETY: `p` is a fresh allocation of the right layout, used only via `self`.
+        unsafe { Hart::init_in_place(p, gr, ta, 0) };
+        Machine { hart: p, ram, arena, bus: TestBus::default() }
+    }
+
+    pub fn hart(&mut self) -> &mut Hart {
+        // SAFETY: `hart` was initialised in `new` and is owned by `self`.
+        unsafe { &mut *self.hart }
+    }
+
+    pub fn run(&mut self, budget: u64) -> Exit {
+        // SAFETY: as in `hart`; the bus is a distinct field.
+        let h = unsafe { &mut *self.hart };
+        h.run(&mut self.bus, budget)
+    }
+
+    /// Writes bytes at a guest-physical address.
+    pub fn write(&mut self, paddr: u64, data: &[u8]) {
+        assert!(self.hart().ram().write_bytes(paddr, data), "write outside RAM");
+    }
+
+    pub fn write_words(&mut self, paddr: u64, words: &[u32]) {
+        let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+        self.write(paddr, &bytes);
+    }
+
+    pub fn read_u64(&mut self, paddr: u64) -> u64 {
+        let mut b = [0u8; 8];
+        assert!(self.hart().ram().read_bytes(paddr, &mut b));
+        u64::from_le_bytes(b)
+    }
+
+    /// Loads the PT_LOAD segments of an ELF64 little-endian RISC-V executable and sets
+    /// pc to its entry point.
+    pub fn load_elf(&mut self, elf: &[u8]) {
+        let u16_at = |o: usize| u16::from_le_bytes(elf[o..o + 2].try_into().unwrap());
+        let u32_at = |o: usize| u32::from_le_bytes(elf[o..o + 4].try_into().unwrap());
+        let u64_at = |o: usize| u64::from_le_bytes(elf[o..o + 8].try_into().unwrap());
+        assert_eq!(&elf[0..4], b"\x7fELF");
+        assert_eq!(elf[4], 2, "ELFCLASS64");
+        assert_eq!(elf[5], 1, "little endian");
+        assert_eq!(u16_at(18), 243, "EM_RISCV");
+        let entry = u64_at(24);
+        let phoff = u64_at(32) as usize;
+        let phentsize = u16_at(54) as usize;
+        let phnum = u16_at(56) as usize;
+        for i in 0..phnum {
+            let ph = phoff + i * phentsize;
+            if u32_at(ph) != 1 {
+                continue; // not PT_LOAD
+            }
+            let off = u64_at(ph + 8) as usize;
+            let paddr = u64_at(ph + 24);
+            let filesz = u64_at(ph + 32) as usize;
+            let memsz = u64_at(ph + 40) as usize;
+            let mut seg = elf[off..off + filesz].to_vec();
+            seg.resize(memsz, 0);
+            self.write(paddr, &seg);
+        }
+        self.hart().set_pc(entry);
+    }
+
+    /// Runs until the test device is written (or `max` steps), returning its value.
+    pub fn run_to_result(&mut self, max: u64) -> Option<u32> {
+        let mut left = max;
+        while left > 0 && self.bus.result.is_none() {
+            let step = left.min(1_000_000);
+            match self.run(step) {
+                Exit::Budget => left -= step,
+                Exit::Stop => {}
+                Exit::Wfi => panic!("unexpected WFI at pc {:#x}", self.hart().pc()),
+            }
+        }
+        self.bus.result
+    }
+}
+
+impl Drop for Machine {
+    fn drop(&mut self) {
+        // SAFETY: allocated in `new` with this layout; Hart needs no drop glue.
+        unsafe { dealloc(self.hart.cast(), Layout::new::<Hart>()) };
+    }
+}
+
+pub const CROSS_CC: &str = "riscv64-linux-gnu-gcc";
+
+/// Whether the cross compiler is installed.
+pub fn have_cross_cc() -> bool {
+    Command::new(CROSS_CC).arg("--version").output().map(|o| o.status.success()).unwrap_or(false)
+}
+
+fn guest_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/guest")
+}
+
+/// Builds `tests/guest/<name>` (a .S or .c file) into an ELF in the target tmpdir.
+pub fn build_guest(name: &str, extra: &[&str]) -> Vec<u8> {
+    let out_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("guest");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let src = guest_dir().join(name);
+    let out = out_dir.join(format!("{name}.elf"));
+    let output = Command::new(CROSS_CC)
+        .args(["-march=rv64gc", "-mabi=lp64d", "-nostdlib", "-nostartfiles", "-static", "-fno-pie", "-no-pie"])
+        .args(["-mcmodel=medany", "-Wl,--build-id=none", "-Wl,--no-warn-rwx-segments"])
+        .arg("-I")
+        .arg(guest_dir())
+        .arg("-T")
+        .arg(guest_dir().join("link.ld"))
+        .args(extra)
+        .arg("-o")
+        .arg(&out)
+        .arg(&src)
+        .output()
+        .expect("running the cross compiler");
+    assert!(output.status.success(), "building {name} failed:\n{}", String::from_utf8_lossy(&output.stderr));
+    std::fs::read(&out).unwrap()
+}
+
+/// Builds and runs a guest program, asserting that it reports a pass.
+pub fn run_guest(name: &str) -> Machine {
+    let elf = build_guest(name, &[]);
+    let mut m = Machine::new(8 << 20, 1 << 19);
+    m.load_elf(&elf);
+    let r = m.run_to_result(50_000_000);
+    match r {
+        Some(0x5555) => {}
+        Some(v) if v & 0xffff == 0x3333 => panic!(
+            "{name}: failed case {} (pc {:#x}, console {:?})",
+            v >> 16,
+            m.hart().pc(),
+            String::from_utf8_lossy(&m.bus.console)
+        ),
+        other => panic!("{name}: no result ({other:?}), pc {:#x}", m.hart().pc()),
+    }
+    m
+}

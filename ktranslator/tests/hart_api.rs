@@ -1,0 +1,173 @@
+//! Host-facing behaviour of the hart: WFI exits, interrupt lines, precise traps in the
+//! middle of a block, budgets, MMIO, statistics and translation-cache flushes.
+
+mod common;
+
+use common::{Machine, RAM_BASE};
+use ktranslator::csr::{MIP_MTIP, MIP_SEIP};
+use ktranslator::hart::{prv, Exit};
+
+// Minimal encoders (unprivileged spec, "Base Instruction Formats").
+fn i_type(op: u32, rd: u32, f3: u32, rs1: u32, imm: i32) -> u32 {
+    op | (rd << 7) | (f3 << 12) | (rs1 << 15) | (((imm as u32) & 0xfff) << 20)
+}
+fn addi(rd: u32, rs1: u32, imm: i32) -> u32 {
+    i_type(0x13, rd, 0, rs1, imm)
+}
+fn ld(rd: u32, rs1: u32, imm: i32) -> u32 {
+    i_type(0x03, rd, 3, rs1, imm)
+}
+fn sb(rs2: u32, rs1: u32) -> u32 {
+    0x23 | (rs1 << 15) | (rs2 << 20)
+}
+fn csrrs(rd: u32, csr: u32, rs1: u32) -> u32 {
+    0x73 | (rd << 7) | (2 << 12) | (rs1 << 15) | (csr << 20)
+}
+const WFI: u32 = 0x1050_0073;
+const J_SELF: u32 = 0x0000_006f;
+
+#[test]
+fn wfi_exits_and_interrupt_line_wakes() {
+    let mut m = Machine::new(1 << 20, 1 << 16);
+    m.write_words(RAM_BASE, &[WFI, J_SELF]);
+    m.write_words(RAM_BASE + 0x100, &[J_SELF]);
+    assert_eq!(m.run(1000), Exit::Wfi);
+    assert_eq!(m.hart().pc(), RAM_BASE + 4);
+    // Enable MTIE and MIE, trap vector at +0x100, then raise the timer line.
+    let mut bus = common::TestBus::default();
+    let h = m.hart();
+    assert!(h.csr_write(0x305, RAM_BASE + 0x100));
+    assert!(h.csr_write(0x304, MIP_MTIP));
+    assert!(h.csr_write(0x300, 1 << 3));
+    h.set_pc(RAM_BASE);
+    assert!(!h.wfi_wakeup());
+    h.set_irq(MIP_MTIP, true);
+    assert!(h.wfi_wakeup());
+    assert_eq!(m.run(10), Exit::Budget);
+    let h = m.hart();
+    assert_eq!(h.csr_read(&mut bus, 0x342), Some((1 << 63) | 7));
+    assert_eq!(h.csr_read(&mut bus, 0x341), Some(RAM_BASE));
+    assert_eq!(h.pc(), RAM_BASE + 0x100);
+    assert_eq!(h.mip() & MIP_MTIP, MIP_MTIP);
+    h.set_irq(MIP_MTIP, false);
+    assert_eq!(h.mip() & MIP_MTIP, 0);
+    // Only the external lines are host-driven.
+    h.set_irq(u64::MAX, true);
+    assert_eq!(h.mip(), 0x888 | MIP_SEIP);
+}
+
+#[test]
+fn trap_in_the_middle_of_a_block_is_precise() {
+    let mut m = Machine::new(1 << 20, 1 << 16);
+    m.write_words(RAM_BASE, &[addi(1, 0, 1), addi(2, 0, 2), ld(3, 0, 8), addi(4, 0, 4), J_SELF]);
+    m.write_words(RAM_BASE + 0x200, &[J_SELF]);
+    let mut bus = common::TestBus::default();
+    m.hart().csr_write(0x305, RAM_BASE + 0x200);
+    assert_eq!(m.run(3), Exit::Budget);
+    let h = m.hart();
+    assert_eq!((h.xreg(1), h.xreg(2), h.xreg(3), h.xreg(4)), (1, 2, 0, 0));
+    assert_eq!(h.csr_read(&mut bus, 0x342), Some(5)); // load access fault
+    assert_eq!(h.csr_read(&mut bus, 0x343), Some(8));
+    assert_eq!(h.csr_read(&mut bus, 0x341), Some(RAM_BASE + 8));
+    assert_eq!(h.csr_read(&mut bus, 0xb02), Some(2)); // two instructions retired
+    assert_eq!(h.stats.traps, 1);
+    assert_eq!(h.pc(), RAM_BASE + 0x200);
+}
+
+#[test]
+fn budget_bounds_a_run_and_loops_are_chained() {
+    let mut m = Machine::new(1 << 20, 1 << 16);
+    // x1 counts down from 1000 in a two-block loop, then spins.
+    m.write_words(
+        RAM_BASE,
+        &[
+            addi(1, 0, 1000),
+            addi(1, 1, -1),
+            // bne x1, x0, -4 (B-type: imm[12|10:5] = 0x7f, imm[4:1|11] = 0x1d)
+            0xfe00_9ee3,
+            J_SELF,
+        ],
+    );
+    assert_eq!(m.run(100_000), Exit::Budget);
+    let h = m.hart();
+    assert_eq!(h.xreg(1), 0);
+    assert_eq!(h.pc(), RAM_BASE + 12);
+    assert!(h.stats.insns >= 100_000 && h.stats.insns < 100_000 + 200, "{}", h.stats.insns);
+    assert!(h.stats.chained > 90_000, "{:?}", h.stats);
+    assert!(h.stats.tbs_translated <= 4, "{:?}", h.stats);
+    // Budget zero returns at once.
+    let before = m.hart().stats.insns;
+    assert_eq!(m.run(0), Exit::Budget);
+    assert_eq!(m.hart().stats.insns, before);
+}
+
+#[test]
+fn trap_loops_still_end_on_budget() {
+    let mut m = Machine::new(1 << 20, 1 << 16);
+    // mtvec points to unmapped memory: every fetch faults again.
+    m.hart().csr_write(0x305, 0x1000);
+    m.hart().set_pc(0x1000);
+    assert_eq!(m.run(1000), Exit::Budget);
+    assert!(m.hart().stats.traps >= 1000);
+}
+
+#[test]
+fn mmio_and_stop_requests() {
+    let mut m = Machine::new(1 << 20, 1 << 16);
+    // lui x5, 0x10000 (UART); addi x6, x0, 'A'; sb x6, 0(x5); lui x7, 0x100; sw x0,0(x7)
+    m.write_words(
+        RAM_BASE,
+        &[0x1000_02b7, addi(6, 0, 0x41), sb(6, 5), 0x0010_03b7, 0x0003_a023, J_SELF],
+    );
+    assert_eq!(m.run(1000), Exit::Stop);
+    assert_eq!(m.bus.console, b"A");
+    assert_eq!(m.bus.result, Some(0));
+}
+
+#[test]
+fn small_arena_flushes_and_stays_correct() {
+    // 2000 blocks of "addi x1, x1, 1; jal x0, +4" in a row: more than the arena holds.
+    let mut m = Machine::new(1 << 20, 4096);
+    let mut prog = Vec::new();
+    for _ in 0..2000 {
+        prog.push(addi(1, 1, 1));
+        prog.push(0x0040_006f); // jal x0, +4
+    }
+    prog.push(J_SELF);
+    m.write_words(RAM_BASE, &prog);
+    m.run(4000);
+    let h = m.hart();
+    assert_eq!(h.xreg(1), 2000);
+    assert!(h.stats.tc_flushes > 2, "{:?}", h.stats);
+}
+
+#[test]
+fn registers_and_privilege_accessors() {
+    let mut m = Machine::new(1 << 20, 1 << 16);
+    let h = m.hart();
+    h.set_xreg(0, 5);
+    h.set_xreg(31, 7);
+    h.set_xreg(40, 1);
+    assert_eq!((h.xreg(0), h.xreg(31), h.xreg(40)), (0, 7, 0));
+    h.set_freg(3, 0x1234);
+    assert_eq!(h.freg(3), 0x1234);
+    assert_eq!(h.privilege(), prv::M);
+    h.set_privilege(prv::S);
+    assert_eq!(h.privilege(), prv::S);
+    h.set_privilege(2);
+    assert_eq!(h.privilege(), prv::M);
+    assert!(!h.csr_write(0xf14, 1)); // read-only
+    assert!(!h.csr_write(0x7c0, 1)); // absent
+    h.set_pc(RAM_BASE + 3);
+    assert_eq!(h.pc(), RAM_BASE + 2);
+}
+
+#[test]
+fn csr_read_of_mhartid_in_guest() {
+    let mut m = Machine::new(1 << 20, 1 << 16);
+    m.write_words(RAM_BASE, &[csrrs(10, 0xf14, 0), csrrs(11, 0x301, 0), J_SELF]);
+    m.run(10);
+    let h = m.hart();
+    assert_eq!(h.xreg(10), 0);
+    assert_eq!(h.xreg(11), ktranslator::isa::misa());
+}
