@@ -58,9 +58,10 @@ test-vm: setup
 guest: setup
 	tests/guest/build-guest.sh
 
-# The guest's own checks, under the reference runner (QEMU); kemu's runners join later.
+# The guest's own checks, under the reference runner (QEMU) and under `kemuctl run`.
 test-guest: setup
 	tests/guest/run-guest-tests.sh --runner qemu
+	tests/guest/run-guest-tests.sh --runner kemu-run
 
 test: setup test-cargo test-guest test-vm
 

@@ -14,6 +14,7 @@
 //! | `virtio_mmio`   | virtio-mmio v2 transport; the threading model               |
 //! | `virtqueue`     | split virtqueues, checked descriptor chain walking          |
 //! | `virtio_blk`    | virtio-blk configuration and request processing             |
+//! | `vcpu`          | host vCPU loop bookkeeping: actions, lines, WFI, exit codes |
 
 pub mod clint;
 pub mod host;
@@ -27,6 +28,7 @@ pub mod uart;
 pub mod virtio_blk;
 pub mod virtio_mmio;
 pub mod virtqueue;
+pub mod vcpu;
 
 #[cfg(test)]
 mod testutil;

@@ -501,10 +501,15 @@ impl Hart {
         }
         let old = if do_read || op != CsrOp::Write { (o.read)(self, bus, num) } else { 0 };
         if do_write {
+            // Privileged spec, mip.SEIP: software reads the OR of the writable bit and
+            // the interrupt controller's signal, but the read-modify-write of CSRRS/CSRRC
+            // uses only the writable bit (else `csrs mip, STIP` while the PLIC line is up
+            // would latch SEIP forever).
+            let base = if num == 0x344 { (old & !MIP_SEIP) | (self.csr.mip & MIP_SEIP) } else { old };
             let new = match op {
                 CsrOp::Write => src,
-                CsrOp::Set => old | src,
-                CsrOp::Clear => old & !src,
+                CsrOp::Set => base | src,
+                CsrOp::Clear => base & !src,
             };
             if let Some(w) = o.write {
                 w(self, num, new);

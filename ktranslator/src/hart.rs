@@ -243,6 +243,34 @@ impl Hart {
         self.tc_flush();
     }
 
+    /// Like [`invalidate_code`](Hart::invalidate_code), but only if guest-physical
+    /// `[paddr, paddr + len)` overlaps a RAM page that holds translated code: a host
+    /// whose device wrote that range calls this. Returns whether it flushed.
+    pub fn invalidate_code_range(&mut self, paddr: u64, len: u64) -> bool {
+        if len == 0 {
+            return false;
+        }
+        let base = self.ram.base();
+        let ram_end = self.ram.len() as u64;
+        let start = paddr.wrapping_sub(base);
+        // Clip the range to RAM (offsets relative to the RAM base).
+        let (lo, hi) = if paddr < base {
+            (0, len.saturating_sub(base - paddr))
+        } else {
+            (start, start.saturating_add(len))
+        };
+        let hi = hi.min(ram_end);
+        if lo >= hi {
+            return false;
+        }
+        let (first, last) = (lo >> 12, (hi - 1) >> 12);
+        if (first..=last).any(|p| self.tc.is_code_page(p)) {
+            self.tc_flush();
+            return true;
+        }
+        false
+    }
+
     /// Runs guest code until about `budget` instructions have retired (a block in
     /// progress is finished, so it may overshoot by up to one block; taken traps count
     /// as one step each so a trap loop still ends) or an event ends the run.

@@ -171,3 +171,54 @@ fn csr_read_of_mhartid_in_guest() {
     assert_eq!(h.xreg(10), 0);
     assert_eq!(h.xreg(11), ktranslator::isa::misa());
 }
+
+#[test]
+fn dma_into_code_pages_invalidates_only_them() {
+    let mut m = Machine::new(1 << 20, 1 << 16);
+    // Code at RAM_BASE: x1 = 1, then spin. Data page at +0x10000 never executed.
+    m.write_words(RAM_BASE, &[addi(1, 0, 1), J_SELF]);
+    assert_eq!(m.run(10), Exit::Budget);
+    assert_eq!(m.hart().xreg(1), 1);
+    let flushes = m.hart().stats.tc_flushes;
+    // A device writes a data page, and ranges outside RAM: nothing to drop.
+    assert!(!m.hart().invalidate_code_range(RAM_BASE + 0x10000, 512));
+    assert!(!m.hart().invalidate_code_range(0x1000, 0x1000));
+    assert!(!m.hart().invalidate_code_range(RAM_BASE + 0x1000, 0));
+    assert_eq!(m.hart().stats.tc_flushes, flushes);
+    // Behind the hart's back, the code becomes x1 = 2 (as a DMA would write it).
+    m.write_words(RAM_BASE, &[addi(1, 0, 2), J_SELF]);
+    // A range starting below RAM and ending in the code page counts.
+    assert!(m.hart().invalidate_code_range(RAM_BASE - 8, 16));
+    assert_eq!(m.hart().stats.tc_flushes, flushes + 1);
+    m.hart().set_pc(RAM_BASE);
+    assert_eq!(m.run(10), Exit::Budget);
+    assert_eq!(m.hart().xreg(1), 2, "the new code runs, not the stale translation");
+}
+
+#[test]
+fn csrs_mip_does_not_latch_the_external_seip_line() {
+    // Privileged spec 3.1.9: the value CSRRS/CSRRC on mip modify contains only the
+    // software-writable SEIP bit, not the interrupt controller's signal. OpenSBI does
+    // `csrs mip, STIP` to pass a timer interrupt to S-mode, possibly while the PLIC's
+    // S-mode line is up.
+    let mut m = Machine::new(1 << 20, 1 << 16);
+    let csrs_mip_t0 = csrrs(0, 0x344, 5);
+    let csrc_mip_t0 = 0x73 | (3 << 12) | (5 << 15) | (0x344 << 20);
+    m.write_words(RAM_BASE, &[addi(5, 0, 0x20), csrs_mip_t0, addi(6, 0, 1), J_SELF]);
+    m.hart().set_irq(MIP_SEIP, true);
+    assert_eq!(m.run(3), Exit::Budget);
+    assert_eq!(m.hart().xreg(6), 1);
+    assert_eq!(m.hart().mip() & 0x220, 0x220, "STIP set, SEIP still visible while the line is up");
+    m.hart().set_irq(MIP_SEIP, false);
+    assert_eq!(m.hart().mip() & 0x220, 0x20, "SEIP follows the line once it drops");
+    // The software SEIP bit itself is writable, and csrc clears only it.
+    let mut bus = common::TestBus::default();
+    assert!(m.hart().csr_write(0x344, MIP_SEIP));
+    m.hart().set_irq(MIP_SEIP, true);
+    m.write_words(RAM_BASE + 0x100, &[addi(5, 0, 0x200), csrc_mip_t0, J_SELF]);
+    m.hart().set_pc(RAM_BASE + 0x100);
+    assert_eq!(m.run(2), Exit::Budget);
+    assert_eq!(m.hart().csr_read(&mut bus, 0x344).unwrap() & MIP_SEIP, MIP_SEIP, "line still up");
+    m.hart().set_irq(MIP_SEIP, false);
+    assert_eq!(m.hart().csr_read(&mut bus, 0x344).unwrap() & MIP_SEIP, 0, "software bit cleared");
+}

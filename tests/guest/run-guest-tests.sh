@@ -6,10 +6,12 @@
 #   ro case: the disk is attached read-only and the guest's writes fail.
 # Runners: `qemu` (qemu-system-riscv64 -M virt, the reference; its rw case runs twice,
 # once with QEMU's own device tree and once with the one `kemuctl plan` generates, which
-# checks kemu's device tree against the real firmware and kernel). kemu's own runners
-# plug in here as they land, so every case is cross-checked against QEMU.
+# checks kemu's device tree against the real firmware and kernel) and `kemu-run`
+# (`kemuctl run`: kemu's CPU and devices in a process, kernel and initrd taken from the
+# image's /boot, stdin not a terminal). Each case is checked the same way for every
+# runner, so kemu is cross-checked against QEMU.
 #
-#   tests/guest/run-guest-tests.sh [--runner qemu]
+#   tests/guest/run-guest-tests.sh [--runner qemu|kemu-run]
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -56,6 +58,12 @@ boot() { # boot CASE DISK READONLY(0|1) APPEND [DTB] -> console log in $out/CASE
                 -drive "file=$disk,format=raw,if=none,id=hd0$ro_opt" -device virtio-blk-device,drive=hd0 \
                 </dev/null >"$log" 2>&1 || return $?
             ;;
+        kemu-run)
+            local ro_opt=()
+            [ "$ro" = 1 ] && ro_opt=(--ro)
+            timeout --kill-after=10 "$timeout_s" "$kemuctl" run --mem 512M --stats --firmware "$firmware" \
+                --append "console=ttyS0 $append" "${ro_opt[@]}" "$disk" </dev/null >"$log" 2>&1 || return $?
+            ;;
         *) echo "run-guest-tests.sh: unknown runner $runner" >&2; return 2 ;;
     esac
 }
@@ -74,7 +82,8 @@ boot "$1" "$out/$1.img" 0 "kemu.mode=test kemu.nonce=$nonce" "${2:-}" || rc=$?
 took=$((SECONDS - start)); log="$out/$1.log"
 init_at=$(sed -n 's/^KEMU-GUEST: init at uptime \([0-9.]*\) s.*/\1/p' "$log" | tr -d '\r')
 pi_ms=$(sed -n 's/^pi: 1000 digits in \([0-9]*\) ms.*/\1/p' "$log" | tr -d '\r')
-ok=1; why="boot to init at ${init_at:-?} s guest uptime, pi ${pi_ms:-?} ms, ${took}s wall"
+mips=$(sed -n 's/.*(\([0-9.]*\) MIPS).*/\1/p' "$log" | tail -n 1)
+ok=1; why="boot to init at ${init_at:-?} s guest uptime, pi ${pi_ms:-?} ms, ${took}s wall${mips:+, $mips MIPS}"
 [ "$rc" = 0 ] || { ok=0; why="runner exit $rc; $why"; }
 grep -q "KEMU-GUEST: result PASS" "$log" || { ok=0; why="guest reported failure: $(grep 'KEMU-GUEST: FAIL' "$log" | head -3 | tr '\n' ' ')"; }
 grep -qxF "$pi_ref" <(tr -d '\r' < "$log") || { ok=0; why="pi digits wrong; $why"; }

@@ -90,6 +90,8 @@ pub(crate) struct BootPlan {
     pub(crate) args: [u64; 3],
     /// HTIF `tohost` address of a bare-metal program, if it has one.
     pub(crate) tohost: Option<u64>,
+    /// HTIF `fromhost` address, if the program has one.
+    pub(crate) fromhost: Option<u64>,
 }
 
 /// What to boot.
@@ -131,7 +133,7 @@ pub(crate) fn plan(inp: &BootInputs) -> Result<BootPlan, BootError> {
     let fw_info_addr = top + DTB_MAX;
     let mut loads = Vec::new();
     // `reserved_end`: end of what the firmware and kernel occupy, bss included.
-    let (entry, tohost, reserved_end);
+    let (entry, tohost, fromhost, reserved_end);
 
     match &inp.firmware {
         Some((fw_name, fw)) => {
@@ -164,6 +166,7 @@ pub(crate) fn plan(inp: &BootInputs) -> Result<BootPlan, BootError> {
             loads.push(Load { what: "kernel", addr: kernel_addr, data: kernel.clone() });
             reserved_end = kernel_end;
             tohost = None;
+            fromhost = None;
             let mut info = Vec::with_capacity(48);
             for v in [FW_DYNAMIC_MAGIC, FW_DYNAMIC_VERSION, kernel_addr, FW_DYNAMIC_NEXT_MODE_S, 0, 0] {
                 info.extend_from_slice(&v.to_le_bytes());
@@ -178,6 +181,7 @@ pub(crate) fn plan(inp: &BootInputs) -> Result<BootPlan, BootError> {
             let prog = elf::parse(kernel, kname)?;
             entry = prog.entry;
             tohost = prog.tohost;
+            fromhost = prog.fromhost;
             loads.extend(prog.loads);
             reserved_end = loads.iter().map(|l| l.addr.saturating_add(l.data.len() as u64)).max().unwrap_or(RAM_BASE);
         }
@@ -210,7 +214,7 @@ pub(crate) fn plan(inp: &BootInputs) -> Result<BootPlan, BootError> {
     loads.push(Load { what: "device tree", addr: dtb_addr, data: dtb });
 
     check_layout(&loads, ram_end)?;
-    Ok(BootPlan { ram_size: inp.ram_size, loads, entry, args: [0, dtb_addr, fw_info_addr], tohost })
+    Ok(BootPlan { ram_size: inp.ram_size, loads, entry, args: [0, dtb_addr, fw_info_addr], tohost, fromhost })
 }
 
 /// Every load inside RAM, no two overlapping.

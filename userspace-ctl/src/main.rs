@@ -3,6 +3,7 @@
 mod boot;
 mod device;
 mod machine_args;
+mod run;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -29,6 +30,17 @@ enum Command {
     Version,
     /// Show whether kemu.ko is loaded and what it offers.
     Status,
+    /// Run a guest machine in this process (the same engine as kemu.ko). Exit status:
+    /// the guest's (power-off 0, syscon failure code, HTIF code; reboot stops with 0),
+    /// 0 after Ctrl-A x, 1 when kemuctl itself fails.
+    Run {
+        #[command(flatten)]
+        machine: MachineArgs,
+        /// Print instructions, MIPS, translated blocks, TLB misses and wall time to
+        /// stderr at exit.
+        #[arg(long)]
+        stats: bool,
+    },
     /// Show where firmware, kernel, initrd and device tree would go in guest RAM,
     /// without running anything.
     Plan {
@@ -42,10 +54,20 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Run { machine, stats } = &cli.command {
+        return match run::cmd_run(machine, *stats) {
+            Ok(status) => ExitCode::from(status),
+            Err(e) => {
+                eprintln!("kemuctl: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let result: Result<(), Box<dyn std::error::Error>> = match cli.command {
         Command::Version => cmd_version(&cli.device).map_err(Into::into),
         Command::Status => cmd_status(&cli.device).map_err(Into::into),
         Command::Plan { machine, dump_dtb } => cmd_plan(&machine, dump_dtb.as_deref()),
+        Command::Run { .. } => unreachable!("handled above"),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -16,6 +16,8 @@ pub(crate) struct ElfProgram {
     pub(crate) loads: Vec<Load>,
     /// Address of the `tohost` symbol, if the program has one.
     pub(crate) tohost: Option<u64>,
+    /// Address of the `fromhost` symbol, if the program has one.
+    pub(crate) fromhost: Option<u64>,
 }
 
 /// Whether `data` starts like an ELF file.
@@ -50,5 +52,6 @@ pub(crate) fn parse(data: &[u8], name: &str) -> Result<ElfProgram, BootError> {
         return Err(bad("no loadable segments".into()));
     }
     let tohost = file.symbols().find(|s| s.name() == Ok("tohost")).map(|s| s.address());
-    Ok(ElfProgram { entry: file.entry(), loads, tohost })
+    let fromhost = file.symbols().find(|s| s.name() == Ok("fromhost")).map(|s| s.address());
+    Ok(ElfProgram { entry: file.entry(), loads, tohost, fromhost })
 }

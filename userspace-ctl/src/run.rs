@@ -1,0 +1,550 @@
+//! `kemuctl run`: the whole machine as a normal process.
+//!
+//! Threads and locks (the kernel host mirrors them with kthreads and mutexes):
+//!
+//! - the vCPU thread (the main thread) owns the [`Hart`] and runs it in slices of
+//!   [`SLICE`] instructions; every guest access outside RAM goes through [`BusAdapter`],
+//!   which takes the machine lock (`Vm::shared`) for that one access. Between slices it
+//!   hands the hart its interrupt lines, writes console output, polls HTIF and sleeps in
+//!   WFI on `Vm::vcpu_wake` until the machine's next deadline;
+//! - the virtio-blk worker thread owns the disk (`Vm::worker`) and serves the queue as
+//!   [`kdevices::virtio_mmio`] describes (job under the machine lock, `process` under
+//!   the worker lock only, completion under the machine lock);
+//! - the console thread reads stdin (see [`console`]).
+//!
+//! Lock order: worker lock, then machine lock; the vCPU never holds the machine lock
+//! while it takes the worker lock (it does so once after a device reset, to wait for a
+//! request in flight).
+//!
+//! The per-access decisions, the interrupt lines, the WFI deadline and the exit statuses
+//! are kdevices' [`kdevices::vcpu`], shared with kemu.ko.
+
+mod console;
+mod disk;
+
+use std::collections::VecDeque;
+use std::io::Write;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use kdevices::host::{ConsoleSink, GuestMemory, MemError, MonotonicClock, WallClock};
+use kdevices::machine::Machine;
+use kdevices::mmio::{Env, Width};
+use kdevices::sifive_test::MachineEvent;
+use kdevices::vcpu::{self, HartLink, Htif, MIP_LINES};
+use kdevices::virtio_blk::{BlkConfig, BlkWorker};
+use kdevices::virtio_mmio::VirtioDevice;
+use ktranslator::bus::Bus;
+use ktranslator::hart::{prv, Exit, Hart};
+use ktranslator::ram::GuestRam;
+use ktranslator::tcache::{TcArena, DEFAULT_ARENA_BYTES};
+
+use crate::machine_args::MachineArgs;
+
+/// Instructions per slice of [`Hart::run`]. Interrupt lines that rise without an MMIO
+/// access (the timer, a virtio completion, console input) reach the hart at the end of a
+/// slice: at the 260-290 MIPS measured while booting Debian's kernel, a slice lasts
+/// under 0.4 ms, so MTIP is late by at most that (Linux's tick is 4 ms), for a per-slice
+/// cost of well under a microsecond (one lock, two clock reads).
+const SLICE: u64 = 100_000;
+/// Longest single sleep in WFI (the host's own sources wake it earlier).
+const WFI_MAX_SLEEP_NS: u64 = 100_000_000;
+/// Console output buffered before the UART sees a busy transmitter.
+const OUT_CAP: usize = 64 << 10;
+/// Console input held for the UART before the console thread waits.
+const IN_CAP: usize = 64 << 10;
+/// The virtio slot of the disk.
+const DISK_SLOT: usize = 0;
+/// Bytes the worker moves per storage call.
+const SCRATCH: usize = 256 << 10;
+/// Guest-RAM ranges the worker wrote, kept separately before they are merged into one.
+const DMA_RANGES: usize = 64;
+
+/// Host clocks: monotonic from the start of the run, wall from the Unix epoch.
+struct HostClock {
+    origin: Instant,
+}
+
+impl MonotonicClock for HostClock {
+    fn monotonic_ns(&self) -> u64 {
+        u64::try_from(self.origin.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+}
+
+impl WallClock for HostClock {
+    fn wall_ns(&self) -> u64 {
+        SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+    }
+}
+
+/// The UART's sink: a bounded buffer the vCPU thread writes to stdout between slices.
+#[derive(Default)]
+struct OutBuf {
+    buf: Vec<u8>,
+}
+
+impl ConsoleSink for OutBuf {
+    fn send(&mut self, bytes: &[u8]) -> usize {
+        let n = bytes.len().min(OUT_CAP.saturating_sub(self.buf.len()));
+        self.buf.extend_from_slice(&bytes[..n]);
+        n
+    }
+}
+
+/// How the run ends: the process exit status, with a message for stderr (if any).
+struct End(u8, Option<String>);
+
+/// State under the machine lock.
+struct Shared {
+    machine: Machine,
+    out: OutBuf,
+    /// Console input the UART has not taken yet.
+    input: VecDeque<u8>,
+    /// The user asked to quit (Ctrl-A x).
+    quit: bool,
+    /// The disk's queue was notified since the worker last looked.
+    worker_kick: bool,
+    /// The worker must end.
+    worker_exit: bool,
+    /// Guest-RAM ranges the worker wrote since the vCPU last looked.
+    dma: Vec<(u64, u64)>,
+    /// Translation-cache flushes caused by those writes.
+    dma_flushes: u64,
+}
+
+impl Shared {
+    /// Moves held console input into the UART as far as it has room.
+    fn feed_input(&mut self) {
+        while !self.input.is_empty() {
+            let n = self.machine.console_input(self.input.as_slices().0);
+            if n == 0 {
+                break;
+            }
+            self.input.drain(..n);
+        }
+    }
+}
+
+/// The disk and its request processor, owned by the worker.
+struct WorkerState {
+    blk: BlkWorker,
+    disk: disk::FileDisk,
+}
+
+/// Everything the threads share.
+struct Vm {
+    shared: Mutex<Shared>,
+    /// Wakes the vCPU from WFI (worker completion, console input, quit).
+    vcpu_wake: Condvar,
+    /// Wakes the worker (a kick, or the end).
+    worker_wake: Condvar,
+    worker: Mutex<Option<WorkerState>>,
+    clock: HostClock,
+}
+
+impl Vm {
+    fn lock(&self) -> MutexGuard<'_, Shared> {
+        // A panicking thread ends the process (see `cmd_run`), so poisoning only means
+        // "another thread panicked": the state is still usable for shutting down.
+        self.shared.lock().unwrap_or_else(|e| e.into_inner())
+    }
+    fn now(&self) -> u64 {
+        self.clock.monotonic_ns()
+    }
+}
+
+/// Guest RAM, shareable with the worker thread.
+#[derive(Clone, Copy)]
+struct SharedRam(GuestRam);
+
+// SAFETY: guest RAM is a heap block that lives until every thread has been joined
+// (`cmd_run`); GuestRam only makes raw, bounds-checked copies, which may race with the
+// hart as DMA does on real hardware (the guest orders them with the virtqueue protocol).
+unsafe impl Send for SharedRam {}
+
+/// Guest memory as the worker's DMA sees it; records what it writes.
+struct DmaMemory {
+    ram: SharedRam,
+    written: Vec<(u64, u64)>,
+}
+
+impl GuestMemory for DmaMemory {
+    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), MemError> {
+        if self.ram.0.read_bytes(addr, buf) {
+            Ok(())
+        } else {
+            Err(MemError)
+        }
+    }
+    fn write(&mut self, addr: u64, data: &[u8]) -> Result<(), MemError> {
+        if !self.ram.0.write_bytes(addr, data) {
+            return Err(MemError);
+        }
+        let len = data.len() as u64;
+        match self.written.last_mut() {
+            Some((a, l)) if a.wrapping_add(*l) == addr => *l += len,
+            _ => self.written.push((addr, len)),
+        }
+        Ok(())
+    }
+}
+
+/// ktranslator's view of the machine: one locked [`Machine`] access per guest access.
+struct BusAdapter<'a> {
+    vm: &'a Vm,
+    link: HartLink,
+    stop: bool,
+    event: Option<MachineEvent>,
+}
+
+impl BusAdapter<'_> {
+    fn after_access(&mut self, mut g: MutexGuard<'_, Shared>, now: u64) {
+        let a = self.link.after_access(&mut g.machine, now);
+        if a.kicks != 0 {
+            g.worker_kick = true;
+            self.vm.worker_wake.notify_one();
+        }
+        if a.console_feed {
+            g.feed_input();
+        }
+        if self.event.is_none() {
+            self.event = a.machine;
+        }
+        self.stop |= a.stop();
+        if a.resets != 0 {
+            drop(g);
+            // Wait for a request that started before the reset (virtio_mmio.rs).
+            drop(self.vm.worker.lock().unwrap_or_else(|e| e.into_inner()));
+        }
+    }
+}
+
+impl Bus for BusAdapter<'_> {
+    fn mmio_read(&mut self, paddr: u64, size: u8) -> Option<u64> {
+        let width = Width::from_bytes(u64::from(size))?;
+        let mut g = self.vm.lock();
+        let now = self.vm.now();
+        let s = &mut *g;
+        let mut env = Env { clock: &self.vm.clock, wall: &self.vm.clock, console: &mut s.out };
+        let r = s.machine.read(&mut env, paddr, width).ok();
+        self.after_access(g, now);
+        r
+    }
+
+    fn mmio_write(&mut self, paddr: u64, size: u8, val: u64) -> bool {
+        let Some(width) = Width::from_bytes(u64::from(size)) else { return false };
+        let mut g = self.vm.lock();
+        let now = self.vm.now();
+        let s = &mut *g;
+        let mut env = Env { clock: &self.vm.clock, wall: &self.vm.clock, console: &mut s.out };
+        let r = s.machine.write(&mut env, paddr, width, val).is_ok();
+        self.after_access(g, now);
+        r
+    }
+
+    fn time(&mut self) -> u64 {
+        let g = self.vm.lock();
+        g.machine.mtime(self.vm.now())
+    }
+
+    fn stop_requested(&mut self) -> bool {
+        std::mem::take(&mut self.stop)
+    }
+}
+
+/// The hart, heap-allocated (about 60 KiB) and initialised in place.
+fn new_hart(ram: GuestRam, arena: TcArena) -> Box<Hart> {
+    let mut b = Box::<Hart>::new_uninit();
+    // SAFETY: the box is valid and aligned for a Hart and used by nobody else;
+    // init_in_place fully initialises it (zeroes it, then sets the fields).
+    unsafe {
+        Hart::init_in_place(b.as_mut_ptr(), ram, arena, 0);
+        b.assume_init()
+    }
+}
+
+fn set_lines(hart: &mut Hart, lines: u64) {
+    hart.set_irq(lines, true);
+    hart.set_irq(MIP_LINES & !lines, false);
+}
+
+/// Statistics for `--stats` (integer arithmetic: the workspace denies floats).
+fn print_stats(hart: &Hart, wall: Duration, dma_flushes: u64) {
+    let s = &hart.stats;
+    let us = wall.as_micros().max(1);
+    // Instructions per microsecond = MIPS, in tenths.
+    let mips10 = u128::from(s.insns) * 10 / us;
+    let ms = wall.as_millis();
+    eprintln!(
+        "kemuctl: stats: {} instructions in {}.{:03} s wall ({}.{} MIPS), {} TBs translated, {} TB flushes ({} by stores into code, {} by disk DMA), {} TLB misses, {} traps ({} interrupts)",
+        s.insns,
+        ms / 1000,
+        ms % 1000,
+        mips10 / 10,
+        mips10 % 10,
+        s.tbs_translated,
+        s.tc_flushes,
+        s.smc_flushes,
+        dma_flushes,
+        s.tlb_misses,
+        s.traps,
+        s.interrupts
+    );
+}
+
+/// `kemuctl run`: boots the machine and returns the process exit status.
+pub(crate) fn cmd_run(args: &MachineArgs, stats: bool) -> Result<u8, Box<dyn std::error::Error>> {
+    let plan = args.plan()?;
+    let disk = match &args.image {
+        Some(path) => Some(disk::FileDisk::open(path, args.ro)?),
+        None => None,
+    };
+    let ram_len = usize::try_from(plan.ram_size).map_err(|_| "RAM size too large for this host")?;
+    // Zeroed heap memory: the kernel maps pages lazily.
+    let mut ram_buf = vec![0u8; ram_len];
+    let mut arena_buf = vec![0u64; DEFAULT_ARENA_BYTES / 8];
+    // SAFETY: both buffers outlive the hart and the worker (joined below before they
+    // are dropped) and are never touched through their Vecs while the machine runs.
+    let (ram, arena) = unsafe {
+        (
+            GuestRam::new(ram_buf.as_mut_ptr(), ram_buf.len(), kdevices::memmap::RAM_BASE),
+            TcArena::new(arena_buf.as_mut_ptr(), arena_buf.len()),
+        )
+    };
+    for l in &plan.loads {
+        if !ram.write_bytes(l.addr, &l.data) {
+            return Err(format!("{} at {:#x} does not fit in RAM", l.what, l.addr).into());
+        }
+    }
+    let mut hart = new_hart(ram, arena);
+    hart.set_privilege(prv::M);
+    hart.set_pc(plan.entry);
+    for (i, a) in plan.args.iter().enumerate() {
+        hart.set_xreg(10 + i, *a);
+    }
+
+    let clock = HostClock { origin: Instant::now() };
+    let mut machine = Machine::new(clock.monotonic_ns());
+    let worker = disk.map(|d| {
+        machine.set_virtio(DISK_SLOT, Some(VirtioDevice::Block(BlkConfig::for_storage(&d))));
+        WorkerState { blk: BlkWorker::new(b"kemu-disk0"), disk: d }
+    });
+    let have_disk = worker.is_some();
+    let vm = Arc::new(Vm {
+        shared: Mutex::new(Shared {
+            machine,
+            out: OutBuf::default(),
+            input: VecDeque::new(),
+            quit: false,
+            worker_kick: false,
+            worker_exit: false,
+            dma: Vec::new(),
+            dma_flushes: 0,
+        }),
+        vcpu_wake: Condvar::new(),
+        worker_wake: Condvar::new(),
+        worker: Mutex::new(worker),
+        clock,
+    });
+
+    let worker_thread = have_disk.then(|| {
+        let vm = Arc::clone(&vm);
+        let mem = DmaMemory { ram: SharedRam(ram), written: Vec::new() };
+        std::thread::Builder::new().name("kemu-blk".into()).spawn(move || worker_main(&vm, mem))
+    });
+    let worker_thread = worker_thread.transpose()?;
+    let terminal = console::Console::start(Arc::clone(&vm))?;
+
+    let started = Instant::now();
+    let end = vcpu_main(&vm, &mut hart, plan.tohost, plan.fromhost);
+    let wall = started.elapsed();
+    drop(terminal);
+
+    vm.lock().worker_exit = true;
+    vm.worker_wake.notify_all();
+    if let Some(t) = worker_thread {
+        let _ = t.join();
+    }
+    if stats {
+        print_stats(&hart, wall, vm.lock().dma_flushes);
+    }
+    drop(hart);
+    drop(arena_buf);
+    drop(ram_buf);
+    let End(status, msg) = end;
+    if let Some(m) = msg {
+        eprintln!("kemuctl: {m}");
+    }
+    Ok(status)
+}
+
+/// Writes console output to stdout, retrying the UART's held bytes until none is left.
+fn flush_console<'a>(vm: &'a Vm, mut g: MutexGuard<'a, Shared>) {
+    loop {
+        let out = std::mem::take(&mut g.out.buf);
+        let pending = g.machine.uart().tx_pending() > 0;
+        drop(g);
+        if !out.is_empty() {
+            let mut so = std::io::stdout().lock();
+            // A closed stdout loses the output but must not stop the guest.
+            let _ = so.write_all(&out).and_then(|()| so.flush());
+        }
+        if !pending {
+            return;
+        }
+        g = vm.lock();
+        let s = &mut *g;
+        if s.machine.console_drain(&mut s.out) && s.out.buf.is_empty() {
+            return;
+        }
+    }
+}
+
+/// Handles an HTIF request in `tohost`, if any.
+fn poll_htif(hart: &Hart, tohost: u64, fromhost: Option<u64>) -> Option<End> {
+    let mut b = [0u8; 8];
+    if !hart.ram().read_bytes(tohost, &mut b) {
+        return None;
+    }
+    let req = Htif::decode(u64::from_le_bytes(b))?;
+    hart.ram().write_bytes(tohost, &[0; 8]);
+    match req {
+        Htif::Exit(code) => {
+            let msg = (code != 0).then(|| format!("the program failed with HTIF code {code}"));
+            Some(End(Htif::exit_status(code), msg))
+        }
+        Htif::Putchar(c) => {
+            let mut so = std::io::stdout().lock();
+            let _ = so.write_all(&[c]).and_then(|()| so.flush());
+            if let Some(f) = fromhost {
+                hart.ram().write_bytes(f, &1u64.to_le_bytes());
+            }
+            None
+        }
+        Htif::Unsupported(v) => Some(End(1, Some(format!("unsupported HTIF request {v:#x} in tohost")))),
+    }
+}
+
+fn machine_end(ev: MachineEvent) -> End {
+    let msg = match ev {
+        MachineEvent::PowerOff => None,
+        MachineEvent::Reboot => Some("the guest asked to reboot: stopping (kemuctl run never restarts a guest)".into()),
+        MachineEvent::Fail(code) => Some(format!("the guest powered off with failure code {code}")),
+    };
+    End(vcpu::exit_status(ev), msg)
+}
+
+/// Takes the DMA ranges the worker wrote and drops stale translations of them.
+fn invalidate_dma(g: &mut Shared, hart: &mut Hart) {
+    for (a, l) in std::mem::take(&mut g.dma) {
+        if hart.invalidate_code_range(a, l) {
+            g.dma_flushes += 1;
+        }
+    }
+}
+
+/// The vCPU loop: runs the hart until the guest or the user ends the run.
+fn vcpu_main(vm: &Vm, hart: &mut Hart, tohost: Option<u64>, fromhost: Option<u64>) -> End {
+    let mut bus = BusAdapter { vm, link: HartLink::new(0), stop: false, event: None };
+    loop {
+        let exit = hart.run(&mut bus, SLICE);
+        let mut g = vm.lock();
+        invalidate_dma(&mut g, hart);
+        let lines = bus.link.sync_lines(&mut g.machine, vm.now(), vm.clock.wall_ns());
+        set_lines(hart, lines);
+        let quit = g.quit;
+        flush_console(vm, g);
+        if let Some(ev) = bus.event.take() {
+            return machine_end(ev);
+        }
+        if quit {
+            return End(0, Some("terminated by Ctrl-A x".into()));
+        }
+        if let Some(t) = tohost {
+            if let Some(end) = poll_htif(hart, t, fromhost) {
+                return end;
+            }
+        }
+        if exit == Exit::Wfi {
+            wfi_wait(vm, hart, &mut bus.link);
+        }
+    }
+}
+
+/// Sleeps while the hart waits for an interrupt: until the machine's next deadline, or
+/// until the worker, console input or a quit request wakes it.
+fn wfi_wait(vm: &Vm, hart: &mut Hart, link: &mut HartLink) {
+    let mut g = vm.lock();
+    loop {
+        invalidate_dma(&mut g, hart);
+        let (now, wall) = (vm.now(), vm.clock.wall_ns());
+        let lines = link.sync_lines(&mut g.machine, now, wall);
+        set_lines(hart, lines);
+        if hart.wfi_wakeup() || g.quit {
+            return;
+        }
+        let ns = vcpu::wfi_sleep_ns(&g.machine, now, wall, WFI_MAX_SLEEP_NS);
+        g = vm.vcpu_wake.wait_timeout(g, Duration::from_nanos(ns)).unwrap_or_else(|e| e.into_inner()).0;
+    }
+}
+
+/// The virtio-blk worker: serves the disk's queue whenever the guest kicks it.
+fn worker_main(vm: &Vm, mut mem: DmaMemory) {
+    let mut scratch = vec![0u8; SCRATCH];
+    loop {
+        {
+            let mut g = vm.lock();
+            while !g.worker_kick && !g.worker_exit {
+                g = vm.worker_wake.wait(g).unwrap_or_else(|e| e.into_inner());
+            }
+            if g.worker_exit {
+                return;
+            }
+            g.worker_kick = false;
+        }
+        let mut w = vm.worker.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(w) = w.as_mut() else { return };
+        loop {
+            let Some(job) = vm.lock().machine.virtio_job(DISK_SLOT) else { break };
+            let c = w.blk.process(&job, &mut mem, &mut w.disk, &mut scratch);
+            let mut g = vm.lock();
+            if g.dma.len() + mem.written.len() > DMA_RANGES {
+                // Too many pieces: keep one range covering them all.
+                let all = g.dma.drain(..).chain(mem.written.drain(..));
+                let (lo, hi) = all.fold((u64::MAX, 0u64), |(lo, hi), (a, l)| (lo.min(a), hi.max(a.saturating_add(l))));
+                g.dma.push((lo, hi.saturating_sub(lo)));
+            } else {
+                g.dma.append(&mut mem.written);
+            }
+            g.machine.virtio_complete(DISK_SLOT, &c);
+            drop(g);
+            vm.vcpu_wake.notify_one();
+            if !c.more {
+                break;
+            }
+        }
+    }
+}
+
+/// What the console thread may do with the machine.
+impl Vm {
+    /// Queues console input for the UART and wakes the vCPU; false while the queue is
+    /// full (the caller waits and retries).
+    fn console_input(&self, bytes: &[u8]) -> bool {
+        let mut g = self.lock();
+        if g.input.len() >= IN_CAP {
+            return false;
+        }
+        g.input.extend(bytes);
+        g.feed_input();
+        drop(g);
+        self.vcpu_wake.notify_one();
+        true
+    }
+
+    /// Asks the run to end (Ctrl-A x).
+    fn request_quit(&self) {
+        self.lock().quit = true;
+        self.vcpu_wake.notify_one();
+    }
+}

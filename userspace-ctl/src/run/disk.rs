@@ -1,0 +1,88 @@
+//! The disk image behind the virtio-blk device: positional reads and writes on the file,
+//! fsync for flush.
+
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+
+use kdevices::host::{BlockError, BlockStorage};
+
+/// A raw disk image file.
+pub(crate) struct FileDisk {
+    file: File,
+    size: u64,
+    read_only: bool,
+}
+
+impl FileDisk {
+    /// Opens `path`, for reading only with `read_only`.
+    pub(crate) fn open(path: &Path, read_only: bool) -> Result<Self, String> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(!read_only)
+            .open(path)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        let size = file.metadata().map_err(|e| format!("{}: {e}", path.display()))?.len();
+        Ok(Self { file, size, read_only })
+    }
+
+    fn check(&self, offset: u64, len: usize) -> Result<(), BlockError> {
+        match offset.checked_add(len as u64) {
+            Some(end) if end <= self.size => Ok(()),
+            _ => Err(BlockError::OutOfRange),
+        }
+    }
+}
+
+impl BlockStorage for FileDisk {
+    fn size_bytes(&self) -> u64 {
+        self.size
+    }
+    fn read_only(&self) -> bool {
+        self.read_only
+    }
+    fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), BlockError> {
+        self.check(offset, buf.len())?;
+        self.file.read_exact_at(buf, offset).map_err(|_| BlockError::Io)
+    }
+    fn write_at(&mut self, offset: u64, data: &[u8]) -> Result<(), BlockError> {
+        if self.read_only {
+            return Err(BlockError::ReadOnly);
+        }
+        self.check(offset, data.len())?;
+        self.file.write_all_at(data, offset).map_err(|_| BlockError::Io)
+    }
+    fn flush(&mut self) -> Result<(), BlockError> {
+        if self.read_only {
+            return Ok(());
+        }
+        self.file.sync_data().map_err(|_| BlockError::Io)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_and_read_only() {
+        let dir = std::env::temp_dir().join(format!("kemu-disk-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("d.img");
+        std::fs::write(&p, vec![7u8; 1024]).unwrap();
+        let mut d = FileDisk::open(&p, false).unwrap();
+        assert_eq!(d.size_bytes(), 1024);
+        d.write_at(512, &[1, 2, 3]).unwrap();
+        let mut b = [0u8; 4];
+        d.read_at(511, &mut b).unwrap();
+        assert_eq!(b, [7, 1, 2, 3]);
+        assert_eq!(d.read_at(1022, &mut b), Err(BlockError::OutOfRange));
+        assert_eq!(d.write_at(u64::MAX, &b), Err(BlockError::OutOfRange));
+        d.flush().unwrap();
+        let mut r = FileDisk::open(&p, true).unwrap();
+        assert!(r.read_only());
+        assert_eq!(r.write_at(0, &b), Err(BlockError::ReadOnly));
+        assert_eq!(std::fs::read(&p).unwrap()[512..515], [1, 2, 3]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

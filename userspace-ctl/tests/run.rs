@@ -1,0 +1,221 @@
+//! `kemuctl run` end to end on bare-metal programs (`--bios none`), built with the
+//! riscv64 cross compiler at test time: exit statuses through the SiFive test device and
+//! through HTIF `tohost`, console output, timer interrupts in WFI, ktranslator's own
+//! self-checking guest programs, and one-line errors for bad inputs.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const CROSS_CC: &str = "riscv64-linux-gnu-gcc";
+
+fn have_cross_cc() -> bool {
+    Command::new(CROSS_CC).arg("--version").output().map(|o| o.status.success()).unwrap_or(false)
+}
+
+fn tmp() -> PathBuf {
+    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("run");
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn ktranslator_guest_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../ktranslator/tests/guest")
+}
+
+/// Assembles `src` (GNU as syntax, entry `_start`) into an ELF linked at 0x80000000.
+fn build(name: &str, src: &str) -> PathBuf {
+    let dir = tmp();
+    let s = dir.join(format!("{name}.S"));
+    std::fs::write(&s, src).unwrap();
+    build_file(name, &s, &dir.join("link.ld"))
+}
+
+fn build_file(name: &str, src: &Path, ld: &Path) -> PathBuf {
+    if !ld.exists() {
+        std::fs::write(
+            ld,
+            "OUTPUT_ARCH(riscv)\nENTRY(_start)\nSECTIONS\n{\n  . = 0x80000000;\n  .text : { *(.text.init) *(.text .text.*) }\n  . = ALIGN(0x1000);\n  .tohost : { *(.tohost) }\n  . = ALIGN(0x1000);\n  .data : { *(.data .data.* .rodata .rodata.* .sdata .sdata.*) }\n  .bss : { *(.bss .bss.* .sbss .sbss.*) }\n}\n",
+        )
+        .unwrap();
+    }
+    let out = tmp().join(format!("{name}.elf"));
+    let o = Command::new(CROSS_CC)
+        .args(["-march=rv64gc", "-mabi=lp64d", "-nostdlib", "-nostartfiles", "-static", "-fno-pie", "-no-pie"])
+        .args(["-mcmodel=medany", "-Wl,--build-id=none", "-Wl,--no-warn-rwx-segments"])
+        .arg("-I")
+        .arg(ktranslator_guest_dir())
+        .arg("-T")
+        .arg(ld)
+        .arg("-o")
+        .arg(&out)
+        .arg(src)
+        .output()
+        .expect("running the cross compiler");
+    assert!(o.status.success(), "building {name}: {}", String::from_utf8_lossy(&o.stderr));
+    out
+}
+
+fn kemuctl(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kemuctl")).args(args).stdin(Stdio::null()).output().expect("running kemuctl")
+}
+
+fn run_bare(elf: &Path) -> Output {
+    kemuctl(&["run", "--bios", "none", "--mem", "16M", "--kernel", elf.to_str().unwrap()])
+}
+
+macro_rules! need_cc {
+    () => {
+        if !have_cross_cc() {
+            eprintln!("SKIPPED: {CROSS_CC} not installed");
+            return;
+        }
+    };
+}
+
+/// Writes `value` to the SiFive test device (0x100000), as Linux's syscon and OpenSBI do.
+fn sifive(value: u32) -> String {
+    format!(".section .text.init\n.globl _start\n_start:\n  li t0, 0x100000\n  li t1, {value}\n  sw t1, 0(t0)\n1: j 1b\n")
+}
+
+#[test]
+fn sifive_test_device_exit_statuses() {
+    need_cc!();
+    // QEMU virt's finisher: 0x5555 power off (0), (code << 16) | 0x3333 fail with code.
+    let o = run_bare(&build("sifive_pass", &sifive(0x5555)));
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(o.stderr.is_empty(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = run_bare(&build("sifive_fail", &sifive((42 << 16) | 0x3333)));
+    assert_eq!(o.status.code(), Some(42));
+    assert_eq!(String::from_utf8_lossy(&o.stderr), "kemuctl: the guest powered off with failure code 42\n");
+    // Reboot (0x7777): kemuctl never restarts a guest; it stops with 0 and says so.
+    let o = run_bare(&build("sifive_reboot", &sifive(0x7777)));
+    assert_eq!(o.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("reboot"));
+}
+
+/// A riscv-tests style program: writes `value` to `tohost`, then spins.
+fn htif(value: u64) -> String {
+    format!(
+        ".section .text.init\n.globl _start\n_start:\n  la t0, tohost\n  li t1, {value}\n  sd t1, 0(t0)\n1: j 1b\n\
+         .section .tohost, \"aw\", @progbits\n.align 6\n.globl tohost\ntohost: .dword 0\n.align 6\n.globl fromhost\nfromhost: .dword 0\n"
+    )
+}
+
+#[test]
+fn htif_tohost_exit_statuses() {
+    need_cc!();
+    // riscv-tests' RVTEST_PASS writes 1; RVTEST_FAIL writes (TESTNUM << 1) | 1.
+    let o = run_bare(&build("htif_pass", &htif(1)));
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = run_bare(&build("htif_fail", &htif((7 << 1) | 1)));
+    assert_eq!(o.status.code(), Some(7));
+    assert_eq!(String::from_utf8_lossy(&o.stderr), "kemuctl: the program failed with HTIF code 7\n");
+}
+
+#[test]
+fn htif_console_and_uart_output() {
+    need_cc!();
+    // HTIF putchar (device 1, command 1), waiting for fromhost each time as riscv-pk's
+    // console does, then "ok" through the 16550 UART at 0x10000000, then HTIF exit.
+    let src = ".section .text.init\n.globl _start\n_start:\n  la s0, msg\n  la s1, tohost\n  la s2, fromhost\n\
+        next:\n  lbu t0, 0(s0)\n  beqz t0, uart\n  li t1, 0x0101000000000000\n  or t1, t1, t0\n  sd t1, 0(s1)\n\
+        wait:\n  ld t2, 0(s2)\n  beqz t2, wait\n  sd zero, 0(s2)\n  addi s0, s0, 1\n  j next\n\
+        uart:\n  li t0, 0x10000000\n  li t1, 'o'\n  sb t1, 0(t0)\n  li t1, 'k'\n  sb t1, 0(t0)\n  li t1, 10\n  sb t1, 0(t0)\n\
+        \n  li t1, 1\n  sd t1, 0(s1)\n1: j 1b\n\
+        .section .rodata\nmsg: .asciz \"hi\\n\"\n\
+        .section .tohost, \"aw\", @progbits\n.align 6\n.globl tohost\ntohost: .dword 0\n.align 6\n.globl fromhost\nfromhost: .dword 0\n";
+    let o = run_bare(&build("htif_putchar", src));
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "hi\nok\n");
+}
+
+#[test]
+fn timer_interrupt_wakes_wfi() {
+    need_cc!();
+    // mtimecmp = mtime + 200000 ticks (20 ms at the CLINT's 10 MHz), MTIE on, MIE off:
+    // WFI wakes when MTIP rises (privileged spec: WFI ignores the global enable), and
+    // the program checks mip.MTIP and that mtime has reached mtimecmp.
+    let src = ".section .text.init\n.globl _start\n_start:\n\
+        li s0, 0x200bff8\n  li s1, 0x2004000\n  ld t0, 0(s0)\n  li t1, 200000\n  add s2, t0, t1\n  sd s2, 0(s1)\n\
+        li t0, 0x80\n  csrs mie, t0\n\
+        1: wfi\n  csrr t0, mip\n  andi t0, t0, 0x80\n  beqz t0, 1b\n\
+        ld t0, 0(s0)\n  bltu t0, s2, fail\n\
+        li t0, 0x100000\n  li t1, 0x5555\n  sw t1, 0(t0)\n2: j 2b\n\
+        fail:\n  li t0, 0x100000\n  li t1, 0x13333\n  sw t1, 0(t0)\n3: j 3b\n";
+    let elf = build("timer_wfi", src);
+    let start = Instant::now();
+    let o = kemuctl(&["run", "--bios", "none", "--mem", "16M", "--stats", "--kernel", elf.to_str().unwrap()]);
+    let took = start.elapsed();
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(took >= Duration::from_millis(20), "the timer cannot fire before 20 ms: {took:?}");
+    // Sleeping, not spinning: a WFI loop that spun would retire millions of instructions.
+    let err = String::from_utf8_lossy(&o.stderr);
+    let insns: u64 = err
+        .split("stats: ")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no stats line: {err}"));
+    assert!(insns < 1000, "{insns} instructions: the hart spun instead of sleeping in WFI");
+}
+
+#[test]
+fn ktranslator_guest_programs_pass() {
+    need_cc!();
+    let dir = ktranslator_guest_dir();
+    for name in ["rv64i", "rv64m", "rv64a", "csr_trap", "smc", "fp", "vm"] {
+        let elf = build_file(&format!("kt_{name}"), &dir.join(format!("{name}.S")), &dir.join("link.ld"));
+        let o = run_bare(&elf);
+        assert_eq!(o.status.code(), Some(0), "{name}: {}", String::from_utf8_lossy(&o.stderr));
+    }
+}
+
+fn one_line_failure(o: &Output, expect: &str) {
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "must fail: {err}");
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(err.starts_with("kemuctl: ") && err.contains(expect), "{err:?} should mention {expect:?}");
+}
+
+#[test]
+fn bad_inputs_are_one_clear_line() {
+    let dir = tmp();
+    // Image not found.
+    let o = kemuctl(&["run", "/nonexistent/guest.img"]);
+    one_line_failure(&o, "/nonexistent/guest.img: not found");
+    // An ext4 image without /boot: no kernel to find.
+    let img = dir.join("noboot.img");
+    let _ = std::fs::remove_file(&img);
+    let mk = Command::new("mkfs.ext4").args(["-q", "-F"]).arg(&img).arg("4M").output();
+    if mk.map(|o| o.status.success()).unwrap_or(false) {
+        let o = kemuctl(&["run", "--firmware", "/dev/null", img.to_str().unwrap()]);
+        one_line_failure(&o, "kernel not found in image");
+    } else {
+        eprintln!("SKIPPED the no-kernel image case: mkfs.ext4 not installed");
+    }
+    // A kernel whose header says it needs 64 MiB, in 32 MiB of RAM.
+    let mut k = vec![0u8; 4096];
+    k[0..2].copy_from_slice(b"MZ");
+    k[8..16].copy_from_slice(&0x20_0000u64.to_le_bytes());
+    k[16..24].copy_from_slice(&(64u64 << 20).to_le_bytes());
+    k[48..56].copy_from_slice(b"RISCV\0\0\0");
+    k[56..60].copy_from_slice(b"RSC\x05");
+    let kernel = dir.join("big-Image");
+    std::fs::write(&kernel, &k).unwrap();
+    let fw = dir.join("fw.bin");
+    std::fs::write(&fw, [0x6fu8, 0, 0, 0]).unwrap();
+    let o = kemuctl(&[
+        "run",
+        "--mem",
+        "32M",
+        "--firmware",
+        fw.to_str().unwrap(),
+        "--kernel",
+        kernel.to_str().unwrap(),
+    ]);
+    one_line_failure(&o, "more RAM please");
+    // --bios none with something that is no ELF program.
+    let o = kemuctl(&["run", "--bios", "none", "--kernel", kernel.to_str().unwrap()]);
+    one_line_failure(&o, "needs a bare-metal ELF program");
+}
