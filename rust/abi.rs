@@ -2,20 +2,42 @@
 
 //! Glue between the shared ABI definitions (`uapi`) and the kernel's user-copy traits.
 
-use kernel::{ioctl::_IOR, transmute::AsBytes};
+use core::mem::size_of;
 
-use crate::uapi::{self, KemuVersion};
+use kernel::{
+    ioctl::{_IO, _IOR, _IOW},
+    transmute::{AsBytes, FromBytes},
+};
+
+use crate::uapi::{self, KemuLoad, KemuStart, KemuStatus, KemuVersion, KemuVmConfig};
 
 // uapi encodes ioctl numbers itself (it is shared with userspace); they must be exactly
 // what the kernel's own macros produce for this architecture.
-const _: () = assert!(uapi::KEMU_GET_VERSION == _IOR::<KemuVersion>(uapi::KEMU_IOC_MAGIC, 0x00));
+const M: u32 = uapi::KEMU_IOC_MAGIC;
+const _: () = assert!(uapi::KEMU_GET_VERSION == _IOR::<KemuVersion>(M, 0x00));
+const _: () = assert!(uapi::KEMU_CREATE_VM == _IOW::<KemuVmConfig>(M, 0x01));
+const _: () = assert!(uapi::KEMU_LOAD == _IOW::<KemuLoad>(M, 0x02));
+const _: () = assert!(uapi::KEMU_START == _IOW::<KemuStart>(M, 0x03));
+const _: () = assert!(uapi::KEMU_STOP == _IO(M, 0x04));
+const _: () = assert!(uapi::KEMU_STATUS == _IOR::<KemuStatus>(M, 0x05));
 
-// No padding anywhere in `KemuVersion`: every byte copied to userspace is initialised.
-const _: () = assert!(
-    core::mem::size_of::<KemuVersion>()
-        == 2 * core::mem::size_of::<u32>() + core::mem::size_of::<u64>()
-);
+// No padding anywhere in the ABI structs: each size is the sum of its fields' sizes, so
+// every byte copied to userspace is initialised and every byte from userspace is a field.
+const _: () = assert!(size_of::<KemuVersion>() == 4 + 4 + 8);
+const _: () = assert!(size_of::<KemuVmConfig>() == 8 + 8 + 4 + 4 + 4 * 8);
+const _: () = assert!(size_of::<KemuLoad>() == 4 * 8);
+const _: () = assert!(size_of::<KemuStart>() == 8 + 3 * 8 + 8);
+const _: () = assert!(size_of::<KemuStatus>() == 4 * 4 + 6 * 8 + 4 * 8);
 
-// SAFETY: `KemuVersion` is `repr(C)` with only integer fields and, as asserted above, no
-// padding, so all of its bytes are initialised and any of its values may be exposed.
+// SAFETY (all impls below): each type is `repr(C)`, made only of integers and arrays of
+// integers, with no padding (asserted above). So all of its bytes are initialised (AsBytes)
+// and any byte pattern is a valid value (FromBytes).
 unsafe impl AsBytes for KemuVersion {}
+// SAFETY: see above.
+unsafe impl AsBytes for KemuStatus {}
+// SAFETY: see above.
+unsafe impl FromBytes for KemuVmConfig {}
+// SAFETY: see above.
+unsafe impl FromBytes for KemuLoad {}
+// SAFETY: see above.
+unsafe impl FromBytes for KemuStart {}

@@ -18,7 +18,11 @@ pub mod ktranslator;
 pub mod kdevices;
 
 mod abi;
+mod clock;
+mod console;
 mod device;
+mod kthread;
+mod vm;
 
 use kernel::{
     miscdevice::{MiscDeviceOptions, MiscDeviceRegistration},

@@ -12,12 +12,13 @@
 #include <linux/types.h>
 
 #define KEMU_ABI_MAJOR 1
-#define KEMU_ABI_MINOR 0
+#define KEMU_ABI_MINOR 1
 
 #define KEMU_IOC_MAGIC 0xBE
 
-/* No feature flags are defined in ABI 1.0 yet. */
-#define KEMU_FEATURES_ALL 0ULL
+/* VM lifecycle: CREATE_VM, LOAD, START, STOP, STATUS. */
+#define KEMU_FEATURE_VM (1ULL << 0)
+#define KEMU_FEATURES_ALL KEMU_FEATURE_VM
 
 struct kemu_version {
 	__u32 abi_major;
@@ -26,5 +27,69 @@ struct kemu_version {
 };
 
 #define KEMU_GET_VERSION _IOR(KEMU_IOC_MAGIC, 0x00, struct kemu_version)
+
+#define KEMU_RAM_MIN (16ULL << 20)
+#define KEMU_RAM_MAX (4ULL << 30)
+#define KEMU_RAM_ALIGN (2ULL << 20)
+#define KEMU_TB_CACHE_DEFAULT (16ULL << 20)
+#define KEMU_TB_CACHE_MAX (256ULL << 20)
+#define KEMU_TB_CACHE_MIN (1ULL << 20)
+
+/* KEMU_CREATE_VM: RAM at guest-physical 0x80000000, zeroed. */
+struct kemu_vm_config {
+	__u64 ram_size;		/* multiple of KEMU_RAM_ALIGN, MIN..MAX */
+	__u64 tb_cache_size;	/* 0: KEMU_TB_CACHE_DEFAULT */
+	__u32 harts;		/* must be 1 */
+	__u32 flags;		/* must be 0 */
+	__u64 reserved[4];	/* must be 0 */
+};
+
+#define KEMU_CREATE_VM _IOW(KEMU_IOC_MAGIC, 0x01, struct kemu_vm_config)
+
+/* KEMU_LOAD: copy user memory into guest RAM before START; all or nothing. */
+struct kemu_load {
+	__u64 guest_addr;
+	__u64 user_addr;
+	__u64 size;
+	__u64 flags;		/* must be 0 */
+};
+
+#define KEMU_LOAD _IOW(KEMU_IOC_MAGIC, 0x02, struct kemu_load)
+
+/* KEMU_START: the hart starts in M-mode at pc with a0..a2 = args. */
+struct kemu_start {
+	__u64 pc;
+	__u64 args[3];
+	__u64 flags;		/* must be 0 */
+};
+
+#define KEMU_START _IOW(KEMU_IOC_MAGIC, 0x03, struct kemu_start)
+#define KEMU_STOP _IO(KEMU_IOC_MAGIC, 0x04)
+
+#define KEMU_STATE_CREATED 1
+#define KEMU_STATE_RUNNING 2
+#define KEMU_STATE_STOPPED 3
+
+#define KEMU_EXIT_NONE 0
+#define KEMU_EXIT_POWEROFF 1
+#define KEMU_EXIT_REBOOT 2
+#define KEMU_EXIT_FAIL 3
+#define KEMU_EXIT_STOPPED 4
+
+struct kemu_status {
+	__u32 id;
+	__u32 state;		/* KEMU_STATE_* */
+	__u32 exit_reason;	/* KEMU_EXIT_* */
+	__u32 exit_code;
+	__u64 ram_size;
+	__u64 uptime_ns;
+	__u64 instructions;
+	__u64 tbs_translated;
+	__u64 tlb_misses;
+	__u64 traps;
+	__u64 reserved[4];
+};
+
+#define KEMU_STATUS _IOR(KEMU_IOC_MAGIC, 0x05, struct kemu_status)
 
 #endif /* _UAPI_KEMU_H */

@@ -30,6 +30,16 @@ echo "== building kemuctl and kemu-vmtest (static)"
 make -s -C "$repo" kemuctl
 bins="$repo/target/x86_64-unknown-linux-gnu/release"
 
+# Bare-metal RISC-V programs the VM tests run inside kemu.ko (flat binaries at 0x80000000).
+guests="$out/guests"
+mkdir -p "$guests"
+for src in "$here"/guests/*.S; do
+    g=$(basename "$src" .S)
+    riscv64-linux-gnu-gcc -march=rv64gc -mabi=lp64d -nostdlib -nostartfiles -static -fno-pie -no-pie \
+        -mcmodel=medany -Wl,--build-id=none -Wl,-Ttext=0x80000000 -o "$guests/$g.elf" "$src"
+    riscv64-linux-gnu-objcopy -O binary "$guests/$g.elf" "$guests/$g.bin"
+done
+
 # Kernel-reported problems that fail the run wherever they appear in the console log.
 bad_patterns='BUG:|WARNING:|Oops|kernel BUG|KASAN|unreferenced object|possible recursive locking|circular locking|inconsistent lock state|suspicious RCU usage|sleeping function called from invalid context|Call Trace:|Kernel panic|general protection fault|UBSAN'
 
@@ -44,7 +54,8 @@ run_variant() {
 
     local root="$out/initramfs-$variant"
     rm -rf "$root"
-    mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,etc}
+    mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,etc,guests}
+    cp "$guests"/*.bin "$root/guests/"
     cp /bin/busybox "$root/bin/busybox"
     cp "$here/vm-init.sh" "$root/init"
     cp "$mo/kemu.ko" "$root/kemu.ko"

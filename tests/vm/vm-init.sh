@@ -32,7 +32,7 @@ expect_fail_line() { # expect_fail_line LINE COMMAND...: COMMAND fails and print
 version_ok() {
     out=$(kemuctl version) || return 1
     echo "$out"
-    echo "$out" | grep -qx "kemu.ko ABI 1.0, features: none"
+    echo "$out" | grep -qx "kemu.ko ABI 1.1, features: vm"
 }
 kmemleak() { echo "$1" > /sys/kernel/debug/kmemleak; }
 

@@ -10,7 +10,7 @@
 /// Major ABI version: bumped on incompatible changes.
 pub const KEMU_ABI_MAJOR: u32 = 1;
 /// Minor ABI version: bumped on compatible additions.
-pub const KEMU_ABI_MINOR: u32 = 0;
+pub const KEMU_ABI_MINOR: u32 = 1;
 
 /// Ioctl type ("magic") byte of `/dev/kemu`, unused by in-tree drivers.
 pub const KEMU_IOC_MAGIC: u32 = 0xBE;
@@ -63,14 +63,144 @@ pub struct KemuVersion {
     pub features: u64,
 }
 
-/// Every feature flag this ABI version defines. None is defined yet: each later ABI
-/// addition (VM creation, disks, console...) gets a bit here when it lands.
-pub const KEMU_FEATURES_ALL: u64 = 0;
+/// Feature: VM lifecycle (`KEMU_CREATE_VM`, `KEMU_LOAD`, `KEMU_START`, `KEMU_STOP`,
+/// `KEMU_STATUS`) with the hart running on a kthread.
+pub const KEMU_FEATURE_VM: u64 = 1 << 0;
+
+/// Every feature flag this ABI version defines.
+pub const KEMU_FEATURES_ALL: u64 = KEMU_FEATURE_VM;
 
 /// `_IOR(KEMU_IOC_MAGIC, 0x00, struct kemu_version)`: the module's ABI version and
 /// features. Valid on any open `/dev/kemu`.
 pub const KEMU_GET_VERSION: u32 =
     ioc(IOC_READ, KEMU_IOC_MAGIC, 0x00, core::mem::size_of::<KemuVersion>());
 
+/// Smallest guest RAM (16 MiB).
+pub const KEMU_RAM_MIN: u64 = 16 << 20;
+/// Largest guest RAM kemu.ko accepts (4 GiB).
+pub const KEMU_RAM_MAX: u64 = 4 << 30;
+/// Guest RAM sizes are multiples of this (2 MiB).
+pub const KEMU_RAM_ALIGN: u64 = 2 << 20;
+/// Default translation-cache size (16 MiB), used when the config asks for 0.
+pub const KEMU_TB_CACHE_DEFAULT: u64 = 16 << 20;
+/// Largest translation cache (256 MiB).
+pub const KEMU_TB_CACHE_MAX: u64 = 256 << 20;
+/// Smallest translation cache (1 MiB).
+pub const KEMU_TB_CACHE_MIN: u64 = 1 << 20;
+
+/// Argument of [`KEMU_CREATE_VM`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KemuVmConfig {
+    /// Guest RAM in bytes: a multiple of [`KEMU_RAM_ALIGN`] in
+    /// [[`KEMU_RAM_MIN`], [`KEMU_RAM_MAX`]]. RAM starts at guest-physical 0x8000_0000.
+    pub ram_size: u64,
+    /// Translation-cache size in bytes (0: [`KEMU_TB_CACHE_DEFAULT`]).
+    pub tb_cache_size: u64,
+    /// Number of harts: must be 1.
+    pub harts: u32,
+    /// No flags are defined: must be 0.
+    pub flags: u32,
+    /// Must be zero.
+    pub reserved: [u64; 4],
+}
+
+/// `_IOW(KEMU_IOC_MAGIC, 0x01, struct kemu_vm_config)`: turns this open file into a VM
+/// with zeroed RAM (charged to the caller's memory cgroup). Once per file: `EEXIST` after.
+pub const KEMU_CREATE_VM: u32 = ioc(IOC_WRITE, KEMU_IOC_MAGIC, 0x01, core::mem::size_of::<KemuVmConfig>());
+
+/// Argument of [`KEMU_LOAD`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KemuLoad {
+    /// Guest-physical destination.
+    pub guest_addr: u64,
+    /// Userspace address of the bytes.
+    pub user_addr: u64,
+    /// Number of bytes.
+    pub size: u64,
+    /// No flags are defined: must be 0.
+    pub flags: u64,
+}
+
+/// `_IOW(KEMU_IOC_MAGIC, 0x02, struct kemu_load)`: copies a user buffer into guest RAM
+/// before the VM starts. A range not entirely inside RAM is `EINVAL` and copies nothing.
+pub const KEMU_LOAD: u32 = ioc(IOC_WRITE, KEMU_IOC_MAGIC, 0x02, core::mem::size_of::<KemuLoad>());
+
+/// Argument of [`KEMU_START`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KemuStart {
+    /// Initial pc (the hart starts in M-mode).
+    pub pc: u64,
+    /// Initial a0, a1, a2 (hart id, device tree, firmware info by convention).
+    pub args: [u64; 3],
+    /// No flags are defined: must be 0.
+    pub flags: u64,
+}
+
+/// `_IOW(KEMU_IOC_MAGIC, 0x03, struct kemu_start)`: starts the VM's hart on a kthread.
+/// Once: `EBUSY` while running, `EINVAL` after it stopped.
+pub const KEMU_START: u32 = ioc(IOC_WRITE, KEMU_IOC_MAGIC, 0x03, core::mem::size_of::<KemuStart>());
+
+/// `_IO(KEMU_IOC_MAGIC, 0x04)`: stops a running VM and waits for its threads to end.
+pub const KEMU_STOP: u32 = ioc(IOC_NONE, KEMU_IOC_MAGIC, 0x04, 0);
+
+/// [`KemuStatus::state`]: created, not started.
+pub const KEMU_STATE_CREATED: u32 = 1;
+/// [`KemuStatus::state`]: running.
+pub const KEMU_STATE_RUNNING: u32 = 2;
+/// [`KemuStatus::state`]: stopped (see the exit reason).
+pub const KEMU_STATE_STOPPED: u32 = 3;
+
+/// [`KemuStatus::exit_reason`]: still running or never started.
+pub const KEMU_EXIT_NONE: u32 = 0;
+/// The guest powered off (SiFive test device 0x5555); exit code 0.
+pub const KEMU_EXIT_POWEROFF: u32 = 1;
+/// The guest asked for a reboot (0x7777).
+pub const KEMU_EXIT_REBOOT: u32 = 2;
+/// The guest reported failure (`code << 16 | 0x3333`); the code is in `exit_code`.
+pub const KEMU_EXIT_FAIL: u32 = 3;
+/// Stopped by `KEMU_STOP`, the last close or the owner's death.
+pub const KEMU_EXIT_STOPPED: u32 = 4;
+
+/// Reply of [`KEMU_STATUS`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KemuStatus {
+    /// VM id (unique while the module is loaded).
+    pub id: u32,
+    /// One of the `KEMU_STATE_*` values.
+    pub state: u32,
+    /// One of the `KEMU_EXIT_*` values.
+    pub exit_reason: u32,
+    /// The guest's exit code (for [`KEMU_EXIT_FAIL`]; 0 otherwise).
+    pub exit_code: u32,
+    /// Guest RAM in bytes.
+    pub ram_size: u64,
+    /// Nanoseconds since START (frozen when stopped).
+    pub uptime_ns: u64,
+    /// Guest instructions retired.
+    pub instructions: u64,
+    /// Translated blocks created.
+    pub tbs_translated: u64,
+    /// Soft-MMU TLB misses.
+    pub tlb_misses: u64,
+    /// Traps taken by the hart.
+    pub traps: u64,
+    /// Must be ignored (room for more counters).
+    pub reserved: [u64; 4],
+}
+
+/// `_IOR(KEMU_IOC_MAGIC, 0x05, struct kemu_status)`: the VM's state and counters.
+pub const KEMU_STATUS: u32 = ioc(IOC_READ, KEMU_IOC_MAGIC, 0x05, core::mem::size_of::<KemuStatus>());
+
 /// Every ioctl of this ABI by its C name, for the C-header agreement test and tools.
-pub const KEMU_IOCTLS: &[(&str, u32)] = &[("KEMU_GET_VERSION", KEMU_GET_VERSION)];
+pub const KEMU_IOCTLS: &[(&str, u32)] = &[
+    ("KEMU_GET_VERSION", KEMU_GET_VERSION),
+    ("KEMU_CREATE_VM", KEMU_CREATE_VM),
+    ("KEMU_LOAD", KEMU_LOAD),
+    ("KEMU_START", KEMU_START),
+    ("KEMU_STOP", KEMU_STOP),
+    ("KEMU_STATUS", KEMU_STATUS),
+];

@@ -11,16 +11,31 @@ use uapi::*;
 
 /// `(C expression, value the Rust side says it has)`.
 fn expectations() -> Vec<(String, u64)> {
-    let mut v: Vec<(String, u64)> = vec![
-        ("KEMU_ABI_MAJOR".into(), KEMU_ABI_MAJOR.into()),
-        ("KEMU_ABI_MINOR".into(), KEMU_ABI_MINOR.into()),
-        ("KEMU_IOC_MAGIC".into(), KEMU_IOC_MAGIC.into()),
-        ("KEMU_FEATURES_ALL".into(), KEMU_FEATURES_ALL),
-        ("sizeof(struct kemu_version)".into(), size_of::<KemuVersion>() as u64),
-        ("offsetof(struct kemu_version, abi_major)".into(), offset_of!(KemuVersion, abi_major) as u64),
-        ("offsetof(struct kemu_version, abi_minor)".into(), offset_of!(KemuVersion, abi_minor) as u64),
-        ("offsetof(struct kemu_version, features)".into(), offset_of!(KemuVersion, features) as u64),
-    ];
+    let mut v: Vec<(String, u64)> = Vec::new();
+    macro_rules! consts {
+        ($($name:ident),* $(,)?) => { $(v.push((stringify!($name).into(), u64::from($name)));)* };
+    }
+    // Layout of a struct: its size and the offset of every field.
+    macro_rules! layout {
+        ($ty:ty, $c:literal, $($field:ident),* $(,)?) => {
+            v.push((format!("sizeof(struct {})", $c), size_of::<$ty>() as u64));
+            $(v.push((format!("offsetof(struct {}, {})", $c, stringify!($field)), offset_of!($ty, $field) as u64));)*
+        };
+    }
+    consts!(
+        KEMU_ABI_MAJOR, KEMU_ABI_MINOR, KEMU_IOC_MAGIC, KEMU_FEATURE_VM, KEMU_FEATURES_ALL,
+        KEMU_RAM_MIN, KEMU_RAM_MAX, KEMU_RAM_ALIGN, KEMU_TB_CACHE_DEFAULT, KEMU_TB_CACHE_MAX, KEMU_TB_CACHE_MIN,
+        KEMU_STATE_CREATED, KEMU_STATE_RUNNING, KEMU_STATE_STOPPED,
+        KEMU_EXIT_NONE, KEMU_EXIT_POWEROFF, KEMU_EXIT_REBOOT, KEMU_EXIT_FAIL, KEMU_EXIT_STOPPED,
+    );
+    layout!(KemuVersion, "kemu_version", abi_major, abi_minor, features);
+    layout!(KemuVmConfig, "kemu_vm_config", ram_size, tb_cache_size, harts, flags, reserved);
+    layout!(KemuLoad, "kemu_load", guest_addr, user_addr, size, flags);
+    layout!(KemuStart, "kemu_start", pc, args, flags);
+    layout!(
+        KemuStatus, "kemu_status", id, state, exit_reason, exit_code, ram_size, uptime_ns, instructions,
+        tbs_translated, tlb_misses, traps, reserved
+    );
     for (name, value) in KEMU_IOCTLS {
         v.push(((*name).into(), (*value).into()));
     }

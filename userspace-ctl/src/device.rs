@@ -96,6 +96,12 @@ pub(crate) fn features_string(features: u64) -> String {
     if features == 0 {
         return "none".into();
     }
-    let names: Vec<String> = (0..64).filter(|b| features & (1 << b) != 0).map(|b| format!("bit{b}")).collect();
+    let names: Vec<String> = (0..64)
+        .filter(|b| features & (1 << b) != 0)
+        .map(|b| match 1u64 << b {
+            uapi::KEMU_FEATURE_VM => "vm".to_string(),
+            _ => format!("bit{b}"),
+        })
+        .collect();
     names.join(",")
 }

@@ -24,7 +24,8 @@ fn missing_device_is_one_clear_line_and_failure() {
 fn version_prints_own_abi_even_without_module() {
     let out = kemuctl(&["--device", "/nonexistent/kemu", "version"]);
     let stdout = String::from_utf8(out.stdout).unwrap();
-    assert_eq!(stdout, format!("kemuctl {} (ABI 1.0)\n", env!("CARGO_PKG_VERSION")));
+    let abi = format!("{}.{}", uapi::KEMU_ABI_MAJOR, uapi::KEMU_ABI_MINOR);
+    assert_eq!(stdout, format!("kemuctl {} (ABI {abi})\n", env!("CARGO_PKG_VERSION")));
 }
 
 #[test]

@@ -7,6 +7,7 @@
 
 use std::ffi::CString;
 use std::io;
+use std::time::{Duration, Instant};
 
 use uapi::*;
 
@@ -37,6 +38,16 @@ impl Fd {
         } else {
             Ok(r)
         }
+    }
+
+    fn ioctl_in<T>(&self, cmd: u32, arg: &T) -> Result<libc::c_int, i32> {
+        self.ioctl_raw(cmd, std::ptr::from_ref(arg) as usize)
+    }
+
+    fn status(&self) -> Result<KemuStatus, i32> {
+        let mut st = KemuStatus::default();
+        self.ioctl_raw(KEMU_STATUS, std::ptr::from_mut(&mut st) as usize)?;
+        Ok(st)
     }
 
     fn version(&self) -> Result<KemuVersion, i32> {
@@ -145,6 +156,231 @@ fn unprivileged_open_refused() -> Result<(), String> {
     }
 }
 
+const RAM_BASE: u64 = 0x8000_0000;
+
+fn config(ram_size: u64) -> KemuVmConfig {
+    KemuVmConfig { ram_size, tb_cache_size: 0, harts: 1, flags: 0, reserved: [0; 4] }
+}
+
+/// A new VM running the bare-metal program /guests/NAME.bin at the start of RAM.
+fn boot_guest(name: &str) -> Result<Fd, String> {
+    let image = std::fs::read(format!("/guests/{name}.bin")).map_err(|e| format!("/guests/{name}.bin: {e}"))?;
+    let fd = Fd::open(DEV).map_err(|e| e.to_string())?;
+    fd.ioctl_in(KEMU_CREATE_VM, &config(16 << 20)).map_err(|e| format!("CREATE_VM: errno {e}"))?;
+    let load = KemuLoad { guest_addr: RAM_BASE, user_addr: image.as_ptr() as u64, size: image.len() as u64, flags: 0 };
+    fd.ioctl_in(KEMU_LOAD, &load).map_err(|e| format!("LOAD: errno {e}"))?;
+    let start = KemuStart { pc: RAM_BASE, args: [0, 0, 0], flags: 0 };
+    fd.ioctl_in(KEMU_START, &start).map_err(|e| format!("START: errno {e}"))?;
+    Ok(fd)
+}
+
+fn wait_stopped(fd: &Fd, timeout: Duration) -> Result<KemuStatus, String> {
+    let t0 = Instant::now();
+    loop {
+        let st = fd.status().map_err(|e| format!("STATUS: errno {e}"))?;
+        if st.state == KEMU_STATE_STOPPED {
+            return Ok(st);
+        }
+        if t0.elapsed() > timeout {
+            return Err(format!("still in state {} after {timeout:?}", st.state));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn expect_exit(name: &str, reason: u32, code: u32) -> Result<(), String> {
+    let fd = boot_guest(name)?;
+    let st = wait_stopped(&fd, Duration::from_secs(30))?;
+    if (st.exit_reason, st.exit_code) != (reason, code) {
+        return Err(format!("exit reason {} code {}, want {reason} {code}", st.exit_reason, st.exit_code));
+    }
+    if st.instructions == 0 || st.tbs_translated == 0 {
+        return Err(format!("counters not updated: {st:?}"));
+    }
+    Ok(())
+}
+
+fn read_console(fd: &Fd) -> Result<String, String> {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 64];
+    loop {
+        // SAFETY: `buf` is a writable buffer of the given length.
+        let n = unsafe { libc::read(fd.0, buf.as_mut_ptr().cast(), buf.len()) };
+        match n {
+            0 => return String::from_utf8(out).map_err(|e| e.to_string()),
+            n if n > 0 => out.extend_from_slice(&buf[..n as usize]),
+            _ => return Err(format!("read: {}", io::Error::last_os_error())),
+        }
+    }
+}
+
+fn vcpu_threads() -> usize {
+    std::fs::read_dir("/proc")
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .filter_map(|e| std::fs::read_to_string(e.path().join("comm")).ok())
+                .filter(|c| c.starts_with("kemu-vcpu"))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+fn lifecycle_checks(r: &mut Report) {
+    let fresh = || Fd::open(DEV).expect("open /dev/kemu");
+    let fd = fresh();
+    let load = KemuLoad { guest_addr: RAM_BASE, user_addr: 0, size: 0, flags: 0 };
+    let start = KemuStart::default();
+    r.check(
+        "LOAD/START/STOP/STATUS before CREATE_VM give EBADFD",
+        [fd.ioctl_in(KEMU_LOAD, &load), fd.ioctl_in(KEMU_START, &start), fd.ioctl_raw(KEMU_STOP, 0), fd.status().map(|_| 0)]
+            .into_iter()
+            .try_for_each(|res| expect_errno(res, libc::EBADFD)),
+    );
+    let bad_configs = [
+        KemuVmConfig { harts: 0, ..config(16 << 20) },
+        KemuVmConfig { harts: 2, ..config(16 << 20) },
+        config(0),
+        config(8 << 20),
+        config((16 << 20) + 4096),
+        config(u64::MAX),
+        KemuVmConfig { flags: 1, ..config(16 << 20) },
+        KemuVmConfig { reserved: [0, 0, 1, 0], ..config(16 << 20) },
+        KemuVmConfig { tb_cache_size: 4096, ..config(16 << 20) },
+        KemuVmConfig { tb_cache_size: 1 << 30, ..config(16 << 20) },
+        KemuVmConfig { tb_cache_size: (1 << 20) + 1, ..config(16 << 20) },
+    ];
+    r.check(
+        "CREATE_VM rejects bad configurations with EINVAL",
+        bad_configs.iter().try_for_each(|c| expect_errno(fd.ioctl_in(KEMU_CREATE_VM, c), libc::EINVAL)),
+    );
+    r.check(
+        "CREATE_VM with more RAM than the host can give gets ENOMEM",
+        expect_errno(fd.ioctl_in(KEMU_CREATE_VM, &config(4 << 30)), libc::ENOMEM),
+    );
+    r.check("CREATE_VM returns a VM id", match fd.ioctl_in(KEMU_CREATE_VM, &config(16 << 20)) {
+        Ok(id) if id > 0 => Ok(()),
+        other => Err(format!("{other:?}")),
+    });
+    r.check("CREATE_VM twice gives EEXIST", expect_errno(fd.ioctl_in(KEMU_CREATE_VM, &config(16 << 20)), libc::EEXIST));
+    r.check("STATUS of a new VM says CREATED", match fd.status() {
+        Ok(st) if st.state == KEMU_STATE_CREATED && st.ram_size == 16 << 20 && st.exit_reason == KEMU_EXIT_NONE => Ok(()),
+        other => Err(format!("{other:?}")),
+    });
+    let data = [0x13u8; 64];
+    let p = data.as_ptr() as u64;
+    let bad_loads = [
+        KemuLoad { guest_addr: RAM_BASE - 4, user_addr: p, size: 8, flags: 0 },
+        KemuLoad { guest_addr: 0, user_addr: p, size: 8, flags: 0 },
+        KemuLoad { guest_addr: RAM_BASE + (16 << 20) - 8, user_addr: p, size: 16, flags: 0 },
+        KemuLoad { guest_addr: u64::MAX - 4, user_addr: p, size: 16, flags: 0 },
+        KemuLoad { guest_addr: RAM_BASE, user_addr: p, size: u64::MAX, flags: 0 },
+        KemuLoad { guest_addr: RAM_BASE, user_addr: p, size: 8, flags: 1 },
+    ];
+    r.check(
+        "LOAD outside guest RAM (or with flags) gives EINVAL",
+        bad_loads.iter().try_for_each(|l| expect_errno(fd.ioctl_in(KEMU_LOAD, l), libc::EINVAL)),
+    );
+    r.check(
+        "LOAD from a bad user pointer gives EFAULT",
+        expect_errno(fd.ioctl_in(KEMU_LOAD, &KemuLoad { guest_addr: RAM_BASE, user_addr: 16, size: 64, flags: 0 }), libc::EFAULT),
+    );
+    r.check("STOP of a VM that never started gives EINVAL", expect_errno(fd.ioctl_raw(KEMU_STOP, 0), libc::EINVAL));
+    r.check(
+        "START with flags gives EINVAL",
+        expect_errno(fd.ioctl_in(KEMU_START, &KemuStart { flags: 1, ..KemuStart::default() }), libc::EINVAL),
+    );
+    drop(fd);
+
+    r.check("guest powering off stops with POWEROFF 0", expect_exit("poweroff", KEMU_EXIT_POWEROFF, 0));
+    r.check("guest reporting failure stops with FAIL 42", expect_exit("fail42", KEMU_EXIT_FAIL, 42));
+    r.check("guest in WFI wakes on the CLINT timer and powers off", (|| {
+        let fd = boot_guest("timer")?;
+        let st = wait_stopped(&fd, Duration::from_secs(30))?;
+        if st.exit_reason != KEMU_EXIT_POWEROFF {
+            return Err(format!("exit reason {} code {}", st.exit_reason, st.exit_code));
+        }
+        if st.uptime_ns < 20_000_000 {
+            return Err(format!("woke after {} ns, before the 20 ms timer", st.uptime_ns));
+        }
+        Ok(())
+    })());
+    r.check("guest UART output comes out of read(), then end of file", (|| {
+        let fd = boot_guest("hello")?;
+        let text = read_console(&fd)?;
+        if text != "hello from a RISC-V guest inside kemu.ko\n" {
+            return Err(format!("console said {text:?}"));
+        }
+        let st = wait_stopped(&fd, Duration::from_secs(30))?;
+        (st.exit_reason == KEMU_EXIT_POWEROFF).then_some(()).ok_or(format!("{st:?}"))
+    })());
+    r.check("a running VM: START/LOAD give EBUSY, STOP stops it, START after gives EINVAL", (|| {
+        let fd = boot_guest("spin")?;
+        // Counters are published after each slice of the vCPU loop: wait for two.
+        let progress = |after: u64| -> Result<KemuStatus, String> {
+            let t0 = Instant::now();
+            loop {
+                let st = fd.status().map_err(|e| format!("errno {e}"))?;
+                if st.state != KEMU_STATE_RUNNING {
+                    return Err(format!("not running: {st:?}"));
+                }
+                if st.instructions > after {
+                    return Ok(st);
+                }
+                if t0.elapsed() > Duration::from_secs(20) {
+                    return Err(format!("no progress past {after} instructions: {st:?}"));
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        };
+        let st1 = progress(0)?;
+        progress(st1.instructions)?;
+        expect_errno(fd.ioctl_in(KEMU_START, &KemuStart::default()), libc::EBUSY)?;
+        expect_errno(fd.ioctl_in(KEMU_LOAD, &KemuLoad { guest_addr: RAM_BASE, user_addr: p, size: 8, flags: 0 }), libc::EBUSY)?;
+        // SAFETY: switching the descriptor to non-blocking mode.
+        unsafe { libc::fcntl(fd.0, libc::F_SETFL, libc::O_NONBLOCK) };
+        let mut b = [0u8; 8];
+        // SAFETY: `b` is writable.
+        let n = unsafe { libc::read(fd.0, b.as_mut_ptr().cast(), b.len()) };
+        if n != -1 || io::Error::last_os_error().raw_os_error() != Some(libc::EAGAIN) {
+            return Err("non-blocking read of an empty console did not give EAGAIN".into());
+        }
+        fd.ioctl_raw(KEMU_STOP, 0).map_err(|e| format!("STOP: errno {e}"))?;
+        let st = fd.status().map_err(|e| format!("errno {e}"))?;
+        if (st.state, st.exit_reason) != (KEMU_STATE_STOPPED, KEMU_EXIT_STOPPED) {
+            return Err(format!("after STOP: {st:?}"));
+        }
+        expect_errno(fd.ioctl_in(KEMU_START, &KemuStart::default()), libc::EINVAL)?;
+        fd.ioctl_raw(KEMU_STOP, 0).map_err(|e| format!("second STOP: errno {e}"))?;
+        Ok(())
+    })());
+    r.check("closing a running VM ends its vCPU thread", (|| {
+        let fd = boot_guest("spin")?;
+        std::thread::sleep(Duration::from_millis(20));
+        if vcpu_threads() == 0 {
+            return Err("no kemu-vcpu thread while running".into());
+        }
+        drop(fd);
+        match vcpu_threads() {
+            0 => Ok(()),
+            n => Err(format!("{n} kemu-vcpu threads left")),
+        }
+    })());
+    r.check("four VMs at once all run to power-off", (|| {
+        let fds: Vec<Fd> = (0..4).map(|_| boot_guest("hello")).collect::<Result<_, _>>()?;
+        for fd in &fds {
+            let st = wait_stopped(fd, Duration::from_secs(30))?;
+            if st.exit_reason != KEMU_EXIT_POWEROFF {
+                return Err(format!("{st:?}"));
+            }
+            let text = read_console(fd)?;
+            if !text.starts_with("hello from") {
+                return Err(format!("console said {text:?}"));
+            }
+        }
+        Ok(())
+    })());
+}
+
 fn main() {
     let mut r = Report { passed: 0, failed: 0 };
     r.check("/dev/kemu is a root-only (0600) character device", device_node());
@@ -225,6 +461,7 @@ fn main() {
         many.and_then(|fds| fds.iter().try_for_each(version_matches)),
     );
     r.check("an unprivileged user cannot open /dev/kemu", unprivileged_open_refused());
+    lifecycle_checks(&mut r);
 
     println!("vmtest: {} passed, {} failed", r.passed, r.failed);
     std::process::exit(i32::from(r.failed != 0));
