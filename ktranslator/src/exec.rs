@@ -13,8 +13,6 @@
 // Sign-extension chains (`as i32 as i64 as u64`) read best as casts.
 #![allow(clippy::cast_lossless)]
 
-use core::ptr;
-
 use super::bus::Bus;
 use super::csr::{cause, CsrOp, MSTATUS_FS, MSTATUS_TVM, MSTATUS_TW};
 use super::decode::{Op, Uop, X_SINK};
@@ -154,16 +152,20 @@ impl Hart {
         use Op::*;
         let info = self.tc.info(tb);
         let vpc = info.vpc;
-        self.stats.tbs_executed += 1;
+        self.stats.tbs_executed = self.stats.tbs_executed.wrapping_add(1);
         let mut i = 0;
         while i < info.ninsns {
             // SAFETY: `info.uops` points at `info.ninsns` micro-ops inside the arena
-            // (checked by `Tc::info`), all written by the translator as valid `Uop`s;
-            // the copy is taken by value, so later arena writes cannot alias it.
-            let u: Uop = unsafe { ptr::read(info.uops.add(i)) };
-            let rd = (u.rd & 63) as usize;
-            let a = self.x[(u.rs1 & 63) as usize];
-            let b = self.x[(u.rs2 & 63) as usize];
+            // (checked by `Tc::info`), all written by the translator as valid `Uop`s.
+            // Micro-ops are only written by `translate_tb`, which never runs during
+            // `exec_tb` (invalidation and flushes write TB headers, the bitmap and the
+            // bucket heads, never micro-ops), and the arena is not part of `self`, so
+            // the shared reference is not aliased by a write while it lives. Fields are
+            // read where they are needed (only op, registers and imm on the fast path).
+            let u: &Uop = unsafe { &*info.uops.add(i) };
+            let rd = usize::from(u.rd);
+            let a = self.x[usize::from(u.rs1)];
+            let b = self.x[usize::from(u.rs2)];
             let imm = u.imm;
             macro_rules! w {
                 ($v:expr) => {{
@@ -175,7 +177,7 @@ impl Hart {
                 ($size:expr, |$v:ident| $ext:expr) => {
                     match self.load(bus, a.wrapping_add(imm), $size) {
                         Ok($v) => self.x[rd] = $ext,
-                        Err(()) => return self.exit_trap(vpc, &u, i),
+                        Err(()) => return self.exit_trap(vpc, u, i),
                     }
                 };
             }
@@ -183,8 +185,8 @@ impl Hart {
                 ($size:expr, $val:expr) => {
                     match self.store(bus, a.wrapping_add(imm), $size, $val) {
                         Ok(()) => {}
-                        Err(Stop::Trap) => return self.exit_trap(vpc, &u, i),
-                        Err(Stop::Resync) => return self.exit_next(vpc, &u, i, EXIT_SYNC),
+                        Err(Stop::Trap) => return self.exit_trap(vpc, u, i),
+                        Err(Stop::Resync) => return self.exit_next(vpc, u, i, EXIT_SYNC),
                     }
                 };
             }
@@ -204,7 +206,7 @@ impl Hart {
             macro_rules! fp_on {
                 () => {
                     if self.csr.mstatus & MSTATUS_FS == 0 {
-                        return self.exit_illegal(vpc, &u, i);
+                        return self.exit_illegal(vpc, u, i);
                     }
                 };
             }
@@ -283,65 +285,67 @@ impl Hart {
                 Remw => w!(if b as u32 == 0 { sext32(a) } else { (a as i32).wrapping_rem(b as i32) as i64 as u64 }),
                 Remuw => w!(if b as u32 == 0 { sext32(a) } else { sext32(u64::from(a as u32 % b as u32)) }),
                 Nop => {}
-                Illegal => return self.exit_illegal(vpc, &u, i),
+                Illegal => return self.exit_illegal(vpc, u, i),
                 FenceI => {
-                    self.tc_flush();
-                    return self.exit_next(vpc, &u, i, EXIT_SYNC);
+                    // Every write into translated code already dropped the TBs of its
+                    // page when it happened (tcache.rs): nothing is stale here.
+                    self.stats.fence_i += 1;
+                    return self.exit_next(vpc, u, i, EXIT_SYNC);
                 }
                 Ecall => {
                     self.exc_cause = cause::ECALL_U + u64::from(self.prv);
                     self.exc_tval = 0;
-                    return self.exit_trap(vpc, &u, i);
+                    return self.exit_trap(vpc, u, i);
                 }
                 Ebreak => {
                     self.exc_cause = cause::BREAKPOINT;
                     self.exc_tval = vpc.wrapping_add(u64::from(u.pc_off));
-                    return self.exit_trap(vpc, &u, i);
+                    return self.exit_trap(vpc, u, i);
                 }
                 Mret | Sret => {
                     let r = if u.op == Mret { self.do_mret() } else { self.do_sret() };
                     if r.is_err() {
-                        return self.exit_illegal(vpc, &u, i);
+                        return self.exit_illegal(vpc, u, i);
                     }
                     self.retire(i + 1);
                     return EXIT_SYNC;
                 }
                 Wfi => {
                     if self.prv == prv::U || (self.prv == prv::S && self.csr.mstatus & MSTATUS_TW != 0) {
-                        return self.exit_illegal(vpc, &u, i);
+                        return self.exit_illegal(vpc, u, i);
                     }
-                    return self.exit_next(vpc, &u, i, EXIT_WFI);
+                    return self.exit_next(vpc, u, i, EXIT_WFI);
                 }
                 SfenceVma => {
                     if self.prv == prv::U || (self.prv == prv::S && self.csr.mstatus & MSTATUS_TVM != 0) {
-                        return self.exit_illegal(vpc, &u, i);
+                        return self.exit_illegal(vpc, u, i);
                     }
                     self.tlb_flush();
-                    return self.exit_next(vpc, &u, i, EXIT_SYNC);
+                    return self.exit_next(vpc, u, i, EXIT_SYNC);
                 }
                 Csrrw | Csrrs | Csrrc | Csrrwi | Csrrsi | Csrrci => {
-                    if self.csr_insn(bus, &u).is_err() {
-                        return self.exit_illegal(vpc, &u, i);
+                    if self.csr_insn(bus, u).is_err() {
+                        return self.exit_illegal(vpc, u, i);
                     }
-                    return self.exit_next(vpc, &u, i, EXIT_SYNC);
+                    return self.exit_next(vpc, u, i, EXIT_SYNC);
                 }
                 LrW | LrD => {
-                    if self.lr(&u, if u.op == LrW { 4 } else { 8 }).is_err() {
-                        return self.exit_trap(vpc, &u, i);
+                    if self.lr(u, if u.op == LrW { 4 } else { 8 }).is_err() {
+                        return self.exit_trap(vpc, u, i);
                     }
                 }
-                ScW | ScD => match self.sc(&u, if u.op == ScW { 4 } else { 8 }) {
+                ScW | ScD => match self.sc(u, if u.op == ScW { 4 } else { 8 }) {
                     Ok(()) => {}
-                    Err(Stop::Trap) => return self.exit_trap(vpc, &u, i),
-                    Err(Stop::Resync) => return self.exit_next(vpc, &u, i, EXIT_SYNC),
+                    Err(Stop::Trap) => return self.exit_trap(vpc, u, i),
+                    Err(Stop::Resync) => return self.exit_next(vpc, u, i, EXIT_SYNC),
                 },
                 AmoswapW | AmoaddW | AmoxorW | AmoandW | AmoorW | AmominW | AmomaxW | AmominuW | AmomaxuW | AmoswapD
                 | AmoaddD | AmoxorD | AmoandD | AmoorD | AmominD | AmomaxD | AmominuD | AmomaxuD => {
                     let size = if (u.op as u8) < (LrD as u8) { 4 } else { 8 };
-                    match self.amo(&u, size) {
+                    match self.amo(u, size) {
                         Ok(()) => {}
-                        Err(Stop::Trap) => return self.exit_trap(vpc, &u, i),
-                        Err(Stop::Resync) => return self.exit_next(vpc, &u, i, EXIT_SYNC),
+                        Err(Stop::Trap) => return self.exit_trap(vpc, u, i),
+                        Err(Stop::Resync) => return self.exit_next(vpc, u, i, EXIT_SYNC),
                     }
                 }
                 Flw | Fld => {
@@ -352,7 +356,7 @@ impl Hart {
                             self.f[(u.rd & 31) as usize] = if size == 4 { v | 0xffff_ffff_0000_0000 } else { v };
                             self.csr.mstatus |= MSTATUS_FS;
                         }
-                        Err(()) => return self.exit_trap(vpc, &u, i),
+                        Err(()) => return self.exit_trap(vpc, u, i),
                     }
                 }
                 Fsw | Fsd => {
@@ -360,9 +364,15 @@ impl Hart {
                     let v = self.f[(u.rs2 & 31) as usize];
                     store!(if u.op == Fsw { 4 } else { 8 }, v);
                 }
-                _ => {
-                    if self.exec_fp(&u).is_err() {
-                        return self.exit_illegal(vpc, &u, i);
+                FmaddS | FmsubS | FnmsubS | FnmaddS | FaddS | FsubS | FmulS | FdivS | FsqrtS | FsgnjS | FsgnjnS | FsgnjxS
+                | FminS | FmaxS | FcvtWS | FcvtWuS | FcvtLS | FcvtLuS | FmvXW | FeqS | FltS | FleS | FclassS | FcvtSW
+                | FcvtSWu | FcvtSL | FcvtSLu | FmvWX | FmaddD | FmsubD | FnmsubD | FnmaddD | FaddD | FsubD | FmulD
+                | FdivD | FsqrtD | FsgnjD | FsgnjnD | FsgnjxD | FminD | FmaxD | FcvtWD | FcvtWuD | FcvtLD | FcvtLuD
+                | FmvXD | FeqD | FltD | FleD | FclassD | FcvtDW | FcvtDWu | FcvtDL | FcvtDLu | FmvDX | FcvtSD | FcvtDS => {
+                    // Listed (not `_`) so that the match covers every op and needs no
+                    // range check before its jump table.
+                    if self.exec_fp(u).is_err() {
+                        return self.exit_illegal(vpc, u, i);
                     }
                 }
             }

@@ -42,12 +42,21 @@ pub struct Stats {
     pub tbs_translated: u64,
     /// Translated blocks executed.
     pub tbs_executed: u64,
+    /// The part of `tbs_translated` that was never cached: an instruction straddling
+    /// a page boundary, translated again each time it runs.
+    pub tbs_uncached: u64,
     /// Block transitions through a direct chain (no lookup).
     pub chained: u64,
-    /// Whole translation-cache flushes (full arena, fence.i, self-modifying code).
+    /// Whole translation-cache flushes (full arena, reset, [`Hart::invalidate_code`]).
     pub tc_flushes: u64,
-    /// Flushes caused by stores into pages holding translated code.
+    /// Pages whose translated blocks were dropped because they were written (by the
+    /// hart or, through [`Hart::invalidate_code_range`], by a device).
+    pub code_page_flushes: u64,
+    /// The part of `code_page_flushes` caused by the hart's own writes (stores, AMOs,
+    /// page-table A/D updates): self-modifying code.
     pub smc_flushes: u64,
+    /// `fence.i` instructions executed (they drop nothing: see `code_page_flushes`).
+    pub fence_i: u64,
     /// TLB misses (slow-path address translations).
     pub tlb_misses: u64,
     /// TLB flushes (satp writes, sfence.vma, privilege or mstatus changes).
@@ -89,8 +98,10 @@ pub(super) const ACC_STORE: usize = 2;
 /// never build one on a kernel stack.
 #[repr(C)]
 pub struct Hart {
-    /// Integer registers; index 32 is the sink for writes to x0.
-    pub(super) x: [u64; 64],
+    /// Integer registers; index 32 is the sink for writes to x0. 256 entries so that
+    /// the executor indexes it with a micro-op's `u8` register fields without masking
+    /// or bounds checks (entries above 32 are never used).
+    pub(super) x: [u64; 256],
     /// Floating-point registers (raw bits, single values NaN-boxed).
     pub(super) f: [u64; 32],
     pub(super) pc: u64,
@@ -141,7 +152,7 @@ impl Hart {
     /// Architectural reset: M-mode, pc = RAM base, registers and CSRs cleared, caches
     /// flushed. Statistics are kept.
     pub fn reset(&mut self) {
-        self.x = [0; 64];
+        self.x = [0; 256];
         self.f = [0; 32];
         self.pc = self.ram.base();
         self.prv = prv::M;
@@ -237,15 +248,18 @@ impl Hart {
         self.mip() & self.csr.mie != 0
     }
 
-    /// Drops every translated block (the host calls this after writing guest code
-    /// behind the hart's back, e.g. by DMA, if the guest will not execute fence.i).
+    /// Drops every translated block. The hart sees its own writes into translated code
+    /// when they happen, but not the host's: a host that writes guest RAM behind the
+    /// hart's back (DMA, loading an image into a hart that already ran) must call this
+    /// or [`invalidate_code_range`](Hart::invalidate_code_range) before the hart runs
+    /// again; `fence.i` in the guest does not re-read memory.
     pub fn invalidate_code(&mut self) {
         self.tc_flush();
     }
 
-    /// Like [`invalidate_code`](Hart::invalidate_code), but only if guest-physical
-    /// `[paddr, paddr + len)` overlaps a RAM page that holds translated code: a host
-    /// whose device wrote that range calls this. Returns whether it flushed.
+    /// Drops the translated blocks of the RAM pages that guest-physical
+    /// `[paddr, paddr + len)` overlaps: a host whose device wrote that range calls
+    /// this. Returns whether any translated code was dropped.
     pub fn invalidate_code_range(&mut self, paddr: u64, len: u64) -> bool {
         if len == 0 {
             return false;
@@ -264,11 +278,11 @@ impl Hart {
             return false;
         }
         let (first, last) = (lo >> 12, (hi - 1) >> 12);
-        if (first..=last).any(|p| self.tc.is_code_page(p)) {
-            self.tc_flush();
-            return true;
+        let mut any = false;
+        for p in first..=last {
+            any |= self.invalidate_code_page(p);
         }
-        false
+        any
     }
 
     /// Runs guest code until about `budget` instructions have retired (a block in
@@ -300,7 +314,7 @@ impl Hart {
             let gen = self.tc_gen;
             let chained = if prev != 0 { self.tc.chain(prev, prev_slot) } else { 0 };
             let tb = if chained != 0 {
-                self.stats.chained += 1;
+                self.stats.chained = self.stats.chained.wrapping_add(1);
                 chained
             } else {
                 match self.find_tb() {

@@ -15,12 +15,14 @@
 //!  translator: fetch from RAM, expand RVC, decode via one instruction table
 //!  (decode.rs) into 16-byte micro-ops, up to a branch/jump/system op, a CSR op, the
 //!  page end or 128 instructions; stored in the host-provided arena (flushed whole
-//!  when full); the page is marked in the code-page bitmap.
+//!  when full); the page is marked in the code-page bitmap and the TB linked into
+//!  the list of its page's bucket.
 //!     ▼
 //!  executor (exec.rs): `match` over the block's micro-ops; loads/stores inline the
 //!  TLB hit path (compare + add into guest RAM), the slow path walks Sv39/Sv48 page
 //!  tables, does MMIO through the Bus trait, emulates misaligned accesses, and on a
-//!  store into a code page flushes the translations and ends the block (SMC).
+//!  store into a code page drops that page's TBs and ends the block (SMC); since
+//!  every write into code is seen when it happens, fence.i drops nothing.
 //!  A fault in the middle of a block sets pc and instret from the micro-op's index
 //!  and offset, so traps are precise; csr.rs takes traps (medeleg/mideleg) and
 //!  implements the CSR table; fpu.rs runs F/D on the integer-only softfloat module.

@@ -5,7 +5,8 @@
 //! aligned access of that size, so misaligned accesses fall to the slow path. Only RAM
 //! pages are ever entered; MMIO always goes through the slow path to the [`Bus`]. Pages
 //! holding translated code are never entered in the store TLB, so stores to them reach
-//! the slow path, which invalidates the translations (self-modifying code).
+//! the slow path, which invalidates the translations of that page (self-modifying
+//! code).
 
 use super::bus::Bus;
 use super::csr::{cause, MSTATUS_MPP, MSTATUS_MPRV, MSTATUS_MXR, MSTATUS_SUM};
@@ -282,9 +283,8 @@ impl Hart {
     fn store_phys(&mut self, bus: &mut dyn Bus, va: u64, pa: u64, size: usize, val: u64) -> Result<(), Stop> {
         if let Some(off) = self.ram.offset_of(pa, size as u64) {
             self.ram.write(off, size, val);
-            if self.tc.is_code_page(off >> 12) {
+            if self.invalidate_code_page(off >> 12) {
                 self.stats.smc_flushes += 1;
-                self.tc_flush();
                 return Err(Stop::Resync);
             }
             return Ok(());
@@ -301,13 +301,12 @@ impl Hart {
         }
     }
 
-    /// Invalidates translated code if physical `pa` is in a code page (writes made by
-    /// the page walker). Returns true if a flush happened.
+    /// Invalidates the translated code of the page of physical `pa`, if any (writes
+    /// made by AMOs, SC and the page walker). Returns true if something was dropped.
     pub(super) fn smc_check_phys(&mut self, pa: u64) -> bool {
         match self.ram.offset_of(pa, 1) {
-            Some(off) if self.tc.is_code_page(off >> 12) => {
+            Some(off) if self.invalidate_code_page(off >> 12) => {
                 self.stats.smc_flushes += 1;
-                self.tc_flush();
                 true
             }
             _ => false,

@@ -3,10 +3,21 @@
 //! the translator that fills them.
 //!
 //! Arena layout (in 64-bit words): `[0]` unused (TB index 0 means "none"), then the
-//! code-page bitmap (one bit per 4 KiB page of guest RAM), then a scratch TB for
-//! instructions that straddle a page boundary (never cached), then TBs allocated
+//! code-page bitmap (one bit per 4 KiB page of guest RAM), then the page-bucket heads
+//! (lists of the TBs of the RAM pages `p` with `p % buckets == i`), then a scratch TB
+//! for instructions that straddle a page boundary (never cached), then TBs allocated
 //! linearly. A TB is a header of [`HDR_WORDS`] words followed by its micro-ops (two
 //! words each). When the arena is full everything is flushed at once.
+//!
+//! Every TB lies in one RAM page, so code is invalidated per page: a write into a page
+//! whose bit is set in the code-page bitmap (a store by the hart, an AMO, a page-table
+//! A/D update, or a device write the host reports with
+//! [`Hart::invalidate_code_range`]) kills the TBs of that page only (unlinked from
+//! the hash table and their bucket, their virtual pc made odd so that the jump cache
+//! never matches them, their chains cut) and clears the page's bit. Chains only link
+//! TBs of the same physical page, so no live TB ever chains into a dead one. Because
+//! every write into translated code is seen when it happens, `fence.i` has nothing
+//! left to drop.
 
 use core::ptr;
 
@@ -15,8 +26,8 @@ use super::hart::{Hart, HASH_SIZE, JC_SIZE};
 
 /// Maximum guest instructions per TB.
 pub(super) const MAX_TB_INSNS: usize = 128;
-/// Header words of a TB: vpc, ppc, meta, chains, hash link.
-pub(super) const HDR_WORDS: usize = 5;
+/// Header words of a TB: vpc, ppc, meta, chains, hash link, page-bucket link.
+pub(super) const HDR_WORDS: usize = 6;
 const UOP_WORDS: usize = 2;
 const H_VPC: usize = 0;
 const H_PPC: usize = 1;
@@ -24,6 +35,11 @@ const H_PPC: usize = 1;
 const H_META: usize = 2;
 const H_CHAIN: usize = 3;
 const H_NEXT: usize = 4;
+const H_PNEXT: usize = 5;
+/// Virtual pc of a killed TB: odd, so it never equals a pc.
+const DEAD_VPC: u64 = u64::MAX;
+/// Most page buckets (a power of two).
+const MAX_PAGE_BUCKETS: usize = 4096;
 const TB_MAX_WORDS: usize = HDR_WORDS + UOP_WORDS * MAX_TB_INSNS;
 
 /// Default arena size suggested to hosts: 16 MiB.
@@ -54,6 +70,10 @@ impl TcArena {
 pub(super) struct Tc {
     arena: TcArena,
     bitmap_words: usize,
+    /// Arena index of the first page-bucket head.
+    buckets: usize,
+    /// Number of page buckets (a power of two).
+    nbuckets: usize,
     scratch: usize,
     first: usize,
     next: usize,
@@ -73,11 +93,17 @@ impl Tc {
     pub(super) fn new(arena: TcArena, ram_len: usize) -> Tc {
         let pages = ram_len.div_ceil(4096);
         let bitmap_words = pages.div_ceil(64);
-        let scratch = 1 + bitmap_words;
+        let buckets = 1 + bitmap_words;
+        // One bucket per page up to MAX_PAGE_BUCKETS, and at most 1/16 of the arena.
+        let mut nbuckets = pages.clamp(1, MAX_PAGE_BUCKETS).next_power_of_two();
+        while nbuckets > 1 && nbuckets * 16 > arena.words {
+            nbuckets /= 2;
+        }
+        let scratch = buckets + nbuckets;
         let first = scratch + HDR_WORDS + UOP_WORDS;
         // Room for at least a few full-size TBs, else the hart cannot run code.
         let usable = !arena.ptr.is_null() && arena.words >= first + 4 * TB_MAX_WORDS;
-        Tc { arena, bitmap_words, scratch, first, next: first, usable }
+        Tc { arena, bitmap_words, buckets, nbuckets, scratch, first, next: first, usable }
     }
 
     #[inline(always)]
@@ -120,8 +146,21 @@ impl Tc {
         w >> (p % 64) & 1 == 0
     }
 
+    /// Clears RAM page `page`'s code bit.
+    fn unmark_code_page(&mut self, page: usize) {
+        if page / 64 < self.bitmap_words {
+            let w = self.rd(1 + page / 64);
+            self.wr(1 + page / 64, w & !(1 << (page % 64)));
+        }
+    }
+
+    /// Arena index of the head of the bucket of RAM page `page`.
+    fn bucket_of(&self, page: usize) -> usize {
+        self.buckets + (page & (self.nbuckets - 1))
+    }
+
     fn clear(&mut self) {
-        for i in 0..self.bitmap_words {
+        for i in 0..self.bitmap_words + self.nbuckets {
             self.wr(1 + i, 0);
         }
         self.next = self.first;
@@ -154,13 +193,14 @@ impl Tc {
 
     /// Chains `prev`'s exit `slot` to `next` if both are cacheable blocks in the same
     /// virtual page (so the chain stays valid whatever the page tables do: the TBs of
-    /// one page are only reached through a translation of that page).
+    /// one page are only reached through a translation of that page) and the same
+    /// physical page (so invalidating a page kills every chain into its TBs).
     pub(super) fn try_chain(&mut self, prev: u32, slot: usize, next: u32) {
         let (p, n) = (prev as usize, next as usize);
         if p == self.scratch || n == self.scratch {
             return;
         }
-        if (self.rd(p + H_VPC) ^ self.rd(n + H_VPC)) >> 12 != 0 {
+        if (self.rd(p + H_VPC) ^ self.rd(n + H_VPC)) >> 12 != 0 || (self.rd(p + H_PPC) ^ self.rd(n + H_PPC)) >> 12 != 0 {
             return;
         }
         let w = self.rd(p + H_CHAIN);
@@ -175,6 +215,65 @@ fn hash(ppc: u64, prv: u8) -> usize {
 }
 
 impl Hart {
+    /// Kills the TBs of RAM page `page` (offset from the RAM base >> 12) if it holds
+    /// translated code; returns whether it did. The caller must end the running block
+    /// if the page may be its own (its remaining micro-ops are stale).
+    pub(super) fn invalidate_code_page(&mut self, page: u64) -> bool {
+        if !self.tc.is_code_page(page) {
+            return false;
+        }
+        // is_code_page checked that the page index fits the bitmap (and usize).
+        let page = page as usize;
+        self.stats.code_page_flushes += 1;
+        self.tc_gen = self.tc_gen.wrapping_add(1);
+        let base = self.ram.base();
+        let mut link = self.tc.bucket_of(page);
+        let mut t = self.tc.rd(link) as usize;
+        // Every TB is in one bucket list once, and the lists only shrink here, so the
+        // walk ends; the bound only guards against a corrupted arena.
+        let mut left = self.tc.arena.words;
+        while t != 0 && left > 0 {
+            left -= 1;
+            let next = self.tc.rd(t + H_PNEXT) as usize;
+            let ppc = self.tc.rd(t + H_PPC);
+            if (ppc.wrapping_sub(base) >> 12) as usize == page {
+                self.tc.wr(link, next as u64);
+                self.kill_tb(t as u32, ppc);
+            } else {
+                link = t + H_PNEXT;
+            }
+            t = next;
+        }
+        self.tc.unmark_code_page(page);
+        true
+    }
+
+    /// Removes `tb` (at physical pc `ppc`) from its hash chain and makes it unreachable.
+    fn kill_tb(&mut self, tb: u32, ppc: u64) {
+        let h = hash(ppc, self.tc.prv_of(tb));
+        let next = self.tc.rd(tb as usize + H_NEXT);
+        if self.hash[h] == tb {
+            self.hash[h] = next as u32;
+        } else {
+            let mut t = self.hash[h] as usize;
+            let mut left = self.tc.arena.words;
+            while t != 0 && left > 0 {
+                left -= 1;
+                let n = self.tc.rd(t + H_NEXT);
+                if n == u64::from(tb) {
+                    self.tc.wr(t + H_NEXT, next);
+                    break;
+                }
+                t = n as usize;
+            }
+        }
+        let t = tb as usize;
+        self.tc.wr(t + H_VPC, DEAD_VPC);
+        self.tc.wr(t + H_CHAIN, 0);
+        self.tc.wr(t + H_NEXT, 0);
+        self.tc.wr(t + H_PNEXT, 0);
+    }
+
     /// Drops all translated blocks.
     pub(super) fn tc_flush(&mut self) {
         self.stats.tc_flushes += 1;
@@ -272,12 +371,20 @@ impl Hart {
         self.tc.wr(t + H_META, u64::from(self.prv) | ((n as u64) << 8) | (pos << 24));
         self.tc.wr(t + H_CHAIN, 0);
         self.tc.wr(t + H_NEXT, 0);
+        self.tc.wr(t + H_PNEXT, 0);
         self.stats.tbs_translated += 1;
-        if !straddle {
+        if straddle {
+            self.stats.tbs_uncached += 1;
+        } else {
             self.tc.next = t + HDR_WORDS + n * UOP_WORDS;
-            if self.tc.mark_code_page(off >> 12) {
+            let page = off >> 12;
+            if self.tc.mark_code_page(page) {
                 self.tlb_flush_store();
             }
+            // The page fits the bitmap (else `off` would not be a RAM offset).
+            let b = self.tc.bucket_of(page as usize);
+            self.tc.wr(t + H_PNEXT, self.tc.rd(b));
+            self.tc.wr(b, t as u64);
         }
         Ok(t as u32)
     }
