@@ -120,6 +120,7 @@ pub struct BlkWorker {
     last_avail: u16,
     used_idx: u16,
     serial: [u8; ID_BYTES],
+    served: u64,
 }
 
 /// A request that cannot be completed: the device needs a reset.
@@ -132,7 +133,12 @@ impl BlkWorker {
         let mut s = [0u8; ID_BYTES];
         let n = serial.len().min(ID_BYTES);
         s[..n].copy_from_slice(&serial[..n]);
-        Self { generation: None, last_avail: 0, used_idx: 0, serial: s }
+        Self { generation: None, last_avail: 0, used_idx: 0, serial: s, served: 0 }
+    }
+
+    /// Requests answered so far (whatever their status), for the host's statistics.
+    pub fn served(&self) -> u64 {
+        self.served
     }
 
     /// Serves the available ring of `job`'s queue: up to one queue's worth of requests
@@ -189,6 +195,7 @@ impl BlkWorker {
             }
             self.last_avail = self.last_avail.wrapping_add(1);
             self.used_idx = self.used_idx.wrapping_add(1);
+            self.served = self.served.wrapping_add(1);
             pushed = true;
         }
         c.notify = pushed && q.wants_interrupt(&*mem);
@@ -746,6 +753,7 @@ mod tests {
             assert_eq!(r.status(), VIRTIO_BLK_S_OK);
             assert_eq!(r.mem.get(DATA, 512), disk_bytes(&r.disk, round % 64, 512));
             assert_eq!(r.used_idx(), round as u16 + 1);
+            assert_eq!(r.worker.served(), round + 1);
         }
         // Several at once, with 16-bit index wrap-around.
         let mut r = Ring::new(4, false);
