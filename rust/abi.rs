@@ -9,7 +9,7 @@ use kernel::{
     transmute::{AsBytes, FromBytes},
 };
 
-use crate::uapi::{self, KemuLoad, KemuStart, KemuStatus, KemuVersion, KemuVmConfig};
+use crate::uapi::{self, KemuDisk, KemuLoad, KemuStart, KemuStatus, KemuVersion, KemuVmConfig};
 
 // uapi encodes ioctl numbers itself (it is shared with userspace); they must be exactly
 // what the kernel's own macros produce for this architecture.
@@ -20,6 +20,7 @@ const _: () = assert!(uapi::KEMU_LOAD == _IOW::<KemuLoad>(M, 0x02));
 const _: () = assert!(uapi::KEMU_START == _IOW::<KemuStart>(M, 0x03));
 const _: () = assert!(uapi::KEMU_STOP == _IO(M, 0x04));
 const _: () = assert!(uapi::KEMU_STATUS == _IOR::<KemuStatus>(M, 0x05));
+const _: () = assert!(uapi::KEMU_ATTACH_DISK == _IOW::<KemuDisk>(M, 0x06));
 
 // No padding anywhere in the ABI structs: each size is the sum of its fields' sizes, so
 // every byte copied to userspace is initialised and every byte from userspace is a field.
@@ -27,7 +28,8 @@ const _: () = assert!(size_of::<KemuVersion>() == 4 + 4 + 8);
 const _: () = assert!(size_of::<KemuVmConfig>() == 8 + 8 + 4 + 4 + 4 * 8);
 const _: () = assert!(size_of::<KemuLoad>() == 4 * 8);
 const _: () = assert!(size_of::<KemuStart>() == 8 + 3 * 8 + 8);
-const _: () = assert!(size_of::<KemuStatus>() == 4 * 4 + 6 * 8 + 4 * 8);
+const _: () = assert!(size_of::<KemuStatus>() == 4 * 4 + 7 * 8 + 3 * 8);
+const _: () = assert!(size_of::<KemuDisk>() == 4 * 4 + 2 * 8);
 
 // SAFETY (all impls below): each type is `repr(C)`, made only of integers and arrays of
 // integers, with no padding (asserted above). So all of its bytes are initialised (AsBytes)
@@ -41,3 +43,5 @@ unsafe impl FromBytes for KemuVmConfig {}
 unsafe impl FromBytes for KemuLoad {}
 // SAFETY: see above.
 unsafe impl FromBytes for KemuStart {}
+// SAFETY: see above.
+unsafe impl FromBytes for KemuDisk {}

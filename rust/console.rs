@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The guest console's output buffer: filled by the UART on the vCPU thread, drained by
-//! `read()` on the VM file. When it is full the UART sees a busy transmitter, so the
-//! guest waits instead of losing output.
+//! The guest console's byte rings. Output: filled by the UART on the vCPU thread, drained
+//! by `read()` on the VM file; when it is full the UART sees a busy transmitter, so the
+//! guest waits instead of losing output. Input: filled by `write()`, fed to the UART as
+//! its receive FIFO has room.
 
 use kernel::prelude::*;
 
@@ -32,14 +33,31 @@ impl Ring {
         self.len
     }
 
-    /// Moves up to `out.len()` bytes out; returns how many.
-    pub(crate) fn pop(&mut self, out: &mut [u8]) -> usize {
+    /// Copies up to `out.len()` bytes out without removing them; returns how many.
+    pub(crate) fn peek(&self, out: &mut [u8]) -> usize {
         let n = out.len().min(self.len);
         for (i, o) in out.iter_mut().take(n).enumerate() {
             *o = self.buf.get(self.head.wrapping_add(i) & MASK).copied().unwrap_or(0);
         }
+        n
+    }
+
+    /// Drops the first `n` bytes (at most all of them).
+    pub(crate) fn consume(&mut self, n: usize) {
+        let n = n.min(self.len);
         self.head = self.head.wrapping_add(n) & MASK;
-        self.len = self.len.saturating_sub(n);
+        self.len -= n;
+    }
+
+    /// Room left, in bytes.
+    pub(crate) fn room(&self) -> usize {
+        CONSOLE_BUFFER.saturating_sub(self.len)
+    }
+
+    /// Moves up to `out.len()` bytes out; returns how many.
+    pub(crate) fn pop(&mut self, out: &mut [u8]) -> usize {
+        let n = self.peek(out);
+        self.consume(n);
         n
     }
 }

@@ -8,7 +8,7 @@ use core::sync::atomic::{AtomicU32, Ordering};
 use kernel::{
     bindings,
     fs::{File, Kiocb},
-    iov::IovIterDest,
+    iov::{IovIterDest, IovIterSource},
     miscdevice::{MiscDevice, MiscDeviceRegistration},
     new_mutex,
     prelude::*,
@@ -22,6 +22,13 @@ use crate::vm::Vm;
 
 /// Source of VM ids, unique for the module's lifetime.
 static NEXT_VM_ID: AtomicU32 = AtomicU32::new(1);
+
+/// Whether the file behind `kiocb` was opened (or set) with `O_NONBLOCK`.
+fn nonblocking(kiocb: &Kiocb<'_, Pin<KBox<KemuFile>>>) -> bool {
+    // SAFETY: `kiocb` is valid for this call and `ki_filp` is the file being accessed.
+    let f_flags = unsafe { (*(*kiocb.as_raw()).ki_filp).f_flags };
+    f_flags & bindings::O_NONBLOCK != 0
+}
 
 /// One open of `/dev/kemu`: empty until `KEMU_CREATE_VM` makes it a VM.
 #[pin_data]
@@ -54,17 +61,22 @@ impl MiscDevice for KemuFile {
             uapi::KEMU_START => me.with_vm(|vm| vm.start(&read_arg(arg)?)),
             uapi::KEMU_STOP => me.with_vm(|vm| vm.stop()),
             uapi::KEMU_STATUS => me.with_vm(|vm| write_arg(arg, &vm.status())),
+            uapi::KEMU_ATTACH_DISK => me.with_vm(|vm| vm.attach_disk(&read_arg(arg)?)),
             _ => Err(ENOTTY),
         }
     }
 
     fn read_iter(kiocb: Kiocb<'_, Self::Ptr>, iov: &mut IovIterDest<'_>) -> Result<usize> {
-        // SAFETY: `kiocb` is valid for this call and `ki_filp` is the file being read.
-        let f_flags = unsafe { (*(*kiocb.as_raw()).ki_filp).f_flags };
-        let nonblock = f_flags & bindings::O_NONBLOCK != 0;
+        let nonblock = nonblocking(&kiocb);
         // Take the VM's shared state and let go of the file's lock before sleeping.
         let shared = kiocb.file().vm.lock().as_ref().ok_or(EBADFD)?.shared();
         shared.console_read(iov, nonblock)
+    }
+
+    fn write_iter(kiocb: Kiocb<'_, Self::Ptr>, iov: &mut IovIterSource<'_>) -> Result<usize> {
+        let nonblock = nonblocking(&kiocb);
+        let shared = kiocb.file().vm.lock().as_ref().ok_or(EBADFD)?.shared();
+        shared.console_write(iov, nonblock)
     }
 
     #[cfg(CONFIG_COMPAT)]

@@ -21,6 +21,7 @@ mod abi;
 mod clock;
 mod console;
 mod device;
+mod file_io;
 mod kthread;
 mod vm;
 

@@ -1,36 +1,45 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! A VM: guest RAM, the hart, the device models and the vCPU kthread that runs them.
+//! A VM: guest RAM, the hart, the device models, and the kthreads that run them.
 //!
-//! Ownership and locking:
-//! - [`Vm`] belongs to one open file of `/dev/kemu`; its `Mutex<VmCtl>` serialises the
-//!   lifecycle ioctls (create, load, start, stop).
-//! - [`Shared`] is reference-counted between the file and the vCPU thread. The thread
-//!   holds `core` (RAM, translation cache, hart) locked for as long as it runs, so the
-//!   ioctls only touch RAM before START or after the thread ended. Counters and the
-//!   state are atomics, readable at any time.
-//! - Lock order: `core` -> `machine` -> `console`. `read()` takes `console` alone.
+//! Threads (the same structure as `kemuctl run`, with kthreads and kernel mutexes):
+//! - `kemu-vcpu/<id>` owns the hart ([`Shared::core`], locked for as long as it runs)
+//!   and runs it in slices; each guest access outside RAM takes the machine lock for
+//!   that one access and applies kdevices' per-access decisions ([`HartLink`]);
+//! - `kemu-dma/<id>` serves the virtio-blk queues: it takes the worker lock, gets the
+//!   queue job under the machine lock, does the I/O on the VFS with only the worker lock
+//!   held, and completes under the machine lock (see kdevices' `virtio_mmio`).
+//!
+//! Lock order: `worker` -> `machine` -> `console_out`; `core` is taken before any of them.
+//! The vCPU never takes `worker` while holding `machine` (after a device reset it drops
+//! `machine`, then takes `worker` once to wait for a request in flight).
+//! Guest RAM is touched only through `GuestRam` (bounds-checked raw copies) once the VM
+//! runs; the ioctls touch it only before START, with `core` locked.
 
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use kernel::{
     bindings,
+    iov::{IovIterDest, IovIterSource},
     new_condvar, new_mutex,
     prelude::*,
     sync::{Arc, CondVar, Mutex},
     time::msecs_to_jiffies,
-    iov::IovIterDest,
     uaccess::{UserPtr, UserSlice},
 };
 
 use crate::clock::{KernelWallClock, VmClock};
 use crate::console::Ring;
+use crate::file_io::DiskFile;
 use crate::kdevices::{
-    host::WallClock,
-    machine::{Machine, MIP_MEIP, MIP_MSIP, MIP_MTIP, MIP_SEIP},
+    host::{ConsoleSink, GuestMemory, MemError, WallClock},
+    machine::Machine,
     memmap::RAM_BASE,
     mmio::{Env, Width},
     sifive_test::MachineEvent,
+    vcpu::{self, HartLink},
+    virtio_blk::{BlkConfig, BlkWorker},
+    virtio_mmio::VirtioDevice,
 };
 use crate::kthread::KThread;
 use crate::ktranslator::{
@@ -43,11 +52,15 @@ use crate::uapi;
 
 /// Instructions per slice of `Hart::run`: between slices the vCPU updates interrupt
 /// lines and checks for stop requests.
-const SLICE: u64 = 200_000;
-/// Longest WFI sleep when no device deadline is known (milliseconds).
-const WFI_MAX_SLEEP_MS: u32 = 10;
-/// The interrupt lines the devices drive.
-const DEVICE_LINES: u64 = MIP_MSIP | MIP_MTIP | MIP_MEIP | MIP_SEIP;
+const SLICE: u64 = 100_000;
+/// Longest WFI sleep (nanoseconds); the host's own sources wake it earlier.
+const WFI_MAX_SLEEP_NS: u64 = 100_000_000;
+/// Disk slots (virtio-mmio slots).
+const SLOTS: usize = uapi::KEMU_DISK_SLOTS as usize;
+/// Bytes the DMA thread moves per storage call.
+const SCRATCH: usize = 256 * 1024;
+/// Guest-RAM ranges written by DMA, kept apart before they are merged into one.
+const DMA_RANGES: usize = 64;
 
 /// What the vCPU thread owns while it runs.
 struct Core {
@@ -64,7 +77,66 @@ struct Core {
 // touching guest RAM (DMA), and the arena is only used by the thread holding `Core`.
 unsafe impl Send for Core {}
 
-/// State shared by the VM's file and its vCPU thread.
+/// Device-side state under the machine lock.
+struct Mach {
+    machine: Machine,
+    /// Virtio slots kicked since the DMA thread last looked (bit n: slot n).
+    kicks: u8,
+    /// The DMA thread must end.
+    dma_exit: bool,
+    /// Guest-RAM ranges the DMA thread wrote: the vCPU drops stale translations of them.
+    dma: KVec<(u64, u64)>,
+    /// Console input not yet taken by the UART.
+    input: Ring,
+}
+
+impl Mach {
+    /// Hands the UART as much pending input as it takes.
+    fn feed_input(&mut self) {
+        let mut chunk = [0u8; 64];
+        loop {
+            let n = self.input.peek(&mut chunk);
+            if n == 0 {
+                return;
+            }
+            let took = self.machine.console_input(&chunk[..n]);
+            self.input.consume(took);
+            if took < n {
+                return;
+            }
+        }
+    }
+
+    /// Records DMA-written ranges, merging them when there are too many.
+    fn note_dma(&mut self, written: &mut KVec<(u64, u64)>) {
+        for r in written.drain_all() {
+            if self.dma.len() >= DMA_RANGES || self.dma.push(r, GFP_KERNEL).is_err() {
+                // Too many pieces (or no memory): keep one range covering them all.
+                let (mut lo, mut hi) = (r.0, r.1.saturating_add(r.0));
+                for &(a, l) in self.dma.iter() {
+                    lo = lo.min(a);
+                    hi = hi.max(a.saturating_add(l));
+                }
+                self.dma.clear();
+                let _ = self.dma.push((lo, hi.saturating_sub(lo)), GFP_KERNEL);
+            }
+        }
+    }
+}
+
+/// One attached disk and its request processor.
+struct Disk {
+    blk: BlkWorker,
+    file: DiskFile,
+}
+
+/// The DMA side, under the worker lock.
+struct Worker {
+    disks: [Option<Disk>; SLOTS],
+    scratch: KVVec<u8>,
+}
+
+/// State shared by the VM's file and its threads.
 #[pin_data]
 pub(crate) struct Shared {
     id: u32,
@@ -80,25 +152,35 @@ pub(crate) struct Shared {
     tbs_translated: AtomicU64,
     tlb_misses: AtomicU64,
     traps: AtomicU64,
+    disk_requests: AtomicU64,
     /// The UART's transmitter found the console buffer full: retry after a read.
     tx_blocked: AtomicBool,
     #[pin]
     core: Mutex<Core>,
     #[pin]
-    machine: Mutex<Machine>,
-    /// Wakes the vCPU from a WFI sleep (stop, console drained).
+    worker: Mutex<Worker>,
+    #[pin]
+    machine: Mutex<Mach>,
+    /// Wakes the vCPU from a WFI sleep (stop, DMA completion, console traffic).
     #[pin]
     wake: CondVar,
+    /// Wakes the DMA thread (a kick, or the end); waited on with `machine`.
     #[pin]
-    console: Mutex<Ring>,
-    /// Wakes console readers.
+    dma_wake: CondVar,
+    /// Wakes writers waiting for room in the console input ring; waited on with `machine`.
+    #[pin]
+    input_room: CondVar,
+    #[pin]
+    console_out: Mutex<Ring>,
+    /// Wakes console readers; waited on with `console_out`.
     #[pin]
     console_wait: CondVar,
 }
 
 /// Lifecycle state guarded by the file's lock.
 struct VmCtl {
-    thread: Option<KThread>,
+    vcpu: Option<KThread>,
+    dma: Option<KThread>,
 }
 
 /// A VM, owned by one open file.
@@ -145,8 +227,9 @@ impl Vm {
         let arena_words = usize::try_from(tb_bytes / 8)?;
         let mut arena = VVec::<u64>::with_capacity(arena_words, flags)?;
         // SAFETY: `ram` is `ram_len` bytes of vmalloc memory that stays put (it is never
-        // resized) for as long as `Core` lives, which outlives the hart using it; nobody
-        // holds a reference into it while the hart runs (`core` is locked by the vCPU).
+        // resized) for as long as `Core` lives, which outlives every user of the hart and
+        // of DMA (the threads hold the `Arc<Shared>` that owns it); once the VM runs,
+        // nobody holds a reference into it (`core` is locked by the vCPU).
         let guest_ram = unsafe { GuestRam::new(ram.as_mut_ptr(), ram_len, RAM_BASE) };
         // SAFETY: the arena is `arena_words` 8-byte aligned words of allocated capacity,
         // used by this hart alone, and never resized.
@@ -157,8 +240,15 @@ impl Vm {
         // SAFETY: `init_in_place` fully initialised it.
         let hart = unsafe { hart.assume_init() };
         let core = Core { ram, _arena: arena, hart };
-
+        let worker = Worker { disks: [const { None }; SLOTS], scratch: KVVec::from_elem(0u8, SCRATCH, GFP_KERNEL)? };
         let clock = VmClock::new();
+        let mach = Mach {
+            machine: Machine::new(clock.ns()),
+            kicks: 0,
+            dma_exit: false,
+            dma: KVec::with_capacity(DMA_RANGES, GFP_KERNEL)?,
+            input: Ring::new()?,
+        };
         let shared = Arc::pin_init(
             try_pin_init!(Shared {
                 id,
@@ -174,17 +264,21 @@ impl Vm {
                 tbs_translated: AtomicU64::new(0),
                 tlb_misses: AtomicU64::new(0),
                 traps: AtomicU64::new(0),
+                disk_requests: AtomicU64::new(0),
                 tx_blocked: AtomicBool::new(false),
                 core <- new_mutex!(core),
-                machine <- new_mutex!(Machine::new(0)),
+                worker <- new_mutex!(worker),
+                machine <- new_mutex!(mach),
                 wake <- new_condvar!(),
-                console <- new_mutex!(Ring::new()?),
+                dma_wake <- new_condvar!(),
+                input_room <- new_condvar!(),
+                console_out <- new_mutex!(Ring::new()?),
                 console_wait <- new_condvar!(),
             }),
             GFP_KERNEL,
         )?;
         KBox::try_pin_init(
-            try_pin_init!(Vm { shared, ctl <- new_mutex!(VmCtl { thread: None }) }),
+            try_pin_init!(Vm { shared, ctl <- new_mutex!(VmCtl { vcpu: None, dma: None }) }),
             GFP_KERNEL,
         )
     }
@@ -208,11 +302,10 @@ impl Vm {
             return Err(EINVAL);
         }
         let (off, end) = (usize::try_from(off)?, usize::try_from(end)?);
-        let len = end - off;
         let user = usize::try_from(req.user_addr)?;
         let mut core = self.shared.core.lock();
-        let dst = &mut core.ram[off..end];
-        if let Err(e) = UserSlice::new(UserPtr::from_addr(user), len).reader().read_slice(dst) {
+        let dst = core.ram.get_mut(off..end).ok_or(EINVAL)?;
+        if let Err(e) = UserSlice::new(UserPtr::from_addr(user), dst.len()).reader().read_slice(dst) {
             // A fault part-way: leave no half-loaded image behind.
             dst.fill(0);
             return Err(e);
@@ -220,7 +313,37 @@ impl Vm {
         Ok(())
     }
 
-    /// `KEMU_START`: starts the hart on the `kemu-vcpu/<id>` kthread.
+    /// `KEMU_ATTACH_DISK`: puts a disk in a virtio slot (only before START).
+    pub(crate) fn attach_disk(&self, req: &uapi::KemuDisk) -> Result {
+        let _ctl = self.ctl.lock();
+        if self.state() != uapi::KEMU_STATE_CREATED {
+            return Err(EBUSY);
+        }
+        let slot = usize::try_from(req.slot)?;
+        if slot >= SLOTS || req.flags & !uapi::KEMU_DISK_READONLY != 0 || req.reserved != [0; 2] {
+            return Err(EINVAL);
+        }
+        let write_through = match req.cache_mode {
+            uapi::KEMU_CACHE_WRITEBACK => false,
+            uapi::KEMU_CACHE_WRITETHROUGH => true,
+            _ => return Err(EINVAL),
+        };
+        let read_only = req.flags & uapi::KEMU_DISK_READONLY != 0;
+        let file = DiskFile::from_fd(req.fd, read_only, write_through)?;
+        let mut worker = self.shared.worker.lock();
+        let entry = worker.disks.get_mut(slot).ok_or(EINVAL)?;
+        if entry.is_some() {
+            return Err(EEXIST);
+        }
+        let config = BlkConfig::for_storage(&file);
+        let mut serial = *b"kemu-disk0";
+        serial[9] = b'0' + (slot as u8 & 7);
+        *entry = Some(Disk { blk: BlkWorker::new(&serial), file });
+        self.shared.machine.lock().machine.set_virtio(slot, Some(VirtioDevice::Block(config)));
+        Ok(())
+    }
+
+    /// `KEMU_START`: starts the hart on `kemu-vcpu/<id>` and DMA on `kemu-dma/<id>`.
     pub(crate) fn start(&self, req: &uapi::KemuStart) -> Result {
         let mut ctl = self.ctl.lock();
         match self.state() {
@@ -231,24 +354,34 @@ impl Vm {
         if req.flags != 0 {
             return Err(EINVAL);
         }
-        {
+        let ram = {
             let mut core = self.shared.core.lock();
             let hart = &mut core.hart;
             hart.set_pc(req.pc);
             for (i, a) in req.args.iter().enumerate() {
                 hart.set_xreg(10 + i, *a);
             }
-        }
+            *hart.ram()
+        };
         self.shared.started_ns.store(self.shared.clock.ns(), Ordering::Relaxed);
         self.shared.state.store(uapi::KEMU_STATE_RUNNING, Ordering::Release);
-        match KThread::spawn(c"vcpu", self.shared.id, self.shared.clone(), vcpu_main) {
-            Ok(t) => {
-                ctl.thread = Some(t);
+        let dma = KThread::spawn(c"dma", self.shared.id, (self.shared.clone(), DmaRam(ram)), dma_main);
+        let vcpu = dma.as_ref().ok().map(|_| KThread::spawn(c"vcpu", self.shared.id, self.shared.clone(), vcpu_main));
+        match (dma, vcpu) {
+            (Ok(d), Some(Ok(v))) => {
+                ctl.dma = Some(d);
+                ctl.vcpu = Some(v);
                 Ok(())
             }
-            Err(e) => {
-                self.shared.state.store(uapi::KEMU_STATE_CREATED, Ordering::Release);
-                Err(e)
+            (dma, vcpu) => {
+                let err = match (&dma, &vcpu) {
+                    (Err(e), _) | (_, Some(Err(e))) => *e,
+                    _ => ENOMEM,
+                };
+                ctl.dma = dma.ok();
+                ctl.vcpu = vcpu.and_then(|v| v.ok());
+                self.stop_locked(&mut ctl);
+                Err(err)
             }
         }
     }
@@ -264,16 +397,39 @@ impl Vm {
         Ok(())
     }
 
+    /// Stops both threads (the vCPU first, then DMA once in-flight requests are done),
+    /// then fsyncs and releases the disks.
     fn stop_locked(&self, ctl: &mut VmCtl) {
-        if let Some(thread) = ctl.thread.take() {
-            self.shared.stop.store(true, Ordering::Release);
-            self.shared.wake.notify_all();
-            thread.stop();
+        let s = &*self.shared;
+        s.stop.store(true, Ordering::Release);
+        s.wake.notify_all();
+        if let Some(t) = ctl.vcpu.take() {
+            t.stop();
         }
+        s.machine.lock().dma_exit = true;
+        s.dma_wake.notify_all();
+        if let Some(t) = ctl.dma.take() {
+            t.stop();
+        }
+        let mut worker = s.worker.lock();
+        for d in worker.disks.iter_mut() {
+            if let Some(disk) = d.take() {
+                // The guest may not have flushed: what it wrote stays on the disk.
+                let _ = disk.file.sync();
+            }
+        }
+        drop(worker);
+        if s.state.load(Ordering::Acquire) != uapi::KEMU_STATE_STOPPED {
+            s.stopped_ns.store(s.clock.ns(), Ordering::Relaxed);
+            s.exit_reason.store(uapi::KEMU_EXIT_STOPPED, Ordering::Relaxed);
+            s.state.store(uapi::KEMU_STATE_STOPPED, Ordering::Release);
+        }
+        s.console_wait.notify_all();
+        s.input_room.notify_all();
     }
 
-    /// The state shared with the vCPU (for console reads that must not hold the file's
-    /// VM lock while they sleep).
+    /// The state shared with the threads (for console I/O that must not hold the file's
+    /// VM lock while it sleeps).
     pub(crate) fn shared(&self) -> Arc<Shared> {
         self.shared.clone()
     }
@@ -299,7 +455,8 @@ impl Vm {
             tbs_translated: s.tbs_translated.load(Ordering::Relaxed),
             tlb_misses: s.tlb_misses.load(Ordering::Relaxed),
             traps: s.traps.load(Ordering::Relaxed),
-            reserved: [0; 4],
+            disk_requests: s.disk_requests.load(Ordering::Relaxed),
+            reserved: [0; 3],
         }
     }
 }
@@ -309,7 +466,9 @@ impl PinnedDrop for Vm {
     fn drop(self: Pin<&mut Self>) {
         // The last close (or the owner's death) stops the guest before its memory goes.
         let mut ctl = self.ctl.lock();
-        self.stop_locked(&mut ctl);
+        if self.state() != uapi::KEMU_STATE_CREATED {
+            self.stop_locked(&mut ctl);
+        }
     }
 }
 
@@ -318,7 +477,7 @@ impl Shared {
     /// `nonblock`; returns 0 (end of file) once the VM has stopped and all was read.
     pub(crate) fn console_read(&self, out: &mut IovIterDest<'_>, nonblock: bool) -> Result<usize> {
         let mut chunk = [0u8; 256];
-        let mut ring = self.console.lock();
+        let mut ring = self.console_out.lock();
         while ring.len() == 0 {
             if self.state.load(Ordering::Acquire) == uapi::KEMU_STATE_STOPPED {
                 return Ok(0);
@@ -343,34 +502,165 @@ impl Shared {
         }
         Ok(copied)
     }
+
+    /// `write()` on the VM file: guest console input. Blocks while the input buffer is
+    /// full unless `nonblock`; `EPIPE` once the VM has stopped.
+    pub(crate) fn console_write(&self, input: &mut IovIterSource<'_>, nonblock: bool) -> Result<usize> {
+        let mut chunk = [0u8; 256];
+        let mut m = self.machine.lock();
+        loop {
+            if self.state.load(Ordering::Acquire) == uapi::KEMU_STATE_STOPPED {
+                return Err(EPIPE);
+            }
+            if m.input.room() > 0 {
+                break;
+            }
+            if nonblock {
+                return Err(EAGAIN);
+            }
+            if self.input_room.wait_interruptible(&mut m) {
+                return Err(ERESTARTSYS);
+            }
+        }
+        let want = input.len().min(chunk.len()).min(m.input.room());
+        let n = input.copy_from_iter(&mut chunk[..want]);
+        if n == 0 && want > 0 {
+            return Err(EFAULT);
+        }
+        m.input.send(&chunk[..n]);
+        m.feed_input();
+        drop(m);
+        self.wake.notify_all();
+        Ok(n)
+    }
+}
+
+/// Guest RAM as the DMA thread sees it; records what it writes.
+struct DmaRam(GuestRam);
+
+// SAFETY: the memory behind the `GuestRam` is owned by `Shared::core`, which the DMA
+// thread keeps alive through its `Arc<Shared>`; `GuestRam` only makes bounds-checked raw
+// copies, which may race with the hart as DMA does on real hardware.
+unsafe impl Send for DmaRam {}
+
+struct DmaMemory<'a> {
+    ram: &'a GuestRam,
+    written: KVec<(u64, u64)>,
+}
+
+impl GuestMemory for DmaMemory<'_> {
+    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), MemError> {
+        if self.ram.read_bytes(addr, buf) { Ok(()) } else { Err(MemError) }
+    }
+
+    fn write(&mut self, addr: u64, data: &[u8]) -> Result<(), MemError> {
+        if !self.ram.write_bytes(addr, data) {
+            return Err(MemError);
+        }
+        let len = data.len() as u64;
+        match self.written.last_mut() {
+            Some((a, l)) if a.wrapping_add(*l) == addr => *l = l.saturating_add(len),
+            _ => {
+                if self.written.push((addr, len), GFP_KERNEL).is_err() {
+                    // No memory to remember the range: widen the last one to cover it.
+                    if let Some((a, l)) = self.written.last_mut() {
+                        let end = (*a).saturating_add(*l).max(addr.saturating_add(len));
+                        *a = (*a).min(addr);
+                        *l = end - *a;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Body of the `kemu-dma/<id>` thread: serves the virtio-blk queues when kicked.
+fn dma_main((shared, ram): (Arc<Shared>, DmaRam)) {
+    let s = &*shared;
+    let mut mem = DmaMemory { ram: &ram.0, written: KVec::new() };
+    loop {
+        let kicks = {
+            let mut m = s.machine.lock();
+            while m.kicks == 0 && !m.dma_exit && !KThread::should_stop() {
+                let _ = s.dma_wake.wait_interruptible_timeout(&mut m, msecs_to_jiffies(100));
+            }
+            if m.dma_exit || KThread::should_stop() {
+                // Requests already in the rings stay there: the VM is going away.
+                return;
+            }
+            core::mem::take(&mut m.kicks)
+        };
+        let mut guard = s.worker.lock();
+        let worker = &mut *guard;
+        for (slot, entry) in worker.disks.iter_mut().enumerate() {
+            let Some(disk) = entry.as_mut() else { continue };
+            if kicks & (1 << slot) == 0 {
+                continue;
+            }
+            loop {
+                let Some(job) = s.machine.lock().machine.virtio_job(slot) else { break };
+                let c = disk.blk.process(&job, &mut mem, &mut disk.file, &mut worker.scratch);
+                let mut m = s.machine.lock();
+                m.note_dma(&mut mem.written);
+                m.machine.virtio_complete(slot, &c);
+                drop(m);
+                s.disk_requests.store(disk.blk.served(), Ordering::Relaxed);
+                s.wake.notify_all();
+                if !c.more {
+                    break;
+                }
+            }
+        }
+    }
 }
 
 /// The vCPU's view of everything outside RAM: kdevices' machine, under its lock.
 struct VcpuBus<'a> {
     shared: &'a Shared,
+    link: HartLink,
+    stop: bool,
     event: Option<MachineEvent>,
 }
 
 impl VcpuBus<'_> {
-    /// Runs one device access with the machine and console locked, then collects what
-    /// the access asked of the host.
+    /// Runs one device access with the machine and console locked, then applies what the
+    /// access asked of the host.
     fn access<R>(&mut self, f: impl FnOnce(&mut Machine, &mut Env<'_>) -> R) -> R {
-        let shared = self.shared;
-        let mut machine = shared.machine.lock();
-        let mut console = shared.console.lock();
-        let before = console.len();
-        let wall = KernelWallClock;
-        let mut env = Env { clock: &shared.clock, wall: &wall, console: &mut *console };
-        let r = f(&mut machine, &mut env);
-        if let Some(ev) = machine.take_machine_event() {
-            self.event = Some(ev);
+        let s = self.shared;
+        let mut m = s.machine.lock();
+        let now = s.clock.ns();
+        let (r, out_changed) = {
+            let mut out = s.console_out.lock();
+            let before = out.len();
+            let wall = KernelWallClock;
+            let mut env = Env { clock: &s.clock, wall: &wall, console: &mut *out };
+            let r = f(&mut m.machine, &mut env);
+            (r, out.len() != before)
+        };
+        if out_changed {
+            s.console_wait.notify_all();
         }
-        let events = machine.take_events();
-        if events.console_tx_blocked() {
-            shared.tx_blocked.store(true, Ordering::Relaxed);
+        let a = self.link.after_access(&mut m.machine, now);
+        if a.kicks != 0 {
+            m.kicks |= a.kicks;
+            s.dma_wake.notify_all();
         }
-        if console.len() != before {
-            shared.console_wait.notify_all();
+        if a.console_feed {
+            m.feed_input();
+            s.input_room.notify_all();
+        }
+        if a.console_flush {
+            s.tx_blocked.store(true, Ordering::Relaxed);
+        }
+        if self.event.is_none() {
+            self.event = a.machine;
+        }
+        self.stop |= a.stop();
+        drop(m);
+        if a.resets != 0 {
+            // Wait for a request that started before the reset (kdevices' virtio_mmio).
+            drop(s.worker.lock());
         }
         r
     }
@@ -388,11 +678,34 @@ impl Bus for VcpuBus<'_> {
     }
 
     fn time(&mut self) -> u64 {
-        self.shared.machine.lock().mtime(self.shared.clock.ns())
+        self.shared.machine.lock().machine.mtime(self.shared.clock.ns())
     }
 
     fn stop_requested(&mut self) -> bool {
-        self.event.is_some() || self.shared.stop.load(Ordering::Relaxed)
+        core::mem::take(&mut self.stop) || self.shared.stop.load(Ordering::Relaxed)
+    }
+}
+
+/// Hands the hart the interrupt lines the machine drives.
+fn set_lines(hart: &mut Hart, lines: u64) {
+    hart.set_irq(vcpu::MIP_LINES & !lines, false);
+    hart.set_irq(vcpu::MIP_LINES & lines, true);
+}
+
+/// Between slices: drops translations of DMA-written code, updates interrupt lines,
+/// retries blocked console output.
+fn sync(s: &Shared, m: &mut Mach, hart: &mut Hart, link: &mut HartLink) {
+    for (a, l) in m.dma.drain_all() {
+        hart.invalidate_code_range(a, l);
+    }
+    let now = s.clock.ns();
+    let lines = link.sync_lines(&mut m.machine, now, KernelWallClock.wall_ns());
+    set_lines(hart, lines);
+    if s.tx_blocked.swap(false, Ordering::Relaxed) {
+        let mut out = s.console_out.lock();
+        if !m.machine.console_drain(&mut *out as &mut dyn ConsoleSink) {
+            s.tx_blocked.store(true, Ordering::Relaxed);
+        }
     }
 }
 
@@ -400,22 +713,15 @@ impl Bus for VcpuBus<'_> {
 fn vcpu_main(shared: Arc<Shared>) {
     let s = &*shared;
     let mut core = s.core.lock();
-    let mut bus = VcpuBus { shared: s, event: None };
+    let mut bus = VcpuBus { shared: s, link: HartLink::new(0), stop: false, event: None };
     let (reason, code) = loop {
         if s.stop.load(Ordering::Acquire) || KThread::should_stop() {
             break (uapi::KEMU_EXIT_STOPPED, 0);
         }
-        if s.tx_blocked.swap(false, Ordering::Relaxed) {
-            let mut machine = s.machine.lock();
-            let mut console = s.console.lock();
-            if !machine.console_drain(&mut *console) {
-                s.tx_blocked.store(true, Ordering::Relaxed);
-            }
+        {
+            let mut m = s.machine.lock();
+            sync(s, &mut m, &mut core.hart, &mut bus.link);
         }
-        let mip = s.machine.lock().mip(0, s.clock.ns());
-        core.hart.set_irq(DEVICE_LINES & !mip, false);
-        core.hart.set_irq(DEVICE_LINES & mip, true);
-
         let exit = core.hart.run(&mut bus, SLICE);
 
         let st = &core.hart.stats;
@@ -430,7 +736,7 @@ fn vcpu_main(shared: Arc<Shared>) {
             None => {}
         }
         if exit == Exit::Wfi {
-            wfi_sleep(s, &mut core.hart);
+            wfi_sleep(s, &mut core.hart, &mut bus.link);
         }
     };
     s.exit_code.store(code, Ordering::Relaxed);
@@ -438,22 +744,21 @@ fn vcpu_main(shared: Arc<Shared>) {
     s.stopped_ns.store(s.clock.ns(), Ordering::Relaxed);
     s.state.store(uapi::KEMU_STATE_STOPPED, Ordering::Release);
     s.console_wait.notify_all();
+    s.input_room.notify_all();
 }
 
 /// Sleeps after a WFI until an interrupt line rises, the next device deadline, a stop
-/// request or a wake-up from the file side.
-fn wfi_sleep(s: &Shared, hart: &mut Hart) {
-    let mut machine = s.machine.lock();
-    let now = s.clock.ns();
-    let mip = machine.mip(0, now);
-    hart.set_irq(DEVICE_LINES & !mip, false);
-    hart.set_irq(DEVICE_LINES & mip, true);
-    if hart.wfi_wakeup() || s.stop.load(Ordering::Acquire) {
-        return;
+/// request, a DMA completion or console traffic.
+fn wfi_sleep(s: &Shared, hart: &mut Hart, link: &mut HartLink) {
+    let mut m = s.machine.lock();
+    loop {
+        sync(s, &mut m, hart, link);
+        if hart.wfi_wakeup() || s.stop.load(Ordering::Acquire) || KThread::should_stop() {
+            return;
+        }
+        let now = s.clock.ns();
+        let ns = vcpu::wfi_sleep_ns(&m.machine, now, KernelWallClock.wall_ns(), WFI_MAX_SLEEP_NS);
+        let ms = u32::try_from(ns.div_ceil(1_000_000)).unwrap_or(u32::MAX).max(1);
+        let _ = s.wake.wait_interruptible_timeout(&mut m, msecs_to_jiffies(ms));
     }
-    let wall = KernelWallClock.wall_ns();
-    let max_ns = u64::from(WFI_MAX_SLEEP_MS) * 1_000_000;
-    let sleep_ns = machine.next_deadline(now, wall).map_or(max_ns, |d| d.saturating_sub(now).min(max_ns));
-    let ms = u32::try_from(sleep_ns.div_ceil(1_000_000)).unwrap_or(WFI_MAX_SLEEP_MS).max(1);
-    let _ = s.wake.wait_interruptible_timeout(&mut machine, msecs_to_jiffies(ms));
 }

@@ -12,13 +12,15 @@
 #include <linux/types.h>
 
 #define KEMU_ABI_MAJOR 1
-#define KEMU_ABI_MINOR 1
+#define KEMU_ABI_MINOR 2
 
 #define KEMU_IOC_MAGIC 0xBE
 
 /* VM lifecycle: CREATE_VM, LOAD, START, STOP, STATUS. */
 #define KEMU_FEATURE_VM (1ULL << 0)
-#define KEMU_FEATURES_ALL KEMU_FEATURE_VM
+/* virtio-blk disks (ATTACH_DISK) and console input through write(). */
+#define KEMU_FEATURE_DISK (1ULL << 1)
+#define KEMU_FEATURES_ALL (KEMU_FEATURE_VM | KEMU_FEATURE_DISK)
 
 struct kemu_version {
 	__u32 abi_major;
@@ -56,6 +58,22 @@ struct kemu_load {
 
 #define KEMU_LOAD _IOW(KEMU_IOC_MAGIC, 0x02, struct kemu_load)
 
+#define KEMU_DISK_READONLY (1U << 0)
+#define KEMU_CACHE_WRITEBACK 0
+#define KEMU_CACHE_WRITETHROUGH 1
+#define KEMU_DISK_SLOTS 8
+
+/* KEMU_ATTACH_DISK: a regular file or block device fd, before START. */
+struct kemu_disk {
+	__s32 fd;
+	__u32 slot;		/* 0..KEMU_DISK_SLOTS-1; slot 0 is the guest's /dev/vda */
+	__u32 flags;		/* KEMU_DISK_* */
+	__u32 cache_mode;	/* KEMU_CACHE_* */
+	__u64 reserved[2];	/* must be 0 */
+};
+
+#define KEMU_ATTACH_DISK _IOW(KEMU_IOC_MAGIC, 0x06, struct kemu_disk)
+
 /* KEMU_START: the hart starts in M-mode at pc with a0..a2 = args. */
 struct kemu_start {
 	__u64 pc;
@@ -87,7 +105,8 @@ struct kemu_status {
 	__u64 tbs_translated;
 	__u64 tlb_misses;
 	__u64 traps;
-	__u64 reserved[4];
+	__u64 disk_requests;
+	__u64 reserved[3];
 };
 
 #define KEMU_STATUS _IOR(KEMU_IOC_MAGIC, 0x05, struct kemu_status)

@@ -31,16 +31,7 @@ mkdir -p "$out"
 
 # pi's first 1000 digits, computed independently of the guest program (Machin's formula
 # in Python's exact integers).
-pi_ref=$(python3 -c '
-n = 1000; s = 10 ** (n + 10)
-def atan_inv(x):
-    t = s // x; r = t; k = 1
-    while t:
-        t //= x * x; k += 2
-        r += -(t // k) if (k // 2) % 2 else t // k
-    return r
-d = str(16 * atan_inv(5) - 4 * atan_inv(239))[:n]
-print(d[0] + "." + d[1:])')
+pi_ref=$(python3 "$here/pi_reference.py" 1000)
 
 kemuctl="$repo/target/release/kemuctl"
 cargo build -q --release -p kemuctl --manifest-path "$repo/Cargo.toml"

@@ -32,7 +32,7 @@ expect_fail_line() { # expect_fail_line LINE COMMAND...: COMMAND fails and print
 version_ok() {
     out=$(kemuctl version) || return 1
     echo "$out"
-    echo "$out" | grep -qx "kemu.ko ABI 1.1, features: vm"
+    echo "$out" | grep -qx "kemu.ko ABI 1.2, features: vm,disk"
 }
 kmemleak() { echo "$1" > /sys/kernel/debug/kmemleak; }
 
@@ -45,6 +45,38 @@ step "kemu registered" sh -c 'grep -qw kemu /proc/modules && grep -qw kemu /proc
 step "kemuctl version" version_ok
 step "kemuctl status" kemuctl status
 step "kemu-vmtest" kemu-vmtest
+
+kthreads() { cat /proc/[0-9]*/comm 2>/dev/null | grep -c '^kemu-' ; }
+kill_test() { # kemuctl start, then SIGKILL: the VM and its kthreads must go away.
+    kemuctl start --bios none --kernel /guests/spin.elf </dev/null >/dev/null 2>&1 &
+    pid=$!
+    i=0; while [ "$(kthreads)" -lt 2 ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+    [ "$(kthreads)" -ge 2 ] || { echo "no kemu-vcpu/kemu-dma threads while running"; return 1; }
+    kill -9 $pid; wait $pid 2>/dev/null
+    i=0; while [ "$(kthreads)" -gt 0 ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+    [ "$(kthreads)" = 0 ] || { echo "$(kthreads) kemu kthreads left after kill -9"; return 1; }
+}
+step "kill -9 of kemuctl start tears the VM down" kill_test
+step "kemuctl start runs a bare-metal guest to its exit status" sh -c \
+    'kemuctl start --bios none --kernel /guests/fail42.elf </dev/null; [ $? = 42 ]'
+
+# The real guest: Debian's riscv64 kernel with OpenSBI, booted inside kemu.ko from the
+# disk the harness attached as /dev/vda; the host checks the disk afterwards.
+debian_nonce=$(sed -n 's/.*kemu.debian=\([^ ]*\).*/\1/p' /proc/cmdline)
+if [ -n "$debian_nonce" ]; then
+    debian_boot() {
+        [ -b /dev/vda ] || { echo "no /dev/vda"; return 1; }
+        start=$(cut -d' ' -f1 /proc/uptime)
+        timeout 1200 kemuctl start --firmware /fw_dynamic.bin --mem 256M \
+            --append "console=ttyS0 kemu.mode=test kemu.nonce=$debian_nonce" /dev/vda </dev/null > /tmp/debian.log 2>&1
+        rc=$?
+        end=$(cut -d' ' -f1 /proc/uptime)
+        sed 's/^/debian| /' /tmp/debian.log
+        echo "KEMU-DEBIAN: exit $rc, wall $start..$end s"
+        [ $rc = 0 ] && grep -q "KEMU-GUEST: result PASS" /tmp/debian.log
+    }
+    step "Debian's riscv64 kernel boots inside kemu.ko (OpenSBI, ext4 write, pi)" debian_boot
+fi
 step "rmmod kemu" rmmod kemu
 step "/dev/kemu gone after rmmod" sh -c '! [ -e /dev/kemu ] && ! grep -qw kemu /proc/modules'
 step "insmod again after rmmod" insmod /kemu.ko

@@ -10,7 +10,7 @@
 /// Major ABI version: bumped on incompatible changes.
 pub const KEMU_ABI_MAJOR: u32 = 1;
 /// Minor ABI version: bumped on compatible additions.
-pub const KEMU_ABI_MINOR: u32 = 1;
+pub const KEMU_ABI_MINOR: u32 = 2;
 
 /// Ioctl type ("magic") byte of `/dev/kemu`, unused by in-tree drivers.
 pub const KEMU_IOC_MAGIC: u32 = 0xBE;
@@ -67,8 +67,12 @@ pub struct KemuVersion {
 /// `KEMU_STATUS`) with the hart running on a kthread.
 pub const KEMU_FEATURE_VM: u64 = 1 << 0;
 
+/// Feature: virtio-blk disks on the in-kernel VFS (`KEMU_ATTACH_DISK`), served by a
+/// `kemu-dma/<vm>` kthread, and console input through `write()`.
+pub const KEMU_FEATURE_DISK: u64 = 1 << 1;
+
 /// Every feature flag this ABI version defines.
-pub const KEMU_FEATURES_ALL: u64 = KEMU_FEATURE_VM;
+pub const KEMU_FEATURES_ALL: u64 = KEMU_FEATURE_VM | KEMU_FEATURE_DISK;
 
 /// `_IOR(KEMU_IOC_MAGIC, 0x00, struct kemu_version)`: the module's ABI version and
 /// features. Valid on any open `/dev/kemu`.
@@ -126,6 +130,37 @@ pub struct KemuLoad {
 /// `_IOW(KEMU_IOC_MAGIC, 0x02, struct kemu_load)`: copies a user buffer into guest RAM
 /// before the VM starts. A range not entirely inside RAM is `EINVAL` and copies nothing.
 pub const KEMU_LOAD: u32 = ioc(IOC_WRITE, KEMU_IOC_MAGIC, 0x02, core::mem::size_of::<KemuLoad>());
+
+/// [`KemuDisk::flags`]: the guest sees a read-only disk (virtio-blk `RO`).
+pub const KEMU_DISK_READONLY: u32 = 1 << 0;
+/// [`KemuDisk::cache_mode`]: writes reach the page cache; a guest FLUSH fsyncs.
+pub const KEMU_CACHE_WRITEBACK: u32 = 0;
+/// [`KemuDisk::cache_mode`]: every write is fsynced before the guest sees it complete.
+pub const KEMU_CACHE_WRITETHROUGH: u32 = 1;
+/// Number of virtio-mmio slots a disk can occupy (0..8).
+pub const KEMU_DISK_SLOTS: u32 = 8;
+
+/// Argument of [`KEMU_ATTACH_DISK`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KemuDisk {
+    /// An open file descriptor of the caller: a regular file or a block device, open
+    /// read-write unless [`KEMU_DISK_READONLY`]. The module keeps its own reference.
+    pub fd: i32,
+    /// virtio-mmio slot, below [`KEMU_DISK_SLOTS`] (the guest's `/dev/vda` is slot 0).
+    pub slot: u32,
+    /// `KEMU_DISK_*` flags.
+    pub flags: u32,
+    /// `KEMU_CACHE_WRITEBACK` or `KEMU_CACHE_WRITETHROUGH`.
+    pub cache_mode: u32,
+    /// Must be zero.
+    pub reserved: [u64; 2],
+}
+
+/// `_IOW(KEMU_IOC_MAGIC, 0x06, struct kemu_disk)`: attaches a disk before START.
+/// `EBADF`: bad fd, or not writable for a writable disk; `EINVAL`: not a file or block
+/// device, bad slot/flags/mode; `EEXIST`: slot taken; `EBUSY`: VM already started.
+pub const KEMU_ATTACH_DISK: u32 = ioc(IOC_WRITE, KEMU_IOC_MAGIC, 0x06, core::mem::size_of::<KemuDisk>());
 
 /// Argument of [`KEMU_START`].
 #[repr(C)]
@@ -188,8 +223,10 @@ pub struct KemuStatus {
     pub tlb_misses: u64,
     /// Traps taken by the hart.
     pub traps: u64,
+    /// virtio-blk requests served.
+    pub disk_requests: u64,
     /// Must be ignored (room for more counters).
-    pub reserved: [u64; 4],
+    pub reserved: [u64; 3],
 }
 
 /// `_IOR(KEMU_IOC_MAGIC, 0x05, struct kemu_status)`: the VM's state and counters.
@@ -203,4 +240,5 @@ pub const KEMU_IOCTLS: &[(&str, u32)] = &[
     ("KEMU_START", KEMU_START),
     ("KEMU_STOP", KEMU_STOP),
     ("KEMU_STATUS", KEMU_STATUS),
+    ("KEMU_ATTACH_DISK", KEMU_ATTACH_DISK),
 ];

@@ -1,14 +1,14 @@
 //! The `/dev/kemu` device: opening it with clear errors, and its ioctls.
 
 use std::fmt;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use rustix::fs::{open, Mode, OFlags};
 use rustix::io::Errno;
 use rustix::ioctl::{ioctl, Getter};
 
-use uapi::KemuVersion;
+use uapi::{KemuDisk, KemuStart, KemuStatus, KemuVersion, KemuVmConfig};
 
 /// Everything that can go wrong talking to kemu.ko, each rendered as one clear line.
 #[derive(Debug)]
@@ -24,6 +24,8 @@ pub(crate) enum Error {
         /// The module's ABI major version.
         module: u32,
     },
+    /// A message already phrased for the user.
+    Message(String),
     /// Any other system error.
     Sys {
         /// What was being done.
@@ -48,6 +50,7 @@ impl fmt::Display for Error {
                 "ABI mismatch: kemu.ko speaks ABI {module}.x, this kemuctl speaks {}.x (use matching builds)",
                 uapi::KEMU_ABI_MAJOR
             ),
+            Error::Message(m) => f.write_str(m),
             Error::Sys { what, errno } => write!(f, "{what}: {errno}"),
         }
     }
@@ -81,6 +84,79 @@ impl Device {
             .map_err(|errno| Error::Sys { what: "KEMU_GET_VERSION".into(), errno })
     }
 
+    /// Issues `cmd` with a pointer argument; the ioctl's non-negative result.
+    fn ioctl_ptr<T>(&self, name: &str, cmd: u32, arg: *const T) -> Result<i32, Error> {
+        // SAFETY: every caller passes the pointer to a live value of the type that the
+        // ioctl number `cmd` encodes (uapi's repr(C) structs, checked against kemu.h), or
+        // null for argument-less ioctls.
+        let r = unsafe { libc::ioctl(self.fd.as_raw_fd(), libc::c_ulong::from(cmd), arg) };
+        if r < 0 {
+            Err(Error::Sys { what: name.into(), errno: Errno::from_raw_os_error(std::io::Error::last_os_error().raw_os_error().unwrap_or(0)) })
+        } else {
+            Ok(r)
+        }
+    }
+
+    /// `KEMU_CREATE_VM`: returns the VM id.
+    pub(crate) fn create_vm(&self, cfg: &KemuVmConfig) -> Result<u32, Error> {
+        let id = self.ioctl_ptr("KEMU_CREATE_VM", uapi::KEMU_CREATE_VM, cfg).map_err(|e| match e {
+            Error::Sys { errno: Errno::NOMEM, .. } => Error::Message(format!(
+                "not enough memory for {} MiB of guest RAM (kemu.ko gives one VM at most half of the host's RAM): use --mem",
+                cfg.ram_size >> 20
+            )),
+            Error::Sys { errno: Errno::INVAL, .. } => Error::Message(format!(
+                "kemu.ko refuses {} MiB of guest RAM (it takes {}..{} MiB in steps of {} MiB)",
+                cfg.ram_size >> 20,
+                uapi::KEMU_RAM_MIN >> 20,
+                uapi::KEMU_RAM_MAX >> 20,
+                uapi::KEMU_RAM_ALIGN >> 20
+            )),
+            e => e,
+        })?;
+        Ok(u32::try_from(id).unwrap_or(0))
+    }
+
+    /// `KEMU_LOAD`.
+    pub(crate) fn load(&self, what: &str, guest_addr: u64, data: &[u8]) -> Result<(), Error> {
+        let req = uapi::KemuLoad { guest_addr, user_addr: data.as_ptr() as u64, size: data.len() as u64, flags: 0 };
+        self.ioctl_ptr(&format!("loading the {what} at {guest_addr:#x}"), uapi::KEMU_LOAD, &req).map(drop)
+    }
+
+    /// `KEMU_ATTACH_DISK`; `image` names the file in errors.
+    pub(crate) fn attach_disk(&self, image: &Path, disk: &KemuDisk) -> Result<(), Error> {
+        self.ioctl_ptr("KEMU_ATTACH_DISK", uapi::KEMU_ATTACH_DISK, disk).map(drop).map_err(|e| match e {
+            Error::Sys { errno: Errno::BADF, .. } => {
+                Error::Message(format!("{}: not open for writing: attach it with --ro, or fix its permissions", image.display()))
+            }
+            Error::Sys { errno: Errno::INVAL, .. } => {
+                Error::Message(format!("{}: kemu.ko takes regular files and block devices as disks", image.display()))
+            }
+            e => e,
+        })
+    }
+
+    /// `KEMU_START`.
+    pub(crate) fn start(&self, start: &KemuStart) -> Result<(), Error> {
+        self.ioctl_ptr("KEMU_START", uapi::KEMU_START, start).map(drop)
+    }
+
+    /// `KEMU_STOP`.
+    pub(crate) fn stop(&self) -> Result<(), Error> {
+        self.ioctl_ptr("KEMU_STOP", uapi::KEMU_STOP, std::ptr::null::<u8>()).map(drop)
+    }
+
+    /// `KEMU_STATUS`.
+    pub(crate) fn status(&self) -> Result<KemuStatus, Error> {
+        let mut st = KemuStatus::default();
+        // The kernel writes the reply through this pointer.
+        self.ioctl_ptr("KEMU_STATUS", uapi::KEMU_STATUS, std::ptr::from_mut(&mut st)).map(|_| st)
+    }
+
+    /// The VM file, for console reads and writes.
+    pub(crate) fn file(&self) -> &OwnedFd {
+        &self.fd
+    }
+
     /// `KEMU_GET_VERSION`, refusing a module of another ABI major version.
     pub(crate) fn checked_version(&self) -> Result<KemuVersion, Error> {
         let v = self.version()?;
@@ -100,6 +176,7 @@ pub(crate) fn features_string(features: u64) -> String {
         .filter(|b| features & (1 << b) != 0)
         .map(|b| match 1u64 << b {
             uapi::KEMU_FEATURE_VM => "vm".to_string(),
+            uapi::KEMU_FEATURE_DISK => "disk".to_string(),
             _ => format!("bit{b}"),
         })
         .collect();

@@ -4,6 +4,7 @@ mod boot;
 mod device;
 mod machine_args;
 mod run;
+mod start;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -41,6 +42,16 @@ enum Command {
         #[arg(long)]
         stats: bool,
     },
+    /// Boot a guest inside kemu.ko (the same machine as `run`) with this terminal as its
+    /// console; the exit status is the guest's.
+    Start {
+        #[command(flatten)]
+        machine: MachineArgs,
+        /// Fsync every guest write before the guest sees it complete (default: writeback,
+        /// where a guest FLUSH fsyncs).
+        #[arg(long)]
+        writethrough: bool,
+    },
     /// Show where firmware, kernel, initrd and device tree would go in guest RAM,
     /// without running anything.
     Plan {
@@ -54,6 +65,15 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Start { machine, writethrough } = &cli.command {
+        return match start::cmd_start(&cli.device, machine, *writethrough) {
+            Ok(status) => ExitCode::from(status),
+            Err(e) => {
+                eprintln!("kemuctl: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     if let Command::Run { machine, stats } = &cli.command {
         return match run::cmd_run(machine, *stats) {
             Ok(status) => ExitCode::from(status),
@@ -67,7 +87,7 @@ fn main() -> ExitCode {
         Command::Version => cmd_version(&cli.device).map_err(Into::into),
         Command::Status => cmd_status(&cli.device).map_err(Into::into),
         Command::Plan { machine, dump_dtb } => cmd_plan(&machine, dump_dtb.as_deref()),
-        Command::Run { .. } => unreachable!("handled above"),
+        Command::Run { .. } | Command::Start { .. } => unreachable!("handled above"),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

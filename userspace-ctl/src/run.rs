@@ -19,7 +19,7 @@
 //! The per-access decisions, the interrupt lines, the WFI deadline and the exit statuses
 //! are kdevices' [`kdevices::vcpu`], shared with kemu.ko.
 
-mod console;
+pub(crate) mod console;
 mod disk;
 
 use std::collections::VecDeque;
@@ -353,7 +353,7 @@ pub(crate) fn cmd_run(args: &MachineArgs, stats: bool) -> Result<u8, Box<dyn std
         std::thread::Builder::new().name("kemu-blk".into()).spawn(move || worker_main(&vm, mem))
     });
     let worker_thread = worker_thread.transpose()?;
-    let terminal = console::Console::start(Arc::clone(&vm))?;
+    let terminal = console::Console::start(Arc::clone(&vm) as Arc<dyn console::ConsoleTarget>)?;
 
     let started = Instant::now();
     let end = vcpu_main(&vm, &mut hart, plan.tohost, plan.fromhost);
@@ -527,7 +527,7 @@ fn worker_main(vm: &Vm, mut mem: DmaMemory) {
 }
 
 /// What the console thread may do with the machine.
-impl Vm {
+impl console::ConsoleTarget for Vm {
     /// Queues console input for the UART and wakes the vCPU; false while the queue is
     /// full (the caller waits and retries).
     fn console_input(&self, bytes: &[u8]) -> bool {

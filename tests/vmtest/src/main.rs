@@ -225,6 +225,68 @@ fn vcpu_threads() -> usize {
         .unwrap_or(0)
 }
 
+fn disk(fd: i32, slot: u32, flags: u32, cache_mode: u32) -> KemuDisk {
+    KemuDisk { fd, slot, flags, cache_mode, reserved: [0; 2] }
+}
+
+fn open_path(path: &str, flags: libc::c_int) -> libc::c_int {
+    let c = CString::new(path).expect("no NUL");
+    // SAFETY: `c` is NUL-terminated.
+    unsafe { libc::open(c.as_ptr(), flags | libc::O_CLOEXEC) }
+}
+
+fn disk_checks(r: &mut Report) {
+    std::fs::write("/tmp/disk.img", vec![0u8; 1 << 20]).expect("writing /tmp/disk.img");
+    let vm = Fd::open(DEV).expect("open /dev/kemu");
+    vm.ioctl_in(KEMU_CREATE_VM, &config(16 << 20)).expect("CREATE_VM");
+    let rw = open_path("/tmp/disk.img", libc::O_RDWR);
+    let ro = open_path("/tmp/disk.img", libc::O_RDONLY);
+    let null = open_path("/dev/null", libc::O_RDWR);
+    let mut pipe = [0; 2];
+    // SAFETY: `pipe` has room for two descriptors.
+    unsafe { libc::pipe(pipe.as_mut_ptr()) };
+    let wb = KEMU_CACHE_WRITEBACK;
+    r.check(
+        "ATTACH_DISK with a bad fd gives EBADF",
+        [-1, 9999].iter().try_for_each(|&fd| expect_errno(vm.ioctl_in(KEMU_ATTACH_DISK, &disk(fd, 0, 0, wb)), libc::EBADF)),
+    );
+    r.check(
+        "ATTACH_DISK of a pipe or a character device gives EINVAL",
+        [pipe[0], null].iter().try_for_each(|&fd| expect_errno(vm.ioctl_in(KEMU_ATTACH_DISK, &disk(fd, 0, 0, wb)), libc::EINVAL)),
+    );
+    r.check(
+        "ATTACH_DISK of a read-only fd as a writable disk gives EBADF",
+        expect_errno(vm.ioctl_in(KEMU_ATTACH_DISK, &disk(ro, 0, 0, wb)), libc::EBADF),
+    );
+    r.check(
+        "ATTACH_DISK with a bad slot, flags, cache mode or reserved field gives EINVAL",
+        [
+            disk(rw, 8, 0, wb),
+            disk(rw, u32::MAX, 0, wb),
+            disk(rw, 0, 2, wb),
+            disk(rw, 0, 0, 2),
+            KemuDisk { reserved: [0, 1], ..disk(rw, 0, 0, wb) },
+        ]
+        .iter()
+        .try_for_each(|d| expect_errno(vm.ioctl_in(KEMU_ATTACH_DISK, d), libc::EINVAL)),
+    );
+    r.check("ATTACH_DISK of a read-only fd as a read-only disk works", vm.ioctl_in(KEMU_ATTACH_DISK, &disk(ro, 1, KEMU_DISK_READONLY, wb)).map(drop).map_err(|e| format!("errno {e}")));
+    r.check("ATTACH_DISK of a read-write file works", vm.ioctl_in(KEMU_ATTACH_DISK, &disk(rw, 0, 0, KEMU_CACHE_WRITETHROUGH)).map(drop).map_err(|e| format!("errno {e}")));
+    r.check("ATTACH_DISK to a taken slot gives EEXIST", expect_errno(vm.ioctl_in(KEMU_ATTACH_DISK, &disk(rw, 0, 0, wb)), libc::EEXIST));
+    let spin = std::fs::read("/guests/spin.bin").unwrap_or_default();
+    let load = KemuLoad { guest_addr: RAM_BASE, user_addr: spin.as_ptr() as u64, size: spin.len() as u64, flags: 0 };
+    let started = vm.ioctl_in(KEMU_LOAD, &load).and_then(|_| vm.ioctl_in(KEMU_START, &KemuStart { pc: RAM_BASE, args: [0; 3], flags: 0 }));
+    r.check("ATTACH_DISK after START gives EBUSY", started.map_err(|e| format!("start: errno {e}")).and_then(|_| expect_errno(vm.ioctl_in(KEMU_ATTACH_DISK, &disk(rw, 2, 0, wb)), libc::EBUSY)));
+    // SAFETY: closing descriptors this function opened.
+    unsafe {
+        for fd in [rw, ro, null, pipe[0], pipe[1]] {
+            libc::close(fd);
+        }
+    }
+    drop(vm);
+    let _ = std::fs::remove_file("/tmp/disk.img");
+}
+
 fn lifecycle_checks(r: &mut Report) {
     let fresh = || Fd::open(DEV).expect("open /dev/kemu");
     let fd = fresh();
@@ -462,6 +524,7 @@ fn main() {
     );
     r.check("an unprivileged user cannot open /dev/kemu", unprivileged_open_refused());
     lifecycle_checks(&mut r);
+    disk_checks(&mut r);
 
     println!("vmtest: {} passed, {} failed", r.passed, r.failed);
     std::process::exit(i32::from(r.failed != 0));

@@ -19,7 +19,15 @@ use std::io::Read;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use super::Vm;
+/// Where console input goes and who is told to quit: the userspace machine of
+/// `kemuctl run`, or the VM file of `kemuctl start`.
+pub(crate) trait ConsoleTarget: Send + Sync {
+    /// Queues input for the guest's UART; false while there is no room (the console
+    /// waits and retries).
+    fn console_input(&self, bytes: &[u8]) -> bool;
+    /// Asks the run to end (Ctrl-A x).
+    fn request_quit(&self);
+}
 
 /// Ctrl-A.
 const ESCAPE: u8 = 0x01;
@@ -115,7 +123,7 @@ pub(crate) struct Console {
 
 impl Console {
     /// Starts the console thread (and raw mode if stdin is a terminal).
-    pub(crate) fn start(vm: Arc<Vm>) -> std::io::Result<Console> {
+    pub(crate) fn start(vm: Arc<dyn ConsoleTarget>) -> std::io::Result<Console> {
         // A panic in any thread restores the terminal and ends the process: the other
         // threads could not go on without the one that died.
         let prev = std::panic::take_hook();
@@ -128,7 +136,7 @@ impl Console {
         if raw {
             eprint!("kemuctl: console on this terminal; Ctrl-A x quits, Ctrl-A h for help\r\n");
         }
-        std::thread::Builder::new().name("kemu-console".into()).spawn(move || console_main(&vm, raw))?;
+        std::thread::Builder::new().name("kemu-console".into()).spawn(move || console_main(&*vm, raw))?;
         Ok(Console { raw })
     }
 }
@@ -141,13 +149,13 @@ impl Drop for Console {
     }
 }
 
-fn send(vm: &Vm, bytes: &[u8]) {
+fn send(vm: &dyn ConsoleTarget, bytes: &[u8]) {
     while !vm.console_input(bytes) {
         std::thread::sleep(Duration::from_millis(10));
     }
 }
 
-fn console_main(vm: &Vm, raw: bool) {
+fn console_main(vm: &dyn ConsoleTarget, raw: bool) {
     let mut stdin = std::io::stdin().lock();
     let mut buf = [0u8; 4096];
     let mut esc = Escapes::default();

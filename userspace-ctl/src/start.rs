@@ -1,0 +1,123 @@
+//! `kemuctl start`: the same machine as `kemuctl run`, hosted by kemu.ko.
+//!
+//! kemuctl builds the boot plan (firmware, kernel, initrd, device tree) exactly as for
+//! `run`, creates a VM on `/dev/kemu`, loads the plan into guest RAM, attaches the disk
+//! image by file descriptor, starts the hart and then is the console: guest output read
+//! from the VM file goes to stdout, stdin is written to it (raw mode and the Ctrl-A
+//! escapes of `kemuctl run` when stdin is a terminal). The run ends when the guest powers
+//! off; kemuctl's exit status is the guest's. The VM belongs to this process: Ctrl-A x,
+//! or kemuctl dying for any reason (even SIGKILL), closes the file and kemu.ko stops the
+//! VM, waits for in-flight disk requests, fsyncs and releases the disk.
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::os::fd::AsRawFd;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use uapi::{KemuDisk, KemuStart, KemuVmConfig};
+
+use crate::device::{Device, Error};
+use crate::machine_args::MachineArgs;
+use crate::run::console::{Console, ConsoleTarget};
+
+/// The console's side of a VM file.
+struct VmConsole {
+    dev: Arc<Device>,
+    quit: AtomicBool,
+}
+
+impl ConsoleTarget for VmConsole {
+    fn console_input(&self, mut bytes: &[u8]) -> bool {
+        while !bytes.is_empty() {
+            // SAFETY: writes from a valid buffer of the given length to the VM file.
+            let n = unsafe { libc::write(self.dev.file().as_raw_fd(), bytes.as_ptr().cast(), bytes.len()) };
+            match n {
+                n if n > 0 => bytes = &bytes[n as usize..],
+                _ if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted => {}
+                _ => return true, // The VM has stopped (EPIPE): the input has nowhere to go.
+            }
+        }
+        true
+    }
+
+    fn request_quit(&self) {
+        self.quit.store(true, Ordering::SeqCst);
+        let _ = self.dev.stop();
+    }
+}
+
+/// Runs the guest in kemu.ko with the terminal as its console; returns the exit status.
+pub(crate) fn cmd_start(device: &Path, args: &MachineArgs, writethrough: bool) -> Result<u8, Box<dyn std::error::Error>> {
+    let dev = Device::open(device)?;
+    let v = dev.checked_version()?;
+    let needed = uapi::KEMU_FEATURE_VM | uapi::KEMU_FEATURE_DISK;
+    if v.features & needed != needed {
+        return Err(Box::new(Error::AbiMismatch { module: v.abi_major }));
+    }
+    let plan = args.plan()?;
+    let cfg = KemuVmConfig { ram_size: plan.ram_size, tb_cache_size: 0, harts: 1, flags: 0, reserved: [0; 4] };
+    let id = dev.create_vm(&cfg)?;
+    for l in &plan.loads {
+        dev.load(l.what, l.addr, &l.data)?;
+    }
+    // The disk file stays open until the VM is set up; kemu.ko holds its own reference.
+    let _disk = match &args.image {
+        Some(img) => {
+            let file = OpenOptions::new()
+                .read(true)
+                .write(!args.ro)
+                .open(img)
+                .map_err(|e| format!("{}: {e}", img.display()))?;
+            let disk = KemuDisk {
+                fd: file.as_raw_fd(),
+                slot: 0,
+                flags: if args.ro { uapi::KEMU_DISK_READONLY } else { 0 },
+                cache_mode: if writethrough { uapi::KEMU_CACHE_WRITETHROUGH } else { uapi::KEMU_CACHE_WRITEBACK },
+                reserved: [0; 2],
+            };
+            dev.attach_disk(img, &disk)?;
+            Some(file)
+        }
+        None => None,
+    };
+    dev.start(&KemuStart { pc: plan.entry, args: plan.args, flags: 0 })?;
+
+    let dev = Arc::new(dev);
+    let target = Arc::new(VmConsole { dev: Arc::clone(&dev), quit: AtomicBool::new(false) });
+    let console = Console::start(Arc::clone(&target) as Arc<dyn ConsoleTarget>)?;
+    let mut stdout = std::io::stdout().lock();
+    let mut buf = [0u8; 4096];
+    loop {
+        // SAFETY: reads into a valid, writable buffer of the given length.
+        let n = unsafe { libc::read(dev.file().as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+        match n {
+            0 => break,
+            n if n > 0 => {
+                stdout.write_all(&buf[..n as usize])?;
+                stdout.flush()?;
+            }
+            _ if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted => {}
+            _ => return Err(format!("reading the console of VM {id}: {}", std::io::Error::last_os_error()).into()),
+        }
+    }
+    drop(console);
+    let st = dev.status()?;
+    Ok(match st.exit_reason {
+        uapi::KEMU_EXIT_POWEROFF => 0,
+        uapi::KEMU_EXIT_FAIL => {
+            eprintln!("kemuctl: the guest powered off with failure code {}", st.exit_code);
+            u8::try_from(st.exit_code).unwrap_or(u8::MAX).max(1)
+        }
+        uapi::KEMU_EXIT_REBOOT => {
+            eprintln!("kemuctl: the guest asked to reboot: stopping");
+            0
+        }
+        _ if target.quit.load(Ordering::SeqCst) => 0,
+        _ => {
+            eprintln!("kemuctl: VM {id} was stopped");
+            1
+        }
+    })
+}
