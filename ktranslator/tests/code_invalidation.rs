@@ -4,16 +4,9 @@
 
 mod common;
 
-use common::{Machine, RAM_BASE};
+use common::{addi, i_type, Machine, RAM_BASE};
 use ktranslator::hart::Exit;
 
-// Minimal encoders (unprivileged spec, "Base Instruction Formats").
-fn i_type(op: u32, rd: u32, f3: u32, rs1: u32, imm: i32) -> u32 {
-    op | (rd << 7) | (f3 << 12) | (rs1 << 15) | (((imm as u32) & 0xfff) << 20)
-}
-fn addi(rd: u32, rs1: u32, imm: i32) -> u32 {
-    i_type(0x13, rd, 0, rs1, imm)
-}
 fn jalr(rd: u32, rs1: u32, imm: i32) -> u32 {
     i_type(0x67, rd, 0, rs1, imm)
 }

@@ -218,3 +218,13 @@ pub fn run_guest(name: &str) -> Machine {
     }
     m
 }
+
+/// An I-type instruction (unprivileged spec, "Base Instruction Formats").
+pub fn i_type(op: u32, rd: u32, f3: u32, rs1: u32, imm: i32) -> u32 {
+    op | (rd << 7) | (f3 << 12) | (rs1 << 15) | (((imm as u32) & 0xfff) << 20)
+}
+
+/// `addi rd, rs1, imm`.
+pub fn addi(rd: u32, rs1: u32, imm: i32) -> u32 {
+    i_type(0x13, rd, 0, rs1, imm)
+}
