@@ -9,7 +9,7 @@ use kernel::{
     transmute::{AsBytes, FromBytes},
 };
 
-use crate::uapi::{self, KemuDisk, KemuLoad, KemuStart, KemuStatus, KemuVersion, KemuVmConfig};
+use crate::uapi::{self, KemuDisk, KemuLoad, KemuStart, KemuStatus, KemuVersion, KemuVmConfig, KemuVmList};
 
 // uapi encodes ioctl numbers itself (it is shared with userspace); they must be exactly
 // what the kernel's own macros produce for this architecture.
@@ -21,6 +21,9 @@ const _: () = assert!(uapi::KEMU_START == _IOW::<KemuStart>(M, 0x03));
 const _: () = assert!(uapi::KEMU_STOP == _IO(M, 0x04));
 const _: () = assert!(uapi::KEMU_STATUS == _IOR::<KemuStatus>(M, 0x05));
 const _: () = assert!(uapi::KEMU_ATTACH_DISK == _IOW::<KemuDisk>(M, 0x06));
+const _: () = assert!(uapi::KEMU_DETACH == _IO(M, 0x07));
+const _: () = assert!(uapi::KEMU_LIST_VMS == _IOW::<KemuVmList>(M, 0x08));
+const _: () = assert!(uapi::KEMU_ATTACH_VM == _IOW::<u32>(M, 0x09));
 
 // No padding anywhere in the ABI structs: each size is the sum of its fields' sizes, so
 // every byte copied to userspace is initialised and every byte from userspace is a field.
@@ -30,6 +33,7 @@ const _: () = assert!(size_of::<KemuLoad>() == 4 * 8);
 const _: () = assert!(size_of::<KemuStart>() == 8 + 3 * 8 + 8);
 const _: () = assert!(size_of::<KemuStatus>() == 4 * 4 + 7 * 8 + 3 * 8);
 const _: () = assert!(size_of::<KemuDisk>() == 4 * 4 + 2 * 8);
+const _: () = assert!(size_of::<KemuVmList>() == 8 + 4 + 4);
 
 // SAFETY (all impls below): each type is `repr(C)`, made only of integers and arrays of
 // integers, with no padding (asserted above). So all of its bytes are initialised (AsBytes)
@@ -45,3 +49,5 @@ unsafe impl FromBytes for KemuLoad {}
 unsafe impl FromBytes for KemuStart {}
 // SAFETY: see above.
 unsafe impl FromBytes for KemuDisk {}
+// SAFETY: see above.
+unsafe impl FromBytes for KemuVmList {}

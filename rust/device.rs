@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! `/dev/kemu`: one VM context per open file, and the ioctl dispatcher.
+//! `/dev/kemu`: each open file owns at most one VM, or is a window on a detached one;
+//! the ioctl dispatcher.
 
 use core::mem::size_of;
 use core::sync::atomic::{AtomicU32, Ordering};
@@ -12,29 +13,30 @@ use kernel::{
     miscdevice::{MiscDevice, MiscDeviceRegistration},
     new_mutex,
     prelude::*,
-    sync::Mutex,
+    sync::{Arc, Mutex},
     transmute::{AsBytes, FromBytes},
     uaccess::{UserPtr, UserSlice},
 };
 
+use crate::registry;
 use crate::uapi;
 use crate::vm::Vm;
 
 /// Source of VM ids, unique for the module's lifetime.
 static NEXT_VM_ID: AtomicU32 = AtomicU32::new(1);
 
-/// Whether the file behind `kiocb` was opened (or set) with `O_NONBLOCK`.
-fn nonblocking(kiocb: &Kiocb<'_, Pin<KBox<KemuFile>>>) -> bool {
-    // SAFETY: `kiocb` is valid for this call and `ki_filp` is the file being accessed.
-    let f_flags = unsafe { (*(*kiocb.as_raw()).ki_filp).f_flags };
-    f_flags & bindings::O_NONBLOCK != 0
+/// The VM a file reaches.
+struct FileVm {
+    vm: Arc<Vm>,
+    /// This file created the VM: closing it stops the VM (unless it was detached).
+    owner: bool,
 }
 
-/// One open of `/dev/kemu`: empty until `KEMU_CREATE_VM` makes it a VM.
-#[pin_data]
+/// One open of `/dev/kemu`: empty until `KEMU_CREATE_VM` or `KEMU_ATTACH_VM`.
+#[pin_data(PinnedDrop)]
 pub(crate) struct KemuFile {
     #[pin]
-    vm: Mutex<Option<Pin<KBox<Vm>>>>,
+    vm: Mutex<Option<FileVm>>,
 }
 
 fn read_arg<T: FromBytes>(arg: usize) -> Result<T> {
@@ -43,6 +45,13 @@ fn read_arg<T: FromBytes>(arg: usize) -> Result<T> {
 
 fn write_arg<T: AsBytes>(arg: usize, value: &T) -> Result {
     UserSlice::new(UserPtr::from_addr(arg), size_of::<T>()).writer().write(value)
+}
+
+/// Whether the file behind `kiocb` was opened (or set) with `O_NONBLOCK`.
+fn nonblocking(kiocb: &Kiocb<'_, Pin<KBox<KemuFile>>>) -> bool {
+    // SAFETY: `kiocb` is valid for this call and `ki_filp` is the file being accessed.
+    let f_flags = unsafe { (*(*kiocb.as_raw()).ki_filp).f_flags };
+    f_flags & bindings::O_NONBLOCK != 0
 }
 
 #[vtable]
@@ -58,10 +67,13 @@ impl MiscDevice for KemuFile {
             uapi::KEMU_GET_VERSION => me.get_version(arg),
             uapi::KEMU_CREATE_VM => me.create_vm(arg),
             uapi::KEMU_LOAD => me.with_vm(|vm| vm.load(&read_arg(arg)?)),
-            uapi::KEMU_START => me.with_vm(|vm| vm.start(&read_arg(arg)?)),
-            uapi::KEMU_STOP => me.with_vm(|vm| vm.stop()),
-            uapi::KEMU_STATUS => me.with_vm(|vm| write_arg(arg, &vm.status())),
             uapi::KEMU_ATTACH_DISK => me.with_vm(|vm| vm.attach_disk(&read_arg(arg)?)),
+            uapi::KEMU_START => me.with_vm(|vm| vm.start(&read_arg(arg)?)),
+            uapi::KEMU_STOP => me.stop(),
+            uapi::KEMU_STATUS => me.with_vm(|vm| write_arg(arg, &vm.status())),
+            uapi::KEMU_DETACH => me.detach(),
+            uapi::KEMU_LIST_VMS => list_vms(arg),
+            uapi::KEMU_ATTACH_VM => me.attach_vm(arg),
             _ => Err(ENOTTY),
         }
     }
@@ -69,13 +81,13 @@ impl MiscDevice for KemuFile {
     fn read_iter(kiocb: Kiocb<'_, Self::Ptr>, iov: &mut IovIterDest<'_>) -> Result<usize> {
         let nonblock = nonblocking(&kiocb);
         // Take the VM's shared state and let go of the file's lock before sleeping.
-        let shared = kiocb.file().vm.lock().as_ref().ok_or(EBADFD)?.shared();
+        let shared = kiocb.file().vm.lock().as_ref().ok_or(EBADFD)?.vm.shared();
         shared.console_read(iov, nonblock)
     }
 
     fn write_iter(kiocb: Kiocb<'_, Self::Ptr>, iov: &mut IovIterSource<'_>) -> Result<usize> {
         let nonblock = nonblocking(&kiocb);
-        let shared = kiocb.file().vm.lock().as_ref().ok_or(EBADFD)?.shared();
+        let shared = kiocb.file().vm.lock().as_ref().ok_or(EBADFD)?.vm.shared();
         shared.console_write(iov, nonblock)
     }
 
@@ -84,6 +96,22 @@ impl MiscDevice for KemuFile {
         // Every kemu ioctl argument has the same layout for 32- and 64-bit callers.
         Self::ioctl(me, file, cmd, arg)
     }
+}
+
+/// `KEMU_LIST_VMS`.
+fn list_vms(arg: usize) -> Result<isize> {
+    let req: uapi::KemuVmList = read_arg(arg)?;
+    if req.flags != 0 {
+        return Err(EINVAL);
+    }
+    let all = registry::statuses()?;
+    let n = all.len().min(usize::try_from(req.capacity)?);
+    let base = usize::try_from(req.statuses)?;
+    let mut writer = UserSlice::new(UserPtr::from_addr(base), n.checked_mul(size_of::<uapi::KemuStatus>()).ok_or(EINVAL)?).writer();
+    for st in all.iter().take(n) {
+        writer.write(st)?;
+    }
+    Ok(isize::try_from(all.len())?)
 }
 
 impl KemuFile {
@@ -104,15 +132,69 @@ impl KemuFile {
             return Err(EEXIST);
         }
         let id = NEXT_VM_ID.fetch_add(1, Ordering::Relaxed);
-        *slot = Some(Vm::create(id, &cfg)?);
+        let vm = Vm::create(id, &cfg)?;
+        registry::add(vm.clone())?;
+        *slot = Some(FileVm { vm, owner: true });
         Ok(isize::try_from(id)?)
     }
 
-    /// Runs `f` on this file's VM; `EBADFD` if the file is not a VM yet.
+    /// Runs `f` on this file's VM; `EBADFD` if the file has none.
     fn with_vm(&self, f: impl FnOnce(&Vm) -> Result) -> Result<isize> {
         let slot = self.vm.lock();
-        let vm = slot.as_ref().ok_or(EBADFD)?;
+        let vm = &slot.as_ref().ok_or(EBADFD)?.vm;
         f(vm)?;
         Ok(0)
+    }
+
+    /// `KEMU_STOP`: a detached VM that gets stopped leaves the registry (and lets the
+    /// module go) once no file reaches it any more.
+    fn stop(&self) -> Result<isize> {
+        let slot = self.vm.lock();
+        let vm = &slot.as_ref().ok_or(EBADFD)?.vm;
+        vm.stop()?;
+        if vm.take_detached() {
+            drop(registry::remove(vm.id()));
+            registry::module_put();
+        }
+        Ok(0)
+    }
+
+    fn detach(&self) -> Result<isize> {
+        let mut slot = self.vm.lock();
+        let entry = slot.as_ref().ok_or(EBADFD)?;
+        if !entry.owner {
+            return Err(EPERM);
+        }
+        entry.vm.detach()?;
+        registry::module_get();
+        let id = entry.vm.id();
+        *slot = None;
+        Ok(isize::try_from(id)?)
+    }
+
+    fn attach_vm(&self, arg: usize) -> Result<isize> {
+        let id: u32 = read_arg(arg)?;
+        let mut slot = self.vm.lock();
+        if slot.is_some() {
+            return Err(EEXIST);
+        }
+        let vm = registry::find(id).ok_or(ENOENT)?;
+        if !vm.is_detached() {
+            return Err(EBUSY);
+        }
+        *slot = Some(FileVm { vm, owner: false });
+        Ok(0)
+    }
+}
+
+#[pinned_drop]
+impl PinnedDrop for KemuFile {
+    fn drop(self: Pin<&mut Self>) {
+        let Some(entry) = self.vm.lock().take() else { return };
+        if entry.owner {
+            // The owner closed its file (or died): the VM goes away with it.
+            drop(registry::remove(entry.vm.id()));
+            entry.vm.shutdown();
+        }
     }
 }

@@ -23,6 +23,7 @@ mod console;
 mod device;
 mod file_io;
 mod kthread;
+mod registry;
 mod vm;
 
 use kernel::{
@@ -55,6 +56,7 @@ impl kernel::InPlaceModule for KemuModule {
             ktranslator::isa::misa(),
             kdevices::memmap::MEMMAP.len()
         );
+        registry::init();
         try_pin_init!(Self {
             _miscdev <- MiscDeviceRegistration::register(MiscDeviceOptions { name: c"kemu" }),
         })

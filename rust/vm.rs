@@ -183,10 +183,12 @@ struct VmCtl {
     dma: Option<KThread>,
 }
 
-/// A VM, owned by one open file.
+/// A VM: owned by one open file, or detached (owned by the module's registry).
 #[pin_data(PinnedDrop)]
 pub(crate) struct Vm {
     shared: Arc<Shared>,
+    /// Handed to the module with `KEMU_DETACH` and not stopped since.
+    detached: AtomicBool,
     #[pin]
     ctl: Mutex<VmCtl>,
 }
@@ -219,7 +221,7 @@ fn check_config(cfg: &uapi::KemuVmConfig) -> Result<u64> {
 
 impl Vm {
     /// Creates a VM from a validated configuration: RAM, translation cache and hart.
-    pub(crate) fn create(id: u32, cfg: &uapi::KemuVmConfig) -> Result<Pin<KBox<Vm>>> {
+    pub(crate) fn create(id: u32, cfg: &uapi::KemuVmConfig) -> Result<Arc<Vm>> {
         let tb_bytes = check_config(cfg)?;
         let flags = GFP_KERNEL_ACCOUNT | __GFP_NOWARN;
         let ram_len = usize::try_from(cfg.ram_size)?;
@@ -277,14 +279,45 @@ impl Vm {
             }),
             GFP_KERNEL,
         )?;
-        KBox::try_pin_init(
-            try_pin_init!(Vm { shared, ctl <- new_mutex!(VmCtl { vcpu: None, dma: None }) }),
+        Arc::pin_init(
+            try_pin_init!(Vm {
+                shared,
+                detached: AtomicBool::new(false),
+                ctl <- new_mutex!(VmCtl { vcpu: None, dma: None }),
+            }),
             GFP_KERNEL,
         )
     }
 
     fn state(&self) -> u32 {
         self.shared.state.load(Ordering::Acquire)
+    }
+
+    /// The VM's id.
+    pub(crate) fn id(&self) -> u32 {
+        self.shared.id
+    }
+
+    /// `KEMU_DETACH`: marks the running VM as owned by the module.
+    pub(crate) fn detach(&self) -> Result {
+        let _ctl = self.ctl.lock();
+        if self.state() != uapi::KEMU_STATE_RUNNING {
+            return Err(EINVAL);
+        }
+        if self.detached.swap(true, Ordering::AcqRel) {
+            return Err(EINVAL);
+        }
+        Ok(())
+    }
+
+    /// Whether the VM is detached (no file owns it).
+    pub(crate) fn is_detached(&self) -> bool {
+        self.detached.load(Ordering::Acquire)
+    }
+
+    /// Ends the detached state (the VM was stopped): true if it was detached.
+    pub(crate) fn take_detached(&self) -> bool {
+        self.detached.swap(false, Ordering::AcqRel)
     }
 
     /// `KEMU_LOAD`: copies user memory into guest RAM (only before START).
@@ -426,6 +459,14 @@ impl Vm {
         }
         s.console_wait.notify_all();
         s.input_room.notify_all();
+    }
+
+    /// Stops the VM if it runs (the owner's file is closing).
+    pub(crate) fn shutdown(&self) {
+        let mut ctl = self.ctl.lock();
+        if self.state() != uapi::KEMU_STATE_CREATED {
+            self.stop_locked(&mut ctl);
+        }
     }
 
     /// The state shared with the threads (for console I/O that must not hold the file's

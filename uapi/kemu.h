@@ -12,7 +12,7 @@
 #include <linux/types.h>
 
 #define KEMU_ABI_MAJOR 1
-#define KEMU_ABI_MINOR 2
+#define KEMU_ABI_MINOR 3
 
 #define KEMU_IOC_MAGIC 0xBE
 
@@ -20,7 +20,9 @@
 #define KEMU_FEATURE_VM (1ULL << 0)
 /* virtio-blk disks (ATTACH_DISK) and console input through write(). */
 #define KEMU_FEATURE_DISK (1ULL << 1)
-#define KEMU_FEATURES_ALL (KEMU_FEATURE_VM | KEMU_FEATURE_DISK)
+/* Detached VMs: DETACH, LIST_VMS, ATTACH_VM. */
+#define KEMU_FEATURE_DETACH (1ULL << 2)
+#define KEMU_FEATURES_ALL (KEMU_FEATURE_VM | KEMU_FEATURE_DISK | KEMU_FEATURE_DETACH)
 
 struct kemu_version {
 	__u32 abi_major;
@@ -110,5 +112,20 @@ struct kemu_status {
 };
 
 #define KEMU_STATUS _IOR(KEMU_IOC_MAGIC, 0x05, struct kemu_status)
+
+/* KEMU_DETACH: the running VM lives on in the module; returns its id. */
+#define KEMU_DETACH _IO(KEMU_IOC_MAGIC, 0x07)
+
+/* KEMU_LIST_VMS: statuses of all VMs, up to capacity; returns how many exist. */
+struct kemu_vm_list {
+	__u64 statuses;		/* user pointer to struct kemu_status[capacity] */
+	__u32 capacity;
+	__u32 flags;		/* must be 0 */
+};
+
+#define KEMU_LIST_VMS _IOW(KEMU_IOC_MAGIC, 0x08, struct kemu_vm_list)
+
+/* KEMU_ATTACH_VM: this file becomes a window on a detached VM (by id). */
+#define KEMU_ATTACH_VM _IOW(KEMU_IOC_MAGIC, 0x09, __u32)
 
 #endif /* _UAPI_KEMU_H */

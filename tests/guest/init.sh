@@ -6,6 +6,9 @@
 #                    unmount, power off
 #   kemu.mode=ro     like test, but the disk is read-only: mounting read-write and
 #                    writing must both fail
+#   kemu.mode=ddloop mount /dev/vda and write numbered 64 KiB files with dd conv=fsync,
+#                    printing `KEMU-GUEST: synced N` after each one's fsync returned,
+#                    until the host stops the VM (the stop-during-writes test)
 #   kemu.mode=shell  load the modules, mount /dev/vda, start a shell on the console
 # Every step prints `KEMU-GUEST: ...` lines that the host-side tests read; the guest's
 # own uptime is printed at init so boot-to-init time can be read off the console.
@@ -59,6 +62,19 @@ ro)
     umount /mnt 2>/dev/null
     mount -t ext4 -o ro /dev/vda /mnt && [ -e /mnt/boot ] && echo "KEMU-GUEST: read-only mount ok" || fail "ro mount"
     umount /mnt 2>/dev/null
+    ;;
+ddloop)
+    mount -t ext4 /dev/vda /mnt || { fail "mount /dev/vda"; finish; }
+    mkdir -p /mnt/dd && sync
+    i=1
+    while :; do
+        # Each file holds its own number in every byte-row, so the host can tell a
+        # complete file from a torn one.
+        yes "kemu dd block $i" | head -c 65536 > /tmp/block
+        dd if=/tmp/block of=/mnt/dd/$i bs=4096 conv=fsync 2>/dev/null || { fail "dd $i"; finish; }
+        echo "KEMU-GUEST: synced $i"
+        i=$((i + 1))
+    done
     ;;
 shell)
     mount -t ext4 /dev/vda /mnt && echo "KEMU-GUEST: /dev/vda mounted on /mnt"

@@ -32,7 +32,7 @@ expect_fail_line() { # expect_fail_line LINE COMMAND...: COMMAND fails and print
 version_ok() {
     out=$(kemuctl version) || return 1
     echo "$out"
-    echo "$out" | grep -qx "kemu.ko ABI 1.2, features: vm,disk"
+    echo "$out" | grep -qx "kemu.ko ABI 1.3, features: vm,disk,detach"
 }
 kmemleak() { echo "$1" > /sys/kernel/debug/kmemleak; }
 
@@ -57,6 +57,20 @@ kill_test() { # kemuctl start, then SIGKILL: the VM and its kthreads must go awa
     [ "$(kthreads)" = 0 ] || { echo "$(kthreads) kemu kthreads left after kill -9"; return 1; }
 }
 step "kill -9 of kemuctl start tears the VM down" kill_test
+detach_test() { # start --detach, status table, rmmod refused, console ID, stop ID.
+    id=$(kemuctl start --detach --bios none --kernel /guests/spin.elf </dev/null) || return 1
+    kemuctl status
+    kemuctl status | grep -Eq "^ *$id +running" || { echo "VM $id not listed as running"; return 1; }
+    if rmmod kemu 2>/dev/null; then echo "rmmod succeeded while VM $id was detached"; return 1; fi
+    kemuctl stop "$id" || return 1
+    kemuctl status | grep -q "VMs:      none" || { echo "VM $id still listed after stop"; return 1; }
+    [ "$(kthreads)" = 0 ] || { echo "kemu kthreads left after stop"; return 1; }
+    id=$(kemuctl start --detach --bios none --kernel /guests/hello.elf </dev/null) || return 1
+    out=$(kemuctl console "$id" </dev/null); rc=$?
+    [ $rc = 0 ] && [ "$out" = "hello from a RISC-V guest inside kemu.ko" ] || { echo "console $id: status $rc, said '$out'"; return 1; }
+    kemuctl status | grep -q "VMs:      none" || { echo "finished VM $id not reaped by its console"; return 1; }
+}
+step "detached VMs: status table, rmmod refused, stop ID, console ID" detach_test
 step "kemuctl start runs a bare-metal guest to its exit status" sh -c \
     'kemuctl start --bios none --kernel /guests/fail42.elf </dev/null; [ $? = 42 ]'
 
@@ -76,6 +90,26 @@ if [ -n "$debian_nonce" ]; then
         [ $rc = 0 ] && grep -q "KEMU-GUEST: result PASS" /tmp/debian.log
     }
     step "Debian's riscv64 kernel boots inside kemu.ko (OpenSBI, ext4 write, pi)" debian_boot
+
+    # Stop (SIGKILL of kemuctl) in the middle of a guest dd conv=fsync loop; the host
+    # then checks that every file the guest saw synced is on the disk.
+    dd_stop() {
+        [ -b /dev/vdb ] || { echo "no /dev/vdb"; return 1; }
+        kemuctl start --firmware /fw_dynamic.bin --mem 256M --append "console=ttyS0 kemu.mode=ddloop" /dev/vdb \
+            </dev/null > /tmp/dd.log 2>&1 &
+        pid=$!
+        i=0
+        while [ "$(grep -c 'KEMU-GUEST: synced' /tmp/dd.log)" -lt 5 ] && [ $i -lt 12000 ]; do
+            kill -0 $pid 2>/dev/null || break
+            sleep 0.1; i=$((i + 1))
+        done
+        kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
+        sed 's/^/dd| /' /tmp/dd.log | tail -5
+        last=$(sed -n 's/^KEMU-GUEST: synced \([0-9]*\).*/\1/p' /tmp/dd.log | tail -n 1)
+        echo "KEMU-DD: last synced ${last:-0}"
+        [ "${last:-0}" -ge 5 ] && [ "$(kthreads)" = 0 ]
+    }
+    step "stopping a guest in the middle of dd conv=fsync writes" dd_stop
 fi
 step "rmmod kemu" rmmod kemu
 step "/dev/kemu gone after rmmod" sh -c '! [ -e /dev/kemu ] && ! grep -qw kemu /proc/modules'

@@ -10,7 +10,7 @@
 /// Major ABI version: bumped on incompatible changes.
 pub const KEMU_ABI_MAJOR: u32 = 1;
 /// Minor ABI version: bumped on compatible additions.
-pub const KEMU_ABI_MINOR: u32 = 2;
+pub const KEMU_ABI_MINOR: u32 = 3;
 
 /// Ioctl type ("magic") byte of `/dev/kemu`, unused by in-tree drivers.
 pub const KEMU_IOC_MAGIC: u32 = 0xBE;
@@ -71,8 +71,12 @@ pub const KEMU_FEATURE_VM: u64 = 1 << 0;
 /// `kemu-dma/<vm>` kthread, and console input through `write()`.
 pub const KEMU_FEATURE_DISK: u64 = 1 << 1;
 
+/// Feature: VMs that outlive their file (`KEMU_DETACH`), listed with `KEMU_LIST_VMS` and
+/// reached again with `KEMU_ATTACH_VM`.
+pub const KEMU_FEATURE_DETACH: u64 = 1 << 2;
+
 /// Every feature flag this ABI version defines.
-pub const KEMU_FEATURES_ALL: u64 = KEMU_FEATURE_VM | KEMU_FEATURE_DISK;
+pub const KEMU_FEATURES_ALL: u64 = KEMU_FEATURE_VM | KEMU_FEATURE_DISK | KEMU_FEATURE_DETACH;
 
 /// `_IOR(KEMU_IOC_MAGIC, 0x00, struct kemu_version)`: the module's ABI version and
 /// features. Valid on any open `/dev/kemu`.
@@ -232,6 +236,34 @@ pub struct KemuStatus {
 /// `_IOR(KEMU_IOC_MAGIC, 0x05, struct kemu_status)`: the VM's state and counters.
 pub const KEMU_STATUS: u32 = ioc(IOC_READ, KEMU_IOC_MAGIC, 0x05, core::mem::size_of::<KemuStatus>());
 
+/// `_IO(KEMU_IOC_MAGIC, 0x07)`: hands this file's running VM to the module: it runs on
+/// with no file open (the module stays loaded meanwhile) and this file is empty again.
+/// Returns the VM id. `EINVAL` unless the VM runs; `EPERM` on a file that only attached.
+pub const KEMU_DETACH: u32 = ioc(IOC_NONE, KEMU_IOC_MAGIC, 0x07, 0);
+
+/// Argument of [`KEMU_LIST_VMS`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KemuVmList {
+    /// Userspace address of an array of `capacity` [`KemuStatus`] entries.
+    pub statuses: u64,
+    /// Entries the array holds.
+    pub capacity: u32,
+    /// Must be zero.
+    pub flags: u32,
+}
+
+/// `_IOW(KEMU_IOC_MAGIC, 0x08, struct kemu_vm_list)`: fills the array with the status of
+/// every VM (attached or detached, by id), up to `capacity`; returns how many VMs exist.
+/// Valid on any open file.
+pub const KEMU_LIST_VMS: u32 = ioc(IOC_WRITE, KEMU_IOC_MAGIC, 0x08, core::mem::size_of::<KemuVmList>());
+
+/// `_IOW(KEMU_IOC_MAGIC, 0x09, __u32)`: makes this (empty) file a window on the detached
+/// VM with this id: console `read()`/`write()`, `KEMU_STATUS` and `KEMU_STOP` work on it,
+/// and closing the file leaves the VM running. `ENOENT`: no such VM; `EBUSY`: the VM
+/// belongs to another file; `EEXIST`: this file already has a VM.
+pub const KEMU_ATTACH_VM: u32 = ioc(IOC_WRITE, KEMU_IOC_MAGIC, 0x09, core::mem::size_of::<u32>());
+
 /// Every ioctl of this ABI by its C name, for the C-header agreement test and tools.
 pub const KEMU_IOCTLS: &[(&str, u32)] = &[
     ("KEMU_GET_VERSION", KEMU_GET_VERSION),
@@ -241,4 +273,7 @@ pub const KEMU_IOCTLS: &[(&str, u32)] = &[
     ("KEMU_STOP", KEMU_STOP),
     ("KEMU_STATUS", KEMU_STATUS),
     ("KEMU_ATTACH_DISK", KEMU_ATTACH_DISK),
+    ("KEMU_DETACH", KEMU_DETACH),
+    ("KEMU_LIST_VMS", KEMU_LIST_VMS),
+    ("KEMU_ATTACH_VM", KEMU_ATTACH_VM),
 ];

@@ -23,7 +23,7 @@ fn expectations() -> Vec<(String, u64)> {
         };
     }
     consts!(
-        KEMU_ABI_MAJOR, KEMU_ABI_MINOR, KEMU_IOC_MAGIC, KEMU_FEATURE_VM, KEMU_FEATURE_DISK, KEMU_FEATURES_ALL,
+        KEMU_ABI_MAJOR, KEMU_ABI_MINOR, KEMU_IOC_MAGIC, KEMU_FEATURE_VM, KEMU_FEATURE_DISK, KEMU_FEATURE_DETACH, KEMU_FEATURES_ALL,
         KEMU_DISK_READONLY, KEMU_CACHE_WRITEBACK, KEMU_CACHE_WRITETHROUGH, KEMU_DISK_SLOTS,
         KEMU_RAM_MIN, KEMU_RAM_MAX, KEMU_RAM_ALIGN, KEMU_TB_CACHE_DEFAULT, KEMU_TB_CACHE_MAX, KEMU_TB_CACHE_MIN,
         KEMU_STATE_CREATED, KEMU_STATE_RUNNING, KEMU_STATE_STOPPED,
@@ -34,6 +34,7 @@ fn expectations() -> Vec<(String, u64)> {
     layout!(KemuLoad, "kemu_load", guest_addr, user_addr, size, flags);
     layout!(KemuStart, "kemu_start", pc, args, flags);
     layout!(KemuDisk, "kemu_disk", fd, slot, flags, cache_mode, reserved);
+    layout!(KemuVmList, "kemu_vm_list", statuses, capacity, flags);
     layout!(
         KemuStatus, "kemu_status", id, state, exit_reason, exit_code, ram_size, uptime_ns, instructions,
         tbs_translated, tlb_misses, traps, disk_requests, reserved

@@ -152,6 +152,43 @@ impl Device {
         self.ioctl_ptr("KEMU_STATUS", uapi::KEMU_STATUS, std::ptr::from_mut(&mut st)).map(|_| st)
     }
 
+    /// `KEMU_DETACH`: returns the VM id.
+    pub(crate) fn detach(&self) -> Result<u32, Error> {
+        let id = self.ioctl_ptr("KEMU_DETACH", uapi::KEMU_DETACH, std::ptr::null::<u8>())?;
+        Ok(u32::try_from(id).unwrap_or(0))
+    }
+
+    /// `KEMU_LIST_VMS`: the status of every VM.
+    pub(crate) fn list_vms(&self) -> Result<Vec<KemuStatus>, Error> {
+        let mut out: Vec<KemuStatus> = Vec::new();
+        loop {
+            let req = uapi::KemuVmList {
+                statuses: out.as_mut_ptr() as u64,
+                capacity: u32::try_from(out.capacity()).unwrap_or(u32::MAX),
+                flags: 0,
+            };
+            let n = usize::try_from(self.ioctl_ptr("KEMU_LIST_VMS", uapi::KEMU_LIST_VMS, &req)?).unwrap_or(0);
+            if n <= out.capacity() {
+                // SAFETY: the kernel wrote `n` complete entries into the array (n is at
+                // most its capacity), and `KemuStatus` is plain integers.
+                unsafe { out.set_len(n) };
+                return Ok(out);
+            }
+            out.reserve(n + 4);
+        }
+    }
+
+    /// `KEMU_ATTACH_VM`: this file becomes a window on the detached VM `id`.
+    pub(crate) fn attach_vm(&self, id: u32) -> Result<(), Error> {
+        self.ioctl_ptr("KEMU_ATTACH_VM", uapi::KEMU_ATTACH_VM, &id).map(drop).map_err(|e| match e {
+            Error::Sys { errno: Errno::NOENT, .. } => Error::Message(format!("no VM {id} (kemuctl status lists them)")),
+            Error::Sys { errno: Errno::BUSY, .. } => {
+                Error::Message(format!("VM {id} belongs to the kemuctl that started it (not detached)"))
+            }
+            e => e,
+        })
+    }
+
     /// The VM file, for console reads and writes.
     pub(crate) fn file(&self) -> &OwnedFd {
         &self.fd
@@ -177,6 +214,7 @@ pub(crate) fn features_string(features: u64) -> String {
         .map(|b| match 1u64 << b {
             uapi::KEMU_FEATURE_VM => "vm".to_string(),
             uapi::KEMU_FEATURE_DISK => "disk".to_string(),
+            uapi::KEMU_FEATURE_DETACH => "detach".to_string(),
             _ => format!("bit{b}"),
         })
         .collect();

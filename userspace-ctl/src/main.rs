@@ -51,6 +51,20 @@ enum Command {
         /// where a guest FLUSH fsyncs).
         #[arg(long)]
         writethrough: bool,
+        /// Hand the VM to kemu.ko and print its id instead of attaching the console
+        /// (then `kemuctl console ID`, `kemuctl stop ID`).
+        #[arg(long)]
+        detach: bool,
+    },
+    /// Attach the terminal to a detached VM's console (Ctrl-A x leaves it running).
+    Console {
+        /// VM id (see `kemuctl status`).
+        id: u32,
+    },
+    /// Stop a detached VM.
+    Stop {
+        /// VM id (see `kemuctl status`).
+        id: u32,
     },
     /// Show where firmware, kernel, initrd and device tree would go in guest RAM,
     /// without running anything.
@@ -65,8 +79,14 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Command::Start { machine, writethrough } = &cli.command {
-        return match start::cmd_start(&cli.device, machine, *writethrough) {
+    let status_cmd = match &cli.command {
+        Command::Start { machine, writethrough, detach } => Some(start::cmd_start(&cli.device, machine, *writethrough, *detach)),
+        Command::Console { id } => Some(start::cmd_console(&cli.device, *id)),
+        Command::Stop { id } => Some(start::cmd_stop(&cli.device, *id)),
+        _ => None,
+    };
+    if let Some(result) = status_cmd {
+        return match result {
             Ok(status) => ExitCode::from(status),
             Err(e) => {
                 eprintln!("kemuctl: {e}");
@@ -87,7 +107,9 @@ fn main() -> ExitCode {
         Command::Version => cmd_version(&cli.device).map_err(Into::into),
         Command::Status => cmd_status(&cli.device).map_err(Into::into),
         Command::Plan { machine, dump_dtb } => cmd_plan(&machine, dump_dtb.as_deref()),
-        Command::Run { .. } | Command::Start { .. } => unreachable!("handled above"),
+        Command::Run { .. } | Command::Start { .. } | Command::Console { .. } | Command::Stop { .. } => {
+            unreachable!("handled above")
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -135,5 +157,38 @@ fn cmd_status(path: &std::path::Path) -> Result<(), device::Error> {
     let v = dev.checked_version()?;
     println!("module:   loaded ({}, ABI {}.{})", path.display(), v.abi_major, v.abi_minor);
     println!("features: {}", features_string(v.features));
+    if v.features & uapi::KEMU_FEATURE_DETACH == 0 {
+        return Ok(());
+    }
+    let vms = dev.list_vms()?;
+    if vms.is_empty() {
+        println!("VMs:      none");
+        return Ok(());
+    }
+    println!("{:>4}  {:<8} {:>8} {:>7} {:>14} {:>9}  EXIT", "ID", "STATE", "UPTIME", "RAM", "INSTRUCTIONS", "DISK-REQS");
+    for st in vms {
+        let state = match st.state {
+            uapi::KEMU_STATE_CREATED => "created",
+            uapi::KEMU_STATE_RUNNING => "running",
+            _ => "stopped",
+        };
+        let exit = match st.exit_reason {
+            uapi::KEMU_EXIT_POWEROFF => "poweroff".to_string(),
+            uapi::KEMU_EXIT_REBOOT => "reboot".to_string(),
+            uapi::KEMU_EXIT_FAIL => format!("fail {}", st.exit_code),
+            uapi::KEMU_EXIT_STOPPED => "stopped".to_string(),
+            _ => "-".to_string(),
+        };
+        println!(
+            "{:>4}  {:<8} {:>8} {:>6}M {:>14} {:>9}  {}",
+            st.id,
+            state,
+            start::fmt_uptime(st.uptime_ns),
+            st.ram_size >> 20,
+            st.instructions,
+            st.disk_requests,
+            exit
+        );
+    }
     Ok(())
 }

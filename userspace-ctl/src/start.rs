@@ -26,6 +26,8 @@ use crate::run::console::{Console, ConsoleTarget};
 struct VmConsole {
     dev: Arc<Device>,
     quit: AtomicBool,
+    /// Ctrl-A x stops the VM (the owner's console) rather than only leaving.
+    stops: bool,
 }
 
 impl ConsoleTarget for VmConsole {
@@ -44,12 +46,24 @@ impl ConsoleTarget for VmConsole {
 
     fn request_quit(&self) {
         self.quit.store(true, Ordering::SeqCst);
-        let _ = self.dev.stop();
+        if self.stops {
+            let _ = self.dev.stop();
+        } else {
+            // Leave the VM running: the console's blocking read ends with the process.
+            crate::run::console::restore_terminal();
+            eprintln!("\nkemuctl: left the console; the VM runs on");
+            std::process::exit(0);
+        }
     }
 }
 
 /// Runs the guest in kemu.ko with the terminal as its console; returns the exit status.
-pub(crate) fn cmd_start(device: &Path, args: &MachineArgs, writethrough: bool) -> Result<u8, Box<dyn std::error::Error>> {
+pub(crate) fn cmd_start(
+    device: &Path,
+    args: &MachineArgs,
+    writethrough: bool,
+    detach: bool,
+) -> Result<u8, Box<dyn std::error::Error>> {
     let dev = Device::open(device)?;
     let v = dev.checked_version()?;
     let needed = uapi::KEMU_FEATURE_VM | uapi::KEMU_FEATURE_DISK;
@@ -83,9 +97,48 @@ pub(crate) fn cmd_start(device: &Path, args: &MachineArgs, writethrough: bool) -
         None => None,
     };
     dev.start(&KemuStart { pc: plan.entry, args: plan.args, flags: 0 })?;
+    if detach {
+        let id = dev.detach()?;
+        println!("{id}");
+        return Ok(0);
+    }
+    console_until_stopped(Arc::new(dev), id, true)
+}
 
-    let dev = Arc::new(dev);
-    let target = Arc::new(VmConsole { dev: Arc::clone(&dev), quit: AtomicBool::new(false) });
+/// Attaches the terminal to the detached VM `id` until it stops (exit status: the
+/// guest's) or Ctrl-A x (which leaves the VM running; exit status 0).
+pub(crate) fn cmd_console(device: &Path, id: u32) -> Result<u8, Box<dyn std::error::Error>> {
+    let dev = Device::open(device)?;
+    dev.checked_version()?;
+    dev.attach_vm(id)?;
+    console_until_stopped(Arc::new(dev), id, false)
+}
+
+/// Stops the detached VM `id`, waiting for its threads, its disks' fsync and release.
+pub(crate) fn cmd_stop(device: &Path, id: u32) -> Result<u8, Box<dyn std::error::Error>> {
+    let dev = Device::open(device)?;
+    dev.checked_version()?;
+    dev.attach_vm(id)?;
+    dev.stop()?;
+    let st = dev.status()?;
+    println!("VM {id} stopped after {}", fmt_uptime(st.uptime_ns));
+    Ok(0)
+}
+
+/// `3m07s`-style uptime.
+pub(crate) fn fmt_uptime(ns: u64) -> String {
+    let s = ns / 1_000_000_000;
+    match s {
+        0..=59 => format!("{}.{:01}s", s, ns / 100_000_000 % 10),
+        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
+        _ => format!("{}h{:02}m", s / 3600, s / 60 % 60),
+    }
+}
+
+/// Copies the VM's console to the terminal and the terminal to the VM. `owner`: this
+/// process created the VM, so Ctrl-A x stops it; otherwise Ctrl-A x only detaches.
+fn console_until_stopped(dev: Arc<Device>, id: u32, owner: bool) -> Result<u8, Box<dyn std::error::Error>> {
+    let target = Arc::new(VmConsole { dev: Arc::clone(&dev), quit: AtomicBool::new(false), stops: owner });
     let console = Console::start(Arc::clone(&target) as Arc<dyn ConsoleTarget>)?;
     let mut stdout = std::io::stdout().lock();
     let mut buf = [0u8; 4096];
@@ -103,6 +156,10 @@ pub(crate) fn cmd_start(device: &Path, args: &MachineArgs, writethrough: bool) -
         }
     }
     drop(console);
+    if !owner {
+        // The detached VM stopped on its own: take it out of the module's list.
+        dev.stop()?;
+    }
     let st = dev.status()?;
     Ok(match st.exit_reason {
         uapi::KEMU_EXIT_POWEROFF => 0,

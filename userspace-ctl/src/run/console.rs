@@ -72,7 +72,8 @@ impl Escapes {
 /// The terminal settings to restore, once raw mode is on.
 static SAVED: OnceLock<libc::termios> = OnceLock::new();
 
-fn restore_terminal() {
+/// Puts the terminal back as it was before raw mode (no-op if it never changed).
+pub(crate) fn restore_terminal() {
     if let Some(t) = SAVED.get() {
         // SAFETY: tcsetattr reads the termios we saved; fd 0 may be anything by now, in
         // which case the call fails harmlessly. It is async-signal-safe.

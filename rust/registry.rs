@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Every VM of the module, by id: those owned by an open file and the detached ones,
+//! which nobody's file owns and which keep the module loaded until they are stopped.
+
+use kernel::{bindings, prelude::*, sync::Arc, ModuleMetadata};
+
+use crate::uapi::KemuStatus;
+use crate::vm::Vm;
+
+kernel::sync::global_lock! {
+    // SAFETY: `init` is called in the module initialiser, before `/dev/kemu` exists.
+    unsafe(uninit) static VMS: Mutex<KVec<Arc<Vm>>> = KVec::new();
+}
+
+/// Initialises the registry; called once, in the module initialiser.
+pub(crate) fn init() {
+    // SAFETY: called exactly once, before any other use of `VMS`.
+    unsafe { VMS.init() };
+}
+
+/// Adds a new VM.
+pub(crate) fn add(vm: Arc<Vm>) -> Result {
+    VMS.lock().push(vm, GFP_KERNEL)?;
+    Ok(())
+}
+
+/// Removes the VM with this id, returning it so that the caller drops it unlocked.
+pub(crate) fn remove(id: u32) -> Option<Arc<Vm>> {
+    let mut vms = VMS.lock();
+    let i = vms.iter().position(|v| v.id() == id)?;
+    vms.remove(i).ok()
+}
+
+/// The VM with this id.
+pub(crate) fn find(id: u32) -> Option<Arc<Vm>> {
+    VMS.lock().iter().find(|v| v.id() == id).cloned()
+}
+
+/// The status of every VM, by id.
+pub(crate) fn statuses() -> Result<KVec<KemuStatus>> {
+    let vms = VMS.lock();
+    let mut out = KVec::with_capacity(vms.len(), GFP_KERNEL)?;
+    for v in vms.iter() {
+        out.push(v.status(), GFP_KERNEL)?;
+    }
+    drop(vms);
+    out.sort_unstable_by_key(|s| s.id);
+    Ok(out)
+}
+
+/// Keeps the module loaded while a detached VM exists (`rmmod` then says "in use").
+pub(crate) fn module_get() {
+    // SAFETY: the module is loaded (this runs in one of its ioctls), so taking one more
+    // reference on it is allowed.
+    unsafe { bindings::__module_get(crate::KemuModule::THIS_MODULE.as_ptr()) };
+}
+
+/// Drops the reference taken by [`module_get`] for a detached VM.
+pub(crate) fn module_put() {
+    // SAFETY: pairs with one earlier `module_get`; this runs in an ioctl of an open file,
+    // which holds its own module reference, so the module cannot go away under us.
+    unsafe { bindings::module_put(crate::KemuModule::THIS_MODULE.as_ptr()) };
+}
