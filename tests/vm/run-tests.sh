@@ -35,10 +35,18 @@ bins="$repo/target/x86_64-unknown-linux-gnu/release"
 # Bare-metal RISC-V programs the VM tests run inside kemu.ko (flat binaries at 0x80000000).
 guests="$out/guests"
 mkdir -p "$guests"
-for src in "$here"/guests/*.S; do
-    g=$(basename "$src" .S)
+cross_cc() {
     riscv64-linux-gnu-gcc -march=rv64gc -mabi=lp64d -nostdlib -nostartfiles -static -fno-pie -no-pie \
-        -mcmodel=medany -Wl,--build-id=none -T "$here/guests/link.ld" -o "$guests/$g.elf" "$src"
+        -mcmodel=medany -ffreestanding -fno-builtin -O2 -Wl,--build-id=none,--no-warn-rwx-segments \
+        -T "$here/guests/link.ld" "$@"
+}
+for src in "$here"/guests/*.S "$here"/guests/*.c; do
+    g=$(basename "${src%.*}")
+    case "$src" in
+        *-start.S) continue ;;                                   # entry code of a C guest
+        *.c) cross_cc -o "$guests/$g.elf" "$here/guests/$g-start.S" "$src" ;;
+        *) cross_cc -o "$guests/$g.elf" "$src" ;;
+    esac
     riscv64-linux-gnu-objcopy -O binary "$guests/$g.elf" "$guests/$g.bin"
 done
 

@@ -71,6 +71,21 @@ detach_test() { # start --detach, status table, rmmod refused, console ID, stop 
     kemuctl status | grep -q "VMs:      none" || { echo "finished VM $id not reaped by its console"; return 1; }
 }
 step "detached VMs: status table, rmmod refused, stop ID, console ID" detach_test
+four_disks() { # four VMs at once, each with its own disk, driven by a bare-metal driver
+    for n in 1 2 3 4; do
+        dd if=/dev/zero of=/tmp/d$n.img bs=1024 count=1024 2>/dev/null
+        kemuctl start --bios none --kernel /guests/diskio.elf /tmp/d$n.img </dev/null >/tmp/d$n.log 2>&1 &
+        eval pid$n=\$!
+    done
+    for n in 1 2 3 4; do
+        eval wait \$pid$n || { echo "VM $n exited with $?: $(cat /tmp/d$n.log)"; return 1; }
+        grep -q "disk ok" /tmp/d$n.log || { echo "VM $n: $(cat /tmp/d$n.log)"; return 1; }
+        [ "$(dd if=/tmp/d$n.img bs=512 skip=1 count=1 2>/dev/null | head -c 14)" = "kemu disk test" ] ||
+            { echo "disk $n does not hold what its guest wrote"; return 1; }
+    done
+    rm -f /tmp/d?.img
+}
+step "four VMs at once, each writing and reading its own disk" four_disks
 step "kemuctl start runs a bare-metal guest to its exit status" sh -c \
     'kemuctl start --bios none --kernel /guests/fail42.elf </dev/null; [ $? = 42 ]'
 
