@@ -40,7 +40,7 @@ module! {
 }
 
 /// The loaded module: owns the `/dev/kemu` registration.
-#[pin_data]
+#[pin_data(PinnedDrop)]
 struct KemuModule {
     #[pin]
     _miscdev: MiscDeviceRegistration<device::KemuFile>,
@@ -60,5 +60,12 @@ impl kernel::InPlaceModule for KemuModule {
         try_pin_init!(Self {
             _miscdev <- MiscDeviceRegistration::register(MiscDeviceOptions { name: c"kemu" }),
         })
+    }
+}
+
+#[pinned_drop]
+impl PinnedDrop for KemuModule {
+    fn drop(self: Pin<&mut Self>) {
+        registry::exit();
     }
 }

@@ -19,6 +19,13 @@ pub(crate) fn init() {
     unsafe { VMS.init() };
 }
 
+/// Frees the registry's memory at module unload (statics are never dropped). By then no
+/// VM exists: each open file and each detached VM holds a module reference.
+pub(crate) fn exit() {
+    let old = core::mem::replace(&mut *VMS.lock(), KVec::new());
+    drop(old);
+}
+
 /// Adds a new VM.
 pub(crate) fn add(vm: Arc<Vm>) -> Result {
     VMS.lock().push(vm, GFP_KERNEL)?;

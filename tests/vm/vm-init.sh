@@ -48,7 +48,7 @@ step "kemu-vmtest" kemu-vmtest
 
 kthreads() { cat /proc/[0-9]*/comm 2>/dev/null | grep -c '^kemu-' ; }
 kill_test() { # kemuctl start, then SIGKILL: the VM and its kthreads must go away.
-    kemuctl start --bios none --kernel /guests/spin.elf </dev/null >/dev/null 2>&1 &
+    kemuctl start --mem 32M --bios none --kernel /guests/spin.elf </dev/null >/dev/null 2>&1 &
     pid=$!
     i=0; while [ "$(kthreads)" -lt 2 ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
     [ "$(kthreads)" -ge 2 ] || { echo "no kemu-vcpu/kemu-dma threads while running"; return 1; }
@@ -58,14 +58,14 @@ kill_test() { # kemuctl start, then SIGKILL: the VM and its kthreads must go awa
 }
 step "kill -9 of kemuctl start tears the VM down" kill_test
 detach_test() { # start --detach, status table, rmmod refused, console ID, stop ID.
-    id=$(kemuctl start --detach --bios none --kernel /guests/spin.elf </dev/null) || return 1
+    id=$(kemuctl start --detach --mem 32M --bios none --kernel /guests/spin.elf </dev/null) || return 1
     kemuctl status
     kemuctl status | grep -Eq "^ *$id +running" || { echo "VM $id not listed as running"; return 1; }
     if rmmod kemu 2>/dev/null; then echo "rmmod succeeded while VM $id was detached"; return 1; fi
     kemuctl stop "$id" || return 1
     kemuctl status | grep -q "VMs:      none" || { echo "VM $id still listed after stop"; return 1; }
     [ "$(kthreads)" = 0 ] || { echo "kemu kthreads left after stop"; return 1; }
-    id=$(kemuctl start --detach --bios none --kernel /guests/hello.elf </dev/null) || return 1
+    id=$(kemuctl start --detach --mem 32M --bios none --kernel /guests/hello.elf </dev/null) || return 1
     out=$(kemuctl console "$id" </dev/null); rc=$?
     [ $rc = 0 ] && [ "$out" = "hello from a RISC-V guest inside kemu.ko" ] || { echo "console $id: status $rc, said '$out'"; return 1; }
     kemuctl status | grep -q "VMs:      none" || { echo "finished VM $id not reaped by its console"; return 1; }
@@ -74,7 +74,7 @@ step "detached VMs: status table, rmmod refused, stop ID, console ID" detach_tes
 four_disks() { # four VMs at once, each with its own disk, driven by a bare-metal driver
     for n in 1 2 3 4; do
         dd if=/dev/zero of=/tmp/d$n.img bs=1024 count=1024 2>/dev/null
-        kemuctl start --bios none --kernel /guests/diskio.elf /tmp/d$n.img </dev/null >/tmp/d$n.log 2>&1 &
+        kemuctl start --mem 32M --bios none --kernel /guests/diskio.elf /tmp/d$n.img </dev/null >/tmp/d$n.log 2>&1 &
         eval pid$n=\$!
     done
     for n in 1 2 3 4; do
@@ -87,7 +87,7 @@ four_disks() { # four VMs at once, each with its own disk, driven by a bare-meta
 }
 step "four VMs at once, each writing and reading its own disk" four_disks
 step "kemuctl start runs a bare-metal guest to its exit status" sh -c \
-    'kemuctl start --bios none --kernel /guests/fail42.elf </dev/null; [ $? = 42 ]'
+    'kemuctl start --mem 32M --bios none --kernel /guests/fail42.elf </dev/null; [ $? = 42 ]'
 
 # The real guest: Debian's riscv64 kernel with OpenSBI, booted inside kemu.ko from the
 # disk the harness attached as /dev/vda; the host checks the disk afterwards.
@@ -105,6 +105,21 @@ if [ -n "$debian_nonce" ]; then
         [ $rc = 0 ] && grep -q "KEMU-GUEST: result PASS" /tmp/debian.log
     }
     step "Debian's riscv64 kernel boots inside kemu.ko (OpenSBI, ext4 write, pi)" debian_boot
+
+    # The same guest under `kemuctl run` in this same VM: the userspace side of the
+    # kernel-vs-user comparison, measured in the same environment.
+    debian_user() {
+        [ -b /dev/vdc ] || { echo "no /dev/vdc"; return 1; }
+        start=$(cut -d' ' -f1 /proc/uptime)
+        timeout 1200 kemuctl run --firmware /fw_dynamic.bin --mem 256M \
+            --append "console=ttyS0 kemu.mode=test kemu.nonce=user" /dev/vdc </dev/null > /tmp/user.log 2>&1
+        rc=$?
+        end=$(cut -d' ' -f1 /proc/uptime)
+        grep -E "KEMU-GUEST|^pi: " /tmp/user.log | sed 's/^/user| /'
+        echo "KEMU-USER: exit $rc, wall $start..$end s"
+        [ $rc = 0 ] && grep -q "KEMU-GUEST: result PASS" /tmp/user.log
+    }
+    step "the same Debian guest under kemuctl run in this VM (userspace)" debian_user
 
     # Stop (SIGKILL of kemuctl) in the middle of a guest dd conv=fsync loop; the host
     # then checks that every file the guest saw synced is on the disk.
