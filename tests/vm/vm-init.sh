@@ -93,33 +93,26 @@ step "kemuctl start runs a bare-metal guest to its exit status" sh -c \
 # disk the harness attached as /dev/vda; the host checks the disk afterwards.
 debian_nonce=$(sed -n 's/.*kemu.debian=\([^ ]*\).*/\1/p' /proc/cmdline)
 if [ -n "$debian_nonce" ]; then
-    debian_boot() {
-        [ -b /dev/vda ] || { echo "no /dev/vda"; return 1; }
+    # debian MODE DISK TAG NONCE: boots the Debian guest from DISK with `kemuctl MODE`
+    # (start: inside kemu.ko; run: in userspace), prints its console as `TAG| ` lines
+    # and a `KEMU-TAG: exit ..., wall ..` line; succeeds if the guest's checks passed.
+    debian() {
+        mode=$1 disk=$2 tag=$3 nonce=$4
+        [ -b "$disk" ] || { echo "no $disk"; return 1; }
         start=$(cut -d' ' -f1 /proc/uptime)
-        timeout 1200 kemuctl start --firmware /fw_dynamic.bin --mem 256M \
-            --append "console=ttyS0 kemu.mode=test kemu.nonce=$debian_nonce" /dev/vda </dev/null > /tmp/debian.log 2>&1
+        timeout 1200 kemuctl "$mode" --firmware /fw_dynamic.bin --mem 256M \
+            --append "console=ttyS0 kemu.mode=test kemu.nonce=$nonce" "$disk" </dev/null > /tmp/$tag.log 2>&1
         rc=$?
         end=$(cut -d' ' -f1 /proc/uptime)
-        sed 's/^/debian| /' /tmp/debian.log
-        echo "KEMU-DEBIAN: exit $rc, wall $start..$end s"
-        [ $rc = 0 ] && grep -q "KEMU-GUEST: result PASS" /tmp/debian.log
+        sed "s/^/$tag| /" /tmp/$tag.log
+        echo "KEMU-$(echo $tag | tr a-z A-Z): exit $rc, wall $start..$end s"
+        [ $rc = 0 ] && grep -q "KEMU-GUEST: result PASS" /tmp/$tag.log
     }
-    step "Debian's riscv64 kernel boots inside kemu.ko (OpenSBI, ext4 write, pi)" debian_boot
-
+    step "Debian's riscv64 kernel boots inside kemu.ko (OpenSBI, ext4 write, pi)" \
+        debian start /dev/vda debian "$debian_nonce"
     # The same guest under `kemuctl run` in this same VM: the userspace side of the
     # kernel-vs-user comparison, measured in the same environment.
-    debian_user() {
-        [ -b /dev/vdc ] || { echo "no /dev/vdc"; return 1; }
-        start=$(cut -d' ' -f1 /proc/uptime)
-        timeout 1200 kemuctl run --firmware /fw_dynamic.bin --mem 256M \
-            --append "console=ttyS0 kemu.mode=test kemu.nonce=user" /dev/vdc </dev/null > /tmp/user.log 2>&1
-        rc=$?
-        end=$(cut -d' ' -f1 /proc/uptime)
-        grep -E "KEMU-GUEST|^pi: " /tmp/user.log | sed 's/^/user| /'
-        echo "KEMU-USER: exit $rc, wall $start..$end s"
-        [ $rc = 0 ] && grep -q "KEMU-GUEST: result PASS" /tmp/user.log
-    }
-    step "the same Debian guest under kemuctl run in this VM (userspace)" debian_user
+    step "the same Debian guest under kemuctl run in this VM (userspace)" debian run /dev/vdc user user
 
     # Stop (SIGKILL of kemuctl) in the middle of a guest dd conv=fsync loop; the host
     # then checks that every file the guest saw synced is on the disk.

@@ -2,6 +2,7 @@
 //! fsync for flush.
 
 use std::fs::{File, OpenOptions};
+use std::io::{Seek, SeekFrom};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
@@ -22,7 +23,8 @@ impl FileDisk {
             .write(!read_only)
             .open(path)
             .map_err(|e| format!("{}: {e}", path.display()))?;
-        let size = file.metadata().map_err(|e| format!("{}: {e}", path.display()))?.len();
+        // Seeking to the end gives the size of block devices too (their metadata says 0).
+        let size = (&file).seek(SeekFrom::End(0)).map_err(|e| format!("{}: {e}", path.display()))?;
         Ok(Self { file, size, read_only })
     }
 
