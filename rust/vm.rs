@@ -505,11 +505,9 @@ impl Vm {
 #[pinned_drop]
 impl PinnedDrop for Vm {
     fn drop(self: Pin<&mut Self>) {
-        // The last close (or the owner's death) stops the guest before its memory goes.
-        let mut ctl = self.ctl.lock();
-        if self.state() != uapi::KEMU_STATE_CREATED {
-            self.stop_locked(&mut ctl);
-        }
+        // The last reference going (the owner's file closed, or a detached VM reaped)
+        // stops the guest before its memory goes.
+        self.shutdown();
     }
 }
 
