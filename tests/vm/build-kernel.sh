@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Builds (or reuses) kemu's Rust-enabled x86_64 test kernel.
 #
-#   tests/vm/build-kernel.sh [--variant base|kasan] [--print-dir]
+#   tests/vm/build-kernel.sh [--variant base|kasan|bench] [--print-dir]
 #
+# Variants: base (the test kernel: lockdep, atomic-sleep checks, kmemleak), kasan (base
+# plus KASAN), bench (distro-like: CPU mitigations, no debug options; for `make bench`).
 # The build tree lives outside the repository, in $KEMU_CACHE (default ~/.cache/kemu),
 # keyed by everything that goes into it: the linux-source package version, the config
-# fragments, this script and the toolchain versions. A finished tree is reused as is.
-# The last line printed is the build directory (usable as KDIR for out-of-tree modules).
+# fragments, the build recipe's version (below) and the toolchain versions. A finished
+# tree is reused as is. The last line printed is the build directory (usable as KDIR).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -20,10 +22,14 @@ while [ $# -gt 0 ]; do
     esac
 done
 case "$variant" in
-    base) fragments=("$here/kernel.config") ;;
-    kasan) fragments=("$here/kernel.config" "$here/kernel-kasan.config") ;;
-    *) echo "build-kernel.sh: unknown variant $variant (base|kasan)" >&2; exit 2 ;;
+    base) fragments=("$here/kernel.config" "$here/kernel-debug.config") ;;
+    kasan) fragments=("$here/kernel.config" "$here/kernel-debug.config" "$here/kernel-kasan.config") ;;
+    bench) fragments=("$here/kernel.config" "$here/kernel-bench.config") ;;
+    *) echo "build-kernel.sh: unknown variant $variant (base|kasan|bench)" >&2; exit 2 ;;
 esac
+# Bump when the configure or build steps below change what a tree contains (the cache
+# key covers the fragments and the toolchain by their content already).
+recipe="kemu-kernel-recipe 1: tinyconfig + merge_config -m + olddefconfig; bzImage modules"
 
 # shellcheck source=toolchain.sh
 . "$here/toolchain.sh"
@@ -31,13 +37,15 @@ esac
 cache=${KEMU_CACHE:-$HOME/.cache/kemu}
 srcpkg=$(dpkg-query -W -f='${Version}' linux-source-7.3 2>/dev/null || true)
 [ -n "$srcpkg" ] || { echo "build-kernel.sh: linux-source-7.3 is not installed (run tests/vm/setup-host.sh)" >&2; exit 1; }
-key=$( { echo "$srcpkg"; cat "${fragments[@]}" "$0" "$here/toolchain.sh"; kemu_toolchain_versions; } \
+key=$( { echo "$srcpkg"; cat "${fragments[@]}"; echo "$recipe"; cat "$here/toolchain.sh"; kemu_toolchain_versions; } \
        | sha256sum | cut -c1-16)
 out="$cache/kernel/$variant-$key"
 if [ "$print_only" = 1 ]; then echo "$out"; exit 0; fi
 
 mkdir -p "$cache/kernel" "$cache/src"
-exec 9>"$cache/kernel/.lock"
+# One lock per variant: a module build against one variant never waits for another
+# variant's kernel build.
+exec 9>"$cache/kernel/.lock-$variant"
 flock 9
 
 if [ -f "$out/.kemu-done" ]; then
