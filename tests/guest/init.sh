@@ -10,6 +10,34 @@
 #                    printing `KEMU-GUEST: synced N` after each one's fsync returned,
 #                    until the host stops the VM (the stop-during-writes test)
 #   kemu.mode=shell  load the modules, mount /dev/vda, start a shell on the console
+#   kemu.mode=bench  the benchmark (`make bench`): run the workloads named by
+#                    kemu.bench=LIST (comma-separated, run in that order; default
+#                    pi,float,disk,lat,mem,file) and print every result as one line
+#                    `KEMU-BENCH <metric> <value> <unit>` (a decimal; units ms, MiB/s,
+#                    IOPS, ns, us):
+#                      pi     pi_ms                  /bin/pi 1000
+#                      float  float_ms               /usr/local/bin/float STEPS (src/float.c),
+#                                                    also `float: checksum ...`, which must
+#                                                    equal build-guest.sh's float-native STEPS
+#                      disk   disk_{seqwr,rndwr}_{wb,wt}_{mibs,iops}
+#                                                    sysbench fileio, 4 KiB writes, fsync after
+#                                                    each, one file, on the disks labelled
+#                                                    KEMU-WB / KEMU-WT (scratch ext4 images the
+#                                                    host attaches in writeback / write-through
+#                                                    mode); a missing one prints
+#                                                    `KEMU-BENCH-SKIP disk_wb|disk_wt ...`
+#                      lat    lat_syscall_ns, lat_ctx_us   /usr/local/bin/lat (src/lat.c)
+#                      mem    mem_rd_mibs, mem_wr_mibs     sysbench memory, 1 thread
+#                      file   file_rd_mibs           sysbench fileio sequential read of a
+#                                                    page-cached file on the guest disk
+#                    kemu.bench.quick=1 shrinks every workload to a smoke run of a few
+#                    seconds (`make test`); the normal sizes take about 35 s of guest time
+#                    under QEMU TCG. sysbench and the two programs run chrooted in the
+#                    guest disk's /bench-root (see build-guest.sh); the guest disk is found
+#                    by its label, kemu-guest, since with several disks /dev/vda need not be
+#                    it, and mounted read-write (file writes there: give it a copy of
+#                    guest.img). `KEMU-GUEST: bench W took N s` gives each workload's guest
+#                    time. A failing workload prints `KEMU-GUEST: FAIL ...` (result FAIL).
 # Every step prints `KEMU-GUEST: ...` lines that the host-side tests read; the guest's
 # own uptime is printed at init so boot-to-init time can be read off the console.
 /bin/busybox --install -s /bin
@@ -19,11 +47,13 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
 echo "KEMU-GUEST: init at uptime $(cut -d' ' -f1 /proc/uptime) s"
 
-mode=test; nonce=none
+mode=test; nonce=none; bench=pi,float,disk,lat,mem,file; quick=0
 for arg in $(cat /proc/cmdline); do
     case "$arg" in
         kemu.mode=*) mode=${arg#kemu.mode=} ;;
         kemu.nonce=*) nonce=${arg#kemu.nonce=} ;;
+        kemu.bench=*) bench=${arg#kemu.bench=} ;;
+        kemu.bench.quick=*) quick=${arg#kemu.bench.quick=} ;;
     esac
 done
 fails=0
@@ -41,6 +71,137 @@ done
 i=0; while [ ! -b /dev/vda ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 [ -b /dev/vda ] || { fail "no /dev/vda"; finish; }
 mkdir -p /mnt
+
+# ---- kemu.mode=bench ----------------------------------------------------------------
+BR=/mnt/bench-root
+if [ "$quick" = 1 ]; then
+    float_steps=500
+    lat_syscall_ms=100 lat_ctx_ms=200
+    mem_opts="--memory-total-size=32M --time=1"
+    file_size=4M file_opts="--events=64 --time=1"
+    disk_size=1M disk_opts="--events=32 --time=1"
+else
+    float_steps=5000
+    lat_syscall_ms=1000 lat_ctx_ms=2000
+    mem_opts="--memory-total-size=100G --time=3"
+    file_size=16M file_opts="--time=3"
+    disk_size=8M disk_opts="--time=4"
+fi
+is_num() { case "$1" in ''|.|*[!0-9.]*) return 1 ;; esac; }
+# sysbench_in DIR ARGS...: sysbench chrooted into /bench-root with DIR (a directory inside
+# it) as working directory, where fileio keeps its test files; busybox chroot always
+# starts in /, nsenter -rROOT -wDIR is the same chroot(2) plus that directory. Output in
+# /tmp/sb.out; on failure its tail is shown.
+sysbench_in() {
+    dir=$1; shift
+    if nsenter -r"$BR" -w"$BR$dir" /usr/bin/sysbench "$@" > /tmp/sb.out 2>&1; then
+        return 0
+    fi
+    fail "sysbench $* (in $dir): $(tail -n 4 /tmp/sb.out | tr '\n' ' ')"
+    return 1
+}
+# sb_field PATTERN FIELD: a number from /tmp/sb.out (awk field FIELD of the line matching).
+sb_field() { awk -v f="$2" "/$1/ { v = \$f } END { print v }" /tmp/sb.out; }
+bench_out() { # bench_out METRIC VALUE UNIT WHAT
+    if is_num "$2"; then echo "KEMU-BENCH $1 $2 $3"; else fail "$4: no $1 in: $(tail -n 4 /tmp/sb.out | tr '\n' ' ')"; fi
+}
+bench_pi() {
+    out=$(/bin/pi 1000) || { fail "pi"; return; }
+    case "$out" in 3.14159265358979323846264338327950288*) ;; *) fail "pi: wrong digits" ;; esac
+    line=$(echo "$out" | grep '^pi: ')
+    echo "$line"
+    bench_out pi_ms "$(echo "$line" | sed -n 's/^pi: 1000 digits in \([0-9]*\) ms$/\1/p')" ms pi
+}
+bench_float() {
+    out=$(chroot "$BR" /usr/local/bin/float "$float_steps") || { fail "float $float_steps: $out"; return; }
+    echo "$out"
+    echo "$out" | grep -q '^KEMU-BENCH float_ms [0-9.]* ms$' || fail "float: no float_ms line"
+}
+bench_lat() {
+    for t in syscall ctx; do
+        eval ms=\$lat_${t}_ms
+        out=$(chroot "$BR" /usr/local/bin/lat "$t" "$ms") || { fail "lat $t: $out"; continue; }
+        echo "$out"
+        echo "$out" | grep -q '^KEMU-BENCH lat_' || fail "lat $t: no result line"
+    done
+}
+bench_mem() {
+    for op in rd wr; do
+        # shellcheck disable=SC2086
+        chroot "$BR" /usr/bin/sysbench memory --threads=1 --memory-block-size=1M \
+            --memory-oper="$(echo $op | sed 's/rd/read/; s/wr/write/')" --memory-access-mode=seq \
+            $mem_opts run > /tmp/sb.out 2>&1 \
+            || { fail "sysbench memory $op: $(tail -n 4 /tmp/sb.out | tr '\n' ' ')"; continue; }
+        v=$(sed -n 's/.* MiB transferred (\([0-9.]*\) MiB\/sec).*/\1/p' /tmp/sb.out)
+        bench_out "mem_${op}_mibs" "$v" MiB/s "sysbench memory $op"
+    done
+}
+bench_file() {
+    # One file, read sequentially in 64 KiB blocks while it is in the page cache (it was
+    # just written), on the guest disk's ext4, like lmbench's bw_file_rd.
+    set -- fileio --file-num=1 --file-total-size="$file_size" --file-block-size=64K
+    sysbench_in /tmp "$@" prepare || return
+    sync
+    # shellcheck disable=SC2086
+    if sysbench_in /tmp "$@" --file-test-mode=seqrd $file_opts run; then
+        bench_out file_rd_mibs "$(sb_field 'read, MiB\/s:' 3)" MiB/s "sysbench fileio seqrd"
+    fi
+    sysbench_in /tmp "$@" cleanup
+}
+bench_disk() {
+    for wb in wb wt; do
+        label=KEMU-$(echo $wb | tr a-z A-Z)
+        dev=$(findfs "LABEL=$label" 2>/dev/null)
+        if [ -z "$dev" ]; then echo "KEMU-BENCH-SKIP disk_$wb no disk labelled $label"; continue; fi
+        echo "KEMU-GUEST: bench disk_$wb on $dev"
+        mount -t ext4 "$dev" "$BR/mnt" || { fail "mount $label ($dev)"; continue; }
+        # 4 KiB writes, fsync after each one, into one file; seqwr (re)creates the file,
+        # rndwr overwrites the prepared one at random offsets.
+        set -- fileio --file-num=1 --file-total-size="$disk_size" --file-block-size=4K \
+            --file-fsync-all=on
+        for t in seqwr rndwr; do
+            sysbench_in /mnt "$@" --file-test-mode=$t prepare || continue
+            sync
+            # shellcheck disable=SC2086
+            sysbench_in /mnt "$@" --file-test-mode=$t $disk_opts run || continue
+            bench_out "disk_${t}_${wb}_mibs" "$(sb_field 'written, MiB\/s:' 3)" MiB/s "sysbench fileio $t on $label"
+            bench_out "disk_${t}_${wb}_iops" "$(sb_field 'writes\/s:' 2)" IOPS "sysbench fileio $t on $label"
+        done
+        sysbench_in /mnt "$@" cleanup
+        umount "$BR/mnt" || fail "umount $label"
+    done
+}
+bench_main() {
+    # virtio_blk probes asynchronously: wait until every virtio block device (virtio
+    # device id 2) has its disk, so the labelled scratch disks can be found.
+    n=0
+    for d in /sys/bus/virtio/devices/*; do
+        [ "$(cat "$d/device" 2>/dev/null)" = 0x0002 ] && n=$((n + 1))
+    done
+    i=0
+    while [ "$(ls /sys/block | grep -c '^vd')" -lt "$n" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+    root=$(findfs LABEL=kemu-guest 2>/dev/null) || root=/dev/vda
+    [ -n "$root" ] || root=/dev/vda
+    mount -t ext4 "$root" /mnt || { fail "mount $root"; return; }
+    if [ ! -x "$BR/usr/bin/sysbench" ]; then
+        fail "no $BR/usr/bin/sysbench on $root (guest.img from an older build-guest.sh?)"
+        umount /mnt; return
+    fi
+    mount --bind /proc "$BR/proc" && mount --bind /dev "$BR/dev" || fail "bind mounts"
+    sizes=normal; [ "$quick" = 1 ] && sizes=quick
+    echo "KEMU-GUEST: bench $bench ($sizes sizes, guest disk $root, $n virtio disks) at uptime $(cut -d' ' -f1 /proc/uptime) s"
+    for w in $(echo "$bench" | tr ',' ' '); do
+        t0=$(cut -d' ' -f1 /proc/uptime)
+        case "$w" in
+            pi|float|disk|lat|mem|file) "bench_$w" ;;
+            *) fail "unknown benchmark $w in kemu.bench=$bench"; continue ;;
+        esac
+        t1=$(cut -d' ' -f1 /proc/uptime)
+        echo "KEMU-GUEST: bench $w took $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }') s"
+    done
+    umount "$BR/dev" "$BR/proc"
+    umount /mnt || fail "umount $root"
+}
 
 case "$mode" in
 test)
@@ -81,6 +242,9 @@ shell)
     echo "KEMU-GUEST: shell (poweroff -f to leave)"
     setsid cttyhack sh
     umount /mnt 2>/dev/null
+    ;;
+bench)
+    bench_main
     ;;
 *) fail "unknown kemu.mode=$mode" ;;
 esac
