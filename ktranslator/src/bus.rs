@@ -20,4 +20,11 @@ pub trait Bus {
     fn stop_requested(&mut self) -> bool {
         false
     }
+    /// A host monotonic clock in nanoseconds, read around each block translation to
+    /// count [`Stats::translate_ns`](super::hart::Stats::translate_ns). The default
+    /// (0) leaves that counter at 0; implement it with a cheap clock (it is read twice
+    /// per translated block, never on the execution fast path).
+    fn host_ns(&mut self) -> u64 {
+        0
+    }
 }

@@ -54,7 +54,7 @@ const MSTATUS_WMASK: u64 = MSTATUS_SIE
     | MSTATUS_TW
     | MSTATUS_TSR;
 const SSTATUS_MASK: u64 = MSTATUS_SIE | MSTATUS_SPIE | MSTATUS_SPP | MSTATUS_FS | MSTATUS_SUM | MSTATUS_MXR | (3 << 32) | MSTATUS_SD;
-/// Bits whose change invalidates the data TLBs.
+/// Bits whose change selects other data-TLB entries (see `Hart::tlb_update_keys`).
 const MSTATUS_MMU: u64 = MSTATUS_MPRV | MSTATUS_SUM | MSTATUS_MXR | MSTATUS_MPP;
 
 /// Supervisor software interrupt pending.
@@ -258,7 +258,7 @@ fn set_mstatus(h: &mut Hart, new: u64) {
     }
     h.csr.mstatus = new;
     if (old ^ new) & MSTATUS_MMU != 0 {
-        h.tlb_flush_data();
+        h.tlb_update_keys();
     }
 }
 fn w_mstatus(h: &mut Hart, _: u16, v: u64) {
@@ -571,7 +571,7 @@ impl Hart {
             self.prv = prv::M;
         }
         if self.prv != old_prv || (st ^ self.csr.mstatus) & MSTATUS_MMU != 0 {
-            self.tlb_flush_all_modes();
+            self.tlb_update_keys();
         }
     }
 
@@ -594,7 +594,7 @@ impl Hart {
         self.prv = mpp;
         self.pc = self.csr.mepc;
         self.resv_valid = false;
-        self.tlb_flush_all_modes();
+        self.tlb_update_keys();
         Ok(())
     }
 
@@ -614,7 +614,7 @@ impl Hart {
         self.prv = spp;
         self.pc = self.csr.sepc;
         self.resv_valid = false;
-        self.tlb_flush_all_modes();
+        self.tlb_update_keys();
         Ok(())
     }
 }

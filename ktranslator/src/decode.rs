@@ -55,7 +55,8 @@ pub const X_SINK: u8 = 32;
 /// A pre-decoded micro-op: 16 bytes, stored in the translation cache.
 ///
 /// `imm` carries the immediate (sign-extended), or for ops that do not need a 64-bit
-/// immediate, a small operand in the low 32 bits (CSR number, rounding mode) and the
+/// immediate, small operands in the low 32 bits (CSR number; rounding mode in bits 0-2
+/// and the third source register of fused multiply-adds in bits 8-12) and the
 /// original instruction bits in the high 32 bits (for `mtval` on illegal instructions).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -68,8 +69,9 @@ pub struct Uop {
     pub rs1: u8,
     /// Second source register.
     pub rs2: u8,
-    /// Third source register (fused multiply-add).
-    pub rs3: u8,
+    /// Index of the instruction in its translated block, i.e. how many instructions
+    /// of the block retire before it (set by the translator; 0 from the decoder).
+    pub idx: u8,
     /// Instruction length in bytes (2 or 4).
     pub len: u8,
     /// Byte offset of the instruction from the start of its translated block.
@@ -88,6 +90,11 @@ impl Uop {
     #[inline]
     pub fn aux(&self) -> u32 {
         self.imm as u32
+    }
+    /// Third source register of a floating-point op (fused multiply-add).
+    #[inline]
+    pub fn rs3(&self) -> u8 {
+        ((self.imm >> 8) & 31) as u8
     }
 }
 
@@ -422,9 +429,9 @@ pub fn decode(w: u32) -> Uop {
     let rd = ((w >> 7) & 31) as u8;
     let rs1 = ((w >> 15) & 31) as u8;
     let rs2 = ((w >> 20) & 31) as u8;
-    let rs3 = ((w >> 27) & 31) as u8;
+    let rs3 = u64::from((w >> 27) & 31) << 8;
     let bits_hi = u64::from(w) << 32;
-    let mut u = Uop { op: pat.op, rd, rs1, rs2, rs3, len: 4, pc_off: 0, imm: 0 };
+    let mut u = Uop { op: pat.op, rd, rs1, rs2, idx: 0, len: 4, pc_off: 0, imm: 0 };
     u.imm = match pat.fmt {
         R | Amo => 0,
         I => imm_i(w) as u64,
@@ -435,13 +442,13 @@ pub fn decode(w: u32) -> Uop {
         Shift => u64::from((w >> 20) & 0x3f),
         Csr => bits_hi | u64::from(w >> 20),
         Sys | Sfence => bits_hi,
-        Fp => bits_hi | u64::from((w >> 12) & 7),
+        Fp => bits_hi | rs3 | u64::from((w >> 12) & 7),
         FpRm => {
             let rm = (w >> 12) & 7;
             if rm == 5 || rm == 6 {
                 return illegal;
             }
-            bits_hi | u64::from(rm)
+            bits_hi | rs3 | u64::from(rm)
         }
     };
     match pat.rd {
@@ -704,6 +711,16 @@ mod tests {
         // lr.w with rs2 != 0 is reserved
         assert_eq!(decode(0x1000_a1af).op, LrW);
         assert_eq!(decode(0x1010_a1af).op, Illegal);
+    }
+
+    #[test]
+    fn fused_multiply_add_keeps_rs3() {
+        // fmadd.d f1, f2, f3, f4 (dynamic rounding)
+        let w = (4 << 27) | (1 << 25) | (3 << 20) | (2 << 15) | (7 << 12) | (1 << 7) | 0x43;
+        let u = decode(w);
+        assert_eq!((u.op, u.rd, u.rs1, u.rs2, u.rs3(), u.aux() & 7), (FmaddD, 1, 2, 3, 4, 7));
+        assert_eq!(u.insn_bits(), u64::from(w));
+        assert_eq!(u.idx, 0);
     }
 
     #[test]

@@ -1,14 +1,42 @@
 //! The micro-op executor: runs one translated block.
 //!
-//! Dispatch is a `match` on the op byte inside a loop over the block's micro-ops. In
-//! userspace LLVM compiles it to a jump table (one indirect branch per op, predicted
-//! per site); in the kernel (x86 builds Rust with `-Zno-jump-tables` and retpolines)
-//! it becomes a balanced compare tree of about 8 levels, which is still cheaper than
-//! a function-pointer threaded design there, because every indirect call through a
-//! retpoline thunk costs a guaranteed mispredict. The handlers are inline in the
-//! match, so the register file stays addressed off one pointer and there is no call
-//! overhead; memory accesses inline only the TLB hit path. See the `bench` test for
-//! MIPS numbers of both build styles.
+//! Every op has one handler (`op_*` below, `#[inline(always)]`), listed once in
+//! `op_table!`, which generates the two dispatch designs:
+//!
+//! - default: a `match` on the op byte inside the loop over the block's micro-ops
+//!   (`Hart::dispatch`); the handlers are inlined into the arms. With jump tables
+//!   this is one indirect jump per op; without them (x86 kernels: IBT builds Rust with
+//!   `-Cjump-tables=n`) LLVM emits a compare tree of about 8 levels instead.
+//! - feature `dispatch-fnptr`: the same loop calls `HANDLERS[op]`, a 256-entry table of
+//!   function pointers: one indirect call and return per op, whatever the jump-table
+//!   setting.
+//!
+//! The op's index in its block (`Uop::idx`) gives the retired count at an exit, so
+//! the loop keeps no counter; memory accesses inline only the TLB hit path.
+//!
+//! Measured (2026-11-21, 2-core x86_64 VM with eIBRS, `bench` test, pi spigot; callgrind
+//! host instructions for 600 digits = 16.8 M guest instructions, deterministic; wall
+//! MIPS for 2000 digits = 186.7 M guest instructions, best of 4 interleaved runs on a
+//! loaded host):
+//!
+//! | build | `match` | `dispatch-fnptr` |
+//! |---|---|---|
+//! | jump tables (userspace default) | 431.7 M instr., 495 MIPS | 515.8 M, 501 MIPS |
+//! | no jump tables (`-min-jump-table-entries`, like kemu.ko) | 585.5 M, 309 MIPS | 515.8 M, 491 MIPS |
+//! | retpolines (`+retpoline-indirect-calls,+retpoline-indirect-branches`) | 309 MIPS | 70 MIPS |
+//!
+//! So: with jump tables both are equally fast (the match runs 16% fewer
+//! instructions); without jump tables the handler table is 1.6x faster, unless every
+//! indirect call goes through a retpoline thunk (CPUs without eIBRS/AutoIBRS, where the
+//! kernel keeps retpolines), where the match is 4.4x faster. kemu.ko should use
+//! `dispatch-fnptr` when the kernel patched its retpolines out (`spectre_v2` reports
+//! "Enhanced / Automatic IBRS"), the match otherwise; return thunks
+//! (`CONFIG_MITIGATION_RETHUNK` on CPUs that need them) would also tax the one return
+//! per op of the table design, which userspace cannot measure.
+//!
+//! A threaded variant (each handler calling the next op's handler in tail position,
+//! no central loop) ran the fewest instructions without jump tables (459 M) but was
+//! the slowest on real hardware (308 MIPS with jump tables), so it was dropped.
 
 // Sign-extension chains (`as i32 as i64 as u64`) read best as casts.
 #![allow(clippy::cast_lossless)]
@@ -65,27 +93,28 @@ impl Hart {
         self.stats.insns = self.stats.insns.wrapping_add(n as u64);
     }
 
-    /// The instruction at index `i` (op `u`) raised the pending exception.
+    /// The instruction of op `u` raised the pending exception (the ones before it in
+    /// its block retired).
     #[cold]
-    fn exit_trap(&mut self, vpc: u64, u: &Uop, i: usize) -> u8 {
-        self.retire(i);
-        self.pc = vpc.wrapping_add(u64::from(u.pc_off));
+    fn exit_trap(&mut self, u: &Uop) -> u8 {
+        self.retire(usize::from(u.idx));
+        self.pc = self.tb_vpc.wrapping_add(u64::from(u.pc_off));
         let (c, t) = (self.exc_cause, self.exc_tval);
         self.take_trap(c, t);
         EXIT_TRAP
     }
 
     #[cold]
-    fn exit_illegal(&mut self, vpc: u64, u: &Uop, i: usize) -> u8 {
+    fn exit_illegal(&mut self, u: &Uop) -> u8 {
         self.exc_cause = cause::ILLEGAL;
         self.exc_tval = u.insn_bits();
-        self.exit_trap(vpc, u, i)
+        self.exit_trap(u)
     }
 
-    /// The instruction at index `i` completed; leave with pc at the next one.
-    fn exit_next(&mut self, vpc: u64, u: &Uop, i: usize, kind: u8) -> u8 {
-        self.retire(i + 1);
-        self.pc = vpc.wrapping_add(u64::from(u.pc_off) + u64::from(u.len));
+    /// The instruction of op `u` completed; leave with pc at the next one.
+    fn exit_next(&mut self, u: &Uop, kind: u8) -> u8 {
+        self.retire(usize::from(u.idx) + 1);
+        self.pc = self.tb_vpc.wrapping_add(u64::from(u.pc_off) + u64::from(u.len));
         kind
     }
 
@@ -148,238 +177,430 @@ impl Hart {
 
     /// Executes translated block `tb`; returns one of the `EXIT_*` kinds with `pc`,
     /// the counters and (for traps) the trap state updated.
-    pub(super) fn exec_tb(&mut self, bus: &mut dyn Bus, tb: u32) -> u8 {
-        use Op::*;
+    #[inline(always)]
+    pub(super) fn exec_tb(&mut self, mut bus: &mut dyn Bus, tb: u32) -> u8 {
         let info = self.tc.info(tb);
-        let vpc = info.vpc;
+        self.tb_vpc = info.vpc;
         self.stats.tbs_executed = self.stats.tbs_executed.wrapping_add(1);
-        let mut i = 0;
-        while i < info.ninsns {
-            // SAFETY: `info.uops` points at `info.ninsns` micro-ops inside the arena
-            // (checked by `Tc::info`), all written by the translator as valid `Uop`s.
-            // Micro-ops are only written by `translate_tb`, which never runs during
-            // `exec_tb` (invalidation and flushes write TB headers, the bitmap and the
-            // bucket heads, never micro-ops), and the arena is not part of `self`, so
-            // the shared reference is not aliased by a write while it lives. Fields are
-            // read where they are needed (only op, registers and imm on the fast path).
-            let u: &Uop = unsafe { &*info.uops.add(i) };
-            let rd = usize::from(u.rd);
-            let a = self.x[usize::from(u.rs1)];
-            let b = self.x[usize::from(u.rs2)];
-            let imm = u.imm;
-            macro_rules! w {
-                ($v:expr) => {{
-                    let v = $v;
-                    self.x[rd] = v;
-                }};
+        // SAFETY: `info.uops` points at `info.ninsns` micro-ops inside the arena
+        // (checked by `Tc::info`), all written by the translator as valid `Uop`s.
+        // Micro-ops are only written by `translate_tb`, which never runs during
+        // `exec_tb` (invalidation and flushes write TB headers, the bitmap and the
+        // bucket heads, never micro-ops), and the arena is not part of `self`, so the
+        // shared slice is not aliased by a write while it lives. Fields are read where
+        // they are needed (only op, registers and imm on the fast path).
+        let uops: &[Uop] = unsafe { core::slice::from_raw_parts(info.uops, info.ninsns) };
+        for u in uops {
+            #[cfg(not(feature = "dispatch-fnptr"))]
+            let r = self.dispatch(&mut bus, u);
+            #[cfg(feature = "dispatch-fnptr")]
+            let r = HANDLERS[usize::from(u.op as u8)](self, &mut bus, u);
+            if r != NEXT {
+                return r;
             }
-            macro_rules! load {
-                ($size:expr, |$v:ident| $ext:expr) => {
-                    match self.load(bus, a.wrapping_add(imm), $size) {
-                        Ok($v) => self.x[rd] = $ext,
-                        Err(()) => return self.exit_trap(vpc, u, i),
-                    }
-                };
-            }
-            macro_rules! store {
-                ($size:expr, $val:expr) => {
-                    match self.store(bus, a.wrapping_add(imm), $size, $val) {
-                        Ok(()) => {}
-                        Err(Stop::Trap) => return self.exit_trap(vpc, u, i),
-                        Err(Stop::Resync) => return self.exit_next(vpc, u, i, EXIT_SYNC),
-                    }
-                };
-            }
-            macro_rules! branch {
-                ($cond:expr) => {{
-                    self.retire(i + 1);
-                    let here = vpc.wrapping_add(u64::from(u.pc_off));
-                    return if $cond {
-                        self.pc = here.wrapping_add(imm);
-                        EXIT_CHAIN0
-                    } else {
-                        self.pc = here.wrapping_add(u64::from(u.len));
-                        EXIT_CHAIN1
-                    };
-                }};
-            }
-            macro_rules! fp_on {
-                () => {
-                    if self.csr.mstatus & MSTATUS_FS == 0 {
-                        return self.exit_illegal(vpc, u, i);
-                    }
-                };
-            }
-            match u.op {
-                Addi => w!(a.wrapping_add(imm)),
-                Add => w!(a.wrapping_add(b)),
-                Li => w!(imm),
-                Ld => load!(8, |v| v),
-                Sd => store!(8, b),
-                Lw => load!(4, |v| sext32(v)),
-                Sw => store!(4, b),
-                Beq => branch!(a == b),
-                Bne => branch!(a != b),
-                Blt => branch!((a as i64) < (b as i64)),
-                Bge => branch!((a as i64) >= (b as i64)),
-                Bltu => branch!(a < b),
-                Bgeu => branch!(a >= b),
-                Jal => {
-                    self.retire(i + 1);
-                    let here = vpc.wrapping_add(u64::from(u.pc_off));
-                    self.x[rd] = here.wrapping_add(u64::from(u.len));
-                    self.pc = here.wrapping_add(imm);
-                    return EXIT_CHAIN0;
-                }
-                Jalr => {
-                    self.retire(i + 1);
-                    let here = vpc.wrapping_add(u64::from(u.pc_off));
-                    self.x[rd] = here.wrapping_add(u64::from(u.len));
-                    self.pc = a.wrapping_add(imm) & !1;
-                    return EXIT_JUMP;
-                }
-                Lb => load!(1, |v| v as u8 as i8 as i64 as u64),
-                Lh => load!(2, |v| v as u16 as i16 as i64 as u64),
-                Lbu => load!(1, |v| v),
-                Lhu => load!(2, |v| v),
-                Lwu => load!(4, |v| v),
-                Sb => store!(1, b),
-                Sh => store!(2, b),
-                Slti => w!(u64::from((a as i64) < (imm as i64))),
-                Sltiu => w!(u64::from(a < imm)),
-                Xori => w!(a ^ imm),
-                Ori => w!(a | imm),
-                Andi => w!(a & imm),
-                Slli => w!(a << (imm & 63)),
-                Srli => w!(a >> (imm & 63)),
-                Srai => w!(((a as i64) >> (imm & 63)) as u64),
-                Sub => w!(a.wrapping_sub(b)),
-                Sll => w!(a << (b & 63)),
-                Slt => w!(u64::from((a as i64) < (b as i64))),
-                Sltu => w!(u64::from(a < b)),
-                Xor => w!(a ^ b),
-                Srl => w!(a >> (b & 63)),
-                Sra => w!(((a as i64) >> (b & 63)) as u64),
-                Or => w!(a | b),
-                And => w!(a & b),
-                Addiw => w!(sext32(a.wrapping_add(imm))),
-                Slliw => w!(sext32(a << (imm & 31))),
-                Srliw => w!(sext32(u64::from((a as u32) >> (imm & 31)))),
-                Sraiw => w!(((a as i32) >> (imm & 31)) as i64 as u64),
-                Addw => w!(sext32(a.wrapping_add(b))),
-                Subw => w!(sext32(a.wrapping_sub(b))),
-                Sllw => w!(sext32(a << (b & 31))),
-                Srlw => w!(sext32(u64::from((a as u32) >> (b & 31)))),
-                Sraw => w!(((a as i32) >> (b & 31)) as i64 as u64),
-                Mul => w!(a.wrapping_mul(b)),
-                Mulh => w!(((a as i64 as i128).wrapping_mul(b as i64 as i128) >> 64) as u64),
-                Mulhsu => w!(((a as i64 as i128).wrapping_mul(b as i128) >> 64) as u64),
-                Mulhu => w!(((a as u128).wrapping_mul(b as u128) >> 64) as u64),
-                Div => w!(if b == 0 { u64::MAX } else { (a as i64).wrapping_div(b as i64) as u64 }),
-                Divu => w!(a.checked_div(b).unwrap_or(u64::MAX)),
-                Rem => w!(if b == 0 { a } else { (a as i64).wrapping_rem(b as i64) as u64 }),
-                Remu => w!(if b == 0 { a } else { a % b }),
-                Mulw => w!(sext32(a.wrapping_mul(b))),
-                Divw => w!(if b as u32 == 0 { u64::MAX } else { (a as i32).wrapping_div(b as i32) as i64 as u64 }),
-                Divuw => w!((a as u32).checked_div(b as u32).map_or(u64::MAX, |q| sext32(u64::from(q)))),
-                Remw => w!(if b as u32 == 0 { sext32(a) } else { (a as i32).wrapping_rem(b as i32) as i64 as u64 }),
-                Remuw => w!(if b as u32 == 0 { sext32(a) } else { sext32(u64::from(a as u32 % b as u32)) }),
-                Nop => {}
-                Illegal => return self.exit_illegal(vpc, u, i),
-                FenceI => {
-                    // Every write into translated code already dropped the TBs of its
-                    // page when it happened (tcache.rs): nothing is stale here.
-                    self.stats.fence_i += 1;
-                    return self.exit_next(vpc, u, i, EXIT_SYNC);
-                }
-                Ecall => {
-                    self.exc_cause = cause::ECALL_U + u64::from(self.prv);
-                    self.exc_tval = 0;
-                    return self.exit_trap(vpc, u, i);
-                }
-                Ebreak => {
-                    self.exc_cause = cause::BREAKPOINT;
-                    self.exc_tval = vpc.wrapping_add(u64::from(u.pc_off));
-                    return self.exit_trap(vpc, u, i);
-                }
-                Mret | Sret => {
-                    let r = if u.op == Mret { self.do_mret() } else { self.do_sret() };
-                    if r.is_err() {
-                        return self.exit_illegal(vpc, u, i);
-                    }
-                    self.retire(i + 1);
-                    return EXIT_SYNC;
-                }
-                Wfi => {
-                    if self.prv == prv::U || (self.prv == prv::S && self.csr.mstatus & MSTATUS_TW != 0) {
-                        return self.exit_illegal(vpc, u, i);
-                    }
-                    return self.exit_next(vpc, u, i, EXIT_WFI);
-                }
-                SfenceVma => {
-                    if self.prv == prv::U || (self.prv == prv::S && self.csr.mstatus & MSTATUS_TVM != 0) {
-                        return self.exit_illegal(vpc, u, i);
-                    }
-                    self.tlb_flush();
-                    return self.exit_next(vpc, u, i, EXIT_SYNC);
-                }
-                Csrrw | Csrrs | Csrrc | Csrrwi | Csrrsi | Csrrci => {
-                    if self.csr_insn(bus, u).is_err() {
-                        return self.exit_illegal(vpc, u, i);
-                    }
-                    return self.exit_next(vpc, u, i, EXIT_SYNC);
-                }
-                LrW | LrD => {
-                    if self.lr(u, if u.op == LrW { 4 } else { 8 }).is_err() {
-                        return self.exit_trap(vpc, u, i);
-                    }
-                }
-                ScW | ScD => match self.sc(u, if u.op == ScW { 4 } else { 8 }) {
-                    Ok(()) => {}
-                    Err(Stop::Trap) => return self.exit_trap(vpc, u, i),
-                    Err(Stop::Resync) => return self.exit_next(vpc, u, i, EXIT_SYNC),
-                },
-                AmoswapW | AmoaddW | AmoxorW | AmoandW | AmoorW | AmominW | AmomaxW | AmominuW | AmomaxuW | AmoswapD
-                | AmoaddD | AmoxorD | AmoandD | AmoorD | AmominD | AmomaxD | AmominuD | AmomaxuD => {
-                    let size = if (u.op as u8) < (LrD as u8) { 4 } else { 8 };
-                    match self.amo(u, size) {
-                        Ok(()) => {}
-                        Err(Stop::Trap) => return self.exit_trap(vpc, u, i),
-                        Err(Stop::Resync) => return self.exit_next(vpc, u, i, EXIT_SYNC),
-                    }
-                }
-                Flw | Fld => {
-                    fp_on!();
-                    let size = if u.op == Flw { 4 } else { 8 };
-                    match self.load(bus, a.wrapping_add(imm), size) {
-                        Ok(v) => {
-                            self.f[(u.rd & 31) as usize] = if size == 4 { v | 0xffff_ffff_0000_0000 } else { v };
-                            self.csr.mstatus |= MSTATUS_FS;
-                        }
-                        Err(()) => return self.exit_trap(vpc, u, i),
-                    }
-                }
-                Fsw | Fsd => {
-                    fp_on!();
-                    let v = self.f[(u.rs2 & 31) as usize];
-                    store!(if u.op == Fsw { 4 } else { 8 }, v);
-                }
-                FmaddS | FmsubS | FnmsubS | FnmaddS | FaddS | FsubS | FmulS | FdivS | FsqrtS | FsgnjS | FsgnjnS | FsgnjxS
-                | FminS | FmaxS | FcvtWS | FcvtWuS | FcvtLS | FcvtLuS | FmvXW | FeqS | FltS | FleS | FclassS | FcvtSW
-                | FcvtSWu | FcvtSL | FcvtSLu | FmvWX | FmaddD | FmsubD | FnmsubD | FnmaddD | FaddD | FsubD | FmulD
-                | FdivD | FsqrtD | FsgnjD | FsgnjnD | FsgnjxD | FminD | FmaxD | FcvtWD | FcvtWuD | FcvtLD | FcvtLuD
-                | FmvXD | FeqD | FltD | FleD | FclassD | FcvtDW | FcvtDWu | FcvtDL | FcvtDLu | FmvDX | FcvtSD | FcvtDS => {
-                    // Listed (not `_`) so that the match covers every op and needs no
-                    // range check before its jump table.
-                    if self.exec_fp(u).is_err() {
-                        return self.exit_illegal(vpc, u, i);
-                    }
-                }
-            }
-            i += 1;
         }
         self.retire(info.ninsns);
-        self.pc = vpc.wrapping_add(info.size);
+        self.pc = info.vpc.wrapping_add(info.size);
         EXIT_CHAIN1
     }
+}
+
+/// What a handler returns to go on with the next micro-op of the block (not an
+/// `EXIT_*` kind).
+const NEXT: u8 = 0xff;
+
+/// A micro-op handler: `(hart, bus, op)`, returning [`NEXT`] or the `EXIT_*` kind
+/// that ends the block.
+#[cfg(feature = "dispatch-fnptr")]
+type Handler = fn(&mut Hart, &mut &mut dyn Bus, &Uop) -> u8;
+
+/// Sign-extends the low `n` bytes of `v`.
+#[inline(always)]
+fn sext_bytes(v: u64, n: usize) -> u64 {
+    // n is 1, 2, 4 (or 8: no shift); the masks keep any n free of overflow.
+    let sh = (64 - 8 * (n as u32 & 7)) & 63;
+    (((v << sh) as i64) >> sh) as u64
+}
+
+/// Register-register and register-immediate ALU handlers: `|a, b, imm| value of rd`.
+macro_rules! alu_handlers {
+    ($($name:ident: |$a:ident, $b:ident, $imm:ident| $e:expr;)*) => {
+        impl Hart {
+            $(
+                #[inline(always)]
+                #[allow(unused_variables)] // `b` or `imm`
+                fn $name(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> u8 {
+                    let $a = self.x[usize::from(u.rs1)];
+                    let $b = self.x[usize::from(u.rs2)];
+                    let $imm = u.imm;
+                    self.x[usize::from(u.rd)] = $e;
+                    NEXT
+                }
+            )*
+        }
+    };
+}
+
+alu_handlers! {
+    op_addi: |a, b, imm| a.wrapping_add(imm);
+    op_add: |a, b, imm| a.wrapping_add(b);
+    op_li: |a, b, imm| imm;
+    op_slti: |a, b, imm| u64::from((a as i64) < (imm as i64));
+    op_sltiu: |a, b, imm| u64::from(a < imm);
+    op_xori: |a, b, imm| a ^ imm;
+    op_ori: |a, b, imm| a | imm;
+    op_andi: |a, b, imm| a & imm;
+    op_slli: |a, b, imm| a << (imm & 63);
+    op_srli: |a, b, imm| a >> (imm & 63);
+    op_srai: |a, b, imm| ((a as i64) >> (imm & 63)) as u64;
+    op_sub: |a, b, imm| a.wrapping_sub(b);
+    op_sll: |a, b, imm| a << (b & 63);
+    op_slt: |a, b, imm| u64::from((a as i64) < (b as i64));
+    op_sltu: |a, b, imm| u64::from(a < b);
+    op_xor: |a, b, imm| a ^ b;
+    op_srl: |a, b, imm| a >> (b & 63);
+    op_sra: |a, b, imm| ((a as i64) >> (b & 63)) as u64;
+    op_or: |a, b, imm| a | b;
+    op_and: |a, b, imm| a & b;
+    op_addiw: |a, b, imm| sext32(a.wrapping_add(imm));
+    op_slliw: |a, b, imm| sext32(a << (imm & 31));
+    op_srliw: |a, b, imm| sext32(u64::from((a as u32) >> (imm & 31)));
+    op_sraiw: |a, b, imm| ((a as i32) >> (imm & 31)) as i64 as u64;
+    op_addw: |a, b, imm| sext32(a.wrapping_add(b));
+    op_subw: |a, b, imm| sext32(a.wrapping_sub(b));
+    op_sllw: |a, b, imm| sext32(a << (b & 31));
+    op_srlw: |a, b, imm| sext32(u64::from((a as u32) >> (b & 31)));
+    op_sraw: |a, b, imm| ((a as i32) >> (b & 31)) as i64 as u64;
+    op_mul: |a, b, imm| a.wrapping_mul(b);
+    op_mulh: |a, b, imm| ((a as i64 as i128).wrapping_mul(b as i64 as i128) >> 64) as u64;
+    op_mulhsu: |a, b, imm| ((a as i64 as i128).wrapping_mul(b as i128) >> 64) as u64;
+    op_mulhu: |a, b, imm| ((a as u128).wrapping_mul(b as u128) >> 64) as u64;
+    op_div: |a, b, imm| if b == 0 { u64::MAX } else { (a as i64).wrapping_div(b as i64) as u64 };
+    op_divu: |a, b, imm| a.checked_div(b).unwrap_or(u64::MAX);
+    op_rem: |a, b, imm| if b == 0 { a } else { (a as i64).wrapping_rem(b as i64) as u64 };
+    op_remu: |a, b, imm| a.checked_rem(b).unwrap_or(a);
+    op_mulw: |a, b, imm| sext32(a.wrapping_mul(b));
+    op_divw: |a, b, imm| if b as u32 == 0 { u64::MAX } else { (a as i32).wrapping_div(b as i32) as i64 as u64 };
+    op_divuw: |a, b, imm| (a as u32).checked_div(b as u32).map_or(u64::MAX, |q| sext32(u64::from(q)));
+    op_remw: |a, b, imm| if b as u32 == 0 { sext32(a) } else { (a as i32).wrapping_rem(b as i32) as i64 as u64 };
+    op_remuw: |a, b, imm| if b as u32 == 0 { sext32(a) } else { sext32(u64::from(a as u32 % b as u32)) };
+}
+
+/// Branch conditions (const parameter of [`Hart::op_branch`]).
+const BEQ: u8 = 0;
+const BNE: u8 = 1;
+const BLT: u8 = 2;
+const BGE: u8 = 3;
+const BLTU: u8 = 4;
+const BGEU: u8 = 5;
+
+impl Hart {
+    #[inline(always)]
+    fn op_load<const N: usize, const SIGNED: bool>(&mut self, bus: &mut &mut dyn Bus, u: &Uop) -> u8 {
+        let va = self.x[usize::from(u.rs1)].wrapping_add(u.imm);
+        match self.load(&mut **bus, va, N) {
+            Ok(v) => {
+                self.x[usize::from(u.rd)] = if SIGNED { sext_bytes(v, N) } else { v };
+                NEXT
+            }
+            Err(()) => self.exit_trap(u),
+        }
+    }
+
+    #[inline(always)]
+    fn store_result(&mut self, r: Result<(), Stop>, u: &Uop) -> u8 {
+        match r {
+            Ok(()) => NEXT,
+            Err(Stop::Trap) => self.exit_trap(u),
+            Err(Stop::Resync) => self.exit_next(u, EXIT_SYNC),
+        }
+    }
+
+    #[inline(always)]
+    fn op_store<const N: usize>(&mut self, bus: &mut &mut dyn Bus, u: &Uop) -> u8 {
+        let va = self.x[usize::from(u.rs1)].wrapping_add(u.imm);
+        let v = self.x[usize::from(u.rs2)];
+        let r = self.store(&mut **bus, va, N, v);
+        self.store_result(r, u)
+    }
+
+    #[inline(always)]
+    fn op_branch<const C: u8>(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> u8 {
+        let a = self.x[usize::from(u.rs1)];
+        let b = self.x[usize::from(u.rs2)];
+        let taken = match C {
+            BEQ => a == b,
+            BNE => a != b,
+            BLT => (a as i64) < (b as i64),
+            BGE => (a as i64) >= (b as i64),
+            BLTU => a < b,
+            _ => a >= b,
+        };
+        self.retire(usize::from(u.idx) + 1);
+        let here = self.tb_vpc.wrapping_add(u64::from(u.pc_off));
+        if taken {
+            self.pc = here.wrapping_add(u.imm);
+            EXIT_CHAIN0
+        } else {
+            self.pc = here.wrapping_add(u64::from(u.len));
+            EXIT_CHAIN1
+        }
+    }
+
+    #[inline(always)]
+    fn op_jal(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> u8 {
+        self.retire(usize::from(u.idx) + 1);
+        let here = self.tb_vpc.wrapping_add(u64::from(u.pc_off));
+        self.x[usize::from(u.rd)] = here.wrapping_add(u64::from(u.len));
+        self.pc = here.wrapping_add(u.imm);
+        EXIT_CHAIN0
+    }
+
+    #[inline(always)]
+    fn op_jalr(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> u8 {
+        let a = self.x[usize::from(u.rs1)];
+        self.retire(usize::from(u.idx) + 1);
+        let here = self.tb_vpc.wrapping_add(u64::from(u.pc_off));
+        self.x[usize::from(u.rd)] = here.wrapping_add(u64::from(u.len));
+        self.pc = a.wrapping_add(u.imm) & !1;
+        EXIT_JUMP
+    }
+
+    #[inline(always)]
+    fn op_nop(&mut self, _: &mut &mut dyn Bus, _: &Uop) -> u8 {
+        NEXT
+    }
+
+    #[inline(always)]
+    fn op_illegal(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> u8 {
+        self.exit_illegal(u)
+    }
+
+    #[inline(always)]
+    fn op_fence_i(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> u8 {
+        // Every write into translated code already dropped the TBs of its page when it
+        // happened (tcache.rs): nothing is stale here.
+        self.stats.fence_i += 1;
+        self.exit_next(u, EXIT_SYNC)
+    }
+
+    #[inline(always)]
+    fn op_ecall(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> u8 {
+        self.exc_cause = cause::ECALL_U + u64::from(self.prv);
+        self.exc_tval = 0;
+        self.exit_trap(u)
+    }
+
+    #[inline(always)]
+    fn op_ebreak(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> u8 {
+        self.exc_cause = cause::BREAKPOINT;
+        self.exc_tval = self.tb_vpc.wrapping_add(u64::from(u.pc_off));
+        self.exit_trap(u)
+    }
+
+    #[inline(always)]
+    fn op_xret(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> u8 {
+        let r = if u.op == Op::Mret { self.do_mret() } else { self.do_sret() };
+        if r.is_err() {
+            return self.exit_illegal(u);
+        }
+        self.retire(usize::from(u.idx) + 1);
+        EXIT_SYNC
+    }
+
+    #[inline(always)]
+    fn op_wfi(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> u8 {
+        if self.prv == prv::U || (self.prv == prv::S && self.csr.mstatus & MSTATUS_TW != 0) {
+            return self.exit_illegal(u);
+        }
+        self.exit_next(u, EXIT_WFI)
+    }
+
+    #[inline(always)]
+    fn op_sfence_vma(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> u8 {
+        if self.prv == prv::U || (self.prv == prv::S && self.csr.mstatus & MSTATUS_TVM != 0) {
+            return self.exit_illegal(u);
+        }
+        self.tlb_flush();
+        self.exit_next(u, EXIT_SYNC)
+    }
+
+    #[inline(always)]
+    fn op_csr(&mut self, bus: &mut &mut dyn Bus, u: &Uop) -> u8 {
+        if self.csr_insn(&mut **bus, u).is_err() {
+            return self.exit_illegal(u);
+        }
+        self.exit_next(u, EXIT_SYNC)
+    }
+
+    #[inline(always)]
+    fn op_lr<const N: usize>(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> u8 {
+        if self.lr(u, N).is_err() {
+            return self.exit_trap(u);
+        }
+        NEXT
+    }
+
+    #[inline(always)]
+    fn op_sc<const N: usize>(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> u8 {
+        let r = self.sc(u, N);
+        self.store_result(r, u)
+    }
+
+    #[inline(always)]
+    fn op_amo<const N: usize>(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> u8 {
+        let r = self.amo(u, N);
+        self.store_result(r, u)
+    }
+
+    #[inline(always)]
+    fn op_fload<const N: usize>(&mut self, bus: &mut &mut dyn Bus, u: &Uop) -> u8 {
+        if self.csr.mstatus & MSTATUS_FS == 0 {
+            return self.exit_illegal(u);
+        }
+        let va = self.x[usize::from(u.rs1)].wrapping_add(u.imm);
+        match self.load(&mut **bus, va, N) {
+            Ok(v) => {
+                self.f[(u.rd & 31) as usize] = if N == 4 { v | 0xffff_ffff_0000_0000 } else { v };
+                self.csr.mstatus |= MSTATUS_FS;
+                NEXT
+            }
+            Err(()) => self.exit_trap(u),
+        }
+    }
+
+    #[inline(always)]
+    fn op_fstore<const N: usize>(&mut self, bus: &mut &mut dyn Bus, u: &Uop) -> u8 {
+        if self.csr.mstatus & MSTATUS_FS == 0 {
+            return self.exit_illegal(u);
+        }
+        let va = self.x[usize::from(u.rs1)].wrapping_add(u.imm);
+        let v = self.f[(u.rs2 & 31) as usize];
+        let r = self.store(&mut **bus, va, N, v);
+        self.store_result(r, u)
+    }
+
+    #[inline(always)]
+    fn op_fp(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> u8 {
+        if self.exec_fp(u).is_err() {
+            return self.exit_illegal(u);
+        }
+        NEXT
+    }
+}
+
+/// Lists the handler of every op once, and generates from it both dispatch designs:
+/// the `match` ([`Hart::dispatch`], default) and the handler table ([`HANDLERS`],
+/// feature `dispatch-fnptr`). The match must name every op (the compiler checks it,
+/// in both configurations), so it needs no range check before its jump table.
+macro_rules! op_table {
+    ($($($op:ident)|+ => $h:expr,)*) => {
+        impl Hart {
+            #[inline(always)]
+            #[cfg_attr(feature = "dispatch-fnptr", allow(dead_code))]
+            fn dispatch(&mut self, bus: &mut &mut dyn Bus, u: &Uop) -> u8 {
+                use Op::*;
+                match u.op {
+                    $($($op)|+ => $h(self, bus, u),)*
+                }
+            }
+        }
+
+        /// Handler of each op, indexed by the op byte (256 entries, so indexing with a
+        /// `u8` needs no bounds check; values that are not ops raise illegal).
+        #[cfg(feature = "dispatch-fnptr")]
+        static HANDLERS: [Handler; 256] = {
+            let mut t: [Handler; 256] = [Hart::op_illegal as Handler; 256];
+            $($(t[Op::$op as usize] = $h;)+)*
+            t
+        };
+    };
+}
+
+op_table! {
+    Addi => Hart::op_addi,
+    Add => Hart::op_add,
+    Li => Hart::op_li,
+    Ld => Hart::op_load::<8, false>,
+    Sd => Hart::op_store::<8>,
+    Lw => Hart::op_load::<4, true>,
+    Sw => Hart::op_store::<4>,
+    Beq => Hart::op_branch::<BEQ>,
+    Bne => Hart::op_branch::<BNE>,
+    Blt => Hart::op_branch::<BLT>,
+    Bge => Hart::op_branch::<BGE>,
+    Bltu => Hart::op_branch::<BLTU>,
+    Bgeu => Hart::op_branch::<BGEU>,
+    Jal => Hart::op_jal,
+    Jalr => Hart::op_jalr,
+    Lb => Hart::op_load::<1, true>,
+    Lh => Hart::op_load::<2, true>,
+    Lbu => Hart::op_load::<1, false>,
+    Lhu => Hart::op_load::<2, false>,
+    Lwu => Hart::op_load::<4, false>,
+    Sb => Hart::op_store::<1>,
+    Sh => Hart::op_store::<2>,
+    Slti => Hart::op_slti,
+    Sltiu => Hart::op_sltiu,
+    Xori => Hart::op_xori,
+    Ori => Hart::op_ori,
+    Andi => Hart::op_andi,
+    Slli => Hart::op_slli,
+    Srli => Hart::op_srli,
+    Srai => Hart::op_srai,
+    Sub => Hart::op_sub,
+    Sll => Hart::op_sll,
+    Slt => Hart::op_slt,
+    Sltu => Hart::op_sltu,
+    Xor => Hart::op_xor,
+    Srl => Hart::op_srl,
+    Sra => Hart::op_sra,
+    Or => Hart::op_or,
+    And => Hart::op_and,
+    Addiw => Hart::op_addiw,
+    Slliw => Hart::op_slliw,
+    Srliw => Hart::op_srliw,
+    Sraiw => Hart::op_sraiw,
+    Addw => Hart::op_addw,
+    Subw => Hart::op_subw,
+    Sllw => Hart::op_sllw,
+    Srlw => Hart::op_srlw,
+    Sraw => Hart::op_sraw,
+    Mul => Hart::op_mul,
+    Mulh => Hart::op_mulh,
+    Mulhsu => Hart::op_mulhsu,
+    Mulhu => Hart::op_mulhu,
+    Div => Hart::op_div,
+    Divu => Hart::op_divu,
+    Rem => Hart::op_rem,
+    Remu => Hart::op_remu,
+    Mulw => Hart::op_mulw,
+    Divw => Hart::op_divw,
+    Divuw => Hart::op_divuw,
+    Remw => Hart::op_remw,
+    Remuw => Hart::op_remuw,
+    Nop => Hart::op_nop,
+    Illegal => Hart::op_illegal,
+    FenceI => Hart::op_fence_i,
+    Ecall => Hart::op_ecall,
+    Ebreak => Hart::op_ebreak,
+    Mret | Sret => Hart::op_xret,
+    Wfi => Hart::op_wfi,
+    SfenceVma => Hart::op_sfence_vma,
+    Csrrw | Csrrs | Csrrc | Csrrwi | Csrrsi | Csrrci => Hart::op_csr,
+    LrW => Hart::op_lr::<4>,
+    LrD => Hart::op_lr::<8>,
+    ScW => Hart::op_sc::<4>,
+    ScD => Hart::op_sc::<8>,
+    AmoswapW | AmoaddW | AmoxorW | AmoandW | AmoorW | AmominW | AmomaxW | AmominuW | AmomaxuW => Hart::op_amo::<4>,
+    AmoswapD | AmoaddD | AmoxorD | AmoandD | AmoorD | AmominD | AmomaxD | AmominuD | AmomaxuD => Hart::op_amo::<8>,
+    Flw => Hart::op_fload::<4>,
+    Fld => Hart::op_fload::<8>,
+    Fsw => Hart::op_fstore::<4>,
+    Fsd => Hart::op_fstore::<8>,
+    FmaddS | FmsubS | FnmsubS | FnmaddS | FaddS | FsubS | FmulS | FdivS | FsqrtS | FsgnjS | FsgnjnS | FsgnjxS
+    | FminS | FmaxS | FcvtWS | FcvtWuS | FcvtLS | FcvtLuS | FmvXW | FeqS | FltS | FleS | FclassS | FcvtSW
+    | FcvtSWu | FcvtSL | FcvtSLu | FmvWX | FmaddD | FmsubD | FnmsubD | FnmaddD | FaddD | FsubD | FmulD
+    | FdivD | FsqrtD | FsgnjD | FsgnjnD | FsgnjxD | FminD | FmaxD | FcvtWD | FcvtWuD | FcvtLD | FcvtLuD
+    | FmvXD | FeqD | FltD | FleD | FclassD | FcvtDW | FcvtDWu | FcvtDL | FcvtDLu | FmvDX | FcvtSD | FcvtDS => Hart::op_fp,
 }

@@ -62,7 +62,7 @@ impl Hart {
         };
         let f1 = self.f[(u.rs1 & 31) as usize];
         let f2 = self.f[(u.rs2 & 31) as usize];
-        let f3 = self.f[(u.rs3 & 31) as usize];
+        let f3 = self.f[usize::from(u.rs3())];
         let (s1, s2, s3) = (sf::unbox_f32(f1), sf::unbox_f32(f2), sf::unbox_f32(f3));
         let x1 = self.x[(u.rs1 & 63) as usize];
         let mut fl = self.csr.fflags as u8;

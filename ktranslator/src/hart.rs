@@ -42,9 +42,15 @@ pub struct Stats {
     pub tbs_translated: u64,
     /// Translated blocks executed.
     pub tbs_executed: u64,
-    /// The part of `tbs_translated` that was never cached: an instruction straddling
-    /// a page boundary, translated again each time it runs.
+    /// Always 0 since straddling instructions are cached (`tbs_straddle`); kept for
+    /// hosts that print it.
     pub tbs_uncached: u64,
+    /// The part of `tbs_translated` that holds one instruction straddling a page
+    /// boundary (cached; checked against its second page at every lookup).
+    pub tbs_straddle: u64,
+    /// Straddling blocks dropped at a lookup because their second page was remapped or
+    /// written.
+    pub straddle_drops: u64,
     /// Block transitions through a direct chain (no lookup).
     pub chained: u64,
     /// Whole translation-cache flushes (full arena, reset, [`Hart::invalidate_code`]).
@@ -59,13 +65,28 @@ pub struct Stats {
     pub fence_i: u64,
     /// TLB misses (slow-path address translations).
     pub tlb_misses: u64,
-    /// TLB flushes (satp writes, sfence.vma, privilege or mstatus changes).
+    /// TLB flushes (satp writes, sfence.vma; privilege and mstatus changes select other
+    /// TLB entries instead of flushing).
     pub tlb_flushes: u64,
+    /// Block lookups answered by the jump cache (virtual pc -> block), i.e. block
+    /// transitions that were not chained but needed no hash lookup.
+    pub jc_hits: u64,
+    /// Block lookups the jump cache did not answer (each one is a `tb_lookups`, unless
+    /// the fetch faults).
+    pub jc_misses: u64,
+    /// Hash-table lookups of translated blocks (physical pc + privilege).
+    pub tb_lookups: u64,
+    /// The part of `tb_lookups` that found a block (the rest translate one): the
+    /// TB-cache hit rate is `tb_lookup_hits / tb_lookups`.
+    pub tb_lookup_hits: u64,
+    /// Host nanoseconds spent translating blocks, as measured by
+    /// [`Bus::host_ns`] (0 when the host does not implement it).
+    pub translate_ns: u64,
 }
 
-/// One direct-mapped TLB entry: `tag` is the guest virtual page (low bits clear;
-/// [`TLB_INVALID`] when empty) and `addend` turns a virtual address in that page into a
-/// guest-RAM offset.
+/// One direct-mapped TLB entry: `tag` is the guest virtual page with the key of the
+/// translation regime in bits 3-11 (see mmu.rs; [`TLB_INVALID`] when empty) and
+/// `addend` turns a virtual address in that page into a guest-RAM offset.
 #[derive(Clone, Copy, Debug, Default)]
 #[repr(C)]
 pub(super) struct TlbEntry {
@@ -73,8 +94,9 @@ pub(super) struct TlbEntry {
     pub(super) addend: u64,
 }
 
-/// Tag of an empty TLB entry: bit 11 is never set in a compared address.
-pub(super) const TLB_INVALID: u64 = 1 << 11;
+/// Tag of an empty TLB entry: its key has the reserved privilege 2, which no lookup
+/// uses.
+pub(super) const TLB_INVALID: u64 = 2 << 3;
 /// log2 of the number of entries per TLB.
 pub(super) const TLB_BITS: u32 = 8;
 /// Entries per TLB.
@@ -94,7 +116,7 @@ pub(super) const ACC_STORE: usize = 2;
 /// One RV64GC hart with its translation cache and TLBs.
 ///
 /// Every field is valid when all its bytes are zero, so the host can allocate it zeroed
-/// (it is large: about 60 KiB) and initialise it in place with [`Hart::init_in_place`];
+/// (it is large: about 40 KiB) and initialise it in place with [`Hart::init_in_place`];
 /// never build one on a kernel stack.
 #[repr(C)]
 pub struct Hart {
@@ -116,14 +138,23 @@ pub struct Hart {
     pub(super) exc_tval: u64,
     /// Total instructions retired (basis of mcycle/minstret).
     pub(super) retired: u64,
+    /// Virtual pc of the block being executed (read by the executor's exits).
+    pub(super) tb_vpc: u64,
     pub(super) csr: csr::Csrs,
     pub(super) ram: GuestRam,
     pub(super) tc: Tc,
     /// Generation of the translation cache, bumped on every flush.
     pub(super) tc_gen: u64,
     pub(super) hash: [u32; HASH_SIZE],
-    pub(super) jc: [u32; JC_SIZE],
+    /// Jump cache: TB index | epoch << 32 (see `jc_epoch`).
+    pub(super) jc: [u64; JC_SIZE],
+    /// Epoch of the jump cache: entries of an older epoch are empty.
+    pub(super) jc_epoch: u32,
     pub(super) tlb: [[TlbEntry; TLB_SIZE]; 3],
+    /// Key of the current translation regime, per TLB (see mmu.rs).
+    pub(super) tlb_key: [u64; 3],
+    /// TLB epoch (0..32), part of the keys.
+    pub(super) tlb_epoch: u64,
     /// Statistics.
     pub stats: Stats,
 }
@@ -161,6 +192,7 @@ impl Hart {
         self.retired = 0;
         self.csr.reset();
         self.tc_flush();
+        self.tlb_clear_all();
         self.tlb_flush();
     }
 
@@ -210,7 +242,7 @@ impl Hart {
         let p = if p == prv::U || p == prv::S { p } else { prv::M };
         if p != self.prv {
             self.prv = p;
-            self.tlb_flush();
+            self.tlb_update_keys();
         }
     }
     /// Reads CSR `num` as M-mode software would (no side effects on the guest apart
@@ -288,12 +320,22 @@ impl Hart {
     /// Runs guest code until about `budget` instructions have retired (a block in
     /// progress is finished, so it may overshoot by up to one block; taken traps count
     /// as one step each so a trap loop still ends) or an event ends the run.
+    ///
+    /// Blocks that leave through a chain slot with a chained successor run back to
+    /// back in the inner loop, which only checks the budget and a stop request: nothing
+    /// else can change there (interrupt lines only change between runs; `mip`, `mie`,
+    /// `mstatus` and the privilege only through CSR instructions, traps and xRET, which
+    /// end their block with a non-chain exit), so pending interrupts are only looked at
+    /// after those exits.
     pub fn run(&mut self, bus: &mut dyn Bus, budget: u64) -> Exit {
+        use super::exec::{EXIT_CHAIN0, EXIT_CHAIN1, EXIT_JUMP, EXIT_WFI};
+        const _: () = assert!(EXIT_CHAIN0 == 0 && EXIT_CHAIN1 == 1);
         let start_insns = self.stats.insns;
         let start_traps = self.stats.traps;
         // Previous block and the chain slot it left through, for direct chaining.
         let mut prev: u32 = 0;
         let mut prev_slot: usize = 0;
+        let mut check_irq = true;
         loop {
             let steps = self.stats.insns.wrapping_sub(start_insns).wrapping_add(self.stats.traps.wrapping_sub(start_traps));
             if steps >= budget {
@@ -303,21 +345,25 @@ impl Hart {
                 self.exit_req = false;
                 return Exit::Stop;
             }
-            if self.mip() & self.csr.mie != 0 {
-                if let Some(cause) = self.pending_interrupt() {
-                    self.stats.interrupts += 1;
-                    self.take_trap(cause, 0);
-                    prev = 0;
-                    continue;
+            if check_irq {
+                check_irq = false;
+                if self.mip() & self.csr.mie != 0 {
+                    if let Some(cause) = self.pending_interrupt() {
+                        self.stats.interrupts += 1;
+                        self.take_trap(cause, 0);
+                        prev = 0;
+                        check_irq = true;
+                        continue;
+                    }
                 }
             }
             let gen = self.tc_gen;
             let chained = if prev != 0 { self.tc.chain(prev, prev_slot) } else { 0 };
-            let tb = if chained != 0 {
+            let mut tb = if chained != 0 {
                 self.stats.chained = self.stats.chained.wrapping_add(1);
                 chained
             } else {
-                match self.find_tb() {
+                match self.find_tb(bus) {
                     Ok(tb) => {
                         if prev != 0 && self.tc_gen == gen {
                             self.tc.try_chain(prev, prev_slot, tb);
@@ -328,20 +374,41 @@ impl Hart {
                         let (c, t) = (self.exc_cause, self.exc_tval);
                         self.take_trap(c, t);
                         prev = 0;
+                        check_irq = true;
                         continue;
                     }
                 }
             };
-            let gen = self.tc_gen;
-            let kind = self.exec_tb(bus, tb);
-            prev = 0;
-            match kind {
-                super::exec::EXIT_CHAIN0 | super::exec::EXIT_CHAIN1 if self.tc_gen == gen => {
+            // Run `tb` and the blocks its chains lead to.
+            let room = budget - steps;
+            let fast_start = self.stats.insns;
+            loop {
+                let kind = self.exec_tb(bus, tb);
+                // (`tb` may have been killed while it ran, by a page-table A/D update
+                // into its page: then its chain slots are cut, and a chain later set
+                // on it is harmless, since nothing reaches a killed block. The arena
+                // is never flushed while a block runs.)
+                if kind <= EXIT_CHAIN1 {
                     prev = tb;
-                    prev_slot = usize::from(kind - super::exec::EXIT_CHAIN0);
+                    prev_slot = usize::from(kind - EXIT_CHAIN0);
+                    if self.stats.insns.wrapping_sub(fast_start) >= room || self.exit_req {
+                        break;
+                    }
+                    let next = self.tc.chain(tb, prev_slot);
+                    if next == 0 {
+                        break;
+                    }
+                    self.stats.chained = self.stats.chained.wrapping_add(1);
+                    tb = next;
+                    continue;
                 }
-                super::exec::EXIT_WFI if !self.wfi_wakeup() => return Exit::Wfi,
-                _ => {}
+                prev = 0;
+                match kind {
+                    EXIT_WFI if !self.wfi_wakeup() => return Exit::Wfi,
+                    EXIT_JUMP => {}
+                    _ => check_irq = true,
+                }
+                break;
             }
         }
     }
@@ -354,8 +421,13 @@ mod tests {
     #[test]
     fn tlb_invalid_tag_never_matches() {
         for size in [1u64, 2, 4, 8] {
-            for va in [0u64, 0x800, 0xfff, u64::MAX] {
-                assert_ne!(va & (!0xfff | (size - 1)), TLB_INVALID);
+            for va in [0u64, 0x800, 0xfff, 0x10, u64::MAX] {
+                for p in [prv::U, prv::S, prv::M] {
+                    for extra in [0u64, 1 << 5, 1 << 6, 31 << 7] {
+                        let key = (u64::from(p) << 3) | extra;
+                        assert_ne!((va & (!0xfff | (size - 1))) | key, TLB_INVALID);
+                    }
+                }
             }
         }
     }

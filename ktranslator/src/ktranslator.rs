@@ -4,25 +4,31 @@
 //!
 //! ```text
 //!  host ──run(bus, budget)──▶ Hart::run loop (hart.rs)
-//!     │ at each block boundary: budget, bus stop request, pending interrupts
+//!     │ after a non-chain exit: budget, bus stop request, pending interrupts
 //!     ▼
-//!  previous block's chain slot ──hit──▶ next TB          (tcache.rs, direct chaining)
-//!     │ miss
-//!  jump cache [virtual pc] ──hit──▶ TB                    (indirect jumps, returns)
-//!     │ miss
+//!  previous block's chain slot ──hit──▶ next TB          (tcache.rs, direct chaining;
+//!     │ miss                               chained blocks run back to back, checking
+//!     │                                    only the budget and a stop request)
+//!  jump cache [virtual pc] ──hit──▶ TB                    (indirect jumps, returns;
+//!     │ miss                               epoch-tagged: sfence.vma/satp bump it)
 //!  fetch TLB: virtual pc ─▶ RAM offset (mmu.rs) ─▶ hash[physical pc + mode] ─▶ TB
 //!     │ miss
 //!  translator: fetch from RAM, expand RVC, decode via one instruction table
 //!  (decode.rs) into 16-byte micro-ops, up to a branch/jump/system op, a CSR op, the
 //!  page end or 128 instructions; stored in the host-provided arena (flushed whole
 //!  when full); the page is marked in the code-page bitmap and the TB linked into
-//!  the list of its page's bucket.
+//!  the list of its page's bucket. A 32-bit instruction across the page end gets a
+//!  cached TB of its own, checked against its second page at every lookup.
 //!     ▼
-//!  executor (exec.rs): `match` over the block's micro-ops; loads/stores inline the
-//!  TLB hit path (compare + add into guest RAM), the slow path walks Sv39/Sv48 page
-//!  tables, does MMIO through the Bus trait, emulates misaligned accesses, and on a
-//!  store into a code page drops that page's TBs and ends the block (SMC); since
-//!  every write into code is seen when it happens, fence.i drops nothing.
+//!  executor (exec.rs): a `match` over the block's micro-ops (or, with feature
+//!  `dispatch-fnptr`, a call through a table of handlers: see exec.rs for the
+//!  measurements); loads/stores inline the TLB hit path (compare + add into guest
+//!  RAM; TLB entries are tagged with privilege, SUM, MXR and an epoch, so traps,
+//!  xRET and SUM toggles flush nothing and sfence.vma/satp writes are an increment),
+//!  the slow path walks Sv39/Sv48 page tables, does MMIO through the Bus trait,
+//!  emulates misaligned accesses, and on a store into a code page drops that page's
+//!  TBs and ends the block (SMC); since every write into code is seen when it
+//!  happens, fence.i drops nothing.
 //!  A fault in the middle of a block sets pc and instret from the micro-op's index
 //!  and offset, so traps are precise; csr.rs takes traps (medeleg/mideleg) and
 //!  implements the CSR table; fpu.rs runs F/D on the integer-only softfloat module.

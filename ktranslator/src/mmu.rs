@@ -1,8 +1,10 @@
 //! Soft-MMU: Sv39/Sv48 page walks, the per-access-type TLBs and the load/store paths.
 //!
-//! A TLB hit is a compare and an add: the entry's tag is the virtual page, and the
-//! comparison also includes the low bits of the address that must be zero for an
-//! aligned access of that size, so misaligned accesses fall to the slow path. Only RAM
+//! A TLB hit is a compare and an add: the entry's tag is the virtual page plus the key
+//! it was filled under (privilege of the access, SUM, MXR, epoch), and the comparison
+//! also includes the low bits of the address that must be zero for an aligned access
+//! of that size, so misaligned accesses fall to the slow path. Changing privilege or
+//! mstatus only changes the current keys; sfence.vma and satp writes bump the epoch. Only RAM
 //! pages are ever entered; MMIO always goes through the slow path to the [`Bus`]. Pages
 //! holding translated code are never entered in the store TLB, so stores to them reach
 //! the slow path, which invalidates the translations of that page (self-modifying
@@ -20,6 +22,16 @@ const PTE_U: u64 = 1 << 4;
 const PTE_A: u64 = 1 << 6;
 const PTE_D: u64 = 1 << 7;
 const PTE_PPN_MASK: u64 = (1 << 44) - 1;
+
+// A TLB tag is the virtual page (bits 12 and up) | the key of the entry (bits 3 to 11,
+// which are zero in every address a lookup compares: see `load`). Key: privilege of
+// the access (bits 3-4; the reserved value 2 marks empty entries, `TLB_INVALID`), SUM
+// (bit 5), MXR (bit 6), epoch (bits 7-11).
+const KEY_PRV_SHIFT: u32 = 3;
+const KEY_SUM: u64 = 1 << 5;
+const KEY_MXR: u64 = 1 << 6;
+const KEY_EPOCH_SHIFT: u32 = 7;
+const TLB_EPOCHS_MASK: u64 = 31;
 
 /// Why a memory access did not complete normally.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,15 +59,24 @@ fn access_fault(acc: usize) -> u64 {
 }
 
 impl Hart {
-    /// Flushes the TLBs and the jump cache (satp writes, sfence.vma).
+    /// Flushes the TLBs and the jump cache (satp writes, sfence.vma): both are tagged
+    /// with an epoch, so this is an increment; the entries are only cleared when the
+    /// epoch wraps (every 32 flushes for the TLBs, 2^32 for the jump cache).
     pub(super) fn tlb_flush(&mut self) {
-        self.tlb_flush_all_modes();
-        self.jc = [0; super::hart::JC_SIZE];
+        self.stats.tlb_flushes += 1;
+        self.tlb_epoch = (self.tlb_epoch + 1) & TLB_EPOCHS_MASK;
+        if self.tlb_epoch == 0 {
+            self.tlb_clear_all();
+        }
+        self.jc_epoch = self.jc_epoch.wrapping_add(1);
+        if self.jc_epoch == 0 {
+            self.jc = [0; super::hart::JC_SIZE];
+        }
+        self.tlb_update_keys();
     }
 
-    /// Flushes the three TLBs (privilege changes; the jump cache checks the mode).
-    pub(super) fn tlb_flush_all_modes(&mut self) {
-        self.stats.tlb_flushes += 1;
+    /// Empties the three TLBs.
+    pub(super) fn tlb_clear_all(&mut self) {
         for t in self.tlb.iter_mut() {
             for e in t.iter_mut() {
                 e.tag = TLB_INVALID;
@@ -63,14 +84,23 @@ impl Hart {
         }
     }
 
-    /// Flushes the load and store TLBs (MPRV/SUM/MXR/MPP changes).
-    pub(super) fn tlb_flush_data(&mut self) {
-        self.stats.tlb_flushes += 1;
-        for acc in [ACC_LOAD, ACC_STORE] {
-            for e in self.tlb[acc].iter_mut() {
-                e.tag = TLB_INVALID;
-            }
-        }
+    /// Recomputes the keys that TLB entries are tagged with (epoch, the privilege the
+    /// access is checked against, and for data accesses SUM and MXR): called whenever
+    /// one of them changes (privilege, mstatus, a flush). Entries filled under another
+    /// key stay in place but never match, so changing privilege (every trap and xRET)
+    /// or toggling SUM flushes nothing, and the entries of the previous mode are valid
+    /// again when it comes back.
+    pub(super) fn tlb_update_keys(&mut self) {
+        let epoch = self.tlb_epoch << KEY_EPOCH_SHIFT;
+        let st = self.csr.mstatus;
+        let dp = self.data_prv();
+        // SUM only matters to S-mode accesses, MXR only to loads.
+        let sum = if dp == prv::S && st & MSTATUS_SUM != 0 { KEY_SUM } else { 0 };
+        let mxr = if st & MSTATUS_MXR != 0 { KEY_MXR } else { 0 };
+        self.tlb_key[ACC_FETCH] = epoch | (u64::from(self.prv) << KEY_PRV_SHIFT);
+        let data = epoch | (u64::from(dp) << KEY_PRV_SHIFT) | sum;
+        self.tlb_key[ACC_LOAD] = data | mxr;
+        self.tlb_key[ACC_STORE] = data;
     }
 
     /// Flushes the store TLB (a page just became a code page).
@@ -171,14 +201,17 @@ impl Hart {
             return;
         }
         let idx = (va >> 12) as usize & (TLB_SIZE - 1);
-        self.tlb[acc][idx] = TlbEntry { tag: vpage, addend: off.wrapping_sub(vpage) };
+        let key = self.tlb_key.get(acc).copied().unwrap_or(TLB_INVALID);
+        if let Some(e) = self.tlb.get_mut(acc) {
+            e[idx] = TlbEntry { tag: vpage | key, addend: off.wrapping_sub(vpage) };
+        }
     }
 
     /// Translates an instruction fetch address to a guest-RAM offset (fetches from
     /// anything but RAM are access faults).
     pub(super) fn fetch_offset(&mut self, va: u64) -> Result<u64, ()> {
         let e = self.tlb[ACC_FETCH][(va >> 12) as usize & (TLB_SIZE - 1)];
-        if e.tag == va & !0xfff {
+        if e.tag == (va & !0xfff) | self.tlb_key[ACC_FETCH] {
             return Ok(va.wrapping_add(e.addend));
         }
         self.stats.tlb_misses += 1;
@@ -199,7 +232,9 @@ impl Hart {
     #[inline(always)]
     pub(super) fn load(&mut self, bus: &mut dyn Bus, va: u64, size: usize) -> Result<u64, ()> {
         let e = self.tlb[ACC_LOAD][(va >> 12) as usize & (TLB_SIZE - 1)];
-        if e.tag == va & (!0xfff | (size as u64 - 1)) {
+        // Bits 3-11 of the masked address are zero: the key must match exactly, and
+        // bits 0-2 (zero in tags) catch misaligned accesses.
+        if e.tag == (va & (!0xfff | (size as u64 - 1))) | self.tlb_key[ACC_LOAD] {
             if let Some(v) = self.ram.read(va.wrapping_add(e.addend), size) {
                 return Ok(v);
             }
@@ -240,7 +275,7 @@ impl Hart {
     #[inline(always)]
     pub(super) fn store(&mut self, bus: &mut dyn Bus, va: u64, size: usize, val: u64) -> Result<(), Stop> {
         let e = self.tlb[ACC_STORE][(va >> 12) as usize & (TLB_SIZE - 1)];
-        if e.tag == va & (!0xfff | (size as u64 - 1)) && self.ram.write(va.wrapping_add(e.addend), size, val) {
+        if e.tag == (va & (!0xfff | (size as u64 - 1))) | self.tlb_key[ACC_STORE] && self.ram.write(va.wrapping_add(e.addend), size, val) {
             return Ok(());
         }
         self.store_slow(bus, va, size, val)

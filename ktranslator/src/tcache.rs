@@ -4,35 +4,51 @@
 //!
 //! Arena layout (in 64-bit words): `[0]` unused (TB index 0 means "none"), then the
 //! code-page bitmap (one bit per 4 KiB page of guest RAM), then the page-bucket heads
-//! (lists of the TBs of the RAM pages `p` with `p % buckets == i`), then a scratch TB
-//! for instructions that straddle a page boundary (never cached), then TBs allocated
+//! (lists of the TBs of the RAM pages `p` with `p % buckets == i`), then TBs allocated
 //! linearly. A TB is a header of [`HDR_WORDS`] words followed by its micro-ops (two
 //! words each). When the arena is full everything is flushed at once.
 //!
-//! Every TB lies in one RAM page, so code is invalidated per page: a write into a page
-//! whose bit is set in the code-page bitmap (a store by the hart, an AMO, a page-table
-//! A/D update, or a device write the host reports with
-//! [`Hart::invalidate_code_range`]) kills the TBs of that page only (unlinked from
-//! the hash table and their bucket, their virtual pc made odd so that the jump cache
-//! never matches them, their chains cut) and clears the page's bit. Chains only link
-//! TBs of the same physical page, so no live TB ever chains into a dead one. Because
-//! every write into translated code is seen when it happens, `fence.i` has nothing
-//! left to drop.
+//! A 32-bit instruction that straddles a page boundary gets a TB of its own (the block
+//! before it ends at the boundary), marked `META_STRADDLE`, with two more words after
+//! its op: the RAM offset its second half was fetched from and that halfword. It is
+//! cached like any TB (hash, jump cache, its first page's bucket), but every lookup
+//! that finds it translates the second virtual page again (a fetch-TLB hit, usually)
+//! and compares the offset and the halfword; on a mismatch it is dropped and
+//! translated again. So neither a new mapping of the second page nor a write into it
+//! can run stale code, without linking the TB to the second page. Nothing chains into
+//! such a TB (a chain would skip the check).
+//!
+//! Every TB belongs to one RAM page (a straddling one to its first page), so code is
+//! invalidated per page: a write into a page whose bit is set in the code-page bitmap
+//! (a store by the hart, an AMO, a page-table A/D update, or a device write the host
+//! reports with [`Hart::invalidate_code_range`]) kills the TBs of that page only
+//! (unlinked from the hash table and their bucket, their virtual pc made odd so that
+//! the jump cache never matches them, their chains cut) and clears the page's bit.
+//! Chains only link TBs of the same physical page, so no live TB ever chains into a
+//! dead one. Because every write into translated code is seen when it happens,
+//! `fence.i` has nothing left to drop.
 
 use core::ptr;
 
+use super::bus::Bus;
 use super::decode::{decode_at, ends_block, is_csr, Uop};
 use super::hart::{Hart, HASH_SIZE, JC_SIZE};
 
 /// Maximum guest instructions per TB.
 pub(super) const MAX_TB_INSNS: usize = 128;
+const _: () = assert!(MAX_TB_INSNS <= 256, "Uop::idx is a u8");
 /// Header words of a TB: vpc, ppc, meta, chains, hash link, page-bucket link.
 pub(super) const HDR_WORDS: usize = 6;
+/// Extra words of a straddling TB after its op: RAM offset of the second half, and
+/// the second halfword.
+const STRADDLE_WORDS: usize = 2;
 const UOP_WORDS: usize = 2;
 const H_VPC: usize = 0;
 const H_PPC: usize = 1;
-/// prv (8 bits) | ninsns (16 bits) << 8 | size in bytes (16 bits) << 24 | nochain << 40.
+/// prv (8 bits) | ninsns (16 bits) << 8 | size in bytes (16 bits) << 24 | flags.
 const H_META: usize = 2;
+/// Meta flag: a single instruction that straddles into the next page.
+const META_STRADDLE: u64 = 1 << 40;
 const H_CHAIN: usize = 3;
 const H_NEXT: usize = 4;
 const H_PNEXT: usize = 5;
@@ -74,7 +90,6 @@ pub(super) struct Tc {
     buckets: usize,
     /// Number of page buckets (a power of two).
     nbuckets: usize,
-    scratch: usize,
     first: usize,
     next: usize,
     usable: bool,
@@ -85,6 +100,8 @@ pub(super) struct Tc {
 pub(super) struct TbInfo {
     pub(super) vpc: u64,
     pub(super) ninsns: usize,
+    /// Bytes of guest code (the threaded executor takes the end from the last op).
+    #[cfg_attr(feature = "dispatch-fnptr", allow(dead_code))]
     pub(super) size: u64,
     pub(super) uops: *const Uop,
 }
@@ -99,11 +116,10 @@ impl Tc {
         while nbuckets > 1 && nbuckets * 16 > arena.words {
             nbuckets /= 2;
         }
-        let scratch = buckets + nbuckets;
-        let first = scratch + HDR_WORDS + UOP_WORDS;
+        let first = buckets + nbuckets;
         // Room for at least a few full-size TBs, else the hart cannot run code.
         let usable = !arena.ptr.is_null() && arena.words >= first + 4 * TB_MAX_WORDS;
-        Tc { arena, bitmap_words, buckets, nbuckets, scratch, first, next: first, usable }
+        Tc { arena, bitmap_words, buckets, nbuckets, first, next: first, usable }
     }
 
     #[inline(always)]
@@ -185,19 +201,24 @@ impl Tc {
         self.rd(tb as usize + H_META) as u8
     }
 
+    fn is_straddle(&self, tb: u32) -> bool {
+        self.rd(tb as usize + H_META) & META_STRADDLE != 0
+    }
+
     /// The chained successor of `tb` through exit `slot` (0 or 1), or 0.
     #[inline]
     pub(super) fn chain(&self, tb: u32, slot: usize) -> u32 {
         (self.rd(tb as usize + H_CHAIN) >> (32 * (slot & 1))) as u32
     }
 
-    /// Chains `prev`'s exit `slot` to `next` if both are cacheable blocks in the same
-    /// virtual page (so the chain stays valid whatever the page tables do: the TBs of
-    /// one page are only reached through a translation of that page) and the same
-    /// physical page (so invalidating a page kills every chain into its TBs).
+    /// Chains `prev`'s exit `slot` to `next` if both are in the same virtual page (so
+    /// the chain stays valid whatever the page tables do: the TBs of one page are only
+    /// reached through a translation of that page) and the same physical page (so
+    /// invalidating a page kills every chain into its TBs), and `next` does not
+    /// straddle a page boundary (its second page is checked at every lookup).
     pub(super) fn try_chain(&mut self, prev: u32, slot: usize, next: u32) {
         let (p, n) = (prev as usize, next as usize);
-        if p == self.scratch || n == self.scratch {
+        if self.is_straddle(next) {
             return;
         }
         if (self.rd(p + H_VPC) ^ self.rd(n + H_VPC)) >> 12 != 0 || (self.rd(p + H_PPC) ^ self.rd(n + H_PPC)) >> 12 != 0 {
@@ -239,6 +260,7 @@ impl Hart {
             if (ppc.wrapping_sub(base) >> 12) as usize == page {
                 self.tc.wr(link, next as u64);
                 self.kill_tb(t as u32, ppc);
+                self.tc.wr(t + H_PNEXT, 0);
             } else {
                 link = t + H_PNEXT;
             }
@@ -248,7 +270,8 @@ impl Hart {
         true
     }
 
-    /// Removes `tb` (at physical pc `ppc`) from its hash chain and makes it unreachable.
+    /// Removes `tb` (at physical pc `ppc`) from its hash chain and makes it unreachable
+    /// (it stays in its page-bucket list: the caller unlinks it from there if needed).
     fn kill_tb(&mut self, tb: u32, ppc: u64) {
         let h = hash(ppc, self.tc.prv_of(tb));
         let next = self.tc.rd(tb as usize + H_NEXT);
@@ -271,7 +294,6 @@ impl Hart {
         self.tc.wr(t + H_VPC, DEAD_VPC);
         self.tc.wr(t + H_CHAIN, 0);
         self.tc.wr(t + H_NEXT, 0);
-        self.tc.wr(t + H_PNEXT, 0);
     }
 
     /// Drops all translated blocks.
@@ -285,33 +307,79 @@ impl Hart {
 
     /// Finds (or translates) the block at the current pc. On failure the fetch
     /// exception is pending in `exc_cause`/`exc_tval`.
-    pub(super) fn find_tb(&mut self) -> Result<u32, ()> {
+    pub(super) fn find_tb(&mut self, bus: &mut dyn Bus) -> Result<u32, ()> {
         let pc = self.pc;
         let jci = (pc >> 1) as usize & (JC_SIZE - 1);
-        let t = self.jc[jci];
+        let e = self.jc[jci];
+        // An entry of an older epoch (before a TLB flush) is empty.
+        let t = if e >> 32 == u64::from(self.jc_epoch) { e as u32 } else { 0 };
         if t != 0 && self.tc.rd(t as usize + H_VPC) == pc && self.tc.prv_of(t) == self.prv {
-            return Ok(t);
+            if !self.tc.is_straddle(t) {
+                self.stats.jc_hits = self.stats.jc_hits.wrapping_add(1);
+                return Ok(t);
+            }
+            if self.straddle_valid(t, pc)? {
+                self.stats.jc_hits = self.stats.jc_hits.wrapping_add(1);
+                return Ok(t);
+            }
         }
+        self.stats.jc_misses = self.stats.jc_misses.wrapping_add(1);
         let off = self.fetch_offset(pc)?;
         let ppc = self.ram.base().wrapping_add(off);
         let h = hash(ppc, self.prv);
+        self.stats.tb_lookups = self.stats.tb_lookups.wrapping_add(1);
         let mut t = self.hash[h];
         while t != 0 {
             let i = t as usize;
             if self.tc.rd(i + H_PPC) == ppc && self.tc.rd(i + H_VPC) == pc && self.tc.prv_of(t) == self.prv {
-                self.jc[jci] = t;
-                return Ok(t);
+                if !self.tc.is_straddle(t) || self.straddle_valid(t, pc)? {
+                    self.stats.tb_lookup_hits = self.stats.tb_lookup_hits.wrapping_add(1);
+                    self.jc[jci] = self.jc_entry(t);
+                    return Ok(t);
+                }
+                // Dropped by `straddle_valid`: the chain changed, start again (this
+                // key has at most one live TB, so the second walk ends).
+                t = self.hash[h];
+                continue;
             }
             t = self.tc.rd(i + H_NEXT) as u32;
         }
-        let t = self.translate_tb(pc, off)?;
-        if t as usize != self.tc.scratch {
-            let jci = (pc >> 1) as usize & (JC_SIZE - 1);
-            self.tc.wr(t as usize + H_NEXT, u64::from(self.hash[h]));
-            self.hash[h] = t;
-            self.jc[jci] = t;
-        }
+        let t0 = bus.host_ns();
+        let r = self.translate_tb(pc, off);
+        self.stats.translate_ns = self.stats.translate_ns.wrapping_add(bus.host_ns().wrapping_sub(t0));
+        let t = r?;
+        self.tc.wr(t as usize + H_NEXT, u64::from(self.hash[h]));
+        self.hash[h] = t;
+        self.jc[jci] = self.jc_entry(t);
         Ok(t)
+    }
+
+    fn jc_entry(&self, tb: u32) -> u64 {
+        u64::from(tb) | (u64::from(self.jc_epoch) << 32)
+    }
+
+    /// Whether straddling TB `tb` (live, at virtual `pc`) still matches memory: the
+    /// second page translates to the same RAM page and holds the same halfword. If not,
+    /// drops the TB (out of the hash table, never matched again) and returns false. A
+    /// fault fetching the second page is returned as `Err` (pending exception).
+    fn straddle_valid(&mut self, tb: u32, pc: u64) -> Result<bool, ()> {
+        let x = tb as usize + HDR_WORDS + UOP_WORDS;
+        let next_page = (pc | 0xfff).wrapping_add(1);
+        let off2 = self.fetch_offset(next_page)?;
+        // The fetch-TLB fill may have updated an A bit in a page of code: check that
+        // the TB is still live.
+        let live = self.tc.rd(tb as usize + H_VPC) == pc;
+        let same = off2 == self.tc.rd(x) && self.ram.read(off2, 2) == Some(self.tc.rd(x + 1));
+        if live && same {
+            return Ok(true);
+        }
+        if live {
+            self.stats.straddle_drops = self.stats.straddle_drops.wrapping_add(1);
+            self.tc_gen = self.tc_gen.wrapping_add(1);
+            let ppc = self.tc.rd(tb as usize + H_PPC);
+            self.kill_tb(tb, ppc);
+        }
+        Ok(false)
     }
 
     /// Translates the block at virtual `pc` (RAM offset `off`).
@@ -326,10 +394,11 @@ impl Hart {
             self.tc_flush();
         }
         let page_left = 4096 - (pc & 0xfff);
-        let mut t = self.tc.next;
+        let t = self.tc.next;
         let mut pos: u64 = 0;
         let mut n = 0usize;
-        let mut straddle = false;
+        // RAM offset and halfword of the second half of a straddling instruction.
+        let mut straddle = None;
         loop {
             if pos + 2 > page_left {
                 break;
@@ -340,52 +409,55 @@ impl Hart {
             } else if pos + 4 <= page_left {
                 self.ram.read(off + pos, 4).unwrap_or(0) as u32
             } else {
-                // A 32-bit instruction across a page boundary: alone in a scratch TB.
+                // A 32-bit instruction across a page boundary: alone in its TB.
                 if n > 0 {
                     break;
                 }
-                let next_page = pc.wrapping_add(page_left);
-                let off2 = self.fetch_offset(next_page)?;
-                let hi = self.ram.read(off2, 2).unwrap_or(0) as u32;
-                straddle = true;
-                t = self.tc.scratch;
-                lo | (hi << 16)
+                let off2 = self.fetch_offset(pc.wrapping_add(page_left))?;
+                let hi = self.ram.read(off2, 2).unwrap_or(0);
+                straddle = Some((off2, hi));
+                lo | ((hi as u32) << 16)
             };
             let mut u = decode_at(raw, pc.wrapping_add(pos));
             if is_csr(u.op) && n > 0 {
                 break;
             }
             u.pc_off = pos as u16;
+            u.idx = n as u8; // n < MAX_TB_INSNS <= 256
             let w = t + HDR_WORDS + n * UOP_WORDS;
             let [a, b] = uop_words(&u);
             self.tc.wr(w, a);
             self.tc.wr(w + 1, b);
             n += 1;
             pos += u64::from(u.len);
-            if straddle || ends_block(u.op) || n == MAX_TB_INSNS {
+            if straddle.is_some() || ends_block(u.op) || n == MAX_TB_INSNS {
                 break;
             }
         }
+        let mut meta = u64::from(self.prv) | ((n as u64) << 8) | (pos << 24);
+        let mut end = t + HDR_WORDS + n * UOP_WORDS;
+        if let Some((off2, hi)) = straddle {
+            meta |= META_STRADDLE;
+            self.tc.wr(end, off2);
+            self.tc.wr(end + 1, hi);
+            end += STRADDLE_WORDS;
+            self.stats.tbs_straddle = self.stats.tbs_straddle.wrapping_add(1);
+        }
         self.tc.wr(t + H_VPC, pc);
         self.tc.wr(t + H_PPC, self.ram.base().wrapping_add(off));
-        self.tc.wr(t + H_META, u64::from(self.prv) | ((n as u64) << 8) | (pos << 24));
+        self.tc.wr(t + H_META, meta);
         self.tc.wr(t + H_CHAIN, 0);
         self.tc.wr(t + H_NEXT, 0);
-        self.tc.wr(t + H_PNEXT, 0);
         self.stats.tbs_translated += 1;
-        if straddle {
-            self.stats.tbs_uncached += 1;
-        } else {
-            self.tc.next = t + HDR_WORDS + n * UOP_WORDS;
-            let page = off >> 12;
-            if self.tc.mark_code_page(page) {
-                self.tlb_flush_store();
-            }
-            // The page fits the bitmap (else `off` would not be a RAM offset).
-            let b = self.tc.bucket_of(page as usize);
-            self.tc.wr(t + H_PNEXT, self.tc.rd(b));
-            self.tc.wr(b, t as u64);
+        self.tc.next = end;
+        let page = off >> 12;
+        if self.tc.mark_code_page(page) {
+            self.tlb_flush_store();
         }
+        // The page fits the bitmap (else `off` would not be a RAM offset).
+        let b = self.tc.bucket_of(page as usize);
+        self.tc.wr(t + H_PNEXT, self.tc.rd(b));
+        self.tc.wr(b, t as u64);
         Ok(t as u32)
     }
 }
@@ -396,7 +468,7 @@ fn uop_words(u: &Uop) -> [u64; 2] {
         | (u64::from(u.rd) << 8)
         | (u64::from(u.rs1) << 16)
         | (u64::from(u.rs2) << 24)
-        | (u64::from(u.rs3) << 32)
+        | (u64::from(u.idx) << 32)
         | (u64::from(u.len) << 40)
         | (u64::from(u.pc_off) << 48);
     let a = if cfg!(target_endian = "little") { a } else { a.swap_bytes() };
@@ -410,7 +482,7 @@ mod tests {
 
     #[test]
     fn uop_word_layout_matches_struct() {
-        let u = Uop { op: Op::Addi, rd: 1, rs1: 2, rs2: 3, rs3: 4, len: 4, pc_off: 0x1234, imm: 0xdead_beef };
+        let u = Uop { op: Op::Addi, rd: 1, rs1: 2, rs2: 3, idx: 4, len: 4, pc_off: 0x1234, imm: 0xdead_beef };
         let w = uop_words(&u);
         // SAFETY: `[u64; 2]` and `Uop` have the same size and `w` holds a valid `Op`.
         let back: Uop = unsafe { core::mem::transmute(w) };
