@@ -153,6 +153,9 @@ pub(crate) struct Shared {
     tlb_misses: AtomicU64,
     traps: AtomicU64,
     disk_requests: AtomicU64,
+    tbs_executed: AtomicU64,
+    translate_ns: AtomicU64,
+    chained: AtomicU64,
     /// The UART's transmitter found the console buffer full: retry after a read.
     tx_blocked: AtomicBool,
     #[pin]
@@ -267,6 +270,9 @@ impl Vm {
                 tlb_misses: AtomicU64::new(0),
                 traps: AtomicU64::new(0),
                 disk_requests: AtomicU64::new(0),
+                tbs_executed: AtomicU64::new(0),
+                translate_ns: AtomicU64::new(0),
+                chained: AtomicU64::new(0),
                 tx_blocked: AtomicBool::new(false),
                 core <- new_mutex!(core),
                 worker <- new_mutex!(worker),
@@ -497,7 +503,9 @@ impl Vm {
             tlb_misses: s.tlb_misses.load(Ordering::Relaxed),
             traps: s.traps.load(Ordering::Relaxed),
             disk_requests: s.disk_requests.load(Ordering::Relaxed),
-            reserved: [0; 3],
+            tbs_executed: s.tbs_executed.load(Ordering::Relaxed),
+            translate_ns: s.translate_ns.load(Ordering::Relaxed),
+            chained: s.chained.load(Ordering::Relaxed),
         }
     }
 }
@@ -723,6 +731,10 @@ impl Bus for VcpuBus<'_> {
     fn stop_requested(&mut self) -> bool {
         core::mem::take(&mut self.stop) || self.shared.stop.load(Ordering::Relaxed)
     }
+
+    fn host_ns(&mut self) -> u64 {
+        self.shared.clock.ns()
+    }
 }
 
 /// Hands the hart the interrupt lines the machine drives.
@@ -768,6 +780,9 @@ fn vcpu_main(shared: Arc<Shared>) {
         s.tbs_translated.store(st.tbs_translated, Ordering::Relaxed);
         s.tlb_misses.store(st.tlb_misses, Ordering::Relaxed);
         s.traps.store(st.traps, Ordering::Relaxed);
+        s.tbs_executed.store(st.tbs_executed, Ordering::Relaxed);
+        s.translate_ns.store(st.translate_ns, Ordering::Relaxed);
+        s.chained.store(st.chained, Ordering::Relaxed);
         match bus.event.take() {
             Some(MachineEvent::PowerOff) => break (uapi::KEMU_EXIT_POWEROFF, 0),
             Some(MachineEvent::Reboot) => break (uapi::KEMU_EXIT_REBOOT, 0),

@@ -12,7 +12,7 @@
 #include <linux/types.h>
 
 #define KEMU_ABI_MAJOR 1
-#define KEMU_ABI_MINOR 3
+#define KEMU_ABI_MINOR 4
 
 #define KEMU_IOC_MAGIC 0xBE
 
@@ -108,7 +108,9 @@ struct kemu_status {
 	__u64 tlb_misses;
 	__u64 traps;
 	__u64 disk_requests;
-	__u64 reserved[3];
+	__u64 tbs_executed;	/* ABI 1.4: translated blocks executed */
+	__u64 translate_ns;	/* ABI 1.4: time spent translating guest code */
+	__u64 chained;		/* ABI 1.4: block transitions through a direct chain */
 };
 
 #define KEMU_STATUS _IOR(KEMU_IOC_MAGIC, 0x05, struct kemu_status)

@@ -10,7 +10,7 @@
 /// Major ABI version: bumped on incompatible changes.
 pub const KEMU_ABI_MAJOR: u32 = 1;
 /// Minor ABI version: bumped on compatible additions.
-pub const KEMU_ABI_MINOR: u32 = 3;
+pub const KEMU_ABI_MINOR: u32 = 4;
 
 /// Ioctl type ("magic") byte of `/dev/kemu`, unused by in-tree drivers.
 pub const KEMU_IOC_MAGIC: u32 = 0xBE;
@@ -229,8 +229,12 @@ pub struct KemuStatus {
     pub traps: u64,
     /// virtio-blk requests served.
     pub disk_requests: u64,
-    /// Must be ignored (room for more counters).
-    pub reserved: [u64; 3],
+    /// Translated blocks executed (ABI 1.4; 0 from older modules).
+    pub tbs_executed: u64,
+    /// Nanoseconds the hart spent translating guest code (ABI 1.4).
+    pub translate_ns: u64,
+    /// Block transitions through a direct chain, without a lookup (ABI 1.4).
+    pub chained: u64,
 }
 
 /// `_IOR(KEMU_IOC_MAGIC, 0x05, struct kemu_status)`: the VM's state and counters.

@@ -37,7 +37,7 @@ fn expectations() -> Vec<(String, u64)> {
     layout!(KemuVmList, "kemu_vm_list", statuses, capacity, flags);
     layout!(
         KemuStatus, "kemu_status", id, state, exit_reason, exit_code, ram_size, uptime_ns, instructions,
-        tbs_translated, tlb_misses, traps, disk_requests, reserved
+        tbs_translated, tlb_misses, traps, disk_requests, tbs_executed, translate_ns, chained
     );
     for (name, value) in KEMU_IOCTLS {
         v.push(((*name).into(), (*value).into()));

@@ -34,9 +34,63 @@ pub(crate) struct MachineArgs {
     /// `none`: no firmware; the kernel is a bare-metal ELF entered in M-mode.
     #[arg(long, value_parser = ["none"])]
     pub(crate) bios: Option<String>,
-    /// Attach the disk read-only.
+    /// Attach the disk image read-only.
     #[arg(long)]
     pub(crate) ro: bool,
+    /// Write-through for the disk image: every guest write reaches the disk (fsync)
+    /// before the guest sees it complete (default: writeback, where a guest FLUSH
+    /// fsyncs).
+    #[arg(long)]
+    pub(crate) writethrough: bool,
+    /// One more disk (repeatable), attached in virtio slots 1, 2, ... in the order
+    /// given (the image is slot 0, the guest's /dev/vda): a raw image file or block
+    /// device, with `,ro` for read-only and `,writethrough` for write-through.
+    #[arg(long = "disk", value_name = "PATH[,ro][,writethrough]", value_parser = parse_disk_spec)]
+    pub(crate) disks: Vec<DiskSpec>,
+}
+
+/// One disk of the machine: a file or block device, and how it is attached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct DiskSpec {
+    /// The image file or block device.
+    pub(crate) path: PathBuf,
+    /// The guest sees a read-only disk.
+    pub(crate) read_only: bool,
+    /// Every write is made durable before it completes.
+    pub(crate) writethrough: bool,
+}
+
+/// A disk and the virtio slot it goes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SlotDisk {
+    /// virtio-mmio slot (0 is the image).
+    pub(crate) slot: usize,
+    /// The disk.
+    pub(crate) spec: DiskSpec,
+}
+
+/// Parses a `--disk` value, `PATH[,ro][,writethrough]`: the path, then options after
+/// commas, each at most once (so a path cannot contain a comma).
+pub(crate) fn parse_disk_spec(s: &str) -> Result<DiskSpec, String> {
+    const FORM: &str = "expected PATH[,ro][,writethrough]";
+    let mut parts = s.split(',');
+    let path = parts.next().unwrap_or_default();
+    if path.is_empty() {
+        return Err(format!("no path ({FORM})"));
+    }
+    let mut spec = DiskSpec { path: PathBuf::from(path), read_only: false, writethrough: false };
+    for opt in parts {
+        let flag = match opt {
+            "ro" => &mut spec.read_only,
+            "writethrough" => &mut spec.writethrough,
+            "" => return Err(format!("empty option ({FORM})")),
+            other => return Err(format!("unknown option '{other}' ({FORM})")),
+        };
+        if std::mem::replace(flag, true) {
+            return Err(format!("'{opt}' given twice ({FORM})"));
+        }
+    }
+    Ok(spec)
 }
 
 /// Parses "512M", "1G", "65536K" or a plain number of MiB.
@@ -58,12 +112,31 @@ fn read(path: &Path) -> Result<(String, Vec<u8>), BootError> {
 }
 
 impl MachineArgs {
+    /// Every disk with its virtio slot: the image in slot 0 (if any), then each `--disk`
+    /// in slots 1, 2, ... (also without an image, so a disk's slot never depends on it).
+    pub(crate) fn slot_disks(&self) -> Result<Vec<SlotDisk>, String> {
+        let slots = uapi::KEMU_DISK_SLOTS as usize;
+        if self.disks.len() >= slots {
+            return Err(format!(
+                "too many disks: {} --disk given, at most {} fit (the machine has {slots} virtio slots, slot 0 is the image)",
+                self.disks.len(),
+                slots - 1
+            ));
+        }
+        let image = self.image.iter().map(|p| SlotDisk {
+            slot: 0,
+            spec: DiskSpec { path: p.clone(), read_only: self.ro, writethrough: self.writethrough },
+        });
+        let extra = self.disks.iter().enumerate().map(|(i, d)| SlotDisk { slot: i + 1, spec: d.clone() });
+        Ok(image.chain(extra).collect())
+    }
+
     /// Reads everything and lays the guest out.
     pub(crate) fn plan(&self) -> Result<BootPlan, BootError> {
         let bare = self.bios.is_some();
-        if let Some(img) = &self.image {
-            if !img.exists() {
-                return Err(BootError::Io(img.display().to_string(), std::io::ErrorKind::NotFound.into()));
+        for d in self.slot_disks().map_err(BootError::DoesNotFit)? {
+            if !d.spec.path.exists() {
+                return Err(BootError::Io(d.spec.path.display().to_string(), std::io::ErrorKind::NotFound.into()));
             }
         }
         let (kernel, mut initrd) = match (&self.kernel, &self.image) {
@@ -91,7 +164,8 @@ impl MachineArgs {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_size;
+    use super::*;
+    use clap::Parser;
 
     #[test]
     fn sizes() {
@@ -101,5 +175,66 @@ mod tests {
         assert_eq!(parse_size("64k"), Ok(64 << 10));
         assert!(parse_size("lots").is_err());
         assert!(parse_size("99999999999999G").is_err());
+    }
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        m: MachineArgs,
+    }
+
+    fn spec(p: &str, read_only: bool, writethrough: bool) -> DiskSpec {
+        DiskSpec { path: PathBuf::from(p), read_only, writethrough }
+    }
+
+    #[test]
+    fn disk_specs() {
+        assert_eq!(parse_disk_spec("a.img"), Ok(spec("a.img", false, false)));
+        assert_eq!(parse_disk_spec("/d/b.img,ro"), Ok(spec("/d/b.img", true, false)));
+        assert_eq!(parse_disk_spec("c,writethrough"), Ok(spec("c", false, true)));
+        assert_eq!(parse_disk_spec("c,writethrough,ro"), Ok(spec("c", true, true)));
+        assert_eq!(parse_disk_spec("/dev/sdb,ro,writethrough"), Ok(spec("/dev/sdb", true, true)));
+        for (bad, why) in [
+            ("", "no path"),
+            (",ro", "no path"),
+            ("a,", "empty option"),
+            ("a,,ro", "empty option"),
+            ("a,RO", "unknown option 'RO'"),
+            ("a,wt", "unknown option 'wt'"),
+            ("a,ro=1", "unknown option 'ro=1'"),
+            ("a,ro,ro", "'ro' given twice"),
+            ("a,writethrough,writethrough", "'writethrough' given twice"),
+        ] {
+            let e = parse_disk_spec(bad).unwrap_err();
+            assert!(e.starts_with(why) && e.ends_with("(expected PATH[,ro][,writethrough])"), "{bad:?}: {e}");
+            assert!(!e.contains('\n'));
+        }
+    }
+
+    #[test]
+    fn slots_in_order() {
+        let c = Cli::parse_from(["t", "--ro", "--disk", "b.img", "img", "--disk", "c.img,writethrough", "--writethrough"]);
+        let d = c.m.slot_disks().unwrap();
+        assert_eq!(
+            d,
+            vec![
+                SlotDisk { slot: 0, spec: spec("img", true, true) },
+                SlotDisk { slot: 1, spec: spec("b.img", false, false) },
+                SlotDisk { slot: 2, spec: spec("c.img", false, true) },
+            ]
+        );
+        // Without an image the extra disks keep their slots.
+        let c = Cli::parse_from(["t", "--disk", "b.img"]);
+        assert_eq!(c.m.slot_disks().unwrap(), vec![SlotDisk { slot: 1, spec: spec("b.img", false, false) }]);
+        // Seven extra disks fill the machine; an eighth does not fit.
+        let mut args = vec!["t".to_string(), "img".to_string()];
+        for i in 0..7 {
+            args.extend(["--disk".to_string(), format!("d{i}")]);
+        }
+        assert_eq!(Cli::parse_from(&args).m.slot_disks().unwrap().len(), 8);
+        args.extend(["--disk".to_string(), "d7".to_string()]);
+        let e = Cli::parse_from(&args).m.slot_disks().unwrap_err();
+        assert!(e.starts_with("too many disks: 8 --disk given, at most 7 fit"), "{e}");
+        assert!(Cli::try_parse_from(["t", "--disk", "x,bogus"]).is_err());
     }
 }

@@ -1,10 +1,12 @@
 //! `kemuctl`: the userspace controller of kemu.
 
+mod bench;
 mod boot;
 mod device;
 mod machine_args;
 mod run;
 mod start;
+mod stats_json;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -41,20 +43,28 @@ enum Command {
         /// stderr at exit.
         #[arg(long)]
         stats: bool,
+        /// At exit, write the run's counters to this file as one JSON object (integers:
+        /// instructions, tbs_translated, tbs_executed, chained, tlb_misses, traps,
+        /// interrupts, tc_flushes, code_page_flushes, wall_ns, disk_requests, and the
+        /// translator's other counters).
+        #[arg(long, value_name = "FILE")]
+        stats_json: Option<PathBuf>,
     },
     /// Boot a guest inside kemu.ko (the same machine as `run`) with this terminal as its
     /// console; the exit status is the guest's.
     Start {
         #[command(flatten)]
         machine: MachineArgs,
-        /// Fsync every guest write before the guest sees it complete (default: writeback,
-        /// where a guest FLUSH fsyncs).
-        #[arg(long)]
-        writethrough: bool,
         /// Hand the VM to kemu.ko and print its id instead of attaching the console
         /// (then `kemuctl console ID`, `kemuctl stop ID`).
         #[arg(long)]
         detach: bool,
+        /// When the VM has stopped, write its final counters (KEMU_STATUS) to this file
+        /// as one JSON object: instructions, tbs_translated, tlb_misses, traps,
+        /// disk_requests, uptime_ns, wall_ns (and tbs_executed, chained, translate_ns
+        /// from a module of ABI 1.4 or later).
+        #[arg(long, value_name = "FILE", conflicts_with = "detach")]
+        stats_json: Option<PathBuf>,
     },
     /// Attach the terminal to a detached VM's console (Ctrl-A x leaves it running).
     Console {
@@ -75,12 +85,39 @@ enum Command {
         #[arg(long)]
         dump_dtb: Option<PathBuf>,
     },
+    /// Run the guest's benchmarks under several configurations, N times each after
+    /// warm-ups, and record one JSON line per run.
+    ///
+    /// Configurations, in the order given: `kernel` (kemuctl start: inside kemu.ko),
+    /// `user` (kemuctl run), `qemu` (qemu-system-riscv64 -M virt, TCG), `native` (x86
+    /// builds of the guest's pi and float programs, run on this host). Every guest boots
+    /// IMAGE with `console=ttyS0 kemu.mode=bench kemu.bench=<workloads>` (plus
+    /// `kemu.bench.quick=1` with --quick), the same firmware, kernel, initrd, RAM and
+    /// disks (IMAGE first, then --disk-wb with writeback caching, then --disk-wt
+    /// write-through), and prints `KEMU-BENCH <metric> <value> <unit>` lines.
+    ///
+    /// Each run's console is read line by line with host timestamps: `KEMU-GUEST: init at
+    /// uptime S s` gives the boot time (guest and host), `KEMU-GUEST: result PASS` that
+    /// the guest is content. A run is ok when the child exits 0, the guest passed, and
+    /// every workload produced a metric; a run is killed after --timeout seconds. Each run
+    /// is one JSON object, printed on stdout after `KEMU-BENCH-JSON ` and appended to
+    /// --out; its keys: env, config, iteration, warmup, ok, wall_init_ms, guest_init_s,
+    /// wall_total_ms, metrics, units, stats (kemuctl's --stats-json), exit_status,
+    /// timeout, problems, workloads, quick, host {kernel, cpu, cpus, cmdline},
+    /// time_unix. Metric values are JSON numbers with exactly the digits the guest
+    /// printed. One line per run goes to stderr for people.
+    ///
+    /// Exit status: 0 when every run was ok, 1 when one failed (the others still run) or
+    /// when kemuctl bench itself cannot start (one line on stderr).
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let status_cmd = match &cli.command {
-        Command::Start { machine, writethrough, detach } => Some(start::cmd_start(&cli.device, machine, *writethrough, *detach)),
+        Command::Start { machine, detach, stats_json } => {
+            Some(start::cmd_start(&cli.device, machine, *detach, stats_json.as_deref()))
+        }
         Command::Console { id } => Some(start::cmd_console(&cli.device, *id)),
         Command::Stop { id } => Some(start::cmd_stop(&cli.device, *id)),
         _ => None,
@@ -94,8 +131,23 @@ fn main() -> ExitCode {
             }
         };
     }
-    if let Command::Run { machine, stats } = &cli.command {
-        return match run::cmd_run(machine, *stats) {
+    if let Command::Bench(args) = &cli.command {
+        return match bench::cmd_bench(&cli.device, args) {
+            Ok(all_ok) => {
+                if all_ok {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                }
+            }
+            Err(e) => {
+                eprintln!("kemuctl: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    if let Command::Run { machine, stats, stats_json } = &cli.command {
+        return match run::cmd_run(machine, *stats, stats_json.as_deref()) {
             Ok(status) => ExitCode::from(status),
             Err(e) => {
                 eprintln!("kemuctl: {e}");
@@ -107,7 +159,11 @@ fn main() -> ExitCode {
         Command::Version => cmd_version(&cli.device).map_err(Into::into),
         Command::Status => cmd_status(&cli.device).map_err(Into::into),
         Command::Plan { machine, dump_dtb } => cmd_plan(&machine, dump_dtb.as_deref()),
-        Command::Run { .. } | Command::Start { .. } | Command::Console { .. } | Command::Stop { .. } => {
+        Command::Run { .. }
+        | Command::Start { .. }
+        | Command::Console { .. }
+        | Command::Stop { .. }
+        | Command::Bench(_) => {
             unreachable!("handled above")
         }
     };
@@ -129,6 +185,11 @@ fn cmd_plan(machine: &MachineArgs, dump_dtb: Option<&std::path::Path>) -> Result
         println!("{:<16} {:#x}..{:#x} ({} bytes)", l.what, l.addr, l.addr + l.data.len() as u64, l.data.len());
     }
     println!("entry    pc={:#x} a0={:#x} a1={:#x} a2={:#x} (M-mode)", plan.entry, plan.args[0], plan.args[1], plan.args[2]);
+    for d in machine.slot_disks()? {
+        let ro = if d.spec.read_only { ", read-only" } else { "" };
+        let cache = if d.spec.writethrough { "write-through" } else { "writeback" };
+        println!("disk     virtio slot {}: {} ({cache}{ro})", d.slot, d.spec.path.display());
+    }
     if let Some(t) = plan.tohost {
         println!("tohost   {t:#x}");
     }

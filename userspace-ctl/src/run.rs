@@ -7,9 +7,10 @@
 //!   which takes the machine lock (`Vm::shared`) for that one access. Between slices it
 //!   hands the hart its interrupt lines, writes console output, polls HTIF and sleeps in
 //!   WFI on `Vm::vcpu_wake` until the machine's next deadline;
-//! - the virtio-blk worker thread owns the disk (`Vm::worker`) and serves the queue as
-//!   [`kdevices::virtio_mmio`] describes (job under the machine lock, `process` under
-//!   the worker lock only, completion under the machine lock);
+//! - the virtio-blk worker thread owns the disks (`Vm::worker`) and serves the queue of
+//!   every slot the guest kicked, one slot after the other, as [`kdevices::virtio_mmio`]
+//!   describes (job under the machine lock, `process` under the worker lock only,
+//!   completion under the machine lock); like kemu.ko's one `kemu-dma` kthread per VM;
 //! - the console thread reads stdin (see [`console`]).
 //!
 //! Lock order: worker lock, then machine lock; the vCPU never holds the machine lock
@@ -40,6 +41,7 @@ use ktranslator::ram::GuestRam;
 use ktranslator::tcache::{TcArena, DEFAULT_ARENA_BYTES};
 
 use crate::machine_args::MachineArgs;
+use crate::stats_json;
 
 /// Instructions per slice of [`Hart::run`]. Interrupt lines that rise without an MMIO
 /// access (the timer, a virtio completion, console input) reach the hart at the end of a
@@ -53,8 +55,6 @@ const WFI_MAX_SLEEP_NS: u64 = 100_000_000;
 const OUT_CAP: usize = 64 << 10;
 /// Console input held for the UART before the console thread waits.
 const IN_CAP: usize = 64 << 10;
-/// The virtio slot of the disk.
-const DISK_SLOT: usize = 0;
 /// Bytes the worker moves per storage call.
 const SCRATCH: usize = 256 << 10;
 /// Guest-RAM ranges the worker wrote, kept separately before they are merged into one.
@@ -102,8 +102,8 @@ struct Shared {
     input: VecDeque<u8>,
     /// The user asked to quit (Ctrl-A x).
     quit: bool,
-    /// The disk's queue was notified since the worker last looked.
-    worker_kick: bool,
+    /// Virtio slots whose queue was notified since the worker last looked (bit n: slot n).
+    worker_kick: u8,
     /// The worker must end.
     worker_exit: bool,
     /// Guest-RAM ranges the worker wrote since the vCPU last looked.
@@ -125,10 +125,23 @@ impl Shared {
     }
 }
 
-/// The disk and its request processor, owned by the worker.
-struct WorkerState {
+/// One disk and its request processor.
+struct SlotWorker {
+    slot: usize,
     blk: BlkWorker,
     disk: disk::FileDisk,
+}
+
+/// The disks, owned by the worker.
+struct WorkerState {
+    disks: Vec<SlotWorker>,
+}
+
+impl WorkerState {
+    /// Requests served and fdatasync calls made, over all disks.
+    fn counts(&self) -> (u64, u64) {
+        self.disks.iter().fold((0, 0), |(r, s), d| (r + d.blk.served(), s + d.disk.syncs()))
+    }
 }
 
 /// Everything the threads share.
@@ -138,7 +151,7 @@ struct Vm {
     vcpu_wake: Condvar,
     /// Wakes the worker (a kick, or the end).
     worker_wake: Condvar,
-    worker: Mutex<Option<WorkerState>>,
+    worker: Mutex<WorkerState>,
     clock: HostClock,
 }
 
@@ -201,7 +214,7 @@ impl BusAdapter<'_> {
     fn after_access(&mut self, mut g: MutexGuard<'_, Shared>, now: u64) {
         let a = self.link.after_access(&mut g.machine, now);
         if a.kicks != 0 {
-            g.worker_kick = true;
+            g.worker_kick |= a.kicks;
             self.vm.worker_wake.notify_one();
         }
         if a.console_feed {
@@ -250,6 +263,12 @@ impl Bus for BusAdapter<'_> {
     fn stop_requested(&mut self) -> bool {
         std::mem::take(&mut self.stop)
     }
+
+    /// The run's monotonic clock (vDSO `clock_gettime`, no lock), for the hart's
+    /// `translate_ns`.
+    fn host_ns(&mut self) -> u64 {
+        self.vm.now()
+    }
 }
 
 /// The hart, heap-allocated (about 60 KiB) and initialised in place.
@@ -292,13 +311,19 @@ fn print_stats(hart: &Hart, wall: Duration, dma_flushes: u64) {
     );
 }
 
-/// `kemuctl run`: boots the machine and returns the process exit status.
-pub(crate) fn cmd_run(args: &MachineArgs, stats: bool) -> Result<u8, Box<dyn std::error::Error>> {
+/// `kemuctl run`: boots the machine and returns the process exit status; with
+/// `stats_json`, writes the counters there once the guest has run.
+pub(crate) fn cmd_run(
+    args: &MachineArgs,
+    stats: bool,
+    stats_json: Option<&std::path::Path>,
+) -> Result<u8, Box<dyn std::error::Error>> {
     let plan = args.plan()?;
-    let disk = match &args.image {
-        Some(path) => Some(disk::FileDisk::open(path, args.ro)?),
-        None => None,
-    };
+    let mut disks = Vec::new();
+    for d in args.slot_disks()? {
+        let disk = disk::FileDisk::open(&d.spec.path, d.spec.read_only, d.spec.writethrough)?;
+        disks.push((d.slot, disk));
+    }
     let ram_len = usize::try_from(plan.ram_size).map_err(|_| "RAM size too large for this host")?;
     // Zeroed heap memory: the kernel maps pages lazily.
     let mut ram_buf = vec![0u8; ram_len];
@@ -325,25 +350,28 @@ pub(crate) fn cmd_run(args: &MachineArgs, stats: bool) -> Result<u8, Box<dyn std
 
     let clock = HostClock { origin: Instant::now() };
     let mut machine = Machine::new(clock.monotonic_ns());
-    let worker = disk.map(|d| {
-        machine.set_virtio(DISK_SLOT, Some(VirtioDevice::Block(BlkConfig::for_storage(&d))));
-        WorkerState { blk: BlkWorker::new(b"kemu-disk0"), disk: d }
-    });
-    let have_disk = worker.is_some();
+    let have_disk = !disks.is_empty();
+    let disks = disks
+        .into_iter()
+        .map(|(slot, disk)| {
+            machine.set_virtio(slot, Some(VirtioDevice::Block(BlkConfig::for_storage(&disk))));
+            SlotWorker { slot, blk: BlkWorker::new(format!("kemu-disk{slot}").as_bytes()), disk }
+        })
+        .collect();
     let vm = Arc::new(Vm {
         shared: Mutex::new(Shared {
             machine,
             out: OutBuf::default(),
             input: VecDeque::new(),
             quit: false,
-            worker_kick: false,
+            worker_kick: 0,
             worker_exit: false,
             dma: Vec::new(),
             dma_flushes: 0,
         }),
         vcpu_wake: Condvar::new(),
         worker_wake: Condvar::new(),
-        worker: Mutex::new(worker),
+        worker: Mutex::new(WorkerState { disks }),
         clock,
     });
 
@@ -365,9 +393,16 @@ pub(crate) fn cmd_run(args: &MachineArgs, stats: bool) -> Result<u8, Box<dyn std
     if let Some(t) = worker_thread {
         let _ = t.join();
     }
+    let dma_flushes = vm.lock().dma_flushes;
     if stats {
-        print_stats(&hart, wall, vm.lock().dma_flushes);
+        print_stats(&hart, wall, dma_flushes);
     }
+    let stats_written = stats_json.map(|path| {
+        let (disk_requests, disk_syncs) =
+            vm.worker.lock().unwrap_or_else(|e| e.into_inner()).counts();
+        let json = stats_json::run_stats(&hart.stats, wall, disk_requests, disk_syncs, dma_flushes);
+        stats_json::write(path, &json)
+    });
     drop(hart);
     drop(arena_buf);
     drop(ram_buf);
@@ -375,6 +410,7 @@ pub(crate) fn cmd_run(args: &MachineArgs, stats: bool) -> Result<u8, Box<dyn std
     if let Some(m) = msg {
         eprintln!("kemuctl: {m}");
     }
+    stats_written.transpose()?;
     Ok(status)
 }
 
@@ -488,42 +524,47 @@ fn wfi_wait(vm: &Vm, hart: &mut Hart, link: &mut HartLink) {
     }
 }
 
-/// The virtio-blk worker: serves the disk's queue whenever the guest kicks it.
+/// The virtio-blk worker: serves the queue of each disk the guest kicks.
 fn worker_main(vm: &Vm, mut mem: DmaMemory) {
     let mut scratch = vec![0u8; SCRATCH];
     loop {
-        {
+        let kicked = {
             let mut g = vm.lock();
-            while !g.worker_kick && !g.worker_exit {
+            while g.worker_kick == 0 && !g.worker_exit {
                 g = vm.worker_wake.wait(g).unwrap_or_else(|e| e.into_inner());
             }
             if g.worker_exit {
                 return;
             }
-            g.worker_kick = false;
-        }
+            std::mem::take(&mut g.worker_kick)
+        };
         let mut w = vm.worker.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(w) = w.as_mut() else { return };
-        loop {
-            let Some(job) = vm.lock().machine.virtio_job(DISK_SLOT) else { break };
-            let c = w.blk.process(&job, &mut mem, &mut w.disk, &mut scratch);
-            let mut g = vm.lock();
-            if g.dma.len() + mem.written.len() > DMA_RANGES {
-                // Too many pieces: keep one range covering them all.
-                let all = g.dma.drain(..).chain(mem.written.drain(..));
-                let (lo, hi) = all.fold((u64::MAX, 0u64), |(lo, hi), (a, l)| (lo.min(a), hi.max(a.saturating_add(l))));
-                g.dma.push((lo, hi.saturating_sub(lo)));
-            } else {
-                g.dma.append(&mut mem.written);
-            }
-            g.machine.virtio_complete(DISK_SLOT, &c);
-            drop(g);
-            vm.vcpu_wake.notify_one();
-            if !c.more {
-                break;
-            }
+        for d in w.disks.iter_mut().filter(|d| kicked & (1 << d.slot) != 0) {
+            serve_slot(vm, d, &mut mem, &mut scratch);
         }
     }
+}
+
+/// Serves one queue's worth of slot `d.slot`'s requests; if more are waiting, marks the
+/// slot kicked again, so that the worker takes the disks in turn.
+fn serve_slot(vm: &Vm, d: &mut SlotWorker, mem: &mut DmaMemory, scratch: &mut [u8]) {
+    let Some(job) = vm.lock().machine.virtio_job(d.slot) else { return };
+    let c = d.blk.process(&job, mem, &mut d.disk, scratch);
+    let mut g = vm.lock();
+    if g.dma.len() + mem.written.len() > DMA_RANGES {
+        // Too many pieces: keep one range covering them all.
+        let all = g.dma.drain(..).chain(mem.written.drain(..));
+        let (lo, hi) = all.fold((u64::MAX, 0u64), |(lo, hi), (a, l)| (lo.min(a), hi.max(a.saturating_add(l))));
+        g.dma.push((lo, hi.saturating_sub(lo)));
+    } else {
+        g.dma.append(&mut mem.written);
+    }
+    g.machine.virtio_complete(d.slot, &c);
+    if c.more {
+        g.worker_kick |= 1 << d.slot;
+    }
+    drop(g);
+    vm.vcpu_wake.notify_one();
 }
 
 /// What the console thread may do with the machine.

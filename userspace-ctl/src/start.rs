@@ -2,12 +2,13 @@
 //!
 //! kemuctl builds the boot plan (firmware, kernel, initrd, device tree) exactly as for
 //! `run`, creates a VM on `/dev/kemu`, loads the plan into guest RAM, attaches the disk
-//! image by file descriptor, starts the hart and then is the console: guest output read
-//! from the VM file goes to stdout, stdin is written to it (raw mode and the Ctrl-A
-//! escapes of `kemuctl run` when stdin is a terminal). The run ends when the guest powers
-//! off; kemuctl's exit status is the guest's. The VM belongs to this process: Ctrl-A x,
-//! or kemuctl dying for any reason (even SIGKILL), closes the file and kemu.ko stops the
-//! VM, waits for in-flight disk requests, fsyncs and releases the disk.
+//! image (slot 0) and each `--disk` (slots 1, 2, ...) by file descriptor, starts the hart
+//! and then is the console: guest output read from the VM file goes to stdout, stdin is
+//! written to it (raw mode and the Ctrl-A escapes of `kemuctl run` when stdin is a
+//! terminal). The run ends when the guest powers off; kemuctl's exit status is the
+//! guest's. The VM belongs to this process: Ctrl-A x, or kemuctl dying for any reason
+//! (even SIGKILL), closes the file and kemu.ko stops the VM, waits for in-flight disk
+//! requests, fsyncs and releases the disks.
 
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -15,6 +16,7 @@ use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 use uapi::{KemuDisk, KemuStart, KemuVmConfig};
 
@@ -58,11 +60,12 @@ impl ConsoleTarget for VmConsole {
 }
 
 /// Runs the guest in kemu.ko with the terminal as its console; returns the exit status.
+/// With `stats_json`, writes the VM's final counters there once the guest has run.
 pub(crate) fn cmd_start(
     device: &Path,
     args: &MachineArgs,
-    writethrough: bool,
     detach: bool,
+    stats_json: Option<&Path>,
 ) -> Result<u8, Box<dyn std::error::Error>> {
     let dev = Device::open(device)?;
     let v = dev.checked_version()?;
@@ -71,38 +74,39 @@ pub(crate) fn cmd_start(
         return Err(Box::new(Error::AbiMismatch { module: v.abi_major }));
     }
     let plan = args.plan()?;
+    let disks = args.slot_disks()?;
     let cfg = KemuVmConfig { ram_size: plan.ram_size, tb_cache_size: 0, harts: 1, flags: 0, reserved: [0; 4] };
     let id = dev.create_vm(&cfg)?;
     for l in &plan.loads {
         dev.load(l.what, l.addr, &l.data)?;
     }
-    // The disk file stays open until the VM is set up; kemu.ko holds its own reference.
-    let _disk = match &args.image {
-        Some(img) => {
-            let file = OpenOptions::new()
-                .read(true)
-                .write(!args.ro)
-                .open(img)
-                .map_err(|e| format!("{}: {e}", img.display()))?;
-            let disk = KemuDisk {
-                fd: file.as_raw_fd(),
-                slot: 0,
-                flags: if args.ro { uapi::KEMU_DISK_READONLY } else { 0 },
-                cache_mode: if writethrough { uapi::KEMU_CACHE_WRITETHROUGH } else { uapi::KEMU_CACHE_WRITEBACK },
-                reserved: [0; 2],
-            };
-            dev.attach_disk(img, &disk)?;
-            Some(file)
-        }
-        None => None,
-    };
+    // Each disk file stays open until the VM is set up; kemu.ko holds its own reference.
+    let mut disk_files = Vec::new();
+    for d in &disks {
+        let (path, ro) = (&d.spec.path, d.spec.read_only);
+        let file = OpenOptions::new().read(true).write(!ro).open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let disk = KemuDisk {
+            fd: file.as_raw_fd(),
+            slot: u32::try_from(d.slot).unwrap_or(u32::MAX),
+            flags: if ro { uapi::KEMU_DISK_READONLY } else { 0 },
+            cache_mode: if d.spec.writethrough { uapi::KEMU_CACHE_WRITETHROUGH } else { uapi::KEMU_CACHE_WRITEBACK },
+            reserved: [0; 2],
+        };
+        dev.attach_disk(path, &disk)?;
+        disk_files.push(file);
+    }
     dev.start(&KemuStart { pc: plan.entry, args: plan.args, flags: 0 })?;
+    let started = Instant::now();
     if detach {
         let id = dev.detach()?;
         println!("{id}");
         return Ok(0);
     }
-    console_until_stopped(Arc::new(dev), id, true)
+    let (status, st) = console_until_stopped(Arc::new(dev), id, true)?;
+    if let Some(path) = stats_json {
+        crate::stats_json::write(path, &crate::stats_json::start_stats(&st, started.elapsed(), v.abi_minor))?;
+    }
+    Ok(status)
 }
 
 /// Attaches the terminal to the detached VM `id` until it stops (exit status: the
@@ -111,7 +115,7 @@ pub(crate) fn cmd_console(device: &Path, id: u32) -> Result<u8, Box<dyn std::err
     let dev = Device::open(device)?;
     dev.checked_version()?;
     dev.attach_vm(id)?;
-    console_until_stopped(Arc::new(dev), id, false)
+    console_until_stopped(Arc::new(dev), id, false).map(|(status, _)| status)
 }
 
 /// Stops the detached VM `id`, waiting for its threads, its disks' fsync and release.
@@ -137,7 +141,12 @@ pub(crate) fn fmt_uptime(ns: u64) -> String {
 
 /// Copies the VM's console to the terminal and the terminal to the VM. `owner`: this
 /// process created the VM, so Ctrl-A x stops it; otherwise Ctrl-A x only detaches.
-fn console_until_stopped(dev: Arc<Device>, id: u32, owner: bool) -> Result<u8, Box<dyn std::error::Error>> {
+/// Returns the exit status and the stopped VM's final status.
+fn console_until_stopped(
+    dev: Arc<Device>,
+    id: u32,
+    owner: bool,
+) -> Result<(u8, uapi::KemuStatus), Box<dyn std::error::Error>> {
     let target = Arc::new(VmConsole { dev: Arc::clone(&dev), quit: AtomicBool::new(false), stops: owner });
     let console = Console::start(Arc::clone(&target) as Arc<dyn ConsoleTarget>)?;
     let mut stdout = std::io::stdout().lock();
@@ -161,7 +170,7 @@ fn console_until_stopped(dev: Arc<Device>, id: u32, owner: bool) -> Result<u8, B
         dev.stop()?;
     }
     let st = dev.status()?;
-    Ok(match st.exit_reason {
+    let status = match st.exit_reason {
         uapi::KEMU_EXIT_POWEROFF => 0,
         uapi::KEMU_EXIT_FAIL => {
             eprintln!("kemuctl: the guest powered off with failure code {}", st.exit_code);
@@ -176,5 +185,6 @@ fn console_until_stopped(dev: Arc<Device>, id: u32, owner: bool) -> Result<u8, B
             eprintln!("kemuctl: VM {id} was stopped");
             1
         }
-    })
+    };
+    Ok((status, st))
 }

@@ -219,3 +219,82 @@ fn bad_inputs_are_one_clear_line() {
     let o = kemuctl(&["run", "--bios", "none", "--kernel", kernel.to_str().unwrap()]);
     one_line_failure(&o, "needs a bare-metal ELF program");
 }
+
+/// A disk image of 64 KiB whose sector 0 holds `label` (NUL-terminated).
+fn labelled_disk(name: &str, label: &str) -> PathBuf {
+    let p = tmp().join(name);
+    let mut d = vec![0u8; 64 << 10];
+    d[..label.len()].copy_from_slice(label.as_bytes());
+    std::fs::write(&p, d).unwrap();
+    p
+}
+
+#[test]
+fn several_disks_in_slot_order() {
+    need_cc!();
+    let guest_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/guests");
+    let elf = build_file("multidisk", &guest_dir.join("multidisk.c"), &tmp().join("link.ld"));
+    let d0 = labelled_disk("md0.img", "the image");
+    let d1 = labelled_disk("md1.img", "first extra");
+    let d2 = labelled_disk("md2.img", "read-only extra");
+    let d3 = labelled_disk("md3.img", "write-through extra");
+    let stats = tmp().join("multidisk-stats.json");
+    let _ = std::fs::remove_file(&stats);
+    let spec = |p: &Path, opts: &str| format!("{}{opts}", p.display());
+    let o = kemuctl(&[
+        "run",
+        "--bios",
+        "none",
+        "--mem",
+        "16M",
+        "--kernel",
+        elf.to_str().unwrap(),
+        "--stats-json",
+        stats.to_str().unwrap(),
+        "--disk",
+        &spec(&d1, ""),
+        "--disk",
+        &spec(&d2, ",ro"),
+        "--disk",
+        &spec(&d3, ",writethrough"),
+        d0.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "slot 0: the image\nslot 1: first extra\nslot 2: read-only extra\nslot 2: read-only\nslot 3: write-through extra\ndisks: 4\n"
+    );
+    for (n, d) in [(0, &d0), (1, &d1), (3, &d3)] {
+        let got = std::fs::read(d).unwrap();
+        let want = format!("slot {n} was here");
+        assert_eq!(&got[512..512 + want.len()], want.as_bytes(), "{}", d.display());
+    }
+    assert!(std::fs::read(&d2).unwrap()[512..1024].iter().all(|&b| b == 0), "the read-only disk was written");
+    // The counters: 4 requests per writable disk (read, write, read back, flush), 3 for
+    // the read-only one (its write fails); fdatasync on each writable disk's flush, plus
+    // one per write on the write-through disk.
+    let text = std::fs::read_to_string(&stats).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["mode"], "run");
+    assert_eq!(v["disk_requests"], 15, "{text}");
+    assert_eq!(v["disk_syncs"], 4, "{text}");
+    assert!(v["instructions"].as_u64().unwrap() > 1000, "{text}");
+    assert!(v["wall_ns"].as_u64().unwrap() > 0, "{text}");
+}
+
+#[test]
+fn disk_options_are_checked() {
+    let d = labelled_disk("opt.img", "x");
+    let o = kemuctl(&["run", "--disk", &format!("{},rw", d.display()), "--kernel", "/nonexistent"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(err.starts_with("error: invalid value") && err.contains("unknown option 'rw' (expected PATH[,ro][,writethrough])"), "{err}");
+    let o = kemuctl(&["run", "--bios", "none", "--kernel", d.to_str().unwrap(), "--disk", "/nonexistent/disk.img"]);
+    one_line_failure(&o, "/nonexistent/disk.img: not found");
+    let mut args = vec!["run", "--bios", "none", "--kernel", "/nonexistent"];
+    let spec = d.display().to_string();
+    for _ in 0..8 {
+        args.extend(["--disk", &spec]);
+    }
+    one_line_failure(&kemuctl(&args), "too many disks: 8 --disk given, at most 7 fit");
+}

@@ -1,5 +1,5 @@
-//! The disk image behind the virtio-blk device: positional reads and writes on the file,
-//! fsync for flush.
+//! The disk image behind a virtio-blk device: positional reads and writes on the file,
+//! fdatasync for a guest flush (writeback) or after every write (write-through).
 
 use std::fs::{File, OpenOptions};
 use std::io::{Seek, SeekFrom};
@@ -13,11 +13,16 @@ pub(crate) struct FileDisk {
     file: File,
     size: u64,
     read_only: bool,
+    /// Every write is followed by fdatasync before it completes.
+    writethrough: bool,
+    /// fdatasync calls made (for the statistics).
+    syncs: u64,
 }
 
 impl FileDisk {
-    /// Opens `path`, for reading only with `read_only`.
-    pub(crate) fn open(path: &Path, read_only: bool) -> Result<Self, String> {
+    /// Opens `path`, for reading only with `read_only`; with `writethrough` every write
+    /// is durable (fdatasync) before it completes, otherwise only a guest flush syncs.
+    pub(crate) fn open(path: &Path, read_only: bool, writethrough: bool) -> Result<Self, String> {
         let file = OpenOptions::new()
             .read(true)
             .write(!read_only)
@@ -25,7 +30,17 @@ impl FileDisk {
             .map_err(|e| format!("{}: {e}", path.display()))?;
         // Seeking to the end gives the size of block devices too (their metadata says 0).
         let size = (&file).seek(SeekFrom::End(0)).map_err(|e| format!("{}: {e}", path.display()))?;
-        Ok(Self { file, size, read_only })
+        Ok(Self { file, size, read_only, writethrough, syncs: 0 })
+    }
+
+    /// fdatasync calls made so far.
+    pub(crate) fn syncs(&self) -> u64 {
+        self.syncs
+    }
+
+    fn sync(&mut self) -> Result<(), BlockError> {
+        self.syncs += 1;
+        self.file.sync_data().map_err(|_| BlockError::Io)
     }
 
     fn check(&self, offset: u64, len: usize) -> Result<(), BlockError> {
@@ -52,13 +67,20 @@ impl BlockStorage for FileDisk {
             return Err(BlockError::ReadOnly);
         }
         self.check(offset, data.len())?;
-        self.file.write_all_at(data, offset).map_err(|_| BlockError::Io)
+        self.file.write_all_at(data, offset).map_err(|_| BlockError::Io)?;
+        if self.writethrough {
+            // BlkWorker moves a request's data in scratch-sized pieces (256 KiB), so a
+            // larger request syncs once per piece: every byte is durable before the
+            // request completes, as with QEMU's cache=writethrough (O_DSYNC).
+            self.sync()?;
+        }
+        Ok(())
     }
     fn flush(&mut self) -> Result<(), BlockError> {
         if self.read_only {
             return Ok(());
         }
-        self.file.sync_data().map_err(|_| BlockError::Io)
+        self.sync()
     }
 }
 
@@ -72,7 +94,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let p = dir.join("d.img");
         std::fs::write(&p, vec![7u8; 1024]).unwrap();
-        let mut d = FileDisk::open(&p, false).unwrap();
+        let mut d = FileDisk::open(&p, false, false).unwrap();
         assert_eq!(d.size_bytes(), 1024);
         d.write_at(512, &[1, 2, 3]).unwrap();
         let mut b = [0u8; 4];
@@ -80,11 +102,24 @@ mod tests {
         assert_eq!(b, [7, 1, 2, 3]);
         assert_eq!(d.read_at(1022, &mut b), Err(BlockError::OutOfRange));
         assert_eq!(d.write_at(u64::MAX, &b), Err(BlockError::OutOfRange));
+        assert_eq!(d.syncs(), 0, "writeback: no sync before a flush");
         d.flush().unwrap();
-        let mut r = FileDisk::open(&p, true).unwrap();
+        assert_eq!(d.syncs(), 1);
+        let mut r = FileDisk::open(&p, true, false).unwrap();
         assert!(r.read_only());
         assert_eq!(r.write_at(0, &b), Err(BlockError::ReadOnly));
         assert_eq!(std::fs::read(&p).unwrap()[512..515], [1, 2, 3]);
+        // Write-through: a sync after every write, none for a refused one.
+        let mut w = FileDisk::open(&p, false, true).unwrap();
+        w.write_at(1020, &[9, 8, 7, 6]).unwrap();
+        w.write_at(0, &[5]).unwrap();
+        assert_eq!(w.syncs(), 2);
+        assert_eq!(w.write_at(1021, &b), Err(BlockError::OutOfRange));
+        assert_eq!(w.syncs(), 2);
+        let mut b1 = [0u8; 1];
+        w.read_at(0, &mut b1).unwrap();
+        assert_eq!((b1, w.syncs()), ([5], 2));
+        assert_eq!(std::fs::read(&p).unwrap()[1020..], [9, 8, 7, 6]);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
