@@ -22,7 +22,7 @@ MO ?= $(REPO)/target/kmod/$(notdir $(KDIR))
 HOST_TARGET := x86_64-unknown-linux-gnu
 STATIC_BIN := $(REPO)/target/$(HOST_TARGET)/release
 
-.PHONY: all setup kernel module kemuctl guest test test-cargo test-vm test-guest demo clean
+.PHONY: all setup kernel module kemuctl guest test test-cargo test-vm test-guest test-bench bench demo clean
 
 all: module kemuctl
 
@@ -63,7 +63,18 @@ test-guest: setup
 	tests/guest/run-guest-tests.sh --runner qemu
 	tests/guest/run-guest-tests.sh --runner kemu-run
 
-test: setup test-cargo test-guest test-vm
+# Benchmarks: kernel (kemu.ko) vs user (kemuctl run) vs QEMU, in the x86 test VM and on
+# this host; table on stdout, bench/results/<date>.{json,md,svg}. BENCH_ARGS: e.g.
+# `--runs 3 --warmup 1`, `--only host`, `--mitigations on`. See bench/run-bench.sh.
+bench: setup
+	bench/run-bench.sh $(BENCH_ARGS)
+
+# One-iteration smoke of `make bench` (small workloads, base test kernel): checks that
+# every configuration produces every number; never asserts timings.
+test-bench: setup
+	bench/run-bench.sh --smoke
+
+test: setup test-cargo test-guest test-vm test-bench
 
 demo: setup
 	tests/vm/run-tests.sh --demo

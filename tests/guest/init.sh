@@ -54,6 +54,7 @@ for arg in $(cat /proc/cmdline); do
         kemu.nonce=*) nonce=${arg#kemu.nonce=} ;;
         kemu.bench=*) bench=${arg#kemu.bench=} ;;
         kemu.bench.quick=*) quick=${arg#kemu.bench.quick=} ;;
+        kemu.bench.float_steps=*) float_steps_arg=${arg#kemu.bench.float_steps=} ;;
     esac
 done
 fails=0
@@ -87,6 +88,8 @@ else
     file_size=16M file_opts="--time=3"
     disk_size=8M disk_opts="--time=4"
 fi
+# The bench driver passes the float size, so the native build can do the same work.
+[ -n "${float_steps_arg:-}" ] && float_steps=$float_steps_arg
 is_num() { case "$1" in ''|.|*[!0-9.]*) return 1 ;; esac; }
 # sysbench_in DIR ARGS...: sysbench chrooted into /bench-root with DIR (a directory inside
 # it) as working directory, where fileio keeps its test files; busybox chroot always

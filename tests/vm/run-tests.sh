@@ -104,13 +104,11 @@ run_variant() {
         guest=$("$repo/tests/guest/build-guest.sh" | tail -n 1)
         cp "$guest/guest.img" "$out/debian-$variant.img"
         cp "$guest/guest.img" "$out/dd-$variant.img"
-        cp "$guest/guest.img" "$out/user-$variant.img"
         cp /usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin "$root/fw_dynamic.bin"
         (cd "$root" && find . | cpio -o -H newc --quiet) | gzip -1 > "$out/initramfs-$variant.cpio.gz"
         nonce="d$RANDOM$RANDOM"
         disk_opt=(-drive "file=$out/debian-$variant.img,if=virtio,format=raw"
-                  -drive "file=$out/dd-$variant.img,if=virtio,format=raw"
-                  -drive "file=$out/user-$variant.img,if=virtio,format=raw")
+                  -drive "file=$out/dd-$variant.img,if=virtio,format=raw")
         append_extra=" kemu.debian=$nonce"
     fi
     local log="$out/console-$variant.log" timeout_s=$timeout_kasan
@@ -140,7 +138,6 @@ run_variant() {
         pi_ref=$(python3 "$repo/tests/guest/pi_reference.py" 1000)
         tr -d '\r' < "$log" | grep -qxF "debian| $pi_ref" || { echo "FAIL: the Debian guest's pi digits are wrong or missing" >&2; ok=0; }
         grep -E "^debian\| (KEMU-GUEST: init|pi: )|^KEMU-DEBIAN:" "$log" | tr -d '\r' | sed 's/^/== Debian in kemu.ko: /'
-        grep -E "^user\| (KEMU-GUEST: init|pi: )|^KEMU-USER:" "$log" | tr -d '\r' | sed 's/^/== Debian under kemuctl run, same VM: /'
         check_dd_image "$out/dd-$variant.img" "$log" || ok=0
     fi
     if [ "$ok" = 1 ]; then

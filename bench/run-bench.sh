@@ -1,0 +1,186 @@
+#!/usr/bin/env bash
+# `make bench`: kemu inside the kernel vs kemu as a process vs QEMU, on the same Debian
+# riscv64 guest, in the same run. Two tables, each from one environment:
+#   vm:   the x86_64 test VM (qemu-system-x86_64, TCG) running the bench kernel
+#         (tests/vm/kernel-bench.config: distro-like mitigations, no debug options);
+#         configurations kernel (`kemuctl start`, kemu.ko), user (`kemuctl run`), qemu
+#         (qemu-system-riscv64 inside the same VM) and native (the workloads built for
+#         x86_64, run in the VM). Measured twice: mitigations as built (distro-like) and
+#         booted with `mitigations=off` (the test kernels' state: built without them).
+#   host: this machine directly: user, qemu and native (no kernel row: kemu.ko cannot be
+#         loaded into the host's kernel here, see README).
+# Every run is a `kemuctl bench` JSON line; bench/report.py turns them into the table on
+# stdout, bench/results/<date>.json (every run) and bench/results/<date>.svg (chart).
+#
+#   bench/run-bench.sh [--runs N] [--vm-runs N] [--warmup N] [--quick] [--smoke] [--only vm|host]
+#                      [--kernel-variant bench|base] [--mitigations both|on|off]
+#                      [--out DIR]
+# --smoke: one run per configuration, no warm-up, small workloads, base kernel (already
+# built for the tests), one mitigation setting, results under target/bench-smoke: what
+# `make test` runs to keep this script working. Timings are never asserted.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/.." && pwd)
+runs=${KEMU_BENCH_RUNS:-5}
+warmup=${KEMU_BENCH_WARMUP:-1}
+quick=0; smoke=0; only=""; kvariant=bench; mitig=both; out=""
+vm_workloads=pi,float,disk,lat,mem,file
+vm_runs=""
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --runs) runs=$2; shift 2 ;;
+        --vm-runs) vm_runs=$2; shift 2 ;;
+        --warmup) warmup=$2; shift 2 ;;
+        --quick) quick=1; shift ;;
+        --smoke) smoke=1; shift ;;
+        --only) only=$2; shift 2 ;;
+        --kernel-variant) kvariant=$2; shift 2 ;;
+        --mitigations) mitig=$2; shift 2 ;;
+        --out) out=$2; shift 2 ;;
+        *) echo "run-bench.sh: unknown argument $1" >&2; exit 2 ;;
+    esac
+done
+if [ "$smoke" = 1 ]; then
+    runs=1; warmup=0; quick=1; kvariant=base; mitig=on
+    # In the VM (slow: nested emulation, debug kernel) only the workloads whose host
+    # side differs there: pi and the two disks through kemu.ko; the host runs them all.
+    vm_workloads=pi,disk
+    out=${out:-$repo/target/bench-smoke}
+fi
+vm_runs=${vm_runs:-$runs}
+date_tag=$(date -u +%Y-%m-%d)
+out=${out:-$repo/bench/results}
+work="$repo/target/bench"
+mkdir -p "$out" "$work"
+rm -f "$work"/*.jsonl
+quick_opt=()
+[ "$quick" = 1 ] && quick_opt=(--quick)
+firmware=/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin
+command_line="bench/run-bench.sh $*"
+
+echo "== guest kit, kemuctl (static)"
+guest=$("$repo/tests/guest/build-guest.sh" | tail -n 1)
+make -s -C "$repo" kemuctl
+kemuctl="$repo/target/x86_64-unknown-linux-gnu/release/kemuctl"
+# kemuctl with the translator's function-pointer dispatch (dispatch comparison).
+RUSTFLAGS="-C target-feature=+crt-static" cargo build -q --release --target x86_64-unknown-linux-gnu \
+    --target-dir "$repo/target/fnptr" -p kemuctl --features dispatch-fnptr --manifest-path "$repo/Cargo.toml"
+kemuctl_fnptr="$repo/target/fnptr/x86_64-unknown-linux-gnu/release/kemuctl"
+
+# CPU-only comparison (MIPS, dispatch designs): ktranslator's bare-metal pi benchmark
+# program, run with no firmware and no OS (`--bios none`) by every configuration.
+ktests="$repo/ktranslator/tests/guest"
+riscv64-linux-gnu-gcc -march=rv64gc -mabi=lp64d -nostdlib -nostartfiles -static -fno-pie -no-pie \
+    -mcmodel=medany -Wl,--build-id=none -Wl,--no-warn-rwx-segments -I "$ktests" -T "$ktests/link.ld" \
+    -O2 -DN="$([ "$quick" = 1 ] && echo 300 || echo 2000)" -o "$work/pi-bare.elf" "$ktests/pi.c"
+
+# The scratch disks the guest's disk workload writes to: ext4, found by label.
+scratch() { # scratch FILE LABEL
+    rm -f "$1"
+    mke2fs -q -F -t ext4 -L "$2" "$1" 64M
+}
+
+host_table() {
+    echo "== host table: kemuctl run, qemu-system-riscv64 and native, on this machine"
+    cp "$guest/guest.img" "$work/host-guest.img"
+    scratch "$work/host-wb.img" KEMU-WB
+    scratch "$work/host-wt.img" KEMU-WT
+    local rc=0
+    "$kemuctl" bench --configs user,qemu,native --runs "$runs" --warmup "$warmup" "${quick_opt[@]}" \
+        --disk-wb "$work/host-wb.img" --disk-wt "$work/host-wt.img" \
+        --kernel "$guest/Image" --initrd "$guest/initrd.img" --firmware "$firmware" \
+        --native-pi "$guest/pi-native" --native-float "$guest/float-native" \
+        --env host --log-dir "$work/logs-host" --out "$work/host.jsonl" \
+        "$work/host-guest.img" | grep -v '^KEMU-BENCH-JSON ' || rc=$?
+    "$kemuctl" bench --configs user,qemu --runs "$runs" --warmup "$warmup" --bare "$work/pi-bare.elf" \
+        --mem 64M --env "host, bare-metal pi, dispatch match" --log-dir "$work/logs-host" \
+        --out "$work/host-bare.jsonl" | grep -v '^KEMU-BENCH-JSON ' || rc=$?
+    "$kemuctl_fnptr" bench --configs user --runs "$runs" --warmup "$warmup" --bare "$work/pi-bare.elf" \
+        --mem 64M --env "host, bare-metal pi, dispatch fnptr" --log-dir "$work/logs-host" \
+        --out "$work/host-bare.jsonl" | grep -v '^KEMU-BENCH-JSON ' || rc=$?
+    return "$rc"
+}
+
+# The x86 VM's tools disk: kemu.ko, qemu-system-riscv64 with its libraries, the guest's
+# kernel, initrd and firmware, the native builds of the workloads.
+tools_disk() { # tools_disk KDIR IMG
+    local kdir=$1 img=$2 root="$work/tools"
+    local mo="$work/kmod-$kvariant"
+    echo "== kemu.ko against the $kvariant kernel"
+    make -s -C "$repo" module KDIR="$kdir" MO="$mo" >/dev/null || return 1
+    rm -rf "$root"
+    mkdir -p "$root/bin" "$root/lib"
+    cp "$mo/kemu.ko" "$root/kemu.ko"
+    # The same module with the function-pointer dispatch, for the dispatch comparison.
+    make -s -C "$repo" module KDIR="$kdir" MO="$mo-fnptr" KEMU_DISPATCH=fnptr >/dev/null || return 1
+    cp "$mo-fnptr/kemu.ko" "$root/kemu-fnptr.ko"
+    cp "$work/pi-bare.elf" "$root/pi-bare.elf"
+    cp "$kemuctl" "$root/bin/kemuctl"
+    cp "$kemuctl_fnptr" "$root/bin/kemuctl-fnptr"
+    cp "$guest/Image" "$guest/initrd.img" "$firmware" "$guest/pi-native" "$guest/float-native" "$root/"
+    local qemu
+    qemu=$(command -v qemu-system-riscv64)
+    cp "$qemu" "$root/bin/qemu-system-riscv64"
+    # Its shared libraries, loaded through the loader with an explicit library path.
+    ldd "$qemu" | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}' | while read -r lib; do
+        cp -L "$lib" "$root/lib/"
+    done
+    mke2fs -q -F -t ext4 -L kemu-tools -d "$root" "$img" 512M || return 1
+}
+
+vm_table() {
+    local kdir
+    kdir=$("$repo/tests/vm/build-kernel.sh" --variant "$kvariant" | tail -n 1) || return 1
+    tools_disk "$kdir" "$work/tools.img" || { echo "run-bench.sh: building the bench VM's tools failed" >&2; return 1; }
+    local -a settings
+    case "$mitig" in both) settings=(on off) ;; on|off) settings=("$mitig") ;; *) echo "bad --mitigations $mitig" >&2; exit 2 ;; esac
+    local m rc=0
+    for m in "${settings[@]}"; do
+        echo "== vm table ($kvariant kernel, mitigations $m): kernel, user, qemu, native inside the x86_64 test VM"
+        cp "$guest/guest.img" "$work/vm-guest.img"
+        scratch "$work/vm-wb.img" KEMU-WB
+        scratch "$work/vm-wt.img" KEMU-WT
+        local append="console=ttyS0 panic=-1 kemu.runs=$vm_runs kemu.warmup=$warmup kemu.quick=$quick kemu.kvariant=$kvariant kemu.mitigations=$m kemu.workloads=$vm_workloads"
+        [ "$m" = off ] && append="$append mitigations=off"
+        local log="$work/console-vm-$m.log"
+        # Generous: the runs inside are bounded by kemuctl bench's own per-run timeout.
+        timeout --kill-after=10 $((600 + vm_runs * 4000 + warmup * 4000)) qemu-system-x86_64 -m 3G -smp 2 \
+            -nographic -no-reboot -monitor none -serial stdio \
+            -kernel "$kdir/arch/x86/boot/bzImage" -initrd "$work/initramfs.cpio.gz" \
+            -drive "file=$work/vm-guest.img,if=virtio,format=raw" \
+            -drive "file=$work/vm-wb.img,if=virtio,format=raw" \
+            -drive "file=$work/vm-wt.img,if=virtio,format=raw" \
+            -drive "file=$work/tools.img,if=virtio,format=raw,readonly=on" \
+            -append "$append" </dev/null 2>&1 | tee "$log" | grep --line-buffered -v '^KEMU-BENCH-JSON ' \
+            | sed -u 's/^/  | /' || rc=$?
+        tr -d '\r' < "$log" | sed -n 's/^KEMU-BENCH-JSON //p' > "$work/vm-$m.jsonl"
+        grep -q "^KEMU-BENCHVM: done" <(tr -d '\r' < "$log") || { echo "run-bench.sh: the bench VM did not finish (rc $rc)" >&2; rc=1; }
+        # The x86 kernel must not complain (with the base kernel: lockdep, kmemleak...).
+        if grep -v '^KEMU-BENCH-JSON ' "$log" | grep -En "$bad_patterns" >&2; then
+            echo "run-bench.sh: the bench VM's kernel reported a problem (above)" >&2; rc=1
+        fi
+    done
+    return "$rc"
+}
+
+# Kernel-reported problems in the bench VM's console (as in tests/vm/run-tests.sh).
+bad_patterns='BUG:|WARNING:|Oops|kernel BUG|KASAN|possible recursive locking|circular locking|inconsistent lock state|suspicious RCU usage|sleeping function called from invalid context|Call Trace:|Kernel panic|general protection fault|UBSAN'
+
+# The bench VM's initramfs: busybox and the init script; everything else is on the tools disk.
+root="$work/initramfs"
+rm -rf "$root"
+mkdir -p "$root"/{bin,dev,proc,sys,tmp,mnt}
+cp /bin/busybox "$root/bin/busybox"
+cp "$here/vm-init.sh" "$root/init"
+(cd "$root" && find . | cpio -o -H newc --quiet) | gzip -1 > "$work/initramfs.cpio.gz"
+
+status=0
+if [ "$only" != vm ]; then host_table || status=1; fi
+if [ "$only" != host ]; then vm_table || status=1; fi
+
+echo "== report"
+report_args=(--date "$date_tag" --command "$command_line" --out "$out")
+[ "$smoke" = 1 ] && report_args+=(--smoke)
+python3 "$here/report.py" "${report_args[@]}" "$work"/*.jsonl || status=1
+exit "$status"

@@ -1,0 +1,71 @@
+#!/bin/busybox sh
+# /init of the bench VM (x86_64 test VM booted by bench/run-bench.sh). Disks, in PCI
+# order: vda the Debian riscv64 guest image, vdb and vdc the scratch disks (ext4
+# KEMU-WB and KEMU-WT), vdd the tools disk (kemu.ko, kemuctl, qemu-system-riscv64 and
+# its libraries, the guest's kernel, initrd and firmware, native builds of the workloads).
+# Runs `kemuctl bench` over kernel, user, qemu and native; its JSON lines leave the VM
+# on the serial console (`KEMU-BENCH-JSON ...`), then the VM powers off.
+/bin/busybox --install -s /bin
+export PATH=/bin:/sbin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+mount -t tmpfs tmpfs /tmp
+echo "KEMU-BENCHVM: init, kernel $(uname -r), $(nproc) cpus"
+
+runs=5; warmup=1; quick=0; kvariant=bench; mitigations=on; workloads=pi,float,disk,lat,mem,file
+for arg in $(cat /proc/cmdline); do
+    case "$arg" in
+        kemu.runs=*) runs=${arg#kemu.runs=} ;;
+        kemu.warmup=*) warmup=${arg#kemu.warmup=} ;;
+        kemu.quick=*) quick=${arg#kemu.quick=} ;;
+        kemu.kvariant=*) kvariant=${arg#kemu.kvariant=} ;;
+        kemu.mitigations=*) mitigations=${arg#kemu.mitigations=} ;;
+        kemu.workloads=*) workloads=${arg#kemu.workloads=} ;;
+    esac
+done
+for v in /sys/devices/system/cpu/vulnerabilities/*; do
+    [ -e "$v" ] && echo "KEMU-BENCHVM: vulnerability $(basename "$v"): $(cat "$v")"
+done
+
+finish() {
+    echo "KEMU-BENCHVM: done ($1)"
+    poweroff -f
+}
+
+mkdir -p /tools
+mount -t ext4 -o ro /dev/vdd /tools || finish "no tools disk"
+# qemu-system-riscv64 is dynamically linked: its loader and libraries are on the tools disk.
+mkdir -p /lib64
+ln -s /tools/lib/ld-linux-x86-64.so.2 /lib64/ld-linux-x86-64.so.2
+export LD_LIBRARY_PATH=/tools/lib
+insmod /tools/kemu.ko || finish "insmod kemu.ko failed"
+/tools/bin/kemuctl version
+
+quick_opt=""
+[ "$quick" = 1 ] && quick_opt=--quick
+env="x86-64 TCG VM, $kvariant kernel $(uname -r), mitigations $mitigations"
+/tools/bin/kemuctl bench --configs kernel,user,qemu,native --runs "$runs" --warmup "$warmup" $quick_opt \
+    --workloads "$workloads" \
+    --disk-wb /dev/vdb --disk-wt /dev/vdc --qemu /tools/bin/qemu-system-riscv64 \
+    --kernel /tools/Image --initrd /tools/initrd.img --firmware /tools/fw_dynamic.bin \
+    --native-pi /tools/pi-native --native-float /tools/float-native \
+    --env "$env" --timeout 3600 /dev/vda
+echo "KEMU-BENCHVM: kemuctl bench exit $?"
+
+# CPU only: ktranslator's bare-metal pi program (no firmware, no OS), for MIPS and the
+# dispatch designs: `match` (kemu.ko, kemuctl) and function pointers (kemu-fnptr.ko,
+# kemuctl-fnptr: its `run` has the same dispatch; its `start` drives whatever is loaded).
+bare() { # bare KEMUCTL CONFIGS ENV
+    kemuctl=$1; shift
+    "$kemuctl" bench --configs "$1" --runs "$runs" --warmup "$warmup" --bare /tools/pi-bare.elf --mem 64M \
+        --qemu /tools/bin/qemu-system-riscv64 --env "x86-64 TCG VM, bare-metal pi, $2, mitigations $mitigations" \
+        --timeout 3600
+    echo "KEMU-BENCHVM: bare-metal pi ($2) exit $?"
+}
+bare /tools/bin/kemuctl kernel,user,qemu "dispatch match"
+rmmod kemu
+insmod /tools/kemu-fnptr.ko || finish "insmod kemu-fnptr.ko failed"
+bare /tools/bin/kemuctl-fnptr kernel,user "dispatch fnptr"
+rmmod kemu
+finish ok
