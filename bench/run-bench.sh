@@ -12,7 +12,8 @@
 # Every run is a `kemuctl bench` JSON line; bench/report.py turns them into the table on
 # stdout, bench/results/<date>.json (every run) and bench/results/<date>.svg (chart).
 #
-#   bench/run-bench.sh [--runs N] [--vm-runs N] [--warmup N] [--quick] [--smoke] [--only vm|host]
+#   bench/run-bench.sh [--runs N] [--warmup N] [--vm-runs N] [--vm-warmup N] [--quick]
+#                      [--smoke] [--only vm|host]
 #                      [--kernel-variant bench|base] [--mitigations both|on|off]
 #                      [--out DIR]
 # --smoke: one run per configuration, no warm-up, small workloads, base kernel (already
@@ -26,11 +27,12 @@ runs=${KEMU_BENCH_RUNS:-5}
 warmup=${KEMU_BENCH_WARMUP:-1}
 quick=0; smoke=0; only=""; kvariant=bench; mitig=both; out=""
 vm_workloads=pi,float,disk,lat,mem,file
-vm_runs=""
+vm_runs=""; vm_warmup=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --runs) runs=$2; shift 2 ;;
         --vm-runs) vm_runs=$2; shift 2 ;;
+        --vm-warmup) vm_warmup=$2; shift 2 ;;
         --warmup) warmup=$2; shift 2 ;;
         --quick) quick=1; shift ;;
         --smoke) smoke=1; shift ;;
@@ -49,6 +51,7 @@ if [ "$smoke" = 1 ]; then
     out=${out:-$repo/target/bench-smoke}
 fi
 vm_runs=${vm_runs:-$runs}
+vm_warmup=${vm_warmup:-$warmup}
 date_tag=$(date -u +%Y-%m-%d)
 out=${out:-$repo/bench/results}
 work="$repo/target/bench"
@@ -141,11 +144,11 @@ vm_table() {
         cp "$guest/guest.img" "$work/vm-guest.img"
         scratch "$work/vm-wb.img" KEMU-WB
         scratch "$work/vm-wt.img" KEMU-WT
-        local append="console=ttyS0 panic=-1 kemu.runs=$vm_runs kemu.warmup=$warmup kemu.quick=$quick kemu.kvariant=$kvariant kemu.mitigations=$m kemu.workloads=$vm_workloads"
+        local append="console=ttyS0 panic=-1 kemu.runs=$vm_runs kemu.warmup=$vm_warmup kemu.quick=$quick kemu.kvariant=$kvariant kemu.mitigations=$m kemu.workloads=$vm_workloads"
         [ "$m" = off ] && append="$append mitigations=off"
         local log="$work/console-vm-$m.log"
         # Generous: the runs inside are bounded by kemuctl bench's own per-run timeout.
-        timeout --kill-after=10 $((600 + vm_runs * 4000 + warmup * 4000)) qemu-system-x86_64 -m 3G -smp 2 \
+        timeout --kill-after=10 $((600 + (vm_runs + vm_warmup) * 4000)) qemu-system-x86_64 -m 3G -smp 2 \
             -nographic -no-reboot -monitor none -serial stdio \
             -kernel "$kdir/arch/x86/boot/bzImage" -initrd "$work/initramfs.cpio.gz" \
             -drive "file=$work/vm-guest.img,if=virtio,format=raw" \
