@@ -4,14 +4,10 @@
 
 mod common;
 
-use common::{addi, i_type, Machine, RAM_BASE};
+use common::{addi, bne, i_type, Machine, J_SELF, RAM_BASE, T0, T1, T2};
 use ktranslator::csr::{cause, MIP_MTIP};
 use ktranslator::hart::Exit;
 
-const T0: u32 = 5;
-const T1: u32 = 6;
-const T2: u32 = 7;
-const J_SELF: u32 = 0x0000_006f;
 const MSTATUS: u16 = 0x300;
 const MIE: u16 = 0x304;
 const MTVEC: u16 = 0x305;
@@ -21,16 +17,6 @@ const MSTATUS_MIE: u64 = 8;
 const MIE_MTIE: u64 = 1 << 7;
 const HANDLER: u64 = RAM_BASE + 0x100;
 
-fn bne(rs1: u32, rs2: u32, off: i32) -> u32 {
-    let o = off as u32;
-    0x63 | ((o >> 11 & 1) << 7)
-        | ((o >> 1 & 0xf) << 8)
-        | (1 << 12)
-        | (rs1 << 15)
-        | (rs2 << 20)
-        | ((o >> 5 & 0x3f) << 25)
-        | ((o >> 12 & 1) << 31)
-}
 /// `csrrsi x0, csr, uimm`.
 fn csrsi(csr: u16, uimm: u32) -> u32 {
     i_type(0x73, 0, 6, uimm, i32::from(csr))

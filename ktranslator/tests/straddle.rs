@@ -4,28 +4,12 @@
 
 mod common;
 
-use common::{addi, i_type, Machine, RAM_BASE};
+use common::{addi, bne, i_type, Machine, J_SELF, RAM_BASE, S0, S1, T0, T1, T2};
 use ktranslator::hart::{prv, Exit};
 
-const S0: u32 = 8;
-const S1: u32 = 9;
-const T0: u32 = 5;
-const T1: u32 = 6;
-const T2: u32 = 7;
 
 const C_NOP: u16 = 0x0001;
-const J_SELF: u32 = 0x0000_006f;
 
-fn bne(rs1: u32, rs2: u32, off: i32) -> u32 {
-    let o = off as u32;
-    0x63 | ((o >> 11 & 1) << 7)
-        | ((o >> 1 & 0xf) << 8)
-        | (1 << 12)
-        | (rs1 << 15)
-        | (rs2 << 20)
-        | ((o >> 5 & 0x3f) << 25)
-        | ((o >> 12 & 1) << 31)
-}
 fn sh(rs2: u32, rs1: u32) -> u32 {
     0x23 | (1 << 12) | (rs1 << 15) | (rs2 << 20)
 }

@@ -5,12 +5,11 @@
 
 mod common;
 
-use common::{i_type, Machine, RAM_BASE};
+use common::{i_type, Machine, J_SELF, RAM_BASE};
 use ktranslator::hart::{prv, Exit};
 
 const A0: u32 = 10;
 const A1: u32 = 11;
-const J_SELF: u32 = 0x0000_006f;
 
 const PTE_V: u64 = 1;
 const PTE_R: u64 = 2;

@@ -228,3 +228,25 @@ pub fn i_type(op: u32, rd: u32, f3: u32, rs1: u32, imm: i32) -> u32 {
 pub fn addi(rd: u32, rs1: u32, imm: i32) -> u32 {
     i_type(0x13, rd, 0, rs1, imm)
 }
+
+/// Registers by ABI name.
+pub const T0: u32 = 5;
+pub const T1: u32 = 6;
+pub const T2: u32 = 7;
+pub const S0: u32 = 8;
+pub const S1: u32 = 9;
+
+/// `jal x0, 0`: a loop on itself (where a test program parks).
+pub const J_SELF: u32 = 0x0000_006f;
+
+/// `bne rs1, rs2, off` (B-type).
+pub fn bne(rs1: u32, rs2: u32, off: i32) -> u32 {
+    let o = off as u32;
+    0x63 | ((o >> 11 & 1) << 7)
+        | ((o >> 1 & 0xf) << 8)
+        | (1 << 12)
+        | (rs1 << 15)
+        | (rs2 << 20)
+        | ((o >> 5 & 0x3f) << 25)
+        | ((o >> 12 & 1) << 31)
+}
