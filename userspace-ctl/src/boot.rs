@@ -206,6 +206,7 @@ pub(crate) fn plan(inp: &BootInputs) -> Result<BootPlan, BootError> {
         initrd: initrd_range,
         isa: ktranslator::isa::ISA_STRING,
         mmu_type: "riscv,sv48",
+        rng_seed: host_random(fdt::RNG_SEED_LEN),
     })
     .map_err(|e| BootError::Fdt(e.to_string()))?;
     if dtb.len() as u64 > DTB_MAX {
@@ -215,6 +216,17 @@ pub(crate) fn plan(inp: &BootInputs) -> Result<BootPlan, BootError> {
 
     check_layout(&loads, ram_end)?;
     Ok(BootPlan { ram_size: inp.ram_size, loads, entry, args: [0, dtb_addr, fw_info_addr], tohost, fromhost })
+}
+
+/// `len` bytes from the host's random number generator, or none if it cannot be read
+/// (the guest then boots without a seed, only slower: see [`fdt::RNG_SEED_LEN`]).
+fn host_random(len: usize) -> Vec<u8> {
+    use std::io::Read;
+    let mut seed = vec![0u8; len];
+    match std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut seed)) {
+        Ok(()) => seed,
+        Err(_) => Vec::new(),
+    }
 }
 
 /// Every load inside RAM, no two overlapping.
@@ -299,6 +311,8 @@ mod tests {
         let prop_u64 = |n: &str| u64::from_be_bytes(chosen.property(n).unwrap().value.try_into().unwrap());
         assert_eq!(prop_u64("linux,initrd-start"), initrd.addr);
         assert_eq!(prop_u64("linux,initrd-end"), initrd.addr + 4096);
+        // A fresh seed for the guest's crng (fdt::RNG_SEED_LEN).
+        assert_eq!(chosen.property("rng-seed").map(|p| p.value.len()), Some(fdt::RNG_SEED_LEN));
         let cpu = fdt.cpus().next().unwrap();
         assert_eq!(cpu.property("riscv,isa").and_then(|p| p.as_str()), Some(ktranslator::isa::ISA_STRING));
         assert_eq!(fdt.find_node("/cpus").unwrap().property("timebase-frequency").unwrap().as_usize(), Some(10_000_000));

@@ -271,7 +271,7 @@ impl Bus for BusAdapter<'_> {
     }
 }
 
-/// The hart, heap-allocated (about 60 KiB) and initialised in place.
+/// The hart, heap-allocated (about 300 KiB) and initialised in place.
 fn new_hart(ram: GuestRam, arena: TcArena) -> Box<Hart> {
     let mut b = Box::<Hart>::new_uninit();
     // SAFETY: the box is valid and aligned for a Hart and used by nobody else;
