@@ -318,7 +318,7 @@ def smoke_check(runs):
                 continue
             vals = run_values(r)
             if c == "native":
-                want = NATIVE_METRICS
+                want = [m for w in r.get("workloads") or [] for m in WORKLOAD_METRICS.get(w, [])]
             elif is_bare(r):
                 want = ["wall_total_s"]
             else:
