@@ -9,7 +9,8 @@
 #         booted with `mitigations=off` (the test kernels' state: built without them).
 #   host: this machine directly: user, qemu and native (no kernel row: kemu.ko cannot be
 #         loaded into the host's kernel here, see README).
-# Every run is a `kemuctl bench` JSON line; bench/report.py turns them into the table on
+# Every run is a `kemuctl bench` JSON line (kemuctl bench's stdout carries only those, and
+# they also go to --out, hence >/dev/null below); bench/report.py turns them into the table on
 # stdout, bench/results/<date>.json (every run) and bench/results/<date>.svg (chart).
 #
 #   bench/run-bench.sh [--runs N] [--warmup N] [--vm-runs N] [--vm-warmup N] [--quick]
@@ -23,6 +24,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
+command_line="bench/run-bench.sh $*"
 runs=${KEMU_BENCH_RUNS:-5}
 warmup=${KEMU_BENCH_WARMUP:-1}
 quick=0; smoke=0; only=""; kvariant=bench; mitig=both; out=""
@@ -60,7 +62,6 @@ rm -f "$work"/*.jsonl
 quick_opt=()
 [ "$quick" = 1 ] && quick_opt=(--quick)
 firmware=/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin
-command_line="bench/run-bench.sh $*"
 
 echo "== guest kit, kemuctl (static)"
 guest=$("$repo/tests/guest/build-guest.sh" | tail -n 1)
@@ -95,13 +96,13 @@ host_table() {
         --kernel "$guest/Image" --initrd "$guest/initrd.img" --firmware "$firmware" \
         --native-pi "$guest/pi-native" --native-float "$guest/float-native" \
         --env host --log-dir "$work/logs-host" --out "$work/host.jsonl" \
-        "$work/host-guest.img" | grep -v '^KEMU-BENCH-JSON ' || rc=$?
+        "$work/host-guest.img" >/dev/null || rc=$?
     "$kemuctl" bench --configs user,qemu --runs "$runs" --warmup "$warmup" --bare "$work/pi-bare.elf" \
         --mem 64M --env "host, bare-metal pi, dispatch match" --log-dir "$work/logs-host" \
-        --out "$work/host-bare.jsonl" | grep -v '^KEMU-BENCH-JSON ' || rc=$?
+        --out "$work/host-bare.jsonl" >/dev/null || rc=$?
     "$kemuctl_fnptr" bench --configs user --runs "$runs" --warmup "$warmup" --bare "$work/pi-bare.elf" \
         --mem 64M --env "host, bare-metal pi, dispatch fnptr" --log-dir "$work/logs-host" \
-        --out "$work/host-bare.jsonl" | grep -v '^KEMU-BENCH-JSON ' || rc=$?
+        --out "$work/host-bare.jsonl" >/dev/null || rc=$?
     return "$rc"
 }
 
@@ -185,5 +186,8 @@ if [ "$only" != host ]; then vm_table || status=1; fi
 echo "== report"
 report_args=(--date "$date_tag" --command "$command_line" --out "$out")
 [ "$smoke" = 1 ] && report_args+=(--smoke)
-python3 "$here/report.py" "${report_args[@]}" "$work"/*.jsonl || status=1
+# Tables in this order: host, then the VM with mitigations on, then off.
+jsonl=()
+for f in host host-bare vm-on vm-off; do [ -s "$work/$f.jsonl" ] && jsonl+=("$work/$f.jsonl"); done
+python3 "$here/report.py" "${report_args[@]}" "${jsonl[@]}" || status=1
 exit "$status"
