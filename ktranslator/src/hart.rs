@@ -42,9 +42,6 @@ pub struct Stats {
     pub tbs_translated: u64,
     /// Translated blocks executed.
     pub tbs_executed: u64,
-    /// Always 0 since straddling instructions are cached (`tbs_straddle`); kept for
-    /// hosts that print it.
-    pub tbs_uncached: u64,
     /// The part of `tbs_translated` that holds one instruction straddling a page
     /// boundary (cached; checked against its second page at every lookup).
     pub tbs_straddle: u64,
@@ -121,8 +118,9 @@ pub(super) const ACC_STORE: usize = 2;
 /// One RV64GC hart with its translation cache and TLBs.
 ///
 /// Every field is valid when all its bytes are zero, so the host can allocate it zeroed
-/// (it is large: about 40 KiB) and initialise it in place with [`Hart::init_in_place`];
-/// never build one on a kernel stack.
+/// (it is large: about 300 KiB, most of it the 65,536-bucket block hash table) and
+/// initialise it in place with [`Hart::init_in_place`]; never build one on a kernel
+/// stack.
 #[repr(C)]
 pub struct Hart {
     /// Integer registers; index 32 is the sink for writes to x0. 256 entries so that

@@ -21,7 +21,7 @@
 //! | `uptime_ns` | - | `KEMU_STATUS.uptime_ns` (kemu.ko's own clock) |
 //!
 //! `run` then adds every other field of ktranslator's `hart::Stats` under its own name
-//! (`tbs_uncached`, `tbs_straddle`, `straddle_drops`, `smc_flushes`, `fence_i`,
+//! (`tbs_straddle`, `straddle_drops`, `smc_flushes`, `fence_i`,
 //! `tlb_flushes`, `jc_hits`, `jc_misses`, `tb_lookups`, `tb_lookup_hits`; a unit test
 //! fails when ktranslator gains a counter that is not written) and its own counters:
 //! `dma_code_flushes` (translation-cache invalidations by disk DMA into code) and
@@ -46,7 +46,7 @@ pub(crate) fn run_stats(
     disk_syncs: u64,
     dma_code_flushes: u64,
 ) -> Map<String, Value> {
-    let fields: [(&str, u64); 23] = [
+    let fields: [(&str, u64); 22] = [
         ("instructions", s.insns),
         ("tbs_translated", s.tbs_translated),
         ("tbs_executed", s.tbs_executed),
@@ -60,7 +60,6 @@ pub(crate) fn run_stats(
         ("wall_ns", ns(wall)),
         ("disk_requests", disk_requests),
         // The rest of hart::Stats, in its order.
-        ("tbs_uncached", s.tbs_uncached),
         ("tbs_straddle", s.tbs_straddle),
         ("straddle_drops", s.straddle_drops),
         ("smc_flushes", s.smc_flushes),
