@@ -23,6 +23,11 @@ fn ktranslator_guest_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../ktranslator/tests/guest")
 }
 
+/// The VM tests' bare-metal guests (their shared `virtio-blk.h`).
+fn vm_guest_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/vm/guests")
+}
+
 /// Assembles `src` (GNU as syntax, entry `_start`) into an ELF linked at 0x80000000.
 fn build(name: &str, src: &str) -> PathBuf {
     let dir = tmp();
@@ -45,6 +50,8 @@ fn build_file(name: &str, src: &Path, ld: &Path) -> PathBuf {
         .args(["-mcmodel=medany", "-Wl,--build-id=none", "-Wl,--no-warn-rwx-segments"])
         .arg("-I")
         .arg(ktranslator_guest_dir())
+        .arg("-I")
+        .arg(vm_guest_dir())
         .arg("-T")
         .arg(ld)
         .arg("-o")
