@@ -168,8 +168,9 @@ vm_table() {
     return "$rc"
 }
 
-# Kernel-reported problems in the bench VM's console (as in tests/vm/run-tests.sh).
-bad_patterns='BUG:|WARNING:|Oops|kernel BUG|KASAN|possible recursive locking|circular locking|inconsistent lock state|suspicious RCU usage|sleeping function called from invalid context|Call Trace:|Kernel panic|general protection fault|UBSAN'
+# Kernel-reported problems in the bench VM's console, as in the VM tests.
+# shellcheck source=../tests/vm/bad-patterns.sh
+. "$repo/tests/vm/bad-patterns.sh"
 
 # The bench VM's initramfs: busybox and the init script; everything else is on the tools disk.
 root="$work/initramfs"
