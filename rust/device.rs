@@ -119,7 +119,11 @@ impl KemuFile {
         let reply = uapi::KemuVersion {
             abi_major: uapi::KEMU_ABI_MAJOR,
             abi_minor: uapi::KEMU_ABI_MINOR,
-            features: uapi::KEMU_FEATURES_ALL,
+            features: if crate::jit::available() {
+                uapi::KEMU_FEATURES_ALL
+            } else {
+                uapi::KEMU_FEATURES_ALL & !uapi::KEMU_FEATURE_TIER2
+            },
         };
         write_arg(arg, &reply)?;
         Ok(0)

@@ -22,6 +22,7 @@ mod clock;
 mod console;
 mod device;
 mod file_io;
+mod jit;
 mod kthread;
 mod registry;
 mod vm;
@@ -57,6 +58,7 @@ impl kernel::InPlaceModule for KemuModule {
             kdevices::memmap::MEMMAP.len()
         );
         registry::init();
+        jit::probe();
         try_pin_init!(Self {
             _miscdev <- MiscDeviceRegistration::register(MiscDeviceOptions { name: c"kemu" }),
         })

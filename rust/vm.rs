@@ -156,6 +156,10 @@ pub(crate) struct Shared {
     tbs_executed: AtomicU64,
     translate_ns: AtomicU64,
     chained: AtomicU64,
+    t2_compiled: AtomicU64,
+    t2_rejected: AtomicU64,
+    t2_executed: AtomicU64,
+    t2_compile_ns: AtomicU64,
     /// The UART's transmitter found the console buffer full: retry after a read.
     tx_blocked: AtomicBool,
     #[pin]
@@ -273,6 +277,10 @@ impl Vm {
                 tbs_executed: AtomicU64::new(0),
                 translate_ns: AtomicU64::new(0),
                 chained: AtomicU64::new(0),
+                t2_compiled: AtomicU64::new(0),
+                t2_rejected: AtomicU64::new(0),
+                t2_executed: AtomicU64::new(0),
+                t2_compile_ns: AtomicU64::new(0),
                 tx_blocked: AtomicBool::new(false),
                 core <- new_mutex!(core),
                 worker <- new_mutex!(worker),
@@ -390,12 +398,25 @@ impl Vm {
             uapi::KEMU_STATE_RUNNING => return Err(EBUSY),
             _ => return Err(EINVAL),
         }
-        if req.flags != 0 {
+        let threshold = (req.flags >> uapi::KEMU_START_T2_THRESHOLD_SHIFT) as u32;
+        let low = req.flags & ((1 << uapi::KEMU_START_T2_THRESHOLD_SHIFT) - 1);
+        let tier2 = low & uapi::KEMU_START_TIER2 != 0;
+        if low & !uapi::KEMU_START_TIER2 != 0 || (threshold != 0 && !tier2) {
             return Err(EINVAL);
+        }
+        if tier2 && !crate::jit::available() {
+            return Err(EOPNOTSUPP);
         }
         let ram = {
             let mut core = self.shared.core.lock();
             let hart = &mut core.hart;
+            if tier2 {
+                // SAFETY: `jit::host()`'s hooks compile with the kernel's BPF JIT and
+                // work for the module's lifetime; the vCPU thread turns tier 2 off
+                // (releasing every image) before it ends, and the module cannot be
+                // unloaded while a VM exists.
+                unsafe { hart.set_tier2(crate::jit::host(threshold)) };
+            }
             hart.set_pc(req.pc);
             for (i, a) in req.args.iter().enumerate() {
                 hart.set_xreg(10 + i, *a);
@@ -506,6 +527,10 @@ impl Vm {
             tbs_executed: s.tbs_executed.load(Ordering::Relaxed),
             translate_ns: s.translate_ns.load(Ordering::Relaxed),
             chained: s.chained.load(Ordering::Relaxed),
+            t2_compiled: s.t2_compiled.load(Ordering::Relaxed),
+            t2_rejected: s.t2_rejected.load(Ordering::Relaxed),
+            t2_executed: s.t2_executed.load(Ordering::Relaxed),
+            t2_compile_ns: s.t2_compile_ns.load(Ordering::Relaxed),
         }
     }
 }
@@ -783,6 +808,10 @@ fn vcpu_main(shared: Arc<Shared>) {
         s.tbs_executed.store(st.tbs_executed, Ordering::Relaxed);
         s.translate_ns.store(st.translate_ns, Ordering::Relaxed);
         s.chained.store(st.chained, Ordering::Relaxed);
+        s.t2_compiled.store(st.t2_compiled, Ordering::Relaxed);
+        s.t2_rejected.store(st.t2_rejected, Ordering::Relaxed);
+        s.t2_executed.store(st.t2_executed, Ordering::Relaxed);
+        s.t2_compile_ns.store(st.t2_compile_ns, Ordering::Relaxed);
         match bus.event.take() {
             Some(MachineEvent::PowerOff) => break (uapi::KEMU_EXIT_POWEROFF, 0),
             Some(MachineEvent::Reboot) => break (uapi::KEMU_EXIT_REBOOT, 0),
@@ -793,6 +822,9 @@ fn vcpu_main(shared: Arc<Shared>) {
             wfi_sleep(s, &mut core.hart, &mut bus.link);
         }
     };
+    // Release the tier-2 images now rather than when the VM goes away.
+    // SAFETY: `None` installs no hooks.
+    unsafe { core.hart.set_tier2(None) };
     s.exit_code.store(code, Ordering::Relaxed);
     s.exit_reason.store(reason, Ordering::Relaxed);
     s.stopped_ns.store(s.clock.ns(), Ordering::Relaxed);

@@ -12,7 +12,7 @@
 #include <linux/types.h>
 
 #define KEMU_ABI_MAJOR 1
-#define KEMU_ABI_MINOR 4
+#define KEMU_ABI_MINOR 5
 
 #define KEMU_IOC_MAGIC 0xBE
 
@@ -22,7 +22,9 @@
 #define KEMU_FEATURE_DISK (1ULL << 1)
 /* Detached VMs: DETACH, LIST_VMS, ATTACH_VM. */
 #define KEMU_FEATURE_DETACH (1ULL << 2)
-#define KEMU_FEATURES_ALL (KEMU_FEATURE_VM | KEMU_FEATURE_DISK | KEMU_FEATURE_DETACH)
+/* ABI 1.5: tier 2 (hot blocks through the kernel's BPF JIT), when its probe succeeded. */
+#define KEMU_FEATURE_TIER2 (1ULL << 3)
+#define KEMU_FEATURES_ALL (KEMU_FEATURE_VM | KEMU_FEATURE_DISK | KEMU_FEATURE_DETACH | KEMU_FEATURE_TIER2)
 
 struct kemu_version {
 	__u32 abi_major;
@@ -80,8 +82,15 @@ struct kemu_disk {
 struct kemu_start {
 	__u64 pc;
 	__u64 args[3];
-	__u64 flags;		/* must be 0 */
+	__u64 flags;		/* KEMU_START_TIER2 or 0 */
 };
+
+/* ABI 1.5: hot blocks through tier 2 (EOPNOTSUPP without KEMU_FEATURE_TIER2). */
+#define KEMU_START_TIER2 (1ULL << 0)
+/* With KEMU_START_TIER2: flags >> 32 = tier-1 runs of a block before tier 2 compiles it
+ * (0: KEMU_TIER2_THRESHOLD_DEFAULT). */
+#define KEMU_START_T2_THRESHOLD_SHIFT 32
+#define KEMU_TIER2_THRESHOLD_DEFAULT 64
 
 #define KEMU_START _IOW(KEMU_IOC_MAGIC, 0x03, struct kemu_start)
 #define KEMU_STOP _IO(KEMU_IOC_MAGIC, 0x04)
@@ -111,6 +120,10 @@ struct kemu_status {
 	__u64 tbs_executed;	/* ABI 1.4: translated blocks executed */
 	__u64 translate_ns;	/* ABI 1.4: time spent translating guest code */
 	__u64 chained;		/* ABI 1.4: block transitions through a direct chain */
+	__u64 t2_compiled;	/* ABI 1.5: blocks compiled by tier 2 */
+	__u64 t2_rejected;	/* ABI 1.5: hot blocks tier 2 did not compile */
+	__u64 t2_executed;	/* ABI 1.5: blocks executed through tier-2 code */
+	__u64 t2_compile_ns;	/* ABI 1.5: time spent compiling them */
 };
 
 #define KEMU_STATUS _IOR(KEMU_IOC_MAGIC, 0x05, struct kemu_status)

@@ -182,6 +182,16 @@ impl Hart {
         let info = self.tc.info(tb);
         self.tb_vpc = info.vpc;
         self.stats.tbs_executed = self.stats.tbs_executed.wrapping_add(1);
+        if self.t2_on {
+            let entry = self.tc.t2_entry(tb);
+            if entry != 0 {
+                return self.exec_t2(&mut bus, tb, entry);
+            }
+            if self.tc.bump_hot(tb) == u64::from(self.t2.threshold) && self.t2_compile(bus, tb, &info) {
+                let entry = self.tc.t2_entry(tb);
+                return self.exec_t2(&mut bus, tb, entry);
+            }
+        }
         // SAFETY: `info.uops` points at `info.ninsns` micro-ops inside the arena
         // (checked by `Tc::info`), all written by the translator as valid `Uop`s.
         // Micro-ops are only written by `translate_tb`, which never runs during
@@ -208,11 +218,12 @@ impl Hart {
 /// What a handler returns to go on with the next micro-op of the block (not an
 /// `EXIT_*` kind).
 const NEXT: u8 = 0xff;
+const _: () = assert!(NEXT as i32 == super::ebpf::HELPER_NEXT);
 
 /// A micro-op handler: `(hart, bus, op)`, returning [`NEXT`] or the `EXIT_*` kind
 /// that ends the block.
 #[cfg(feature = "dispatch-fnptr")]
-type Handler = fn(&mut Hart, &mut &mut dyn Bus, &Uop) -> u8;
+pub(super) type Handler = fn(&mut Hart, &mut &mut dyn Bus, &Uop) -> u8;
 
 /// Sign-extends the low `n` bytes of `v`.
 #[inline(always)]
@@ -498,7 +509,7 @@ macro_rules! op_table {
         impl Hart {
             #[inline(always)]
             #[cfg_attr(feature = "dispatch-fnptr", allow(dead_code))]
-            fn dispatch(&mut self, bus: &mut &mut dyn Bus, u: &Uop) -> u8 {
+            pub(super) fn dispatch(&mut self, bus: &mut &mut dyn Bus, u: &Uop) -> u8 {
                 use Op::*;
                 match u.op {
                     $($($op)|+ => $h(self, bus, u),)*
@@ -509,7 +520,7 @@ macro_rules! op_table {
         /// Handler of each op, indexed by the op byte (256 entries, so indexing with a
         /// `u8` needs no bounds check; values that are not ops raise illegal).
         #[cfg(feature = "dispatch-fnptr")]
-        static HANDLERS: [Handler; 256] = {
+        pub(super) static HANDLERS: [Handler; 256] = {
             let mut t: [Handler; 256] = [Hart::op_illegal as Handler; 256];
             $($(t[Op::$op as usize] = $h;)+)*
             t

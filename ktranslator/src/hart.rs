@@ -79,6 +79,17 @@ pub struct Stats {
     /// Host nanoseconds spent translating blocks, as measured by
     /// [`Bus::host_ns`] (0 when the host does not implement it).
     pub translate_ns: u64,
+    /// Blocks compiled by tier 2 (lowered to eBPF and accepted by the host's JIT).
+    pub t2_compiled: u64,
+    /// Hot blocks tier 2 did not compile (the lowering did not fit, the JIT refused
+    /// the program, or the limit of live images was reached).
+    pub t2_rejected: u64,
+    /// Tier-2 images released (their block was invalidated or the cache flushed).
+    pub t2_freed: u64,
+    /// Blocks executed through their tier-2 code (part of `tbs_executed`).
+    pub t2_executed: u64,
+    /// Host nanoseconds spent lowering and JIT-compiling tier-2 blocks ([`Bus::host_ns`]).
+    pub t2_compile_ns: u64,
 }
 
 /// One direct-mapped TLB entry: `tag` is the guest virtual page with the key of the
@@ -118,9 +129,12 @@ pub(super) const ACC_STORE: usize = 2;
 /// One RV64GC hart with its translation cache and TLBs.
 ///
 /// Every field is valid when all its bytes are zero, so the host can allocate it zeroed
-/// (it is large: about 300 KiB, most of it the 65,536-bucket block hash table) and
-/// initialise it in place with [`Hart::init_in_place`]; never build one on a kernel
-/// stack.
+/// (it is large: about 350 KiB, most of it the 65,536-bucket block hash table and the
+/// tier-2 lowering buffer) and initialise it in place with [`Hart::init_in_place`];
+/// never build one on a kernel stack.
+///
+/// Tier-2 programs (ebpf.rs) address the fields up to `stats` with 16-bit offsets:
+/// they come first, and the big tables last.
 #[repr(C)]
 pub struct Hart {
     /// Integer registers; index 32 is the sink for writes to x0. 256 entries so that
@@ -129,12 +143,21 @@ pub struct Hart {
     pub(super) x: [u64; 256],
     /// Floating-point registers (raw bits, single values NaN-boxed).
     pub(super) f: [u64; 32],
+    pub(super) tlb: [[TlbEntry; TLB_SIZE]; 3],
+    /// Key of the current translation regime, per TLB (see mmu.rs).
+    pub(super) tlb_key: [u64; 3],
+    /// TLB epoch (0..32), part of the keys.
+    pub(super) tlb_epoch: u64,
     pub(super) pc: u64,
     pub(super) prv: u8,
     /// Set when the bus asked to stop.
     pub(super) exit_req: bool,
     /// LR/SC reservation is valid.
     pub(super) resv_valid: bool,
+    /// Tier 2 is on (the host set its hooks, tier2.rs).
+    pub(super) t2_on: bool,
+    /// Translated block whose tier-2 code is running (0: none).
+    pub(super) t2_running: u32,
     pub(super) resv_addr: u64,
     /// Pending exception (set by the faulting operation, consumed by the executor).
     pub(super) exc_cause: u64,
@@ -143,6 +166,20 @@ pub struct Hart {
     pub(super) retired: u64,
     /// Virtual pc of the block being executed (read by the executor's exits).
     pub(super) tb_vpc: u64,
+    /// Host address of guest RAM, for tier-2 programs.
+    pub(super) t2_ram_ptr: u64,
+    /// Highest RAM offset a tier-2 program may access 8 bytes at (`len - 8`).
+    pub(super) t2_ram_limit: u64,
+    /// The bus of the running tier-2 block (a `*mut &mut dyn Bus`), for the helper.
+    pub(super) t2_bus: *mut core::ffi::c_void,
+    /// Handle of a block's code freed while it ran, released when it returns.
+    pub(super) t2_deferred: u64,
+    /// Live tier-2 images.
+    pub(super) t2_live: u32,
+    /// The host's tier-2 hooks.
+    pub(super) t2: super::tier2::Tier2Host,
+    /// Statistics.
+    pub stats: Stats,
     pub(super) csr: csr::Csrs,
     pub(super) ram: GuestRam,
     pub(super) tc: Tc,
@@ -153,13 +190,8 @@ pub struct Hart {
     pub(super) jc: [u64; JC_SIZE],
     /// Epoch of the jump cache: entries of an older epoch are empty.
     pub(super) jc_epoch: u32,
-    pub(super) tlb: [[TlbEntry; TLB_SIZE]; 3],
-    /// Key of the current translation regime, per TLB (see mmu.rs).
-    pub(super) tlb_key: [u64; 3],
-    /// TLB epoch (0..32), part of the keys.
-    pub(super) tlb_epoch: u64,
-    /// Statistics.
-    pub stats: Stats,
+    /// Output of the tier-2 lowering of one block.
+    pub(super) t2_buf: [u64; super::tier2::T2_BUF_INSNS],
 }
 
 impl Hart {
@@ -177,6 +209,8 @@ impl Hart {
             &mut *this
         };
         h.ram = ram;
+        h.t2_ram_ptr = ram.host_ptr() as u64;
+        h.t2_ram_limit = (ram.len() as u64).saturating_sub(8);
         h.tc = Tc::new(arena, ram.len());
         h.csr.mhartid = hartid;
         h.reset();

@@ -41,12 +41,14 @@
 pub mod bus;
 pub mod csr;
 pub mod decode;
+pub mod ebpf;
 pub mod exec;
 pub mod fpu;
 pub mod hart;
 pub mod mmu;
 pub mod ram;
 pub mod tcache;
+pub mod tier2;
 
 pub mod isa;
 pub mod softfloat;

@@ -35,6 +35,12 @@ impl GuestRam {
         self.base
     }
 
+    /// Host address of the first byte (for tier-2 programs, which access RAM
+    /// directly after their own bounds check).
+    pub(super) fn host_ptr(&self) -> *mut u8 {
+        self.ptr
+    }
+
     /// Size in bytes.
     pub fn len(&self) -> usize {
         self.len

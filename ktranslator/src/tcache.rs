@@ -37,8 +37,9 @@ use super::hart::{Hart, HASH_SIZE, JC_SIZE};
 /// Maximum guest instructions per TB.
 pub(super) const MAX_TB_INSNS: usize = 128;
 const _: () = assert!(MAX_TB_INSNS <= 256, "Uop::idx is a u8");
-/// Header words of a TB: vpc, ppc, meta, chains, hash link, page-bucket link.
-pub(super) const HDR_WORDS: usize = 6;
+/// Header words of a TB: vpc, ppc, meta, chains, hash link, page-bucket link, tier-2
+/// entry, tier-2 handle, execution count.
+pub(super) const HDR_WORDS: usize = 9;
 /// Extra words of a straddling TB after its op: RAM offset of the second half, and
 /// the second halfword.
 const STRADDLE_WORDS: usize = 2;
@@ -52,6 +53,12 @@ const META_STRADDLE: u64 = 1 << 40;
 const H_CHAIN: usize = 3;
 const H_NEXT: usize = 4;
 const H_PNEXT: usize = 5;
+/// Tier 2: the host's callable entry of the block's compiled code (0: none).
+const H_T2_ENTRY: usize = 6;
+/// Tier 2: the host's handle of that code, for releasing it.
+const H_T2_HANDLE: usize = 7;
+/// Tier 2: tier-1 executions so far (`u64::MAX`: not to be compiled).
+const H_HOT: usize = 8;
 /// Virtual pc of a killed TB: odd, so it never equals a pc.
 const DEAD_VPC: u64 = u64::MAX;
 /// Most page buckets (a power of two).
@@ -211,6 +218,51 @@ impl Tc {
         (self.rd(tb as usize + H_CHAIN) >> (32 * (slot & 1))) as u32
     }
 
+    /// The tier-2 entry of `tb` (0: none).
+    #[inline(always)]
+    pub(super) fn t2_entry(&self, tb: u32) -> u64 {
+        self.rd(tb as usize + H_T2_ENTRY)
+    }
+
+    /// Counts one tier-1 execution of `tb`; returns the new count (`u64::MAX` stays).
+    #[inline(always)]
+    pub(super) fn bump_hot(&mut self, tb: u32) -> u64 {
+        let t = tb as usize + H_HOT;
+        let n = self.rd(t).saturating_add(1);
+        self.wr(t, n);
+        n
+    }
+
+    /// Records the tier-2 code of `tb` (entry 0: never compile it).
+    pub(super) fn set_t2(&mut self, tb: u32, entry: u64, handle: u64) {
+        self.wr(tb as usize + H_T2_ENTRY, entry);
+        self.wr(tb as usize + H_T2_HANDLE, handle);
+        if entry == 0 {
+            self.wr(tb as usize + H_HOT, u64::MAX);
+        }
+    }
+
+    /// Takes the tier-2 handle of `tb` (0: none), leaving the block without tier-2
+    /// code.
+    pub(super) fn take_t2(&mut self, tb: u32) -> u64 {
+        let h = self.rd(tb as usize + H_T2_HANDLE);
+        self.wr(tb as usize + H_T2_ENTRY, 0);
+        self.wr(tb as usize + H_T2_HANDLE, 0);
+        h
+    }
+
+    /// Every TB in the arena (live or killed), in allocation order, as `f(tb)`.
+    pub(super) fn for_each_tb(&mut self, mut f: impl FnMut(&mut Tc, u32)) {
+        let mut t = self.first;
+        while t < self.next && t + HDR_WORDS <= self.arena.words {
+            let meta = self.rd(t + H_META);
+            let n = ((meta >> 8) & 0xffff) as usize;
+            let extra = if meta & META_STRADDLE != 0 { STRADDLE_WORDS } else { 0 };
+            f(self, t as u32);
+            t += HDR_WORDS + n * UOP_WORDS + extra;
+        }
+    }
+
     /// Chains `prev`'s exit `slot` to `next` if both are in the same virtual page (so
     /// the chain stays valid whatever the page tables do: the TBs of one page are only
     /// reached through a translation of that page) and the same physical page (so
@@ -290,6 +342,7 @@ impl Hart {
                 t = n as usize;
             }
         }
+        self.t2_release(tb);
         let t = tb as usize;
         self.tc.wr(t + H_VPC, DEAD_VPC);
         self.tc.wr(t + H_CHAIN, 0);
@@ -298,6 +351,7 @@ impl Hart {
 
     /// Drops all translated blocks.
     pub(super) fn tc_flush(&mut self) {
+        self.t2_release_all();
         self.stats.tc_flushes += 1;
         self.tc_gen = self.tc_gen.wrapping_add(1);
         self.tc.clear();
@@ -448,6 +502,9 @@ impl Hart {
         self.tc.wr(t + H_META, meta);
         self.tc.wr(t + H_CHAIN, 0);
         self.tc.wr(t + H_NEXT, 0);
+        self.tc.wr(t + H_T2_ENTRY, 0);
+        self.tc.wr(t + H_T2_HANDLE, 0);
+        self.tc.wr(t + H_HOT, 0);
         self.stats.tbs_translated += 1;
         self.tc.next = end;
         let page = off >> 12;

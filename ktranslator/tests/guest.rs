@@ -7,17 +7,53 @@ mod common;
 macro_rules! guest_tests {
     ($($name:ident => $file:literal),* $(,)?) => {
         $(
-            #[test]
-            fn $name() {
-                if !common::have_cross_cc() {
-                    eprintln!("SKIPPED: {} not installed", common::CROSS_CC);
-                    return;
+            mod $name {
+                use super::common;
+
+                /// Tier 1 only.
+                #[test]
+                fn tier1() {
+                    if !common::have_cross_cc() {
+                        eprintln!("SKIPPED: {} not installed", common::CROSS_CC);
+                        return;
+                    }
+                    let mut m = common::run_guest($file);
+                    assert!(m.hart().stats.insns > 0);
+                    assert_eq!(m.hart().stats.t2_executed, 0);
                 }
-                let mut m = common::run_guest($file);
-                assert!(m.hart().stats.insns > 0);
+
+                /// Every block compiled by tier 2 at its first execution.
+                #[test]
+                fn tier2() {
+                    super::tier2_run($file, 1);
+                }
+
+                /// Blocks move to tier 2 after 3 executions: loops switch tiers midway.
+                #[test]
+                fn tier2_warm() {
+                    super::tier2_run($file, 3);
+                }
             }
         )*
     };
+}
+
+fn tier2_run(file: &str, threshold: u32) {
+    if !common::have_cross_cc() {
+        eprintln!("SKIPPED: {} not installed", common::CROSS_CC);
+        return;
+    }
+    if !cfg!(target_arch = "x86_64") {
+        eprintln!("SKIPPED: tier 2's userspace JIT is x86-64 only");
+        return;
+    }
+    let mut m = common::run_guest_tier(file, Some(threshold));
+    let st = m.hart().stats;
+    // (With a threshold above 1, straight-line programs may have no block run that often.)
+    assert!(threshold > 1 || (st.t2_compiled > 0 && st.t2_executed > 0), "{file}: tier 2 did not run: {st:?}");
+    assert_eq!(m.disable_tier2(), 0, "{file}: programs left alive after tier 2 was turned off");
+    let st = m.hart().stats;
+    assert_eq!(st.t2_freed, st.t2_compiled, "{file}: every compiled block is released");
 }
 
 guest_tests! {

@@ -49,6 +49,14 @@ for src in "$here"/guests/*.S "$here"/guests/*.c; do
     esac
     riscv64-linux-gnu-objcopy -O binary "$guests/$g.elf" "$guests/$g.bin"
 done
+# ktranslator's self-checking ISA programs (they report through the SiFive test device,
+# which kemu's board has at the same address), run inside kemu.ko with tier 2.
+isa="$repo/ktranslator/tests/guest"
+for g in rv64i rv64m rv64a csr_trap smc fp vm; do
+    riscv64-linux-gnu-gcc -march=rv64gc -mabi=lp64d -nostdlib -nostartfiles -static -fno-pie -no-pie \
+        -mcmodel=medany -Wl,--build-id=none,--no-warn-rwx-segments -I "$isa" -T "$isa/link.ld" \
+        -o "$guests/isa-$g.elf" "$isa/$g.S"
+done
 
 # shellcheck source=bad-patterns.sh
 . "$here/bad-patterns.sh"

@@ -32,7 +32,7 @@ expect_fail_line() { # expect_fail_line LINE COMMAND...: COMMAND fails and print
 version_ok() {
     out=$(kemuctl version) || return 1
     echo "$out"
-    echo "$out" | grep -qx "kemu.ko ABI 1.4, features: vm,disk,detach"
+    echo "$out" | grep -qx "kemu.ko ABI 1.5, features: vm,disk,detach,tier2"
 }
 kmemleak() { echo "$1" > /sys/kernel/debug/kmemleak; }
 
@@ -88,6 +88,19 @@ four_disks() { # four VMs at once, each with its own disk, driven by a bare-meta
 step "four VMs at once, each writing and reading its own disk" four_disks
 step "kemuctl start runs a bare-metal guest to its exit status" sh -c \
     'kemuctl start --mem 32M --bios none --kernel /guests/fail42.elf </dev/null; [ $? = 42 ]'
+# ktranslator's ISA programs with every block compiled by tier 2 at its first execution:
+# in kemu.ko (the kernel's BPF JIT) and in kemuctl run (kemuctl's eBPF JIT).
+isa_tier2() { # isa_tier2 start|run
+    for g in /guests/isa-*.elf; do
+        kemuctl "$1" --tier 2 --tier2-threshold 1 --mem 32M --bios none --kernel "$g" --stats-json /tmp/isa.json \
+            </dev/null >/tmp/isa.log 2>&1
+        rc=$?
+        echo "$g: exit $rc, $(tr -d '{}"' </tmp/isa.json | tr ',' '\n' | grep '^t2_compiled\|^t2_executed' | tr '\n' ' ')"
+        [ $rc = 0 ] && grep -q '"t2_executed":[1-9]' /tmp/isa.json || { cat /tmp/isa.log; return 1; }
+    done
+}
+step "ISA tests inside kemu.ko with tier 2 (kernel BPF JIT)" isa_tier2 start
+step "ISA tests in kemuctl run with tier 2 (userspace eBPF JIT)" isa_tier2 run
 
 # The real guest: Debian's riscv64 kernel with OpenSBI, booted inside kemu.ko from the
 # disk the harness attached as /dev/vda; the host checks the disk afterwards.

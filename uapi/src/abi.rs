@@ -10,7 +10,7 @@
 /// Major ABI version: bumped on incompatible changes.
 pub const KEMU_ABI_MAJOR: u32 = 1;
 /// Minor ABI version: bumped on compatible additions.
-pub const KEMU_ABI_MINOR: u32 = 4;
+pub const KEMU_ABI_MINOR: u32 = 5;
 
 /// Ioctl type ("magic") byte of `/dev/kemu`, unused by in-tree drivers.
 pub const KEMU_IOC_MAGIC: u32 = 0xBE;
@@ -75,8 +75,13 @@ pub const KEMU_FEATURE_DISK: u64 = 1 << 1;
 /// reached again with `KEMU_ATTACH_VM`.
 pub const KEMU_FEATURE_DETACH: u64 = 1 << 2;
 
+/// Feature (ABI 1.5): tier 2, hot guest blocks compiled by the kernel's BPF JIT
+/// ([`KEMU_START_TIER2`]). Reported only when the module's probe of the JIT at load
+/// time succeeded.
+pub const KEMU_FEATURE_TIER2: u64 = 1 << 3;
+
 /// Every feature flag this ABI version defines.
-pub const KEMU_FEATURES_ALL: u64 = KEMU_FEATURE_VM | KEMU_FEATURE_DISK | KEMU_FEATURE_DETACH;
+pub const KEMU_FEATURES_ALL: u64 = KEMU_FEATURE_VM | KEMU_FEATURE_DISK | KEMU_FEATURE_DETACH | KEMU_FEATURE_TIER2;
 
 /// `_IOR(KEMU_IOC_MAGIC, 0x00, struct kemu_version)`: the module's ABI version and
 /// features. Valid on any open `/dev/kemu`.
@@ -174,9 +179,19 @@ pub struct KemuStart {
     pub pc: u64,
     /// Initial a0, a1, a2 (hart id, device tree, firmware info by convention).
     pub args: [u64; 3],
-    /// No flags are defined: must be 0.
+    /// [`KEMU_START_TIER2`] or 0; other bits: `EINVAL`.
     pub flags: u64,
 }
+
+/// [`KemuStart::flags`] (ABI 1.5): run hot blocks through tier 2 (the kernel's BPF
+/// JIT). `EOPNOTSUPP` when the module lacks [`KEMU_FEATURE_TIER2`].
+pub const KEMU_START_TIER2: u64 = 1 << 0;
+/// [`KemuStart::flags`] (ABI 1.5), with [`KEMU_START_TIER2`]: bits 32-63 are how many
+/// times tier 1 runs a block before tier 2 compiles it (0: the module's default,
+/// [`KEMU_TIER2_THRESHOLD_DEFAULT`]).
+pub const KEMU_START_T2_THRESHOLD_SHIFT: u32 = 32;
+/// The module's default tier-2 threshold.
+pub const KEMU_TIER2_THRESHOLD_DEFAULT: u32 = 64;
 
 /// `_IOW(KEMU_IOC_MAGIC, 0x03, struct kemu_start)`: starts the VM's hart on a kthread.
 /// Once: `EBUSY` while running, `EINVAL` after it stopped.
@@ -235,6 +250,14 @@ pub struct KemuStatus {
     pub translate_ns: u64,
     /// Block transitions through a direct chain, without a lookup (ABI 1.4).
     pub chained: u64,
+    /// Blocks compiled by tier 2 (ABI 1.5).
+    pub t2_compiled: u64,
+    /// Hot blocks tier 2 did not compile (ABI 1.5).
+    pub t2_rejected: u64,
+    /// Blocks executed through their tier-2 code (ABI 1.5).
+    pub t2_executed: u64,
+    /// Nanoseconds spent lowering and JIT-compiling tier-2 blocks (ABI 1.5).
+    pub t2_compile_ns: u64,
 }
 
 /// `_IOR(KEMU_IOC_MAGIC, 0x05, struct kemu_status)`: the VM's state and counters.

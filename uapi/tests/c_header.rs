@@ -23,7 +23,8 @@ fn expectations() -> Vec<(String, u64)> {
         };
     }
     consts!(
-        KEMU_ABI_MAJOR, KEMU_ABI_MINOR, KEMU_IOC_MAGIC, KEMU_FEATURE_VM, KEMU_FEATURE_DISK, KEMU_FEATURE_DETACH, KEMU_FEATURES_ALL,
+        KEMU_ABI_MAJOR, KEMU_ABI_MINOR, KEMU_IOC_MAGIC, KEMU_FEATURE_VM, KEMU_FEATURE_DISK, KEMU_FEATURE_DETACH, KEMU_FEATURE_TIER2, KEMU_FEATURES_ALL, KEMU_START_TIER2,
+        KEMU_START_T2_THRESHOLD_SHIFT, KEMU_TIER2_THRESHOLD_DEFAULT,
         KEMU_DISK_READONLY, KEMU_CACHE_WRITEBACK, KEMU_CACHE_WRITETHROUGH, KEMU_DISK_SLOTS,
         KEMU_RAM_MIN, KEMU_RAM_MAX, KEMU_RAM_ALIGN, KEMU_TB_CACHE_DEFAULT, KEMU_TB_CACHE_MAX, KEMU_TB_CACHE_MIN,
         KEMU_STATE_CREATED, KEMU_STATE_RUNNING, KEMU_STATE_STOPPED,
@@ -37,7 +38,8 @@ fn expectations() -> Vec<(String, u64)> {
     layout!(KemuVmList, "kemu_vm_list", statuses, capacity, flags);
     layout!(
         KemuStatus, "kemu_status", id, state, exit_reason, exit_code, ram_size, uptime_ns, instructions,
-        tbs_translated, tlb_misses, traps, disk_requests, tbs_executed, translate_ns, chained
+        tbs_translated, tlb_misses, traps, disk_requests, tbs_executed, translate_ns, chained, t2_compiled,
+        t2_rejected, t2_executed, t2_compile_ns
     );
     for (name, value) in KEMU_IOCTLS {
         v.push(((*name).into(), (*value).into()));

@@ -215,6 +215,7 @@ pub(crate) fn features_string(features: u64) -> String {
             uapi::KEMU_FEATURE_VM => "vm".to_string(),
             uapi::KEMU_FEATURE_DISK => "disk".to_string(),
             uapi::KEMU_FEATURE_DETACH => "detach".to_string(),
+            uapi::KEMU_FEATURE_TIER2 => "tier2".to_string(),
             _ => format!("bit{b}"),
         })
         .collect();

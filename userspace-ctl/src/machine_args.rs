@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 
 use crate::boot::{self, BootError, BootInputs, BootPlan};
 
@@ -47,6 +47,41 @@ pub(crate) struct MachineArgs {
     /// device, with `,ro` for read-only and `,writethrough` for write-through.
     #[arg(long = "disk", value_name = "PATH[,ro][,writethrough]", value_parser = parse_disk_spec)]
     pub(crate) disks: Vec<DiskSpec>,
+    /// Execution tier: `1` runs translated blocks as threaded micro-ops only; `2` also
+    /// compiles hot blocks to native code through eBPF (the kernel's BPF JIT in kemu.ko,
+    /// kemuctl's own eBPF JIT for `run`; x86-64 hosts); `auto` is 2 where available.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub(crate) tier: Tier,
+    /// With tier 2: how many times tier 1 runs a block before it is compiled (default
+    /// 64; 1 compiles every block at its first execution, as the tier-2 tests do).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) tier2_threshold: Option<u32>,
+}
+
+/// `--tier`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Tier {
+    /// Tier 2 where available, else tier 1.
+    Auto,
+    /// Tier 1 only.
+    #[value(name = "1")]
+    One,
+    /// Tier 2 (an error where unavailable).
+    #[value(name = "2")]
+    Two,
+}
+
+impl Tier {
+    /// Whether to run tier 2, given whether it is `available`; an error when it was
+    /// asked for and is not.
+    pub(crate) fn resolve(self, available: bool, why_not: &str) -> Result<bool, String> {
+        match self {
+            Tier::One => Ok(false),
+            Tier::Auto => Ok(available),
+            Tier::Two if available => Ok(true),
+            Tier::Two => Err(format!("--tier 2: {why_not}")),
+        }
+    }
 }
 
 /// One disk of the machine: a file or block device, and how it is attached.

@@ -22,6 +22,7 @@
 
 pub(crate) mod console;
 mod disk;
+mod jit;
 
 use std::collections::VecDeque;
 use std::io::Write;
@@ -295,7 +296,7 @@ fn print_stats(hart: &Hart, wall: Duration, dma_flushes: u64) {
     let mips10 = u128::from(s.insns) * 10 / us;
     let ms = wall.as_millis();
     eprintln!(
-        "kemuctl: stats: {} instructions in {}.{:03} s wall ({}.{} MIPS), {} TBs translated, {} TB flushes ({} by stores into code, {} by disk DMA), {} TLB misses, {} traps ({} interrupts)",
+        "kemuctl: stats: {} instructions in {}.{:03} s wall ({}.{} MIPS), {} TBs translated, {} TB flushes ({} by stores into code, {} by disk DMA), {} TLB misses, {} traps ({} interrupts), tier 2: {} blocks compiled, {} executions",
         s.insns,
         ms / 1000,
         ms % 1000,
@@ -307,7 +308,9 @@ fn print_stats(hart: &Hart, wall: Duration, dma_flushes: u64) {
         dma_flushes,
         s.tlb_misses,
         s.traps,
-        s.interrupts
+        s.interrupts,
+        s.t2_compiled,
+        s.t2_executed
     );
 }
 
@@ -342,6 +345,8 @@ pub(crate) fn cmd_run(
         }
     }
     let mut hart = new_hart(ram, arena);
+    let tier2 = args.tier.resolve(jit::AVAILABLE, "kemuctl run's eBPF JIT only exists for x86-64 hosts")?;
+    let mut user_jit = if tier2 { Some(jit::UserJit::attach(&mut hart, args.tier2_threshold)?) } else { None };
     hart.set_privilege(prv::M);
     hart.set_pc(plan.entry);
     for (i, a) in plan.args.iter().enumerate() {
@@ -384,8 +389,11 @@ pub(crate) fn cmd_run(
     let terminal = console::Console::start(Arc::clone(&vm) as Arc<dyn console::ConsoleTarget>)?;
 
     let started = Instant::now();
-    let end = vcpu_main(&vm, &mut hart, plan.tohost, plan.fromhost);
+    let end = vcpu_main(&vm, &mut hart, user_jit.as_mut(), plan.tohost, plan.fromhost);
     let wall = started.elapsed();
+    if let Some(j) = user_jit {
+        j.detach(&mut hart);
+    }
     drop(terminal);
 
     vm.lock().worker_exit = true;
@@ -480,10 +488,14 @@ fn invalidate_dma(g: &mut Shared, hart: &mut Hart) {
 }
 
 /// The vCPU loop: runs the hart until the guest or the user ends the run.
-fn vcpu_main(vm: &Vm, hart: &mut Hart, tohost: Option<u64>, fromhost: Option<u64>) -> End {
+fn vcpu_main(vm: &Vm, hart: &mut Hart, mut jit: Option<&mut jit::UserJit>, tohost: Option<u64>, fromhost: Option<u64>) -> End {
     let mut bus = BusAdapter { vm, link: HartLink::new(0), stop: false, event: None };
     loop {
         let exit = hart.run(&mut bus, SLICE);
+        if jit.as_mut().is_some_and(|j| j.take_flush_request()) {
+            // The JIT's arena is full: dropping every block releases all programs.
+            hart.invalidate_code();
+        }
         let mut g = vm.lock();
         invalidate_dma(&mut g, hart);
         let lines = bus.link.sync_lines(&mut g.machine, vm.now(), vm.clock.wall_ns());

@@ -95,7 +95,13 @@ pub(crate) fn cmd_start(
         dev.attach_disk(path, &disk)?;
         disk_files.push(file);
     }
-    dev.start(&KemuStart { pc: plan.entry, args: plan.args, flags: 0 })?;
+    let tier2 = args.tier.resolve(
+        v.features & uapi::KEMU_FEATURE_TIER2 != 0,
+        "kemu.ko has no tier 2 (older module, or its probe of the kernel's BPF JIT failed: see dmesg)",
+    )?;
+    let threshold = u64::from(args.tier2_threshold.unwrap_or(0));
+    let flags = if tier2 { uapi::KEMU_START_TIER2 | threshold << uapi::KEMU_START_T2_THRESHOLD_SHIFT } else { 0 };
+    dev.start(&KemuStart { pc: plan.entry, args: plan.args, flags })?;
     let started = Instant::now();
     if detach {
         let id = dev.detach()?;

@@ -18,11 +18,15 @@
 //! | `translate_ns` | host time spent translating blocks | ABI 1.4 |
 //! | `wall_ns` | host wall time from the start of the guest to its end | same |
 //! | `disk_requests` | virtio-blk requests served, all disks | from kemu.ko |
+//! | `t2_compiled` | blocks compiled by tier 2 | ABI 1.5 |
+//! | `t2_rejected` | hot blocks tier 2 did not compile | ABI 1.5 |
+//! | `t2_executed` | blocks executed through tier-2 code | ABI 1.5 |
+//! | `t2_compile_ns` | host time spent lowering and compiling them | ABI 1.5 |
 //! | `uptime_ns` | - | `KEMU_STATUS.uptime_ns` (kemu.ko's own clock) |
 //!
 //! `run` then adds every other field of ktranslator's `hart::Stats` under its own name
 //! (`tbs_straddle`, `straddle_drops`, `smc_flushes`, `fence_i`,
-//! `tlb_flushes`, `jc_hits`, `jc_misses`, `tb_lookups`, `tb_lookup_hits`; a unit test
+//! `tlb_flushes`, `jc_hits`, `jc_misses`, `tb_lookups`, `tb_lookup_hits`, `t2_freed`; a unit test
 //! fails when ktranslator gains a counter that is not written) and its own counters:
 //! `dma_code_flushes` (translation-cache invalidations by disk DMA into code) and
 //! `disk_syncs` (fdatasync calls of the disks). A key a host cannot measure is left out
@@ -46,7 +50,7 @@ pub(crate) fn run_stats(
     disk_syncs: u64,
     dma_code_flushes: u64,
 ) -> Map<String, Value> {
-    let fields: [(&str, u64); 22] = [
+    let fields: [(&str, u64); 27] = [
         ("instructions", s.insns),
         ("tbs_translated", s.tbs_translated),
         ("tbs_executed", s.tbs_executed),
@@ -59,6 +63,10 @@ pub(crate) fn run_stats(
         ("translate_ns", s.translate_ns),
         ("wall_ns", ns(wall)),
         ("disk_requests", disk_requests),
+        ("t2_compiled", s.t2_compiled),
+        ("t2_rejected", s.t2_rejected),
+        ("t2_executed", s.t2_executed),
+        ("t2_compile_ns", s.t2_compile_ns),
         // The rest of hart::Stats, in its order.
         ("tbs_straddle", s.tbs_straddle),
         ("straddle_drops", s.straddle_drops),
@@ -69,6 +77,7 @@ pub(crate) fn run_stats(
         ("jc_misses", s.jc_misses),
         ("tb_lookups", s.tb_lookups),
         ("tb_lookup_hits", s.tb_lookup_hits),
+        ("t2_freed", s.t2_freed),
         // kemuctl run's own.
         ("dma_code_flushes", dma_code_flushes),
     ];
@@ -103,6 +112,12 @@ pub(crate) fn start_stats(st: &uapi::KemuStatus, wall: Duration, module_minor: u
     }
     m.insert("wall_ns".into(), ns(wall).into());
     m.insert("disk_requests".into(), st.disk_requests.into());
+    if module_minor >= 5 {
+        m.insert("t2_compiled".into(), st.t2_compiled.into());
+        m.insert("t2_rejected".into(), st.t2_rejected.into());
+        m.insert("t2_executed".into(), st.t2_executed.into());
+        m.insert("t2_compile_ns".into(), st.t2_compile_ns.into());
+    }
     m.insert("uptime_ns".into(), st.uptime_ns.into());
     m
 }

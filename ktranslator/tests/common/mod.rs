@@ -10,6 +10,9 @@ use ktranslator::bus::Bus;
 use ktranslator::hart::{Exit, Hart};
 use ktranslator::ram::GuestRam;
 use ktranslator::tcache::TcArena;
+use ktranslator::tier2::{tier2_helper, Tier2Host};
+
+use ebpf_jit::hooks::{self, HookJit};
 
 pub const RAM_BASE: u64 = 0x8000_0000;
 pub const TESTDEV: u64 = 0x10_0000;
@@ -66,6 +69,8 @@ pub struct Machine {
     pub ram: Vec<u8>,
     arena: Vec<u64>,
     pub bus: TestBus,
+    /// Tier 2's JIT, when enabled (dropped after the hart released its programs).
+    jit: Option<Box<HookJit>>,
 }
 
 impl Machine {
@@ -84,7 +89,37 @@ impl Machine {
         assert!(!p.is_null());
         // SAFETY: `p` is a fresh allocation of the right layout, used only via `self`.
         unsafe { Hart::init_in_place(p, gr, ta, 0) };
-        Machine { hart: p, ram, arena, bus: TestBus::default() }
+        Machine { hart: p, ram, arena, bus: TestBus::default(), jit: None }
+    }
+
+    /// Turns tier 2 on: blocks are compiled by the userspace eBPF JIT after `threshold`
+    /// tier-1 executions (1: at their first). Only on x86_64 hosts (false elsewhere).
+    pub fn enable_tier2(&mut self, threshold: u32) -> bool {
+        if !cfg!(target_arch = "x86_64") {
+            return false;
+        }
+        let mut jit = Box::new(HookJit::new(64 << 20, tier2_helper as *const () as usize).expect("JIT arena"));
+        let host = Tier2Host {
+            compile: Some(hooks::compile),
+            free: Some(hooks::free),
+            opaque: jit.opaque(),
+            helper_imm: hooks::HELPER_IMM,
+            threshold,
+            max_blocks: 1 << 20,
+        };
+        // SAFETY: the hooks compile with `jit`, which lives in `self` until the hart
+        // released its programs (`disable_tier2`, also called by `drop`).
+        unsafe { self.hart().set_tier2(Some(host)) };
+        self.jit = Some(jit);
+        true
+    }
+
+    /// Turns tier 2 off (releasing every program); returns the JIT's count of programs
+    /// still alive (0 unless something leaked).
+    pub fn disable_tier2(&mut self) -> usize {
+        // SAFETY: `None` installs no hooks.
+        unsafe { self.hart().set_tier2(None) };
+        self.jit.take().map_or(0, |j| j.live())
     }
 
     pub fn hart(&mut self) -> &mut Hart {
@@ -161,6 +196,7 @@ impl Machine {
 
 impl Drop for Machine {
     fn drop(&mut self) {
+        self.disable_tier2();
         // SAFETY: allocated in `new` with this layout; Hart needs no drop glue.
         unsafe { dealloc(self.hart.cast(), Layout::new::<Hart>()) };
     }
@@ -182,7 +218,10 @@ pub fn build_guest(name: &str, extra: &[&str]) -> Vec<u8> {
     let out_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("guest");
     std::fs::create_dir_all(&out_dir).unwrap();
     let src = guest_dir().join(name);
-    let out = out_dir.join(format!("{name}.elf"));
+    // One output file per build: tests run in parallel and may build the same guest.
+    static BUILDS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = BUILDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let out = out_dir.join(format!("{name}.{}.{n}.elf", std::process::id()));
     let output = Command::new(CROSS_CC)
         .args(["-march=rv64gc", "-mabi=lp64d", "-nostdlib", "-nostartfiles", "-static", "-fno-pie", "-no-pie"])
         .args(["-mcmodel=medany", "-Wl,--build-id=none", "-Wl,--no-warn-rwx-segments"])
@@ -197,13 +236,24 @@ pub fn build_guest(name: &str, extra: &[&str]) -> Vec<u8> {
         .output()
         .expect("running the cross compiler");
     assert!(output.status.success(), "building {name} failed:\n{}", String::from_utf8_lossy(&output.stderr));
-    std::fs::read(&out).unwrap()
+    let elf = std::fs::read(&out).unwrap();
+    let _ = std::fs::remove_file(&out);
+    elf
 }
 
 /// Builds and runs a guest program, asserting that it reports a pass.
 pub fn run_guest(name: &str) -> Machine {
+    run_guest_tier(name, None)
+}
+
+/// Like [`run_guest`], with tier 2 on at `threshold` if given (skipped, i.e. tier 1,
+/// where tier 2 is unavailable).
+pub fn run_guest_tier(name: &str, tier2_threshold: Option<u32>) -> Machine {
     let elf = build_guest(name, &[]);
     let mut m = Machine::new(8 << 20, 1 << 19);
+    if let Some(t) = tier2_threshold {
+        m.enable_tier2(t);
+    }
     m.load_elf(&elf);
     let r = m.run_to_result(50_000_000);
     match r {

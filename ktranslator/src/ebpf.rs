@@ -1,0 +1,527 @@
+//! eBPF instruction encoding and the tier-2 lowering of translated blocks to eBPF.
+//!
+//! A hot translated block (tier 1: micro-ops run by the executor, exec.rs) is lowered
+//! here to one eBPF program, which the host JIT-compiles (the kernel's BPF JIT in
+//! kemu.ko, a userspace eBPF JIT in `kemuctl run`; see tier2.rs). Only the data format
+//! is eBPF's: no verifier ever sees these programs, so they are safe by construction:
+//!
+//! - r1 on entry (kept in r6) is the [`Hart`]; the program reads and writes only hart
+//!   fields at offsets fixed here (all inside the first 32 KiB of the hart: checked at
+//!   compile time) and guest RAM.
+//! - A guest memory access goes to RAM only through a TLB hit (the entry was filled by
+//!   mmu.rs for a page that lies entirely in RAM) and only if the resulting RAM offset
+//!   is at most `ram_len - 8` (bounds check against a hart field): anything else,
+//!   including misaligned accesses, MMIO, stores into code pages and faults, calls the
+//!   helper, which runs the tier-1 handler of that micro-op ([`tier2_helper`]).
+//! - Micro-ops without a native lowering (multiply-high, division, CSRs, AMOs, floating
+//!   point, system instructions) also call the helper. A helper that ends the block (a
+//!   trap, an exit of the op) returns its exit kind, which the program returns at once.
+//! - Control flow is forward only: the program always ends within its block and
+//!   returns to the dispatcher (hart.rs), which chains blocks as in tier 1.
+//!
+//! Precise state: native ops retire nothing until the block exits (as in tier 1, the
+//! count comes from the op's index), so a helper that traps in the middle of a block
+//! sets pc and the retired count from its micro-op exactly as tier 1 would.
+//!
+//! [`Hart`]: super::hart::Hart
+//! [`tier2_helper`]: super::tier2::tier2_helper
+
+use core::mem::offset_of;
+
+use super::decode::{Op, Uop, X_SINK};
+use super::exec::{EXIT_CHAIN0, EXIT_CHAIN1, EXIT_JUMP};
+use super::hart::{Hart, Stats, TlbEntry, ACC_LOAD, ACC_STORE, TLB_SIZE};
+use super::tcache::TbInfo;
+
+// Instruction classes, sizes, modes and operations (Linux include/uapi/linux/bpf.h).
+const LD: u8 = 0x00;
+const LDX: u8 = 0x01;
+const STX: u8 = 0x03;
+const ALU: u8 = 0x04;
+const JMP: u8 = 0x05;
+const ALU64: u8 = 0x07;
+const W: u8 = 0x00;
+const H: u8 = 0x08;
+const B: u8 = 0x10;
+const DW: u8 = 0x18;
+const IMM: u8 = 0x00;
+const MEM: u8 = 0x60;
+const K: u8 = 0x00;
+const X: u8 = 0x08;
+const ADD: u8 = 0x00;
+const SUB: u8 = 0x10;
+const MUL: u8 = 0x20;
+const OR: u8 = 0x40;
+const AND: u8 = 0x50;
+const LSH: u8 = 0x60;
+const RSH: u8 = 0x70;
+const XOR: u8 = 0xa0;
+const MOV: u8 = 0xb0;
+const ARSH: u8 = 0xc0;
+const JA: u8 = 0x00;
+const JEQ: u8 = 0x10;
+const JGT: u8 = 0x20;
+const JGE: u8 = 0x30;
+const JNE: u8 = 0x50;
+const JSGE: u8 = 0x70;
+const CALL: u8 = 0x80;
+const EXIT: u8 = 0x90;
+const JLT: u8 = 0xa0;
+const JSLT: u8 = 0xc0;
+
+/// One eBPF instruction, as the kernel's `struct bpf_insn` lays it out in memory
+/// (code, dst | src << 4, off, imm; little-endian), read as a little-endian u64.
+pub const fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> u64 {
+    (code as u64) | (((dst & 15) | (src << 4)) as u64) << 8 | ((off as u16) as u64) << 16 | ((imm as u32) as u64) << 32
+}
+
+// Hart fields the programs use (byte offsets from r6). eBPF memory offsets are signed
+// 16-bit: all of them must be below 32 KiB (hart.rs puts them first).
+const OFF_X: usize = offset_of!(Hart, x);
+const OFF_PC: usize = offset_of!(Hart, pc);
+const OFF_RETIRED: usize = offset_of!(Hart, retired);
+const OFF_INSNS: usize = offset_of!(Hart, stats) + offset_of!(Stats, insns);
+const OFF_TLB: usize = offset_of!(Hart, tlb);
+const OFF_TLB_KEY: usize = offset_of!(Hart, tlb_key);
+const OFF_RAM_PTR: usize = offset_of!(Hart, t2_ram_ptr);
+const OFF_RAM_LIMIT: usize = offset_of!(Hart, t2_ram_limit);
+const TLB_BYTES: usize = TLB_SIZE * core::mem::size_of::<TlbEntry>();
+const _: () = {
+    let ends = [OFF_X + 8 * 33, OFF_PC, OFF_RETIRED, OFF_INSNS, OFF_TLB + 3 * TLB_BYTES, OFF_TLB_KEY + 24, OFF_RAM_PTR, OFF_RAM_LIMIT];
+    let mut i = 0;
+    while i < ends.len() {
+        assert!(ends[i] < 0x7ff0, "tier-2 hart fields must lie in the first 32 KiB");
+        i += 1;
+    }
+    assert!(core::mem::size_of::<TlbEntry>() == 16 && offset_of!(TlbEntry, addend) == 8);
+};
+
+/// Value a helper returns to go on with the block (exec.rs `NEXT`).
+pub(super) const HELPER_NEXT: i32 = 0xff;
+
+// Register use: r6 = hart, r7 = load-TLB key, r8 = store-TLB key, r9 = guest RAM base
+// (callee-saved: they survive helper calls; the keys cannot change inside a block,
+// since privilege and mstatus only change through ops that end it). r0-r5 are scratch.
+const R0: u8 = 0;
+const R1: u8 = 1;
+const R2: u8 = 2;
+const R3: u8 = 3;
+const R4: u8 = 4;
+const R5: u8 = 5;
+const CTX: u8 = 6;
+const KEY_LD: u8 = 7;
+const KEY_ST: u8 = 8;
+const RAM: u8 = 9;
+
+/// Writes eBPF instructions into a fixed buffer; `full` once it overflowed (the block
+/// is then not compiled).
+pub(super) struct Emitter<'a> {
+    buf: &'a mut [u64],
+    n: usize,
+    full: bool,
+    helper_imm: i32,
+}
+
+fn xoff(r: u8) -> i16 {
+    // r <= 63 (micro-op register fields of integer ops are < 33): no overflow.
+    (OFF_X + 8 * usize::from(r & 63)) as i16
+}
+
+fn fits_i32(v: u64) -> bool {
+    v as i64 == i64::from(v as i32)
+}
+
+impl<'a> Emitter<'a> {
+    pub(super) fn new(buf: &'a mut [u64], helper_imm: i32) -> Emitter<'a> {
+        Emitter { buf, n: 0, full: false, helper_imm }
+    }
+
+    /// Instructions emitted, or `None` if the buffer overflowed.
+    pub(super) fn finish(self) -> Option<usize> {
+        if self.full {
+            None
+        } else {
+            Some(self.n)
+        }
+    }
+
+    fn emit(&mut self, i: u64) {
+        match self.buf.get_mut(self.n) {
+            Some(slot) => {
+                *slot = i;
+                self.n += 1;
+            }
+            None => self.full = true,
+        }
+    }
+
+    fn alu64_k(&mut self, op: u8, dst: u8, imm: i32) {
+        self.emit(insn(ALU64 | K | op, dst, 0, 0, imm));
+    }
+    fn alu64_x(&mut self, op: u8, dst: u8, src: u8) {
+        self.emit(insn(ALU64 | X | op, dst, src, 0, 0));
+    }
+    fn alu32_k(&mut self, op: u8, dst: u8, imm: i32) {
+        self.emit(insn(ALU | K | op, dst, 0, 0, imm));
+    }
+    fn alu32_x(&mut self, op: u8, dst: u8, src: u8) {
+        self.emit(insn(ALU | X | op, dst, src, 0, 0));
+    }
+    fn ldx(&mut self, size: u8, dst: u8, base: u8, off: i16) {
+        self.emit(insn(LDX | MEM | size, dst, base, off, 0));
+    }
+    fn stx(&mut self, size: u8, base: u8, off: i16, src: u8) {
+        self.emit(insn(STX | MEM | size, base, src, off, 0));
+    }
+    fn ld_imm64(&mut self, dst: u8, v: u64) {
+        self.emit(insn(LD | IMM | DW, dst, 0, 0, v as u32 as i32));
+        self.emit(insn(0, 0, 0, 0, (v >> 32) as u32 as i32));
+    }
+    /// `dst = v`, in one instruction when `v` is a sign-extended 32-bit value.
+    fn mov_imm(&mut self, dst: u8, v: u64) {
+        if fits_i32(v) {
+            self.alu64_k(MOV, dst, v as i32);
+        } else {
+            self.ld_imm64(dst, v);
+        }
+    }
+    /// A conditional jump with a placeholder offset; returns its position for `patch`.
+    fn jmp_x(&mut self, op: u8, a: u8, b: u8) -> usize {
+        self.emit(insn(JMP | X | op, a, b, 0, 0));
+        self.n - 1
+    }
+    fn jmp_k(&mut self, op: u8, a: u8, imm: i32) -> usize {
+        self.emit(insn(JMP | K | op, a, 0, 0, imm));
+        self.n - 1
+    }
+    /// Points the jump at `at` to the next instruction emitted.
+    fn patch(&mut self, at: usize) {
+        // Offsets are relative to the instruction after the jump; blocks are far
+        // shorter than 32K instructions (the buffer is), so the offset fits.
+        let off = self.n.wrapping_sub(at).wrapping_sub(1) as u16;
+        if let Some(slot) = self.buf.get_mut(at) {
+            *slot = (*slot & !(0xffff << 16)) | (u64::from(off) << 16);
+        }
+    }
+    fn exit(&mut self) {
+        self.emit(insn(JMP | EXIT, 0, 0, 0, 0));
+    }
+
+    /// `dst = x[r]` (x0 reads as 0: it is never written, writes go to the sink).
+    fn get_x(&mut self, dst: u8, r: u8) {
+        if r == 0 {
+            self.alu64_k(MOV, dst, 0);
+        } else {
+            self.ldx(DW, dst, CTX, xoff(r));
+        }
+    }
+    fn set_x(&mut self, r: u8, src: u8) {
+        self.stx(DW, CTX, xoff(r), src);
+    }
+    /// `r = sign-extended low 32 bits of r`.
+    fn sext32(&mut self, r: u8) {
+        self.alu64_k(LSH, r, 32);
+        self.alu64_k(ARSH, r, 32);
+    }
+
+    /// The block prologue: r6 = hart, the TLB keys and the RAM base in r7-r9.
+    fn prologue(&mut self) {
+        self.alu64_x(MOV, CTX, R1);
+        self.ldx(DW, KEY_LD, CTX, (OFF_TLB_KEY + 8 * ACC_LOAD) as i16);
+        self.ldx(DW, KEY_ST, CTX, (OFF_TLB_KEY + 8 * ACC_STORE) as i16);
+        self.ldx(DW, RAM, CTX, OFF_RAM_PTR as i16);
+    }
+
+    /// Leaves the block: retires `n` instructions, sets pc (from `pc_reg` if given,
+    /// else the constant `pc`) and returns `kind`.
+    fn leave(&mut self, n: u64, pc: u64, pc_reg: Option<u8>, kind: u8) {
+        let n = (n & 0x1ff) as i32;
+        for off in [OFF_RETIRED, OFF_INSNS] {
+            self.ldx(DW, R0, CTX, off as i16);
+            self.alu64_k(ADD, R0, n);
+            self.stx(DW, CTX, off as i16, R0);
+        }
+        match pc_reg {
+            Some(r) => self.stx(DW, CTX, OFF_PC as i16, r),
+            None => {
+                self.mov_imm(R0, pc);
+                self.stx(DW, CTX, OFF_PC as i16, R0);
+            }
+        }
+        self.alu64_k(MOV, R0, i32::from(kind));
+        self.exit();
+    }
+
+    /// Runs micro-op `u` (at host address `uop_addr`) through the helper; returns from
+    /// the program with the helper's exit kind unless it says to go on.
+    fn helper(&mut self, uop_addr: u64) {
+        self.alu64_x(MOV, R1, CTX);
+        self.ld_imm64(R2, uop_addr);
+        self.emit(insn(JMP | CALL, 0, 0, 0, self.helper_imm));
+        self.jmp_k(JEQ, R0, HELPER_NEXT);
+        // Skip the exit below: offset 1.
+        let at = self.n - 1;
+        if let Some(slot) = self.buf.get_mut(at) {
+            *slot |= 1 << 16;
+        }
+        self.exit();
+    }
+
+    /// A guest load or store of `size` bytes through the TLB fast path, with the helper
+    /// for everything else. Loads leave the value in r2 (zero-extended) and store it to
+    /// x[rd], sign-extending if `signed`.
+    fn mem_access(&mut self, u: &Uop, uop_addr: u64, size: u8, store: bool, signed: bool) {
+        let nbytes: u32 = match size {
+            B => 1,
+            H => 2,
+            W => 4,
+            _ => 8,
+        };
+        let acc = if store { ACC_STORE } else { ACC_LOAD };
+        self.get_x(R2, u.rs1);
+        if u.imm != 0 {
+            // Load/store immediates are 12-bit.
+            self.alu64_k(ADD, R2, u.imm as i32);
+        }
+        // r3 = &tlb[acc][index] - OFF_TLB (relative to the hart).
+        self.alu64_x(MOV, R3, R2);
+        self.alu64_k(RSH, R3, 12);
+        self.alu64_k(AND, R3, (TLB_SIZE - 1) as i32);
+        self.alu64_k(LSH, R3, 4);
+        self.alu64_x(ADD, R3, CTX);
+        let entry = (OFF_TLB + acc * TLB_BYTES) as i16;
+        self.ldx(DW, R4, R3, entry);
+        // Tag: the page, the low bits an aligned access has clear, and the key.
+        self.alu64_x(MOV, R5, R2);
+        self.alu64_k(AND, R5, !0xfff | (nbytes as i32 - 1));
+        self.alu64_x(OR, R5, if store { KEY_ST } else { KEY_LD });
+        let miss = self.jmp_x(JNE, R4, R5);
+        self.ldx(DW, R4, R3, entry + 8);
+        self.alu64_x(ADD, R4, R2);
+        // Bounds: RAM offset <= ram_len - 8.
+        self.ldx(DW, R0, CTX, OFF_RAM_LIMIT as i16);
+        let oob = self.jmp_x(JGT, R4, R0);
+        self.alu64_x(ADD, R4, RAM);
+        if store {
+            self.get_x(R5, u.rs2);
+            self.stx(size, R4, 0, R5);
+        } else {
+            self.ldx(size, R2, R4, 0);
+            if signed && nbytes < 8 {
+                let sh = 64 - 8 * nbytes as i32;
+                self.alu64_k(LSH, R2, sh);
+                self.alu64_k(ARSH, R2, sh);
+            }
+            if u.rd != X_SINK {
+                self.set_x(u.rd, R2);
+            }
+        }
+        self.emit(insn(JMP | JA, 0, 0, 0, 0));
+        let done = self.n - 1;
+        self.patch(miss);
+        self.patch(oob);
+        self.helper(uop_addr);
+        self.patch(done);
+    }
+
+    /// Integer ALU op `u`; false if it has no native lowering.
+    fn alu(&mut self, u: &Uop) -> bool {
+        use Op::*;
+        // (op, 64-bit?, immediate form?, sign-extend the 32-bit result?)
+        let (op, wide, imm_form, w32): (u8, bool, bool, bool) = match u.op {
+            Addi => (ADD, true, true, false),
+            Add => (ADD, true, false, false),
+            Sub => (SUB, true, false, false),
+            Xori => (XOR, true, true, false),
+            Ori => (OR, true, true, false),
+            Andi => (AND, true, true, false),
+            Xor => (XOR, true, false, false),
+            Or => (OR, true, false, false),
+            And => (AND, true, false, false),
+            Slli => (LSH, true, true, false),
+            Srli => (RSH, true, true, false),
+            Srai => (ARSH, true, true, false),
+            Sll => (LSH, true, false, false),
+            Srl => (RSH, true, false, false),
+            Sra => (ARSH, true, false, false),
+            Mul => (MUL, true, false, false),
+            Addiw => (ADD, false, true, true),
+            Addw => (ADD, false, false, true),
+            Subw => (SUB, false, false, true),
+            Mulw => (MUL, false, false, true),
+            Slliw => (LSH, false, true, true),
+            Srliw => (RSH, false, true, true),
+            Sraiw => (ARSH, false, true, true),
+            Sllw => (LSH, false, false, true),
+            Srlw => (RSH, false, false, true),
+            Sraw => (ARSH, false, false, true),
+            Li => {
+                if u.rd != X_SINK {
+                    self.mov_imm(R2, u.imm);
+                    self.set_x(u.rd, R2);
+                }
+                return true;
+            }
+            Slt | Slti | Sltu | Sltiu => {
+                if u.rd == X_SINK {
+                    return true;
+                }
+                let jop = if matches!(u.op, Slt | Slti) { JSLT } else { JLT };
+                self.get_x(R2, u.rs1);
+                self.alu64_k(MOV, R0, 1);
+                let j = if matches!(u.op, Slt | Sltu) {
+                    self.get_x(R3, u.rs2);
+                    self.jmp_x(jop, R2, R3)
+                } else if fits_i32(u.imm) {
+                    self.jmp_k(jop, R2, u.imm as i32)
+                } else {
+                    self.mov_imm(R3, u.imm);
+                    self.jmp_x(jop, R2, R3)
+                };
+                self.alu64_k(MOV, R0, 0);
+                self.patch(j);
+                self.set_x(u.rd, R0);
+                return true;
+            }
+            _ => return false,
+        };
+        if u.rd == X_SINK {
+            return true;
+        }
+        let shift = matches!(op, LSH | RSH | ARSH);
+        let mask: i32 = if wide { 63 } else { 31 };
+        self.get_x(R2, u.rs1);
+        if imm_form {
+            let imm = if shift { (u.imm as i32) & mask } else { u.imm as i32 };
+            if shift || fits_i32(u.imm) {
+                if wide {
+                    self.alu64_k(op, R2, imm);
+                } else {
+                    self.alu32_k(op, R2, imm);
+                }
+            } else {
+                self.mov_imm(R3, u.imm);
+                if wide {
+                    self.alu64_x(op, R2, R3);
+                } else {
+                    self.alu32_x(op, R2, R3);
+                }
+            }
+        } else {
+            self.get_x(R3, u.rs2);
+            if shift {
+                self.alu64_k(AND, R3, mask);
+            }
+            if wide {
+                self.alu64_x(op, R2, R3);
+            } else {
+                self.alu32_x(op, R2, R3);
+            }
+        }
+        if w32 {
+            self.sext32(R2);
+        }
+        self.set_x(u.rd, R2);
+        true
+    }
+
+    /// A conditional branch: both exits of the block.
+    fn branch(&mut self, u: &Uop, here: u64) {
+        use Op::*;
+        let jop = match u.op {
+            Beq => JEQ,
+            Bne => JNE,
+            Blt => JSLT,
+            Bge => JSGE,
+            Bltu => JLT,
+            _ => JGE,
+        };
+        self.get_x(R2, u.rs1);
+        let j = if u.rs2 == 0 {
+            self.jmp_k(jop, R2, 0)
+        } else {
+            self.get_x(R3, u.rs2);
+            self.jmp_x(jop, R2, R3)
+        };
+        let n = u64::from(u.idx) + 1;
+        self.leave(n, here.wrapping_add(u64::from(u.len)), None, EXIT_CHAIN1);
+        self.patch(j);
+        self.leave(n, here.wrapping_add(u.imm), None, EXIT_CHAIN0);
+    }
+}
+
+/// Lowers translated block `info` to eBPF in `buf`; returns the number of instructions,
+/// or `None` if the program does not fit `buf`.
+pub(super) fn lower_tb(info: &TbInfo, uops: &[Uop], buf: &mut [u64], helper_imm: i32) -> Option<usize> {
+    let mut e = Emitter::new(buf, helper_imm);
+    e.prologue();
+    for u in uops {
+        let uop_addr = u as *const Uop as u64;
+        let here = info.vpc.wrapping_add(u64::from(u.pc_off));
+        let n = u64::from(u.idx) + 1;
+        use Op::*;
+        match u.op {
+            Nop => {}
+            Lb => e.mem_access(u, uop_addr, B, false, true),
+            Lh => e.mem_access(u, uop_addr, H, false, true),
+            Lw => e.mem_access(u, uop_addr, W, false, true),
+            Ld => e.mem_access(u, uop_addr, DW, false, false),
+            Lbu => e.mem_access(u, uop_addr, B, false, false),
+            Lhu => e.mem_access(u, uop_addr, H, false, false),
+            Lwu => e.mem_access(u, uop_addr, W, false, false),
+            Sb => e.mem_access(u, uop_addr, B, true, false),
+            Sh => e.mem_access(u, uop_addr, H, true, false),
+            Sw => e.mem_access(u, uop_addr, W, true, false),
+            Sd => e.mem_access(u, uop_addr, DW, true, false),
+            Beq | Bne | Blt | Bge | Bltu | Bgeu => {
+                e.branch(u, here);
+                return e.finish();
+            }
+            Jal => {
+                let link = here.wrapping_add(u64::from(u.len));
+                if u.rd != X_SINK {
+                    e.mov_imm(R2, link);
+                    e.set_x(u.rd, R2);
+                }
+                e.leave(n, here.wrapping_add(u.imm), None, EXIT_CHAIN0);
+                return e.finish();
+            }
+            Jalr => {
+                // Target first: rd may be rs1.
+                e.get_x(R3, u.rs1);
+                if u.imm != 0 {
+                    e.alu64_k(ADD, R3, u.imm as i32);
+                }
+                e.alu64_k(AND, R3, -2);
+                if u.rd != X_SINK {
+                    e.mov_imm(R2, here.wrapping_add(u64::from(u.len)));
+                    e.set_x(u.rd, R2);
+                }
+                e.leave(n, 0, Some(R3), EXIT_JUMP);
+                return e.finish();
+            }
+            _ => {
+                if !e.alu(u) {
+                    e.helper(uop_addr);
+                }
+            }
+        }
+    }
+    let n = uops.len() as u64;
+    e.leave(n, info.vpc.wrapping_add(info.size), None, EXIT_CHAIN1);
+    e.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encoding_matches_struct_bpf_insn() {
+        // r2 = *(u64 *)(r6 - 8): code 0x79, regs 0x62, off 0xfff8, imm 0.
+        assert_eq!(insn(LDX | MEM | DW, 2, 6, -8, 0).to_le_bytes(), [0x79, 0x62, 0xf8, 0xff, 0, 0, 0, 0]);
+        // r0 = -1 (mov64 imm): code 0xb7.
+        assert_eq!(insn(ALU64 | K | MOV, 0, 0, 0, -1).to_le_bytes(), [0xb7, 0, 0, 0, 0xff, 0xff, 0xff, 0xff]);
+        assert_eq!(insn(JMP | EXIT, 0, 0, 0, 0).to_le_bytes(), [0x95, 0, 0, 0, 0, 0, 0, 0]);
+    }
+}

@@ -1,0 +1,233 @@
+//! Tier 2: hot translated blocks run as native code from the host's eBPF JIT.
+//!
+//! A block that tier 1 executed [`Tier2Host::threshold`] times is lowered to an eBPF
+//! program (ebpf.rs) and handed to the host's `compile` hook: kemu.ko passes it to the
+//! kernel's BPF JIT (`bpf_prog_select_runtime`, no verifier), `kemuctl run` to its
+//! userspace eBPF JIT. The entry the host returns is stored in the block's header and
+//! called instead of the micro-op loop from then on; the dispatcher (hart.rs) and the
+//! block chains are the same for both tiers. A block the host refuses (no JIT, a
+//! program it cannot compile, too many live images) stays in tier 1 for good.
+//!
+//! The compiled code of a block lives as long as the block: invalidating its page
+//! (self-modifying code, a device write), flushing the cache, reset and turning tier 2
+//! off release it through the host's `free` hook. A block killed while its own code
+//! runs (a store into its page, through the helper) is released when that code returns.
+
+use core::ffi::c_void;
+use core::ptr;
+
+use super::bus::Bus;
+use super::decode::Uop;
+use super::exec::EXIT_SYNC;
+use super::hart::Hart;
+use super::tcache::TbInfo;
+
+/// Capacity of the lowering buffer in eBPF instructions (a 128-instruction block of
+/// loads and stores needs about 3,000).
+pub const T2_BUF_INSNS: usize = 6144;
+
+/// Compiles an eBPF program: `(opaque, insns, count, entry out)`. Returns a nonzero
+/// handle and writes the callable entry point to `*entry`, or returns 0 if refused.
+pub type CompileFn = unsafe extern "C" fn(*mut c_void, *const u64, usize, *mut u64) -> u64;
+/// Releases a handle returned by [`CompileFn`]: `(opaque, handle)`.
+pub type FreeFn = unsafe extern "C" fn(*mut c_void, u64);
+/// A compiled block, as tier 2 calls it: `(hart, unused) -> exit kind` (the kernel's
+/// `bpf_func` signature; eBPF's r1 is the first argument).
+type EntryFn = unsafe extern "C" fn(*mut c_void, *const c_void) -> u64;
+
+/// The host's JIT, as tier 2 uses it. All-zero (the hart's initial state) is "no
+/// tier 2".
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct Tier2Host {
+    /// Compiles a program (see [`CompileFn`]).
+    pub compile: Option<CompileFn>,
+    /// Releases compiled code.
+    pub free: Option<FreeFn>,
+    /// Passed to both hooks.
+    pub opaque: *mut c_void,
+    /// The `imm` of a `BPF_CALL` that calls [`tier2_helper`] under this host's JIT
+    /// (the kernel: its address minus `__bpf_call_base`).
+    pub helper_imm: i32,
+    /// Tier-1 executions of a block before it is compiled (at least 1).
+    pub threshold: u32,
+    /// Most compiled blocks alive at once (further hot blocks stay in tier 1).
+    pub max_blocks: u32,
+}
+
+impl Tier2Host {
+    /// No tier 2.
+    pub const NONE: Tier2Host =
+        Tier2Host { compile: None, free: None, opaque: ptr::null_mut(), helper_imm: 0, threshold: 0, max_blocks: 0 };
+}
+
+/// The one helper of tier-2 programs: runs micro-op `uop` (the address of a `Uop` in
+/// the translation cache) of the running block with its tier-1 handler, on the hart
+/// `ctx`. Returns 0xff to go on with the block, or the exit kind that ends it.
+///
+/// # Safety
+/// Only tier-2 code calls it, from [`Hart::exec_t2`], with the hart pointer it was
+/// given and the address of a micro-op of its own block.
+pub unsafe extern "C" fn tier2_helper(ctx: u64, uop: u64, _: u64, _: u64, _: u64) -> u64 {
+    // SAFETY: `ctx` is the hart that `exec_t2` passed to the running program, derived
+    // from its `&mut self`, which is not used until the program returns; `t2_bus`
+    // points at the `&mut dyn Bus` that `exec_t2` borrowed for the same time; `uop`
+    // points at a micro-op of the running block in the arena, which is not written
+    // while blocks run (tcache.rs) and holds a valid `Uop` (written by the translator).
+    let (h, bus, u) = unsafe {
+        let h = &mut *(ctx as *mut Hart);
+        let bus = &mut *h.t2_bus.cast::<&mut dyn Bus>();
+        (h, bus, &*(uop as *const Uop))
+    };
+    u64::from(h.exec_uop(bus, u))
+}
+
+impl Hart {
+    /// Installs the host's tier-2 hooks (`None`, or a host without `compile`: tier 1
+    /// only). Every translated block is dropped, releasing the code of the previous
+    /// hooks.
+    ///
+    /// # Safety
+    /// `compile` must return 0 or a handle and an entry that runs the given eBPF program
+    /// (with eBPF semantics, calling [`tier2_helper`] for `BPF_CALL` with
+    /// `helper_imm`) when called as `entry(hart, null)`, until the handle is passed to
+    /// `free`; both hooks must be callable with `opaque` for as long as the hart has
+    /// them (call `set_tier2(None)` before the host's JIT goes away: that releases all
+    /// code).
+    pub unsafe fn set_tier2(&mut self, host: Option<Tier2Host>) {
+        self.tc_flush();
+        let host = host.unwrap_or(Tier2Host::NONE);
+        // RAM smaller than one 8-byte access cannot take the programs' bounds check.
+        self.t2_on = host.compile.is_some() && self.ram.len() >= 8;
+        self.t2 = Tier2Host { threshold: host.threshold.max(1), ..host };
+    }
+
+    /// Runs micro-op `u` of the current block with its tier-1 handler.
+    pub(super) fn exec_uop(&mut self, bus: &mut &mut dyn Bus, u: &Uop) -> u8 {
+        #[cfg(not(feature = "dispatch-fnptr"))]
+        let r = self.dispatch(bus, u);
+        #[cfg(feature = "dispatch-fnptr")]
+        let r = super::exec::HANDLERS[usize::from(u.op as u8)](self, bus, u);
+        r
+    }
+
+    /// Runs block `tb` through its tier-2 `entry`.
+    #[inline(always)]
+    pub(super) fn exec_t2(&mut self, bus: &mut &mut dyn Bus, tb: u32, entry: u64) -> u8 {
+        self.stats.t2_executed = self.stats.t2_executed.wrapping_add(1);
+        self.t2_bus = ptr::from_mut(bus).cast::<c_void>();
+        self.t2_running = tb;
+        // SAFETY: `entry` came from the host's `compile` for this block and has not
+        // been released (releasing clears it from the header first); `set_tier2`'s
+        // contract makes it callable as `EntryFn`. The program touches only the hart
+        // fields ebpf.rs names and guest RAM, and calls `tier2_helper`, which uses
+        // `t2_bus` (valid until this call returns).
+        let r = unsafe {
+            let f: EntryFn = core::mem::transmute::<usize, EntryFn>(entry as usize);
+            f(ptr::from_mut(self).cast::<c_void>(), ptr::null())
+        };
+        self.t2_running = 0;
+        self.t2_bus = ptr::null_mut();
+        if self.t2_deferred != 0 {
+            let h = core::mem::replace(&mut self.t2_deferred, 0);
+            self.t2_free(h);
+        }
+        // Programs only return exit kinds; anything else resynchronises.
+        if r <= u64::from(super::exec::EXIT_WFI) {
+            r as u8
+        } else {
+            EXIT_SYNC
+        }
+    }
+
+    /// Tries to compile block `tb` (described by `info`); true if it now has tier-2 code.
+    #[inline(never)]
+    pub(super) fn t2_compile(&mut self, bus: &mut dyn Bus, tb: u32, info: &TbInfo) -> bool {
+        let Some(compile) = self.t2.compile else { return false };
+        if self.t2_live >= self.t2.max_blocks {
+            self.stats.t2_rejected += 1;
+            self.tc.set_t2(tb, 0, 0);
+            return false;
+        }
+        let t0 = bus.host_ns();
+        // SAFETY: as in `exec_tb`: `info.uops` points at `info.ninsns` valid micro-ops
+        // in the arena, which nothing writes while this slice lives.
+        let uops: &[Uop] = unsafe { core::slice::from_raw_parts(info.uops, info.ninsns) };
+        let n = super::ebpf::lower_tb(info, uops, &mut self.t2_buf, self.t2.helper_imm);
+        let mut entry = 0u64;
+        let handle = match n {
+            // SAFETY: the buffer holds `n` instructions; `set_tier2`'s contract covers
+            // the hook and `opaque`.
+            Some(n) => unsafe { compile(self.t2.opaque, self.t2_buf.as_ptr(), n, &mut entry) },
+            None => 0,
+        };
+        self.stats.t2_compile_ns = self.stats.t2_compile_ns.wrapping_add(bus.host_ns().wrapping_sub(t0));
+        if handle == 0 || entry == 0 {
+            if handle != 0 {
+                self.t2_free(handle);
+            }
+            self.stats.t2_rejected += 1;
+            self.tc.set_t2(tb, 0, 0);
+            return false;
+        }
+        self.t2_live += 1;
+        self.stats.t2_compiled += 1;
+        self.tc.set_t2(tb, entry, handle);
+        true
+    }
+
+    fn t2_free(&mut self, handle: u64) {
+        self.t2_live = self.t2_live.saturating_sub(1);
+        self.stats.t2_freed += 1;
+        if let Some(free) = self.t2.free {
+            // SAFETY: `handle` came from this host's `compile` and is released once
+            // (it was taken out of its block's header).
+            unsafe { free(self.t2.opaque, handle) };
+        }
+    }
+
+    /// Releases the tier-2 code of block `tb`, if any (later, if it is running).
+    pub(super) fn t2_release(&mut self, tb: u32) {
+        let h = self.tc.take_t2(tb);
+        if h == 0 {
+            return;
+        }
+        if tb == self.t2_running {
+            self.t2_deferred = h;
+        } else {
+            self.t2_free(h);
+        }
+    }
+
+    /// Releases the tier-2 code of every block.
+    pub(super) fn t2_release_all(&mut self) {
+        if self.t2_live == 0 {
+            return;
+        }
+        let mut handles = 0u32;
+        let running = self.t2_running;
+        let mut deferred = 0u64;
+        let mut tc = self.tc;
+        let mut to_free = |tc: &mut super::tcache::Tc, tb: u32| {
+            let h = tc.take_t2(tb);
+            if h != 0 {
+                if tb == running {
+                    deferred = h;
+                } else {
+                    handles += 1;
+                    if let Some(free) = self.t2.free {
+                        // SAFETY: as in `t2_free`.
+                        unsafe { free(self.t2.opaque, h) };
+                    }
+                }
+            }
+        };
+        tc.for_each_tb(&mut to_free);
+        self.tc = tc;
+        self.stats.t2_freed += u64::from(handles);
+        self.t2_live = self.t2_live.saturating_sub(handles);
+        if deferred != 0 {
+            self.t2_deferred = deferred;
+        }
+    }
+}

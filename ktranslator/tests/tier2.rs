@@ -1,0 +1,275 @@
+//! Tier 2 against tier 1: random guest programs run on three machines (tier 1 only;
+//! tier 2 from a block's first execution; tier 2 after three) must end in exactly the
+//! same architectural state: registers, pc, privilege, retired instructions, traps and
+//! memory, including data and the code itself.
+//!
+//! The programs are a loop over a random body of integer instructions (every ALU, M
+//! and shift form, lui/auipc, loads and stores of every size, forward branches),
+//! entered with random register values. Loads and stores go to a data page (aligned or
+//! not), to random addresses (access faults and MMIO, which trap or reach the bus), or
+//! into the program's own code (self-modifying code: the rewritten instructions are
+//! random too). A trap handler skips the faulting instruction, so every instruction of
+//! a block gets its turn to fault.
+
+mod common;
+
+use common::{Machine, RAM_BASE};
+use ktranslator::hart::Exit;
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        // xorshift64*
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+const CODE: u64 = RAM_BASE;
+const HANDLER: u64 = RAM_BASE + 0x8000;
+const DATA: u64 = RAM_BASE + 0x1_0000;
+/// Registers the body does not write: x29 data pointer, x30 code pointer, x31 loop
+/// counter.
+const DATA_REG: u32 = 29;
+const CODE_REG: u32 = 30;
+const COUNT_REG: u32 = 31;
+
+fn r_type(op: u32, f3: u32, f7: u32, rd: u32, rs1: u32, rs2: u32) -> u32 {
+    op | (rd << 7) | (f3 << 12) | (rs1 << 15) | (rs2 << 20) | (f7 << 25)
+}
+fn i_type(op: u32, f3: u32, rd: u32, rs1: u32, imm: i32) -> u32 {
+    common::i_type(op, rd, f3, rs1, imm)
+}
+fn s_type(f3: u32, rs1: u32, rs2: u32, imm: i32) -> u32 {
+    let i = imm as u32;
+    0x23 | ((i & 0x1f) << 7) | (f3 << 12) | (rs1 << 15) | (rs2 << 20) | ((i >> 5 & 0x7f) << 25)
+}
+fn b_type(f3: u32, rs1: u32, rs2: u32, off: i32) -> u32 {
+    let o = off as u32;
+    0x63 | ((o >> 11 & 1) << 7)
+        | ((o >> 1 & 0xf) << 8)
+        | (f3 << 12)
+        | (rs1 << 15)
+        | (rs2 << 20)
+        | ((o >> 5 & 0x3f) << 25)
+        | ((o >> 12 & 1) << 31)
+}
+
+/// One random body instruction (4 bytes); `left` is how many body instructions follow
+/// (forward branches stay inside the body).
+fn random_insn(rng: &mut Rng, left: u32) -> u32 {
+    let rd = 1 + rng.below(28) as u32;
+    let rs1 = rng.below(32) as u32;
+    let rs2 = rng.below(32) as u32;
+    let imm = (rng.below(4096) as i32) - 2048;
+    match rng.below(20) {
+        // OP: f3 0-7, f7 0 / 0x20 (sub, sra) / 1 (M).
+        0..=3 => {
+            let f3 = rng.below(8) as u32;
+            let f7 = match rng.below(3) {
+                0 => 1,
+                1 if f3 == 0 || f3 == 5 => 0x20,
+                _ => 0,
+            };
+            r_type(0x33, f3, f7, rd, rs1, rs2)
+        }
+        // OP-32: addw/subw, sllw, srlw/sraw, and mulw..remuw.
+        4..=5 => {
+            let (f3, f7) = match rng.below(9) {
+                0 => (0, 0),
+                1 => (0, 0x20),
+                2 => (1, 0),
+                3 => (5, 0),
+                4 => (5, 0x20),
+                _ => ([0, 4, 5, 6, 7][rng.below(5) as usize], 1),
+            };
+            r_type(0x3b, f3, f7, rd, rs1, rs2)
+        }
+        // OP-IMM.
+        6..=8 => match rng.below(8) as u32 {
+            1 => i_type(0x13, 1, rd, rs1, (rng.below(64)) as i32),
+            5 => i_type(0x13, 5, rd, rs1, (rng.below(64) as i32) | if rng.below(2) == 0 { 0x400 } else { 0 }),
+            f3 => i_type(0x13, f3, rd, rs1, imm),
+        },
+        // OP-IMM-32.
+        9 => match rng.below(3) {
+            0 => i_type(0x1b, 0, rd, rs1, imm),
+            1 => i_type(0x1b, 1, rd, rs1, rng.below(32) as i32),
+            _ => i_type(0x1b, 5, rd, rs1, (rng.below(32) as i32) | if rng.below(2) == 0 { 0x400 } else { 0 }),
+        },
+        // lui, auipc.
+        10 => (rng.next() as u32 & 0xffff_f000) | (rd << 7) | if rng.below(2) == 0 { 0x37 } else { 0x17 },
+        // Loads: mostly from the data page, sometimes from anywhere.
+        11..=14 => {
+            let f3 = [0, 1, 2, 3, 4, 5, 6][rng.below(7) as usize];
+            let base = if rng.below(6) == 0 { rs1 } else { DATA_REG };
+            let off = if base == DATA_REG { rng.below(2040) as i32 } else { imm };
+            i_type(0x03, f3, rd, base, off)
+        }
+        // Stores: to the data page, anywhere, or into the code.
+        15..=17 => {
+            let f3 = rng.below(4) as u32;
+            let (base, off) = match rng.below(16) {
+                0 => (rs1, imm),
+                1 => (CODE_REG, rng.below(256) as i32 * 4),
+                _ => (DATA_REG, rng.below(2040) as i32),
+            };
+            s_type(f3, base, rs2, off)
+        }
+        // Forward branches over up to 4 instructions.
+        _ => {
+            let f3 = [0, 1, 4, 5, 6, 7][rng.below(6) as usize];
+            let skip = 1 + rng.below(u64::from(left.clamp(1, 4))) as i32;
+            b_type(f3, rs1, rs2, 4 * (skip + 1))
+        }
+    }
+}
+
+/// The program: x31 iterations of the body, then a wfi; the trap handler skips the
+/// faulting instruction.
+fn program(rng: &mut Rng) -> (Vec<u32>, Vec<u32>) {
+    let n = 8 + rng.below(40) as u32;
+    let mut code = Vec::new();
+    for i in 0..n {
+        code.push(random_insn(rng, n - 1 - i));
+    }
+    // addi x31, x31, -1; bne x31, x0, -(4 * (n + 1)); wfi; j .
+    code.push(i_type(0x13, 0, COUNT_REG, COUNT_REG, -1));
+    code.push(b_type(1, COUNT_REG, 0, -4 * (n as i32 + 1)));
+    code.push(0x1050_0073);
+    code.push(common::J_SELF);
+    // Handler: mepc += 4 (x28 saved in mscratch); mret.
+    let csr = |f3: u32, rd: u32, rs1: u32, num: i32| i_type(0x73, f3, rd, rs1, num);
+    let handler = vec![
+        csr(1, 28, 28, 0x340), // csrrw x28, mscratch, x28
+        csr(2, 28, 0, 0x341),  // csrr x28, mepc
+        i_type(0x13, 0, 28, 28, 4),
+        csr(1, 0, 28, 0x341),  // csrw mepc, x28
+        csr(1, 28, 28, 0x340), // csrrw x28, mscratch, x28
+        0x3020_0073,           // mret
+    ];
+    (code, handler)
+}
+
+fn setup(m: &mut Machine, code: &[u32], handler: &[u32], regs: &[u64; 32], data: &[u8]) {
+    m.write_words(CODE, code);
+    m.write_words(HANDLER, handler);
+    m.write(DATA, data);
+    let h = m.hart();
+    h.invalidate_code();
+    for (r, v) in regs.iter().enumerate() {
+        h.set_xreg(r, *v);
+    }
+    h.csr_write(0x305, HANDLER);
+    h.set_pc(CODE);
+}
+
+/// The state compared across tiers.
+#[derive(Debug, PartialEq, Eq)]
+struct State {
+    exit: Exit,
+    pc: u64,
+    x: Vec<u64>,
+    privilege: u8,
+    insns: u64,
+    traps: u64,
+    mcause: u64,
+    mtval: u64,
+    code: Vec<u8>,
+    data: Vec<u8>,
+    mmio: Vec<(u64, u8, u64)>,
+}
+
+fn state(m: &mut Machine, exit: Exit) -> State {
+    let mut bus = common::TestBus::default();
+    let mut code = vec![0u8; 1024];
+    let mut data = vec![0u8; 4096];
+    let mmio = std::mem::take(&mut m.bus.mmio_log);
+    let h = m.hart();
+    assert!(h.ram().read_bytes(CODE, &mut code) && h.ram().read_bytes(DATA, &mut data));
+    State {
+        exit,
+        pc: h.pc(),
+        x: (0..32).map(|r| h.xreg(r)).collect(),
+        privilege: h.privilege(),
+        insns: h.stats.insns,
+        traps: h.stats.traps,
+        mcause: h.csr_read(&mut bus, 0x342).unwrap_or(0),
+        mtval: h.csr_read(&mut bus, 0x343).unwrap_or(0),
+        code,
+        data,
+        mmio,
+    }
+}
+
+#[test]
+fn random_programs_agree_across_tiers() {
+    if !cfg!(target_arch = "x86_64") {
+        eprintln!("SKIPPED: tier 2's userspace JIT is x86-64 only");
+        return;
+    }
+    let mut rng = Rng(0x7165_7232_5eed_0001);
+    let mut machines = [Machine::new(1 << 20, 1 << 16), Machine::new(1 << 20, 1 << 16), Machine::new(1 << 20, 1 << 16)];
+    assert!(machines[1].enable_tier2(1) && machines[2].enable_tier2(3));
+    let mut compiled = 0;
+    let mut t2_executed = 0;
+    let mut faults = 0;
+    let mut smc = 0;
+    for case in 0..4000 {
+        let (code, handler) = program(&mut rng);
+        let mut regs = [0u64; 32];
+        for (r, v) in regs.iter_mut().enumerate().skip(1) {
+            *v = match rng.below(4) {
+                0 => rng.below(64),
+                1 => DATA + rng.below(4096),
+                _ => rng.next(),
+            };
+            if r as u32 == DATA_REG {
+                *v = DATA + 8 * rng.below(8);
+            }
+            if r as u32 == CODE_REG {
+                *v = CODE;
+            }
+            if r as u32 == COUNT_REG {
+                *v = 1 + rng.below(6);
+            }
+        }
+        let mut data = vec![0u8; 4096];
+        data.iter_mut().for_each(|b| *b = rng.next() as u8);
+        let budget = 2_000 + rng.below(3_000);
+        let mut states = Vec::new();
+        for (i, m) in machines.iter_mut().enumerate() {
+            m.hart().reset();
+            setup(m, &code, &handler, &regs, &data);
+            let before = m.hart().stats;
+            let exit = m.run(budget);
+            let after = m.hart().stats;
+            compiled += after.t2_compiled - before.t2_compiled;
+            t2_executed += after.t2_executed - before.t2_executed;
+            if i == 0 {
+                faults += after.traps - before.traps;
+                smc += after.smc_flushes - before.smc_flushes;
+            }
+            let mut s = state(m, exit);
+            // Counters are cumulative across cases: compare this case's part.
+            s.insns -= before.insns;
+            s.traps -= before.traps;
+            states.push(s);
+        }
+        assert_eq!(states[0], states[1], "case {case}: tier 2 (threshold 1) differs from tier 1; code {code:08x?}");
+        assert_eq!(states[0], states[2], "case {case}: tier 2 (threshold 3) differs from tier 1; code {code:08x?}");
+    }
+    eprintln!("tier 2 differential: {compiled} blocks compiled, {t2_executed} executed; {faults} traps, {smc} SMC flushes in tier 1");
+    assert!(compiled > 1000 && t2_executed > 10_000, "tier 2 hardly ran");
+    assert!(faults > 100 && smc > 10, "the programs must fault and modify their code");
+    for m in machines.iter_mut() {
+        assert_eq!(m.disable_tier2(), 0, "programs left alive");
+        let st = m.hart().stats;
+        assert_eq!(st.t2_freed, st.t2_compiled);
+    }
+}

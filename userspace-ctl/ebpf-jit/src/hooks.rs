@@ -1,0 +1,93 @@
+//! C-ABI hooks that put a [`JitArena`] behind a translator's tier-2 interface
+//! (ktranslator's `Tier2Host`: compile a program, release it), without depending on
+//! the translator: the helper that programs call is given as an address.
+//!
+//! A handle is the program's entry address. Released programs are only counted: the
+//! arena is bump-allocated, so its space comes back when no program is alive any more
+//! (the next compile resets it). When it is full while programs are alive, compiles
+//! fail and [`HookJit::flush_wanted`] asks the host to drop all translated code (which
+//! releases every program) between two runs of the hart.
+
+use core::ffi::c_void;
+
+use crate::{JitArena, JitError};
+
+/// The `BPF_CALL` immediate that calls the helper.
+pub const HELPER_IMM: i32 = 1;
+
+/// A JIT arena with its bookkeeping, reached through `opaque` by [`compile`] and
+/// [`free`].
+pub struct HookJit {
+    arena: JitArena,
+    helper: usize,
+    live: usize,
+    /// The arena filled up while programs were alive: drop all translated code.
+    pub flush_wanted: bool,
+    /// Programs compiled.
+    pub compiled: u64,
+    /// Programs the JIT refused (not counting a full arena).
+    pub refused: u64,
+}
+
+impl HookJit {
+    /// An arena of `bytes`; `helper` is the address of the `extern "C" fn(u64, u64, u64,
+    /// u64, u64) -> u64` that `BPF_CALL` [`HELPER_IMM`] calls.
+    pub fn new(bytes: usize, helper: usize) -> Result<HookJit, JitError> {
+        Ok(HookJit { arena: JitArena::new(bytes)?, helper, live: 0, flush_wanted: false, compiled: 0, refused: 0 })
+    }
+
+    /// The `opaque` pointer for [`compile`] and [`free`].
+    pub fn opaque(&mut self) -> *mut c_void {
+        (self as *mut HookJit).cast()
+    }
+
+    /// Programs compiled and not yet released.
+    pub fn live(&self) -> usize {
+        self.live
+    }
+}
+
+/// Compiles `n` instructions at `insns`; returns the handle (the entry address, also
+/// written to `*entry`) or 0.
+///
+/// # Safety
+/// `opaque` comes from [`HookJit::opaque`] of a live `HookJit` not otherwise borrowed;
+/// `insns` points at `n` readable words; `entry` is writable.
+pub unsafe extern "C" fn compile(opaque: *mut c_void, insns: *const u64, n: usize, entry: *mut u64) -> u64 {
+    // SAFETY: the caller's contract (see above).
+    let (j, prog) = unsafe { (&mut *opaque.cast::<HookJit>(), core::slice::from_raw_parts(insns, n)) };
+    if j.live == 0 && j.arena.used() > 0 {
+        // SAFETY: no program is alive, so none runs or will be called again.
+        unsafe { j.arena.reset() };
+    }
+    let helper = j.helper;
+    let r = j.arena.compile(prog, &|imm| (imm == HELPER_IMM).then_some(helper));
+    let e = match r {
+        Ok(f) => f as usize as u64,
+        Err(JitError::Full) => {
+            j.flush_wanted = true;
+            0
+        }
+        Err(_) => {
+            j.refused += 1;
+            0
+        }
+    };
+    if e != 0 {
+        j.live += 1;
+        j.compiled += 1;
+    }
+    // SAFETY: `entry` is writable (contract).
+    unsafe { *entry = e };
+    e
+}
+
+/// Releases a handle from [`compile`].
+///
+/// # Safety
+/// As for [`compile`]; `handle` is released once and its code is not running.
+pub unsafe extern "C" fn free(opaque: *mut c_void, _handle: u64) {
+    // SAFETY: the caller's contract.
+    let j = unsafe { &mut *opaque.cast::<HookJit>() };
+    j.live = j.live.saturating_sub(1);
+}
