@@ -67,7 +67,7 @@ fn random_insn(rng: &mut Rng, left: u32) -> u32 {
     let rs1 = rng.below(32) as u32;
     let rs2 = rng.below(32) as u32;
     let imm = (rng.below(4096) as i32) - 2048;
-    match rng.below(20) {
+    match rng.below(21) {
         // OP: f3 0-7, f7 0 / 0x20 (sub, sra) / 1 (M).
         0..=3 => {
             let f3 = rng.below(8) as u32;
@@ -121,6 +121,17 @@ fn random_insn(rng: &mut Rng, left: u32) -> u32 {
             };
             s_type(f3, base, rs2, off)
         }
+        // Floating-point loads and stores (flw, fld, fsw, fsd) on the data page; with
+        // mstatus.FS off they raise illegal instruction.
+        18 => {
+            let (f3, store) = [(2, false), (3, false), (2, true), (3, true)][rng.below(4) as usize];
+            let off = rng.below(2040) as i32;
+            if store {
+                s_type(f3, DATA_REG, rs2, off) & !0x7f | 0x27
+            } else {
+                i_type(0x07, f3, rd, DATA_REG, off)
+            }
+        }
         // Forward branches over up to 4 instructions.
         _ => {
             let f3 = [0, 1, 4, 5, 6, 7][rng.below(6) as usize];
@@ -156,7 +167,7 @@ fn program(rng: &mut Rng) -> (Vec<u32>, Vec<u32>) {
     (code, handler)
 }
 
-fn setup(m: &mut Machine, code: &[u32], handler: &[u32], regs: &[u64; 32], data: &[u8]) {
+fn setup(m: &mut Machine, code: &[u32], handler: &[u32], regs: &[u64; 32], data: &[u8], fs: u64) {
     m.write_words(CODE, code);
     m.write_words(HANDLER, handler);
     m.write(DATA, data);
@@ -164,7 +175,9 @@ fn setup(m: &mut Machine, code: &[u32], handler: &[u32], regs: &[u64; 32], data:
     h.invalidate_code();
     for (r, v) in regs.iter().enumerate() {
         h.set_xreg(r, *v);
+        h.set_freg(r, v.rotate_left(17));
     }
+    h.csr_write(0x300, fs);
     h.csr_write(0x305, HANDLER);
     h.set_pc(CODE);
 }
@@ -175,6 +188,8 @@ struct State {
     exit: Exit,
     pc: u64,
     x: Vec<u64>,
+    f: Vec<u64>,
+    mstatus: u64,
     privilege: u8,
     insns: u64,
     traps: u64,
@@ -196,6 +211,8 @@ fn state(m: &mut Machine, exit: Exit) -> State {
         exit,
         pc: h.pc(),
         x: (0..32).map(|r| h.xreg(r)).collect(),
+        f: (0..32).map(|r| h.freg(r)).collect(),
+        mstatus: h.csr_read(&mut bus, 0x300).unwrap_or(0),
         privilege: h.privilege(),
         insns: h.stats.insns,
         traps: h.stats.traps,
@@ -242,10 +259,12 @@ fn random_programs_agree_across_tiers() {
         let mut data = vec![0u8; 4096];
         data.iter_mut().for_each(|b| *b = rng.next() as u8);
         let budget = 2_000 + rng.below(3_000);
+        // mstatus.FS: mostly Initial (FP loads and stores work), sometimes Off.
+        let fs = if rng.below(4) == 0 { 0 } else { 1 << 13 };
         let mut states = Vec::new();
         for (i, m) in machines.iter_mut().enumerate() {
             m.hart().reset();
-            setup(m, &code, &handler, &regs, &data);
+            setup(m, &code, &handler, &regs, &data, fs);
             let before = m.hart().stats;
             let exit = m.run(budget);
             let after = m.hart().stats;

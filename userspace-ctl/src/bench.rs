@@ -18,7 +18,7 @@
 //! | key | value |
 //! |---|---|
 //! | `env` | `--env` label (default: the host name) |
-//! | `config` | `"kernel"`, `"user"`, `"qemu"` or `"native"` |
+//! | `config` | `"kernel"`, `"kernel-t2"`, `"user"`, `"user-t2"`, `"qemu"` or `"native"` |
 //! | `iteration` | 0, 1, ...: warm-ups first, then the measured runs |
 //! | `warmup` | true for a warm-up |
 //! | `ok` | exit status 0, the guest printed `KEMU-GUEST: result PASS` (not for native), and every workload gave a metric (`pi_*`, `float_*`, `disk_*`, `lat_*`, `mem_*`, `file_*`) |
@@ -59,10 +59,16 @@ use record::{Host, Run};
 /// A way to run the guest's workloads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub(crate) enum Config {
-    /// `kemuctl start`: inside kemu.ko.
+    /// `kemuctl start --tier 1`: inside kemu.ko, tier 1 only.
     Kernel,
-    /// `kemuctl run`: kemu as a process.
+    /// `kemuctl start --tier 2`: inside kemu.ko, hot blocks through the kernel's BPF JIT.
+    #[value(name = "kernel-t2")]
+    KernelT2,
+    /// `kemuctl run --tier 1`: kemu as a process, tier 1 only.
     User,
+    /// `kemuctl run --tier 2`: kemu as a process, hot blocks through kemuctl's eBPF JIT.
+    #[value(name = "user-t2")]
+    UserT2,
     /// qemu-system-riscv64, TCG.
     Qemu,
     /// x86 builds of the guest's programs, on the host.
@@ -73,7 +79,9 @@ impl Config {
     fn name(self) -> &'static str {
         match self {
             Config::Kernel => "kernel",
+            Config::KernelT2 => "kernel-t2",
             Config::User => "user",
+            Config::UserT2 => "user-t2",
             Config::Qemu => "qemu",
             Config::Native => "native",
         }
@@ -128,7 +136,7 @@ impl Workload {
 /// Options of `kemuctl bench`.
 #[derive(Args, Debug, Clone)]
 pub(crate) struct BenchArgs {
-    /// Configurations, run in this order [default: kernel,user,qemu,native; native only
+    /// Configurations, run in this order [default: kernel,kernel-t2,user,user-t2,qemu,native; native only
     /// when --native-pi or --native-float is given].
     #[arg(long, value_enum, value_delimiter = ',', value_name = "LIST")]
     pub(crate) configs: Option<Vec<Config>>,
@@ -237,11 +245,13 @@ fn size_arg(bytes: u64) -> String {
 /// Arguments of `kemuctl start|run` for one run.
 fn kemu_args(config: Config, device: &Path, stats: &Path, a: &BenchArgs, image: &Path, cmdline: &str) -> Vec<OsString> {
     let mut v: Vec<OsString> = Vec::new();
-    if config == Config::Kernel {
+    if matches!(config, Config::Kernel | Config::KernelT2) {
         v.extend(["start".into(), "--device".into(), device.into()]);
     } else {
         v.push("run".into());
     }
+    let tier = if matches!(config, Config::KernelT2 | Config::UserT2) { "2" } else { "1" };
+    v.extend(["--tier".into(), tier.into()]);
     if let Some(elf) = &a.bare {
         v.extend(["--stats-json".into(), stats.into(), "--bios".into(), "none".into()]);
         v.extend(["--mem".into(), size_arg(a.mem).into(), "--kernel".into(), elf.into()]);
@@ -371,7 +381,9 @@ impl<'a> Setup<'a> {
     fn new(device: &'a Path, a: &'a BenchArgs) -> Result<Self, Box<dyn std::error::Error>> {
         let explicit_native = a.configs.as_ref().is_some_and(|c| c.contains(&Config::Native));
         let mut configs =
-            a.configs.clone().unwrap_or_else(|| vec![Config::Kernel, Config::User, Config::Qemu, Config::Native]);
+            a.configs.clone().unwrap_or_else(|| {
+                vec![Config::Kernel, Config::KernelT2, Config::User, Config::UserT2, Config::Qemu, Config::Native]
+            });
         let mut workloads = match &a.bare {
             Some(_) => Vec::new(),
             None => a.workloads.clone().unwrap_or_else(|| Workload::ALL.to_vec()),
@@ -468,7 +480,7 @@ impl<'a> Setup<'a> {
             _ => self.workloads.clone(),
         };
         match config {
-            Config::Kernel | Config::User | Config::Qemu => {
+            Config::Kernel | Config::KernelT2 | Config::User | Config::UserT2 | Config::Qemu => {
                 let image = self.a.image.as_deref().unwrap_or(Path::new(""));
                 let stats_path = self.tmp.0.join(format!("stats-{}-{iteration}.json", config.name()));
                 let _ = std::fs::remove_file(&stats_path);
@@ -648,9 +660,11 @@ mod tests {
         let image = a.image.clone().unwrap();
         assert_eq!(
             strs(&kemu_args(Config::Kernel, Path::new("/dev/kemu"), Path::new("/t/s.json"), &a, &image, &cmdline)).join(" "),
-            format!("start --device /dev/kemu --stats-json /t/s.json --firmware /fw.bin --mem 256M --append {cmdline} --disk /d/wb.img --disk /d/wt,x.img,writethrough guest.img")
+            format!("start --device /dev/kemu --tier 1 --stats-json /t/s.json --firmware /fw.bin --mem 256M --append {cmdline} --disk /d/wb.img --disk /d/wt,x.img,writethrough guest.img")
         );
-        assert_eq!(strs(&kemu_args(Config::User, Path::new("/dev/kemu"), Path::new("/t/s.json"), &a, &image, "c"))[..3], ["run", "--stats-json", "/t/s.json"]);
+        assert_eq!(strs(&kemu_args(Config::User, Path::new("/dev/kemu"), Path::new("/t/s.json"), &a, &image, "c"))[..5], ["run", "--tier", "1", "--stats-json", "/t/s.json"]);
+        assert_eq!(strs(&kemu_args(Config::UserT2, Path::new("/dev/kemu"), Path::new("/t/s.json"), &a, &image, "c"))[..3], ["run", "--tier", "2"]);
+        assert_eq!(strs(&kemu_args(Config::KernelT2, Path::new("/dev/kemu"), Path::new("/t/s.json"), &a, &image, "c"))[..5], ["start", "--device", "/dev/kemu", "--tier", "2"]);
         assert_eq!(
             strs(&qemu_args(&a, &image, Path::new("/t/Image"), Some(Path::new("/t/initrd.img")), "c")).join(" "),
             "-M virt -m 256 -smp 1 -nographic -no-reboot -monitor none -serial stdio -bios /fw.bin -kernel /t/Image \
@@ -685,6 +699,7 @@ mod tests {
         assert_eq!((p.len(), p[0].args.clone()), (1, vec!["1000"]));
         assert!(native_programs(&a, &[Workload::Disk], true).is_err());
         assert_eq!(args(&["--configs", "user,qemu"]).configs, Some(vec![Config::User, Config::Qemu]));
+        assert_eq!(args(&["--configs", "kernel-t2,user-t2"]).configs, Some(vec![Config::KernelT2, Config::UserT2]));
         assert!(Cli::try_parse_from(["bench", "--configs", "user,vmware"]).is_err());
         assert!(Cli::try_parse_from(["bench", "--workloads", "pi,gpu"]).is_err());
     }

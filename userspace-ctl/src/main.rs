@@ -88,8 +88,9 @@ enum Command {
     /// Run the guest's benchmarks under several configurations, N times each after
     /// warm-ups, and record one JSON line per run.
     ///
-    /// Configurations, in the order given: `kernel` (kemuctl start: inside kemu.ko),
-    /// `user` (kemuctl run), `qemu` (qemu-system-riscv64 -M virt, TCG), `native` (x86
+    /// Configurations, in the order given: `kernel` and `kernel-t2` (kemuctl start: inside
+    /// kemu.ko, with `--tier 1` and `--tier 2`), `user` and `user-t2` (kemuctl run, tier 1
+    /// and tier 2), `qemu` (qemu-system-riscv64 -M virt, TCG), `native` (x86
     /// builds of the guest's pi and float programs, run on this host). Every guest boots
     /// IMAGE with `console=ttyS0 kemu.mode=bench kemu.bench=<workloads>` (plus
     /// `kemu.bench.quick=1` with --quick), the same firmware, kernel, initrd, RAM and

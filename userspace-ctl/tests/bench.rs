@@ -259,6 +259,6 @@ fn guest_configurations() {
         assert_eq!(u["stats"]["mode"], "run", "{u}");
         assert!(u["stats"]["instructions"].as_u64().unwrap() > 100, "{u}");
         let ulog = std::fs::read_to_string(logs.join("user-0.log")).unwrap();
-        assert!(ulog.contains(" run --stats-json ") && ulog.contains("] KEMU-BENCH pi_ms 5.5 ms\n"), "{ulog}");
+        assert!(ulog.contains(" run --tier 1 --stats-json ") && ulog.contains("] KEMU-BENCH pi_ms 5.5 ms\n"), "{ulog}");
     }
 }
