@@ -59,6 +59,9 @@ const RSH: u8 = 0x70;
 const XOR: u8 = 0xa0;
 const MOV: u8 = 0xb0;
 const ARSH: u8 = 0xc0;
+const DIV: u8 = 0x30;
+const MOD: u8 = 0x90;
+const NEG: u8 = 0x80;
 const JA: u8 = 0x00;
 const JEQ: u8 = 0x10;
 const JGT: u8 = 0x20;
@@ -88,9 +91,34 @@ const OFF_TLB: usize = offset_of!(Hart, tlb);
 const OFF_TLB_KEY: usize = offset_of!(Hart, tlb_key);
 const OFF_RAM_PTR: usize = offset_of!(Hart, t2_ram_ptr);
 const OFF_RAM_LIMIT: usize = offset_of!(Hart, t2_ram_limit);
+const OFF_INSN_LIMIT: usize = offset_of!(Hart, t2_insn_limit);
+const OFF_EXIT_REQ: usize = offset_of!(Hart, exit_req);
+const OFF_TC_GEN: usize = offset_of!(Hart, tc_gen);
+const OFF_TBS_EXECUTED: usize = offset_of!(Hart, stats) + offset_of!(Stats, tbs_executed);
+const OFF_CHAINED: usize = offset_of!(Hart, stats) + offset_of!(Stats, chained);
+const OFF_T2_EXECUTED: usize = offset_of!(Hart, stats) + offset_of!(Stats, t2_executed);
+/// Stack slot (below r10) holding `tc_gen` at entry, in blocks that loop.
+const SLOT_TC_GEN: i16 = -8;
 const TLB_BYTES: usize = TLB_SIZE * core::mem::size_of::<TlbEntry>();
 const _: () = {
-    let ends = [OFF_X + 8 * 33, OFF_F + 8 * 32, OFF_MSTATUS, OFF_PC, OFF_RETIRED, OFF_INSNS, OFF_TLB + 3 * TLB_BYTES, OFF_TLB_KEY + 24, OFF_RAM_PTR, OFF_RAM_LIMIT];
+    let ends = [
+        OFF_X + 8 * 33,
+        OFF_F + 8 * 32,
+        OFF_MSTATUS,
+        OFF_PC,
+        OFF_RETIRED,
+        OFF_INSNS,
+        OFF_TLB + 3 * TLB_BYTES,
+        OFF_TLB_KEY + 24,
+        OFF_RAM_PTR,
+        OFF_RAM_LIMIT,
+        OFF_INSN_LIMIT,
+        OFF_EXIT_REQ,
+        OFF_TC_GEN,
+        OFF_TBS_EXECUTED,
+        OFF_CHAINED,
+        OFF_T2_EXECUTED,
+    ];
     let mut i = 0;
     while i < ends.len() {
         assert!(ends[i] < 0x7ff0, "tier-2 hart fields must lie in the first 32 KiB");
@@ -242,12 +270,26 @@ impl<'a> Emitter<'a> {
     /// Leaves the block: retires `n` instructions, sets pc (from `pc_reg` if given,
     /// else the constant `pc`) and returns `kind`.
     fn leave(&mut self, n: u64, pc: u64, pc_reg: Option<u8>, kind: u8) {
+        self.retire(n);
+        self.set_pc_return(pc, pc_reg, kind);
+    }
+
+    /// Adds `n` to the retired-instruction counters.
+    fn retire(&mut self, n: u64) {
         let n = (n & 0x1ff) as i32;
         for off in [OFF_RETIRED, OFF_INSNS] {
-            self.ldx(DW, R0, CTX, off as i16);
-            self.alu64_k(ADD, R0, n);
-            self.stx(DW, CTX, off as i16, R0);
+            self.add_mem(off, n);
         }
+    }
+
+    /// `*(u64 *)(hart + off) += n`.
+    fn add_mem(&mut self, off: usize, n: i32) {
+        self.ldx(DW, R0, CTX, off as i16);
+        self.alu64_k(ADD, R0, n);
+        self.stx(DW, CTX, off as i16, R0);
+    }
+
+    fn set_pc_return(&mut self, pc: u64, pc_reg: Option<u8>, kind: u8) {
         match pc_reg {
             Some(r) => self.stx(DW, CTX, OFF_PC as i16, r),
             None => {
@@ -389,6 +431,12 @@ impl<'a> Emitter<'a> {
             Sllw => (LSH, false, false, true),
             Srlw => (RSH, false, false, true),
             Sraw => (ARSH, false, false, true),
+            Div | Divu | Rem | Remu | Divw | Divuw | Remw | Remuw => {
+                if u.rd != X_SINK {
+                    self.divrem(u);
+                }
+                return true;
+            }
             Li => {
                 if u.rd != X_SINK {
                     self.mov_imm(R2, u.imm);
@@ -459,8 +507,97 @@ impl<'a> Emitter<'a> {
         true
     }
 
-    /// A conditional branch: both exits of the block.
-    fn branch(&mut self, u: &Uop, here: u64) {
+    /// The taken exit of a branch back to the block's own start (`loop_start` is the
+    /// first instruction after the prologue): retires the block, then runs it again
+    /// unless the run loop would stop chaining here (budget, a stop request) or a
+    /// translated page was invalidated meanwhile (`tc_gen` moved); so a loop runs in
+    /// tier-2 code for as long as tier 1 would chain it to itself, with the same
+    /// counters, and returns to the dispatcher in bounded time.
+    fn loop_back(&mut self, n: u64, target: u64, loop_start: usize) {
+        self.retire(n);
+        self.ldx(DW, R0, CTX, OFF_INSNS as i16);
+        self.ldx(DW, R1, CTX, OFF_INSN_LIMIT as i16);
+        let budget = self.jmp_x(JGE, R0, R1);
+        self.ldx(B, R0, CTX, OFF_EXIT_REQ as i16);
+        let stop = self.jmp_k(JNE, R0, 0);
+        self.ldx(DW, R0, CTX, OFF_TC_GEN as i16);
+        self.ldx(DW, R1, 10, SLOT_TC_GEN);
+        let gen = self.jmp_x(JNE, R0, R1);
+        for off in [OFF_TBS_EXECUTED, OFF_CHAINED, OFF_T2_EXECUTED] {
+            self.add_mem(off, 1);
+        }
+        // Backward jump to the loop start (blocks are far shorter than 32K insns).
+        let back = loop_start as i64 - self.n as i64 - 1;
+        self.emit(insn(JMP | JA, 0, 0, back as i16, 0));
+        self.patch(budget);
+        self.patch(stop);
+        self.patch(gen);
+        self.set_pc_return(target, None, EXIT_CHAIN0);
+    }
+
+    /// `r = |r|` as an unsigned value (r2..r5 only; clobbers r0).
+    fn abs(&mut self, r: u8) {
+        self.alu64_x(MOV, R0, r);
+        self.alu64_k(ARSH, R0, 63);
+        self.alu64_x(XOR, r, R0);
+        self.alu64_x(SUB, r, R0);
+    }
+
+    /// Division and remainder (RISC-V M semantics: no trap; x / 0 = all ones, x % 0 = x,
+    /// signed overflow gives the dividend / 0). eBPF only has unsigned DIV/MOD, and no
+    /// divisor of zero may reach them (the kernel's JIT emits a bare `div`, which would
+    /// fault): zero is tested first, and signed ops divide magnitudes and fix the sign.
+    /// The 32-bit forms work on the sign- (signed) or zero-extended (unsigned) low
+    /// halves and sign-extend the result.
+    fn divrem(&mut self, u: &Uop) {
+        use Op::*;
+        let rem = matches!(u.op, Rem | Remu | Remw | Remuw);
+        let signed = matches!(u.op, Div | Rem | Divw | Remw);
+        let w32 = matches!(u.op, Divw | Divuw | Remw | Remuw);
+        self.get_x(R2, u.rs1);
+        self.get_x(R3, u.rs2);
+        if w32 {
+            if signed {
+                self.sext32(R2);
+                self.sext32(R3);
+            } else {
+                // ALU32 moves zero-extend.
+                self.alu32_x(MOV, R2, R2);
+                self.alu32_x(MOV, R3, R3);
+            }
+        }
+        let nonzero = self.jmp_k(JNE, R3, 0);
+        if !rem {
+            self.alu64_k(MOV, R2, -1);
+        }
+        self.emit(insn(JMP | JA, 0, 0, 0, 0));
+        let zero_done = self.n - 1;
+        self.patch(nonzero);
+        if signed {
+            // r5 = the sign of the result: a's for rem, a ^ b for div.
+            self.alu64_x(MOV, R5, R2);
+            if !rem {
+                self.alu64_x(XOR, R5, R3);
+            }
+            self.abs(R2);
+            self.abs(R3);
+            self.alu64_x(if rem { MOD } else { DIV }, R2, R3);
+            let positive = self.jmp_k(JSGE, R5, 0);
+            self.alu64_k(NEG, R2, 0);
+            self.patch(positive);
+        } else {
+            self.alu64_x(if rem { MOD } else { DIV }, R2, R3);
+        }
+        self.patch(zero_done);
+        if w32 {
+            self.sext32(R2);
+        }
+        self.set_x(u.rd, R2);
+    }
+
+    /// A conditional branch: both exits of the block (`loop_start`: the block loops on
+    /// itself through the taken exit, see [`Emitter::loop_back`]).
+    fn branch(&mut self, u: &Uop, here: u64, loop_start: Option<usize>) {
         use Op::*;
         let jop = match u.op {
             Beq => JEQ,
@@ -480,7 +617,10 @@ impl<'a> Emitter<'a> {
         let n = u64::from(u.idx) + 1;
         self.leave(n, here.wrapping_add(u64::from(u.len)), None, EXIT_CHAIN1);
         self.patch(j);
-        self.leave(n, here.wrapping_add(u.imm), None, EXIT_CHAIN0);
+        match loop_start {
+            Some(l) => self.loop_back(n, here.wrapping_add(u.imm), l),
+            None => self.leave(n, here.wrapping_add(u.imm), None, EXIT_CHAIN0),
+        }
     }
 }
 
@@ -488,7 +628,7 @@ impl<'a> Emitter<'a> {
 fn is_native(op: Op) -> bool {
     use Op::*;
     matches!(op, Flw | Fld | Fsw | Fsd)
-        || (!matches!(op, Mulh | Mulhsu | Mulhu | Div | Divu | Rem | Remu | Divw | Divuw | Remw | Remuw | Illegal)
+        || (!matches!(op, Mulh | Mulhsu | Mulhu | Illegal)
             && (op as u8) < (FenceI as u8))
 }
 
@@ -506,6 +646,20 @@ pub(super) fn lower_tb(info: &TbInfo, uops: &[Uop], buf: &mut [u64], helper_imm:
     }
     let mut e = Emitter::new(buf, helper_imm);
     e.prologue();
+    // A block whose last op branches (or jumps) back to its own start loops inside its
+    // program. (Straddling blocks are checked at every lookup: they never loop here.)
+    let loops = !info.straddle
+        && uops.last().is_some_and(|u| {
+            matches!(u.op, Op::Beq | Op::Bne | Op::Blt | Op::Bge | Op::Bltu | Op::Bgeu | Op::Jal)
+                && info.vpc.wrapping_add(u64::from(u.pc_off)).wrapping_add(u.imm) == info.vpc
+        });
+    let loop_start = if loops {
+        e.ldx(DW, R0, CTX, OFF_TC_GEN as i16);
+        e.stx(DW, 10, SLOT_TC_GEN, R0);
+        Some(e.n)
+    } else {
+        None
+    };
     for u in uops {
         let uop_addr = u as *const Uop as u64;
         let here = info.vpc.wrapping_add(u64::from(u.pc_off));
@@ -529,7 +683,7 @@ pub(super) fn lower_tb(info: &TbInfo, uops: &[Uop], buf: &mut [u64], helper_imm:
             Fsw => e.mem_access(u, uop_addr, W, true, false, true),
             Fsd => e.mem_access(u, uop_addr, DW, true, false, true),
             Beq | Bne | Blt | Bge | Bltu | Bgeu => {
-                e.branch(u, here);
+                e.branch(u, here, loop_start);
                 return e.finish();
             }
             Jal => {
@@ -538,7 +692,10 @@ pub(super) fn lower_tb(info: &TbInfo, uops: &[Uop], buf: &mut [u64], helper_imm:
                     e.mov_imm(R2, link);
                     e.set_x(u.rd, R2);
                 }
-                e.leave(n, here.wrapping_add(u.imm), None, EXIT_CHAIN0);
+                match loop_start {
+                    Some(l) => e.loop_back(n, here.wrapping_add(u.imm), l),
+                    None => e.leave(n, here.wrapping_add(u.imm), None, EXIT_CHAIN0),
+                }
                 return e.finish();
             }
             Jalr => {

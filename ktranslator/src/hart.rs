@@ -170,6 +170,8 @@ pub struct Hart {
     pub(super) t2_ram_ptr: u64,
     /// Highest RAM offset a tier-2 program may access 8 bytes at (`len - 8`).
     pub(super) t2_ram_limit: u64,
+    /// `stats.insns` at which the run loop stops chaining (tier-2 loops stop there too).
+    pub(super) t2_insn_limit: u64,
     /// The bus of the running tier-2 block (a `*mut &mut dyn Bus`), for the helper.
     pub(super) t2_bus: *mut core::ffi::c_void,
     /// Handle of a block's code freed while it ran, released when it returns.
@@ -419,6 +421,9 @@ impl Hart {
             // Run `tb` and the blocks its chains lead to.
             let room = budget - steps;
             let fast_start = self.stats.insns;
+            // Tier-2 loops (ebpf.rs) iterate while `stats.insns` is below this, as this
+            // loop would chain.
+            self.t2_insn_limit = fast_start.wrapping_add(room);
             loop {
                 let kind = self.exec_tb(bus, tb);
                 // (`tb` may have been killed while it ran, by a page-table A/D update

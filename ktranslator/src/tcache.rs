@@ -111,6 +111,8 @@ pub(super) struct TbInfo {
     #[cfg_attr(feature = "dispatch-fnptr", allow(dead_code))]
     pub(super) size: u64,
     pub(super) uops: *const Uop,
+    /// A single instruction straddling a page boundary (`META_STRADDLE`).
+    pub(super) straddle: bool,
 }
 
 impl Tc {
@@ -201,6 +203,7 @@ impl Tc {
             // SAFETY: only forms a pointer; `ninsns` was clamped so that all uops read
             // through it are inside the arena.
             uops: unsafe { self.arena.ptr.add(t + HDR_WORDS).cast::<Uop>().cast_const() },
+            straddle: meta & META_STRADDLE != 0,
         }
     }
 

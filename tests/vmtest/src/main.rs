@@ -348,8 +348,15 @@ fn lifecycle_checks(r: &mut Report) {
     );
     r.check("STOP of a VM that never started gives EINVAL", expect_errno(fd.ioctl_raw(KEMU_STOP, 0), libc::EINVAL));
     r.check(
-        "START with flags gives EINVAL",
-        expect_errno(fd.ioctl_in(KEMU_START, &KemuStart { flags: 1, ..KemuStart::default() }), libc::EINVAL),
+        "START with unknown flags gives EINVAL",
+        expect_errno(fd.ioctl_in(KEMU_START, &KemuStart { flags: 2, ..KemuStart::default() }), libc::EINVAL),
+    );
+    r.check(
+        "START with a tier-2 threshold but no KEMU_START_TIER2 gives EINVAL",
+        expect_errno(
+            fd.ioctl_in(KEMU_START, &KemuStart { flags: 5 << KEMU_START_T2_THRESHOLD_SHIFT, ..KemuStart::default() }),
+            libc::EINVAL,
+        ),
     );
     drop(fd);
 
