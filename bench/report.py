@@ -18,13 +18,15 @@ import platform
 import statistics
 import sys
 
-CONFIG_ORDER = ["kernel", "kernel-fnptr", "user", "user-fnptr", "qemu", "native"]
-KEMU_CONFIGS = ("kernel", "kernel-fnptr", "user", "user-fnptr")
+CONFIG_ORDER = ["kernel", "kernel-t2", "kernel-fnptr", "user", "user-t2", "user-fnptr", "qemu", "native"]
+KEMU_CONFIGS = ("kernel", "kernel-t2", "kernel-fnptr", "user", "user-t2", "user-fnptr")
 CONFIG_LABEL = {
-    "kernel": "kernel (kemuctl start, kemu.ko)",
-    "kernel-fnptr": "kernel, fn-pointer dispatch",
-    "user": "user (kemuctl run)",
-    "user-fnptr": "user, fn-pointer dispatch",
+    "kernel": "kernel (kemuctl start, kemu.ko), tier 1",
+    "kernel-t2": "kernel, tier 2 (kernel BPF JIT)",
+    "kernel-fnptr": "kernel, tier 1, fn-pointer dispatch",
+    "user": "user (kemuctl run), tier 1",
+    "user-t2": "user, tier 2 (kemuctl's eBPF JIT)",
+    "user-fnptr": "user, tier 1, fn-pointer dispatch",
     "qemu": "qemu (qemu-system-riscv64 TCG)",
     "native": "native (x86_64 build)",
 }
@@ -69,6 +71,9 @@ STATS = [
     ("TLB misses per 1000 instructions", lambda s: ratio(s.get("tlb_misses"), s.get("instructions"), 1e3)),
     ("time translating, % of wall", lambda s: ratio(s.get("translate_ns"), s.get("wall_ns"), 100)),
     ("blocks translated (millions)", lambda s: ratio(s.get("tbs_translated"), 1e6, 1)),
+    ("tier 2: blocks compiled", lambda s: num(s.get("t2_compiled"))),
+    ("tier 2: % of block executions", lambda s: ratio(s.get("t2_executed"), s.get("tbs_executed"), 100)),
+    ("tier 2: time compiling, % of wall", lambda s: ratio(s.get("t2_compile_ns"), s.get("wall_ns"), 100)),
 ]
 
 
@@ -204,7 +209,7 @@ def table_md(env, s):
     lines = [f"**{env}** (up to {per} measured runs per configuration; median, min-max in brackets; "
              f"x qemu = this / qemu, x native likewise)", ""]
     hdr = "| workload | unit | " + " | ".join(cfgs) + " | " + " | ".join(
-        f"{c} x qemu" for c in cfgs if c not in ("qemu", "native")) + " | kernel / user |"
+        f"{c} x qemu" for c in cfgs if c not in ("qemu", "native")) + " | kernel / user | kernel-t2 / user-t2 |"
     lines += [hdr, "|" + "---|" * (hdr.count("|") - 1)]
     for m, label, unit, _lower in METRICS:
         row = s["metrics"].get(m)
@@ -221,8 +226,11 @@ def table_md(env, s):
                 continue
             v = row.get(c, {}).get("median")
             rat.append(f"{v / q:.2f}" if v is not None and q else "-")
-        k, u = row.get("kernel", {}).get("median"), row.get("user", {}).get("median")
-        ku = f"{k / u:.2f}" if k is not None and u else "-"
+        ku = []
+        for kc, uc in (("kernel", "user"), ("kernel-t2", "user-t2")):
+            k, u = row.get(kc, {}).get("median"), row.get(uc, {}).get("median")
+            ku.append(f"{k / u:.2f}" if k is not None and u else "-")
+        ku = " | ".join(ku)
         n = row.get("native", {}).get("median")
         if n and m in NATIVE_METRICS:
             label = f"{label} (x native: " + ", ".join(
@@ -240,7 +248,8 @@ def table_md(env, s):
 
 def chart_svg(summary):
     """Grouped bars: speed relative to QEMU (qemu = 1; higher is better) per workload."""
-    colors = {"kernel": "#c0392b", "kernel-fnptr": "#e59866", "user": "#2471a3", "user-fnptr": "#85c1e9",
+    colors = {"kernel": "#c0392b", "kernel-t2": "#78281f", "kernel-fnptr": "#e59866", "user": "#2471a3",
+              "user-t2": "#1b4f72", "user-fnptr": "#85c1e9",
               "qemu": "#7f8c8d", "native": "#27ae60"}
     panels = []
     for env, s in summary.items():
@@ -326,7 +335,7 @@ def smoke_check(runs):
             missing = [m for m in want if m not in vals]
             if missing:
                 problems.append(f"{env}/{c}: missing {', '.join(missing)}")
-            if c in ("kernel", "user"):
+            if c in ("kernel", "kernel-t2", "user", "user-t2"):
                 st = r.get("stats") or {}
                 if not num(st.get("instructions")):
                     problems.append(f"{env}/{c}: no instruction count in stats")

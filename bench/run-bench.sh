@@ -91,13 +91,13 @@ host_table() {
     scratch "$work/host-wb.img" KEMU-WB
     scratch "$work/host-wt.img" KEMU-WT
     local rc=0
-    "$kemuctl" bench --configs user,qemu,native --runs "$runs" --warmup "$warmup" "${quick_opt[@]}" \
+    "$kemuctl" bench --configs user,user-t2,qemu,native --runs "$runs" --warmup "$warmup" "${quick_opt[@]}" \
         --disk-wb "$work/host-wb.img" --disk-wt "$work/host-wt.img" \
         --kernel "$guest/Image" --initrd "$guest/initrd.img" --firmware "$firmware" \
         --native-pi "$guest/pi-native" --native-float "$guest/float-native" \
         --env host --log-dir "$work/logs-host" --out "$work/host.jsonl" \
         "$work/host-guest.img" >/dev/null || rc=$?
-    "$kemuctl" bench --configs user,qemu --runs "$runs" --warmup "$warmup" --bare "$work/pi-bare.elf" \
+    "$kemuctl" bench --configs user,user-t2,qemu --runs "$runs" --warmup "$warmup" --bare "$work/pi-bare.elf" \
         --mem 64M --env "host, bare-metal pi, dispatch match" --log-dir "$work/logs-host" \
         --out "$work/host-bare.jsonl" >/dev/null || rc=$?
     "$kemuctl_fnptr" bench --configs user --runs "$runs" --warmup "$warmup" --bare "$work/pi-bare.elf" \

@@ -45,7 +45,7 @@ insmod /tools/kemu.ko || finish "insmod kemu.ko failed"
 quick_opt=""
 [ "$quick" = 1 ] && quick_opt=--quick
 env="x86-64 TCG VM, $kvariant kernel $(uname -r), mitigations $mitigations"
-/tools/bin/kemuctl bench --configs kernel,user,qemu,native --runs "$runs" --warmup "$warmup" $quick_opt \
+/tools/bin/kemuctl bench --configs kernel,kernel-t2,user,user-t2,qemu,native --runs "$runs" --warmup "$warmup" $quick_opt \
     --workloads "$workloads" \
     --disk-wb /dev/vdb --disk-wt /dev/vdc --qemu /tools/bin/qemu-system-riscv64 \
     --kernel /tools/Image --initrd /tools/initrd.img --firmware /tools/fw_dynamic.bin \
@@ -63,7 +63,7 @@ bare() { # bare KEMUCTL CONFIGS ENV
         --timeout 3600
     echo "KEMU-BENCHVM: bare-metal pi ($2) exit $?"
 }
-bare /tools/bin/kemuctl kernel,user,qemu "dispatch match"
+bare /tools/bin/kemuctl kernel,kernel-t2,user,user-t2,qemu "dispatch match"
 rmmod kemu
 insmod /tools/kemu-fnptr.ko || finish "insmod kemu-fnptr.ko failed"
 bare /tools/bin/kemuctl-fnptr kernel,user "dispatch fnptr"
