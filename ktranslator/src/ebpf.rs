@@ -130,9 +130,12 @@ const _: () = {
 /// Value a helper returns to go on with the block (exec.rs `NEXT`).
 pub(super) const HELPER_NEXT: i32 = 0xff;
 
-// Register use: r6 = hart, r7 = load-TLB key, r8 = store-TLB key, r9 = guest RAM base
-// (callee-saved: they survive helper calls; the keys cannot change inside a block,
-// since privilege and mstatus only change through ops that end it). r0-r5 are scratch.
+// Register use: r6 = hart, r9 = guest RAM base, r7 and r8 = a cache of the two guest
+// registers written last (all callee-saved: they survive helper calls). r0-r5 are
+// scratch. The register cache is write-through: every write of a guest register also
+// goes to the hart, so exits and helpers always see the architectural state in memory,
+// and a cached value only saves the reload (which would otherwise sit on the critical
+// path of a dependency chain, as in pi's inner loop).
 const R0: u8 = 0;
 const R1: u8 = 1;
 const R2: u8 = 2;
@@ -140,8 +143,8 @@ const R3: u8 = 3;
 const R4: u8 = 4;
 const R5: u8 = 5;
 const CTX: u8 = 6;
-const KEY_LD: u8 = 7;
-const KEY_ST: u8 = 8;
+/// The register-cache registers.
+const CACHE: [u8; 2] = [7, 8];
 const RAM: u8 = 9;
 
 /// Writes eBPF instructions into a fixed buffer; `full` once it overflowed (the block
@@ -151,6 +154,10 @@ pub(super) struct Emitter<'a> {
     n: usize,
     full: bool,
     helper_imm: i32,
+    /// The guest register each of [`CACHE`] holds (0: none; x0 is never cached).
+    cached: [u8; 2],
+    /// The cache slot to replace next.
+    victim: usize,
 }
 
 fn xoff(r: u8) -> i16 {
@@ -168,7 +175,7 @@ fn fits_i32(v: u64) -> bool {
 
 impl<'a> Emitter<'a> {
     pub(super) fn new(buf: &'a mut [u64], helper_imm: i32) -> Emitter<'a> {
-        Emitter { buf, n: 0, full: false, helper_imm }
+        Emitter { buf, n: 0, full: false, helper_imm, cached: [0; 2], victim: 0 }
     }
 
     /// Instructions emitted, or `None` if the buffer overflowed.
@@ -242,16 +249,49 @@ impl<'a> Emitter<'a> {
         self.emit(insn(JMP | EXIT, 0, 0, 0, 0));
     }
 
-    /// `dst = x[r]` (x0 reads as 0: it is never written, writes go to the sink).
+    /// `dst = x[r]` (x0 reads as 0: it is never written, writes go to the sink), from
+    /// the register cache when it holds `r`.
     fn get_x(&mut self, dst: u8, r: u8) {
         if r == 0 {
             self.alu64_k(MOV, dst, 0);
+        } else if let Some(i) = self.cached.iter().position(|&c| c == r) {
+            self.alu64_x(MOV, dst, CACHE[i]);
         } else {
             self.ldx(DW, dst, CTX, xoff(r));
         }
     }
+
+    /// The cache register that is to hold guest register `r` from now on (its value
+    /// must be put there on every path before the next read).
+    fn cache_slot(&mut self, r: u8) -> u8 {
+        let i = match self.cached.iter().position(|&c| c == r) {
+            Some(i) => i,
+            None => {
+                let i = self.victim;
+                self.victim ^= 1;
+                self.cached[i] = r;
+                i
+            }
+        };
+        CACHE[i]
+    }
+
+    /// Forgets a cached copy of guest register `r` (a helper wrote it).
+    fn uncache(&mut self, r: u8) {
+        for c in self.cached.iter_mut() {
+            if *c == r {
+                *c = 0;
+            }
+        }
+    }
+
+    /// `x[r] = src` (write-through: the hart, and the register cache).
     fn set_x(&mut self, r: u8, src: u8) {
         self.stx(DW, CTX, xoff(r), src);
+        if r != X_SINK {
+            let c = self.cache_slot(r);
+            self.alu64_x(MOV, c, src);
+        }
     }
     /// `r = sign-extended low 32 bits of r`.
     fn sext32(&mut self, r: u8) {
@@ -259,11 +299,9 @@ impl<'a> Emitter<'a> {
         self.alu64_k(ARSH, r, 32);
     }
 
-    /// The block prologue: r6 = hart, the TLB keys and the RAM base in r7-r9.
+    /// The block prologue: r6 = hart, r9 = RAM base; the register cache is empty.
     fn prologue(&mut self) {
         self.alu64_x(MOV, CTX, R1);
-        self.ldx(DW, KEY_LD, CTX, (OFF_TLB_KEY + 8 * ACC_LOAD) as i16);
-        self.ldx(DW, KEY_ST, CTX, (OFF_TLB_KEY + 8 * ACC_STORE) as i16);
         self.ldx(DW, RAM, CTX, OFF_RAM_PTR as i16);
     }
 
@@ -353,7 +391,10 @@ impl<'a> Emitter<'a> {
         // Tag: the page, the low bits an aligned access has clear, and the key.
         self.alu64_x(MOV, R5, R2);
         self.alu64_k(AND, R5, !0xfff | (nbytes as i32 - 1));
-        self.alu64_x(OR, R5, if store { KEY_ST } else { KEY_LD });
+        // (The key cannot change inside a block: privilege and mstatus only change
+        // through ops that end it.)
+        self.ldx(DW, R0, CTX, (OFF_TLB_KEY + 8 * acc) as i16);
+        self.alu64_x(OR, R5, R0);
         let miss = self.jmp_x(JNE, R4, R5);
         self.ldx(DW, R4, R3, entry + 8);
         self.alu64_x(ADD, R4, R2);
@@ -397,6 +438,12 @@ impl<'a> Emitter<'a> {
             self.patch(j);
         }
         self.helper(uop_addr);
+        if !store && !fp && u.rd != X_SINK {
+            // The helper loaded x[rd] into the hart: the cache register the fast path
+            // filled must hold it on this path too.
+            let c = self.cache_slot(u.rd);
+            self.ldx(DW, c, CTX, xoff(u.rd));
+        }
         self.patch(done);
     }
 
@@ -715,6 +762,7 @@ pub(super) fn lower_tb(info: &TbInfo, uops: &[Uop], buf: &mut [u64], helper_imm:
             _ => {
                 if !e.alu(u) {
                     e.helper(uop_addr);
+                    e.uncache(u.rd);
                 }
             }
         }
