@@ -16,7 +16,11 @@
 #   bench/run-bench.sh [--runs N] [--warmup N] [--vm-runs N] [--vm-warmup N] [--quick]
 #                      [--smoke] [--only vm|host]
 #                      [--kernel-variant bench|base] [--mitigations both|on|off]
-#                      [--out DIR]
+#                      [--out DIR] [--vm-configs LIST] [--vm-workloads LIST] [--vm-no-bare]
+#                      [--tier2-threshold N]
+# --vm-configs/--vm-workloads: what the VM table runs (default: every configuration and
+# workload); --vm-no-bare: no bare-metal pi in the VM; --tier2-threshold: passed to the
+# tier-2 configurations (default: each host's own threshold).
 # --smoke: one run per configuration, no warm-up, small workloads, base kernel (already
 # built for the tests), one mitigation setting, results under target/bench-smoke: what
 # `make test` runs to keep this script working. Timings are never asserted.
@@ -30,6 +34,9 @@ warmup=${KEMU_BENCH_WARMUP:-1}
 quick=0; smoke=0; only=""; kvariant=bench; mitig=both; out=""
 vm_workloads=pi,float,disk,lat,mem,file
 vm_runs=""; vm_warmup=""
+vm_configs=kernel,kernel-t2,user,user-t2,qemu,native
+vm_bare=1
+t2_opt=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --runs) runs=$2; shift 2 ;;
@@ -42,6 +49,10 @@ while [ $# -gt 0 ]; do
         --kernel-variant) kvariant=$2; shift 2 ;;
         --mitigations) mitig=$2; shift 2 ;;
         --out) out=$2; shift 2 ;;
+        --vm-configs) vm_configs=$2; shift 2 ;;
+        --vm-workloads) vm_workloads=$2; shift 2 ;;
+        --tier2-threshold) t2_opt=(--tier2-threshold "$2"); shift 2 ;;
+        --vm-no-bare) vm_bare=0; shift ;;
         *) echo "run-bench.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -91,13 +102,13 @@ host_table() {
     scratch "$work/host-wb.img" KEMU-WB
     scratch "$work/host-wt.img" KEMU-WT
     local rc=0
-    "$kemuctl" bench --configs user,user-t2,qemu,native --runs "$runs" --warmup "$warmup" "${quick_opt[@]}" \
+    "$kemuctl" bench --configs user,user-t2,qemu,native --runs "$runs" --warmup "$warmup" "${quick_opt[@]}" "${t2_opt[@]}" \
         --disk-wb "$work/host-wb.img" --disk-wt "$work/host-wt.img" \
         --kernel "$guest/Image" --initrd "$guest/initrd.img" --firmware "$firmware" \
         --native-pi "$guest/pi-native" --native-float "$guest/float-native" \
         --env host --log-dir "$work/logs-host" --out "$work/host.jsonl" \
         "$work/host-guest.img" >/dev/null || rc=$?
-    "$kemuctl" bench --configs user,user-t2,qemu --runs "$runs" --warmup "$warmup" --bare "$work/pi-bare.elf" \
+    "$kemuctl" bench --configs user,user-t2,qemu --runs "$runs" --warmup "$warmup" "${t2_opt[@]}" --bare "$work/pi-bare.elf" \
         --mem 64M --env "host, bare-metal pi, dispatch match" --log-dir "$work/logs-host" \
         --out "$work/host-bare.jsonl" >/dev/null || rc=$?
     "$kemuctl_fnptr" bench --configs user --runs "$runs" --warmup "$warmup" --bare "$work/pi-bare.elf" \
@@ -145,7 +156,7 @@ vm_table() {
         cp "$guest/guest.img" "$work/vm-guest.img"
         scratch "$work/vm-wb.img" KEMU-WB
         scratch "$work/vm-wt.img" KEMU-WT
-        local append="console=ttyS0 panic=-1 kemu.runs=$vm_runs kemu.warmup=$vm_warmup kemu.quick=$quick kemu.kvariant=$kvariant kemu.mitigations=$m kemu.workloads=$vm_workloads"
+        local append="console=ttyS0 panic=-1 kemu.runs=$vm_runs kemu.warmup=$vm_warmup kemu.quick=$quick kemu.kvariant=$kvariant kemu.mitigations=$m kemu.workloads=$vm_workloads kemu.configs=$vm_configs kemu.bare=$vm_bare kemu.t2threshold=${t2_opt[1]:-0}"
         [ "$m" = off ] && append="$append mitigations=off"
         local log="$work/console-vm-$m.log"
         # Generous: the runs inside are bounded by kemuctl bench's own per-run timeout.

@@ -14,6 +14,7 @@ mount -t tmpfs tmpfs /tmp
 echo "KEMU-BENCHVM: init, kernel $(uname -r), $(nproc) cpus"
 
 runs=5; warmup=1; quick=0; kvariant=bench; mitigations=on; workloads=pi,float,disk,lat,mem,file
+configs=kernel,kernel-t2,user,user-t2,qemu,native; t2threshold=0; bare=1
 for arg in $(cat /proc/cmdline); do
     case "$arg" in
         kemu.runs=*) runs=${arg#kemu.runs=} ;;
@@ -22,6 +23,9 @@ for arg in $(cat /proc/cmdline); do
         kemu.kvariant=*) kvariant=${arg#kemu.kvariant=} ;;
         kemu.mitigations=*) mitigations=${arg#kemu.mitigations=} ;;
         kemu.workloads=*) workloads=${arg#kemu.workloads=} ;;
+        kemu.configs=*) configs=${arg#kemu.configs=} ;;
+        kemu.t2threshold=*) t2threshold=${arg#kemu.t2threshold=} ;;
+        kemu.bare=*) bare=${arg#kemu.bare=} ;;
     esac
 done
 for v in /sys/devices/system/cpu/vulnerabilities/*; do
@@ -45,7 +49,9 @@ insmod /tools/kemu.ko || finish "insmod kemu.ko failed"
 quick_opt=""
 [ "$quick" = 1 ] && quick_opt=--quick
 env="x86-64 TCG VM, $kvariant kernel $(uname -r), mitigations $mitigations"
-/tools/bin/kemuctl bench --configs kernel,kernel-t2,user,user-t2,qemu,native --runs "$runs" --warmup "$warmup" $quick_opt \
+t2_opt=""
+[ "$t2threshold" != 0 ] && t2_opt="--tier2-threshold $t2threshold"
+/tools/bin/kemuctl bench --configs "$configs" --runs "$runs" --warmup "$warmup" $quick_opt $t2_opt \
     --workloads "$workloads" \
     --disk-wb /dev/vdb --disk-wt /dev/vdc --qemu /tools/bin/qemu-system-riscv64 \
     --kernel /tools/Image --initrd /tools/initrd.img --firmware /tools/fw_dynamic.bin \
@@ -58,11 +64,12 @@ echo "KEMU-BENCHVM: kemuctl bench exit $?"
 # kemuctl-fnptr: its `run` has the same dispatch; its `start` drives whatever is loaded).
 bare() { # bare KEMUCTL CONFIGS ENV
     kemuctl=$1; shift
-    "$kemuctl" bench --configs "$1" --runs "$runs" --warmup "$warmup" --bare /tools/pi-bare.elf --mem 64M \
+    "$kemuctl" bench --configs "$1" --runs "$runs" --warmup "$warmup" $t2_opt --bare /tools/pi-bare.elf --mem 64M \
         --qemu /tools/bin/qemu-system-riscv64 --env "x86-64 TCG VM, bare-metal pi, $2, mitigations $mitigations" \
         --timeout 3600
     echo "KEMU-BENCHVM: bare-metal pi ($2) exit $?"
 }
+[ "$bare" = 1 ] || finish ok
 bare /tools/bin/kemuctl kernel,kernel-t2,user,user-t2,qemu "dispatch match"
 rmmod kemu
 insmod /tools/kemu-fnptr.ko || finish "insmod kemu-fnptr.ko failed"

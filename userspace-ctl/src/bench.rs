@@ -181,6 +181,10 @@ pub(crate) struct BenchArgs {
     /// Seconds after which a run is killed (and recorded with "timeout": true).
     #[arg(long, default_value_t = 900, value_name = "SECS")]
     pub(crate) timeout: u64,
+    /// `--tier2-threshold N` for the tier-2 configurations (default: each host's own,
+    /// see `kemuctl run --help`).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) tier2_threshold: Option<u32>,
     /// Native build of the guest's pi program (run as `PATH 1000`).
     #[arg(long, value_name = "PATH")]
     pub(crate) native_pi: Option<PathBuf>,
@@ -250,8 +254,11 @@ fn kemu_args(config: Config, device: &Path, stats: &Path, a: &BenchArgs, image: 
     } else {
         v.push("run".into());
     }
-    let tier = if matches!(config, Config::KernelT2 | Config::UserT2) { "2" } else { "1" };
-    v.extend(["--tier".into(), tier.into()]);
+    let t2 = matches!(config, Config::KernelT2 | Config::UserT2);
+    v.extend(["--tier".into(), if t2 { "2" } else { "1" }.into()]);
+    if let Some(n) = a.tier2_threshold.filter(|_| t2) {
+        v.extend(["--tier2-threshold".into(), n.to_string().into()]);
+    }
     if let Some(elf) = &a.bare {
         v.extend(["--stats-json".into(), stats.into(), "--bios".into(), "none".into()]);
         v.extend(["--mem".into(), size_arg(a.mem).into(), "--kernel".into(), elf.into()]);
