@@ -90,7 +90,7 @@ struct kemu_start {
 /* With KEMU_START_TIER2: flags >> 32 = tier-1 runs of a block before tier 2 compiles it
  * (0: KEMU_TIER2_THRESHOLD_DEFAULT). */
 #define KEMU_START_T2_THRESHOLD_SHIFT 32
-#define KEMU_TIER2_THRESHOLD_DEFAULT 64
+#define KEMU_TIER2_THRESHOLD_DEFAULT 4096
 
 #define KEMU_START _IOW(KEMU_IOC_MAGIC, 0x03, struct kemu_start)
 #define KEMU_STOP _IO(KEMU_IOC_MAGIC, 0x04)

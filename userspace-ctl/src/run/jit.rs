@@ -10,6 +10,12 @@ use ebpf_jit::hooks::{self, HookJit};
 /// Code space for compiled blocks (virtual: pages are only used once written). A Linux
 /// boot compiles about 20,000 blocks of typically 300 bytes to a few KiB.
 const ARENA_BYTES: usize = 256 << 20;
+/// Tier-1 executions of a block before it is compiled. kemuctl's JIT compiles a block in
+/// about 3 µs on the host (kemu.ko's takes far longer, see
+/// `uapi::KEMU_TIER2_THRESHOLD_DEFAULT`): on the host, Debian's boot to init took 2.4 to
+/// 2.7 s with thresholds of 16, 64 and 512, 2.6 to 3.0 s with 4096; pi 36 to 40 ms with
+/// any of them.
+pub(crate) const THRESHOLD_DEFAULT: u32 = 512;
 /// Most compiled blocks alive at once.
 const MAX_BLOCKS: u32 = 1 << 20;
 
@@ -24,7 +30,7 @@ pub(crate) struct UserJit {
 
 impl UserJit {
     /// A JIT, with `hart`'s tier 2 turned on over it; blocks are compiled after
-    /// `threshold` tier-1 executions (None: kemu.ko's default).
+    /// `threshold` tier-1 executions (None: [`THRESHOLD_DEFAULT`]).
     pub(crate) fn attach(hart: &mut Hart, threshold: Option<u32>) -> Result<UserJit, String> {
         let jit = HookJit::new(ARENA_BYTES, tier2_helper as *const () as usize).map_err(|e| format!("tier 2: {e}"))?;
         let jit = Box::into_raw(Box::new(jit));
@@ -33,7 +39,7 @@ impl UserJit {
             free: Some(hooks::free),
             opaque: jit.cast(),
             helper_imm: hooks::HELPER_IMM,
-            threshold: threshold.unwrap_or(uapi::KEMU_TIER2_THRESHOLD_DEFAULT),
+            threshold: threshold.unwrap_or(THRESHOLD_DEFAULT),
             max_blocks: MAX_BLOCKS,
         };
         // SAFETY: the hooks compile into the arena of `jit`, which stays allocated until
