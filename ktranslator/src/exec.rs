@@ -179,18 +179,20 @@ impl Hart {
     /// the counters and (for traps) the trap state updated.
     #[inline(always)]
     pub(super) fn exec_tb(&mut self, mut bus: &mut dyn Bus, tb: u32) -> u8 {
-        let info = self.tc.info(tb);
-        self.tb_vpc = info.vpc;
         self.stats.tbs_executed = self.stats.tbs_executed.wrapping_add(1);
         if self.t2_on {
+            // Tier-2 code first: it needs only the block's virtual pc (for helpers).
             let entry = self.tc.t2_entry(tb);
             if entry != 0 {
+                self.tb_vpc = self.tc.vpc_of(tb);
                 return self.exec_t2(&mut bus, tb, entry);
             }
-            if self.tc.bump_hot(tb) == u64::from(self.t2.threshold) && self.t2_compile(bus, tb, &info) {
-                let entry = self.tc.t2_entry(tb);
-                return self.exec_t2(&mut bus, tb, entry);
-            }
+        }
+        let info = self.tc.info(tb);
+        self.tb_vpc = info.vpc;
+        if self.t2_on && self.tc.bump_hot(tb) == u64::from(self.t2.threshold) && self.t2_compile(bus, tb, &info) {
+            let entry = self.tc.t2_entry(tb);
+            return self.exec_t2(&mut bus, tb, entry);
         }
         // SAFETY: `info.uops` points at `info.ninsns` micro-ops inside the arena
         // (checked by `Tc::info`), all written by the translator as valid `Uop`s.

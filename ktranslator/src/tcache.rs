@@ -221,6 +221,12 @@ impl Tc {
         (self.rd(tb as usize + H_CHAIN) >> (32 * (slot & 1))) as u32
     }
 
+    /// The virtual pc of `tb`.
+    #[inline(always)]
+    pub(super) fn vpc_of(&self, tb: u32) -> u64 {
+        self.rd(tb as usize + H_VPC)
+    }
+
     /// The tier-2 entry of `tb` (0: none).
     #[inline(always)]
     pub(super) fn t2_entry(&self, tb: u32) -> u64 {
