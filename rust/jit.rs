@@ -34,6 +34,8 @@ const MAX_BLOCKS: u32 = 16384;
 
 /// Whether the probe at module load got a JIT-compiled program.
 static AVAILABLE: AtomicBool = AtomicBool::new(false);
+/// Whether a refused program was logged already (once per module load).
+static REFUSAL_LOGGED: AtomicBool = AtomicBool::new(false);
 
 /// Probes the kernel's BPF JIT once (module load) and logs the outcome.
 pub(crate) fn probe() {
@@ -70,6 +72,12 @@ unsafe extern "C" fn compile(_: *mut c_void, insns: *const u64, n: usize, entry:
     let mut e = ptr::null_mut();
     // SAFETY: ktranslator passes `n` instructions at `insns` (`Tier2Host` contract).
     let prog = unsafe { kemu_bpf_compile(insns, n, &mut e) };
+    if prog.is_null() && !REFUSAL_LOGGED.swap(true, Ordering::Relaxed) {
+        pr_warn!(
+            "the BPF JIT refused a tier-2 program of {} instructions: that block stays on tier 1 (further refusals are only counted: t2_rejected in KEMU_STATUS)\n",
+            n
+        );
+    }
     // SAFETY: `entry` is ktranslator's valid out-pointer.
     unsafe { *entry = e as u64 };
     prog as u64

@@ -32,6 +32,12 @@
 //!  A fault in the middle of a block sets pc and instret from the micro-op's index
 //!  and offset, so traps are precise; csr.rs takes traps (medeleg/mideleg) and
 //!  implements the CSR table; fpu.rs runs F/D on the integer-only softfloat module.
+//!     ▼ (a block run `threshold` times, when the host gave tier-2 hooks)
+//!  tier 2 (tier2.rs, ebpf.rs): the block's micro-ops lowered to one eBPF program
+//!  (native integer ops, loads/stores with the TLB hit path inline, branches, loops to
+//!  the block's own start; one helper runs any other micro-op's tier-1 handler), which
+//!  the host JIT-compiles (kemu.ko: the kernel's BPF JIT; kemuctl: its own); the
+//!  native entry is called instead of the micro-op loop, and released with the block.
 //! ```
 //!
 //! Guest RAM is only touched through [`ram::GuestRam`] (bounds-checked raw copies);

@@ -303,3 +303,45 @@ fn random_programs_agree_across_tiers() {
         assert_eq!(st.t2_freed, st.t2_compiled);
     }
 }
+
+/// A fault at each position of a compiled block: the trap is precise (mepc, mtval,
+/// retired count, and the results of exactly the instructions before it).
+#[test]
+fn fault_at_every_instruction_of_a_block() {
+    if !cfg!(target_arch = "x86_64") {
+        eprintln!("SKIPPED: tier 2's userspace JIT is x86-64 only");
+        return;
+    }
+    const N: usize = 12;
+    let mut m = Machine::new(1 << 20, 1 << 16);
+    assert!(m.enable_tier2(1));
+    // Handler: park on a wfi.
+    for k in 0..N {
+        // x1..x12 = loads from the data page, except load k, whose base is x31 = an
+        // address with no RAM or device behind it; then wfi.
+        let mut code: Vec<u32> = (0..N as u32)
+            .map(|i| i_type(0x03, 3, i + 1, if i as usize == k { 31 } else { DATA_REG }, 8 * i as i32))
+            .collect();
+        code.push(0x1050_0073);
+        m.hart().reset();
+        setup(&mut m, &code, &[0x1050_0073], &[0; 32], &[0x5a; 4096], 0);
+        let h = m.hart();
+        h.set_xreg(DATA_REG as usize, DATA);
+        h.set_xreg(31, 0x4000_0000);
+        let before = h.stats;
+        assert_eq!(m.run(1000), Exit::Wfi);
+        let mut bus = common::TestBus::default();
+        let h = m.hart();
+        assert!(h.stats.t2_executed > before.t2_executed, "the block ran in tier 2");
+        let mepc = h.csr_read(&mut bus, 0x341).unwrap();
+        let mcause = h.csr_read(&mut bus, 0x342).unwrap();
+        let mtval = h.csr_read(&mut bus, 0x343).unwrap();
+        assert_eq!((mepc, mcause, mtval), (CODE + 4 * k as u64, 5, 0x4000_0000 + 8 * k as u64), "fault at {k}");
+        // k loads retired before the fault, then the handler's wfi.
+        assert_eq!(h.stats.insns - before.insns, k as u64 + 1, "retired before the fault at {k}");
+        for i in 0..N {
+            let want = if i < k { 0x5a5a_5a5a_5a5a_5a5a } else { 0 };
+            assert_eq!(h.xreg(i + 1), want, "x{} after a fault at {k}", i + 1);
+        }
+    }
+}
