@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{addi, i_type, Machine, RAM_BASE};
+use common::{addi, b_type, bne, i_type, s_type, Machine, RAM_BASE};
 use ktranslator::hart::Exit;
 
 fn jalr(rd: u32, rs1: u32, imm: i32) -> u32 {
@@ -14,24 +14,10 @@ fn add(rd: u32, rs1: u32, rs2: u32) -> u32 {
     0x33 | (rd << 7) | (rs1 << 15) | (rs2 << 20)
 }
 fn sw(rs2: u32, rs1: u32, imm: i32) -> u32 {
-    let imm = imm as u32;
-    0x23 | ((imm & 0x1f) << 7) | (2 << 12) | (rs1 << 15) | (rs2 << 20) | ((imm >> 5 & 0x7f) << 25)
-}
-fn b_type(f3: u32, rs1: u32, rs2: u32, off: i32) -> u32 {
-    let o = off as u32;
-    0x63 | ((o >> 11 & 1) << 7)
-        | ((o >> 1 & 0xf) << 8)
-        | (f3 << 12)
-        | (rs1 << 15)
-        | (rs2 << 20)
-        | ((o >> 5 & 0x3f) << 25)
-        | ((o >> 12 & 1) << 31)
+    s_type(2, rs1, rs2, imm)
 }
 fn beq(rs1: u32, rs2: u32, off: i32) -> u32 {
     b_type(0, rs1, rs2, off)
-}
-fn bne(rs1: u32, rs2: u32, off: i32) -> u32 {
-    b_type(1, rs1, rs2, off)
 }
 fn jal(rd: u32, off: i32) -> u32 {
     let o = off as u32;

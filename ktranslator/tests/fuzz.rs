@@ -4,19 +4,8 @@
 
 mod common;
 
-use common::{Machine, RAM_BASE};
+use common::{Machine, Rng, RAM_BASE};
 use ktranslator::hart::{prv, Exit};
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        // xorshift64*
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-}
 
 fn check_state(m: &mut Machine) {
     let mut bus = common::TestBus::default();

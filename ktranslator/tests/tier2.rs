@@ -13,22 +13,8 @@
 
 mod common;
 
-use common::{Machine, RAM_BASE};
+use common::{b_type, s_type, Machine, Rng, RAM_BASE};
 use ktranslator::hart::Exit;
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        // xorshift64*
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 const CODE: u64 = RAM_BASE;
 const HANDLER: u64 = RAM_BASE + 0x8000;
@@ -44,20 +30,6 @@ fn r_type(op: u32, f3: u32, f7: u32, rd: u32, rs1: u32, rs2: u32) -> u32 {
 }
 fn i_type(op: u32, f3: u32, rd: u32, rs1: u32, imm: i32) -> u32 {
     common::i_type(op, rd, f3, rs1, imm)
-}
-fn s_type(f3: u32, rs1: u32, rs2: u32, imm: i32) -> u32 {
-    let i = imm as u32;
-    0x23 | ((i & 0x1f) << 7) | (f3 << 12) | (rs1 << 15) | (rs2 << 20) | ((i >> 5 & 0x7f) << 25)
-}
-fn b_type(f3: u32, rs1: u32, rs2: u32, off: i32) -> u32 {
-    let o = off as u32;
-    0x63 | ((o >> 11 & 1) << 7)
-        | ((o >> 1 & 0xf) << 8)
-        | (f3 << 12)
-        | (rs1 << 15)
-        | (rs2 << 20)
-        | ((o >> 5 & 0x3f) << 25)
-        | ((o >> 12 & 1) << 31)
 }
 
 /// One random body instruction (4 bytes); `left` is how many body instructions follow

@@ -289,14 +289,42 @@ pub const S1: u32 = 9;
 /// `jal x0, 0`: a loop on itself (where a test program parks).
 pub const J_SELF: u32 = 0x0000_006f;
 
-/// `bne rs1, rs2, off` (B-type).
-pub fn bne(rs1: u32, rs2: u32, off: i32) -> u32 {
+/// An S-type instruction (stores).
+pub fn s_type(f3: u32, rs1: u32, rs2: u32, imm: i32) -> u32 {
+    let i = imm as u32;
+    0x23 | ((i & 0x1f) << 7) | (f3 << 12) | (rs1 << 15) | (rs2 << 20) | ((i >> 5 & 0x7f) << 25)
+}
+
+/// A B-type instruction (conditional branches; `f3` selects the condition).
+pub fn b_type(f3: u32, rs1: u32, rs2: u32, off: i32) -> u32 {
     let o = off as u32;
     0x63 | ((o >> 11 & 1) << 7)
         | ((o >> 1 & 0xf) << 8)
-        | (1 << 12)
+        | (f3 << 12)
         | (rs1 << 15)
         | (rs2 << 20)
         | ((o >> 5 & 0x3f) << 25)
         | ((o >> 12 & 1) << 31)
+}
+
+/// `bne rs1, rs2, off` (B-type).
+pub fn bne(rs1: u32, rs2: u32, off: i32) -> u32 {
+    b_type(1, rs1, rs2, off)
+}
+
+/// xorshift64*: a small deterministic generator for the fuzz tests.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// Uniform in `0..n` (n > 0; the modulo bias does not matter here).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
 }
