@@ -154,6 +154,8 @@ pub(super) struct Emitter<'a> {
     n: usize,
     full: bool,
     helper_imm: i32,
+    /// Micro-ops that had no native lowering (run by the helper).
+    fallbacks: usize,
     /// The guest register each of [`CACHE`] holds (0: none; x0 is never cached).
     cached: [u8; 2],
     /// The cache slot to replace next.
@@ -175,12 +177,13 @@ fn fits_i32(v: u64) -> bool {
 
 impl<'a> Emitter<'a> {
     pub(super) fn new(buf: &'a mut [u64], helper_imm: i32) -> Emitter<'a> {
-        Emitter { buf, n: 0, full: false, helper_imm, cached: [0; 2], victim: 0 }
+        Emitter { buf, n: 0, full: false, helper_imm, fallbacks: 0, cached: [0; 2], victim: 0 }
     }
 
-    /// Instructions emitted, or `None` if the buffer overflowed.
-    pub(super) fn finish(self) -> Option<usize> {
-        if self.full {
+    /// Instructions emitted, or `None` if the buffer overflowed or more than half of
+    /// the block's `nuops` micro-ops went to the helper (see [`lower_tb`]).
+    pub(super) fn finish(self, nuops: usize) -> Option<usize> {
+        if self.full || self.fallbacks * 2 > nuops {
             None
         } else {
             Some(self.n)
@@ -203,11 +206,16 @@ impl<'a> Emitter<'a> {
     fn alu64_x(&mut self, op: u8, dst: u8, src: u8) {
         self.emit(insn(ALU64 | X | op, dst, src, 0, 0));
     }
-    fn alu32_k(&mut self, op: u8, dst: u8, imm: i32) {
-        self.emit(insn(ALU | K | op, dst, 0, 0, imm));
-    }
     fn alu32_x(&mut self, op: u8, dst: u8, src: u8) {
         self.emit(insn(ALU | X | op, dst, src, 0, 0));
+    }
+    /// `dst op= imm` in 64 (`wide`) or 32 bits.
+    fn alu_k(&mut self, wide: bool, op: u8, dst: u8, imm: i32) {
+        self.emit(insn(if wide { ALU64 } else { ALU } | K | op, dst, 0, 0, imm));
+    }
+    /// `dst op= src` in 64 (`wide`) or 32 bits.
+    fn alu_x(&mut self, wide: bool, op: u8, dst: u8, src: u8) {
+        self.emit(insn(if wide { ALU64 } else { ALU } | X | op, dst, src, 0, 0));
     }
     fn ldx(&mut self, size: u8, dst: u8, base: u8, off: i16) {
         self.emit(insn(LDX | MEM | size, dst, base, off, 0));
@@ -345,13 +353,9 @@ impl<'a> Emitter<'a> {
         self.alu64_x(MOV, R1, CTX);
         self.ld_imm64(R2, uop_addr);
         self.emit(insn(JMP | CALL, 0, 0, 0, self.helper_imm));
-        self.jmp_k(JEQ, R0, HELPER_NEXT);
-        // Skip the exit below: offset 1.
-        let at = self.n - 1;
-        if let Some(slot) = self.buf.get_mut(at) {
-            *slot |= 1 << 16;
-        }
+        let next = self.jmp_k(JEQ, R0, HELPER_NEXT);
         self.exit();
+        self.patch(next);
     }
 
     /// A guest load or store of `size` bytes through the TLB fast path, with the helper
@@ -523,29 +527,17 @@ impl<'a> Emitter<'a> {
         if imm_form {
             let imm = if shift { (u.imm as i32) & mask } else { u.imm as i32 };
             if shift || fits_i32(u.imm) {
-                if wide {
-                    self.alu64_k(op, R2, imm);
-                } else {
-                    self.alu32_k(op, R2, imm);
-                }
+                self.alu_k(wide, op, R2, imm);
             } else {
                 self.mov_imm(R3, u.imm);
-                if wide {
-                    self.alu64_x(op, R2, R3);
-                } else {
-                    self.alu32_x(op, R2, R3);
-                }
+                self.alu_x(wide, op, R2, R3);
             }
         } else {
             self.get_x(R3, u.rs2);
             if shift {
                 self.alu64_k(AND, R3, mask);
             }
-            if wide {
-                self.alu64_x(op, R2, R3);
-            } else {
-                self.alu32_x(op, R2, R3);
-            }
+            self.alu_x(wide, op, R2, R3);
         }
         if w32 {
             self.sext32(R2);
@@ -671,14 +663,6 @@ impl<'a> Emitter<'a> {
     }
 }
 
-/// Whether micro-op `op` has a native lowering (the others call the helper).
-fn is_native(op: Op) -> bool {
-    use Op::*;
-    matches!(op, Flw | Fld | Fsw | Fsd)
-        || (!matches!(op, Mulh | Mulhsu | Mulhu | Illegal)
-            && (op as u8) < (FenceI as u8))
-}
-
 /// Lowers translated block `info` to eBPF in `buf`; returns the number of instructions,
 /// or `None` if the program does not fit `buf` or is not worth compiling.
 ///
@@ -687,10 +671,6 @@ fn is_native(op: Op) -> bool {
 /// dispatch of that op (measured on Debian's float benchmark: 25 to 45% slower when
 /// every floating-point op went through the helper), and nothing else is gained.
 pub(super) fn lower_tb(info: &TbInfo, uops: &[Uop], buf: &mut [u64], helper_imm: i32) -> Option<usize> {
-    let helper_ops = uops.iter().filter(|u| !is_native(u.op)).count();
-    if helper_ops * 2 > uops.len() {
-        return None;
-    }
     let mut e = Emitter::new(buf, helper_imm);
     e.prologue();
     // A block whose last op branches (or jumps) back to its own start loops inside its
@@ -731,7 +711,7 @@ pub(super) fn lower_tb(info: &TbInfo, uops: &[Uop], buf: &mut [u64], helper_imm:
             Fsd => e.mem_access(u, uop_addr, DW, true, false, true),
             Beq | Bne | Blt | Bge | Bltu | Bgeu => {
                 e.branch(u, here, loop_start);
-                return e.finish();
+                return e.finish(uops.len());
             }
             Jal => {
                 let link = here.wrapping_add(u64::from(u.len));
@@ -743,7 +723,7 @@ pub(super) fn lower_tb(info: &TbInfo, uops: &[Uop], buf: &mut [u64], helper_imm:
                     Some(l) => e.loop_back(n, here.wrapping_add(u.imm), l),
                     None => e.leave(n, here.wrapping_add(u.imm), None, EXIT_CHAIN0),
                 }
-                return e.finish();
+                return e.finish(uops.len());
             }
             Jalr => {
                 // Target first: rd may be rs1.
@@ -757,10 +737,11 @@ pub(super) fn lower_tb(info: &TbInfo, uops: &[Uop], buf: &mut [u64], helper_imm:
                     e.set_x(u.rd, R2);
                 }
                 e.leave(n, 0, Some(R3), EXIT_JUMP);
-                return e.finish();
+                return e.finish(uops.len());
             }
             _ => {
                 if !e.alu(u) {
+                    e.fallbacks += 1;
                     e.helper(uop_addr);
                     e.uncache(u.rd);
                 }
@@ -769,7 +750,7 @@ pub(super) fn lower_tb(info: &TbInfo, uops: &[Uop], buf: &mut [u64], helper_imm:
     }
     let n = uops.len() as u64;
     e.leave(n, info.vpc.wrapping_add(info.size), None, EXIT_CHAIN1);
-    e.finish()
+    e.finish(uops.len())
 }
 
 #[cfg(test)]

@@ -203,10 +203,7 @@ impl Hart {
         // they are needed (only op, registers and imm on the fast path).
         let uops: &[Uop] = unsafe { core::slice::from_raw_parts(info.uops, info.ninsns) };
         for u in uops {
-            #[cfg(not(feature = "dispatch-fnptr"))]
-            let r = self.dispatch(&mut bus, u);
-            #[cfg(feature = "dispatch-fnptr")]
-            let r = HANDLERS[usize::from(u.op as u8)](self, &mut bus, u);
+            let r = self.exec_uop(&mut bus, u);
             if r != NEXT {
                 return r;
             }
@@ -214,6 +211,19 @@ impl Hart {
         self.retire(info.ninsns);
         self.pc = info.vpc.wrapping_add(info.size);
         EXIT_CHAIN1
+    }
+}
+
+impl Hart {
+    /// Runs micro-op `u` of the current block with its handler, by the configured
+    /// dispatch design; returns [`NEXT`] or the `EXIT_*` kind that ends the block.
+    #[inline(always)]
+    pub(super) fn exec_uop(&mut self, bus: &mut &mut dyn Bus, u: &Uop) -> u8 {
+        #[cfg(not(feature = "dispatch-fnptr"))]
+        let r = self.dispatch(bus, u);
+        #[cfg(feature = "dispatch-fnptr")]
+        let r = HANDLERS[usize::from(u.op as u8)](self, bus, u);
+        r
     }
 }
 

@@ -107,8 +107,7 @@ pub(super) struct Tc {
 pub(super) struct TbInfo {
     pub(super) vpc: u64,
     pub(super) ninsns: usize,
-    /// Bytes of guest code (the threaded executor takes the end from the last op).
-    #[cfg_attr(feature = "dispatch-fnptr", allow(dead_code))]
+    /// Bytes of guest code.
     pub(super) size: u64,
     pub(super) uops: *const Uop,
     /// A single instruction straddling a page boundary (`META_STRADDLE`).
@@ -260,16 +259,21 @@ impl Tc {
         h
     }
 
-    /// Every TB in the arena (live or killed), in allocation order, as `f(tb)`.
-    pub(super) fn for_each_tb(&mut self, mut f: impl FnMut(&mut Tc, u32)) {
+    /// Every TB in the arena (live or killed), in allocation order. Reads only the
+    /// headers' sizes, which nothing rewrites while a TB exists.
+    pub(super) fn tbs(&self) -> impl Iterator<Item = u32> + '_ {
         let mut t = self.first;
-        while t < self.next && t + HDR_WORDS <= self.arena.words {
+        core::iter::from_fn(move || {
+            if t >= self.next || t + HDR_WORDS > self.arena.words {
+                return None;
+            }
             let meta = self.rd(t + H_META);
             let n = ((meta >> 8) & 0xffff) as usize;
             let extra = if meta & META_STRADDLE != 0 { STRADDLE_WORDS } else { 0 };
-            f(self, t as u32);
+            let tb = t as u32;
             t += HDR_WORDS + n * UOP_WORDS + extra;
-        }
+            Some(tb)
+        })
     }
 
     /// Chains `prev`'s exit `slot` to `next` if both are in the same virtual page (so

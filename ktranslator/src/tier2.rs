@@ -102,14 +102,6 @@ impl Hart {
         self.t2 = Tier2Host { threshold: host.threshold.max(1), ..host };
     }
 
-    /// Runs micro-op `u` of the current block with its tier-1 handler.
-    pub(super) fn exec_uop(&mut self, bus: &mut &mut dyn Bus, u: &Uop) -> u8 {
-        #[cfg(not(feature = "dispatch-fnptr"))]
-        let r = self.dispatch(bus, u);
-        #[cfg(feature = "dispatch-fnptr")]
-        let r = super::exec::HANDLERS[usize::from(u.op as u8)](self, bus, u);
-        r
-    }
 
     /// Runs block `tb` through its tier-2 `entry`.
     #[inline(always)]
@@ -204,30 +196,11 @@ impl Hart {
         if self.t2_live == 0 {
             return;
         }
-        let mut handles = 0u32;
-        let running = self.t2_running;
-        let mut deferred = 0u64;
-        let mut tc = self.tc;
-        let mut to_free = |tc: &mut super::tcache::Tc, tb: u32| {
-            let h = tc.take_t2(tb);
-            if h != 0 {
-                if tb == running {
-                    deferred = h;
-                } else {
-                    handles += 1;
-                    if let Some(free) = self.t2.free {
-                        // SAFETY: as in `t2_free`.
-                        unsafe { free(self.t2.opaque, h) };
-                    }
-                }
-            }
-        };
-        tc.for_each_tb(&mut to_free);
-        self.tc = tc;
-        self.stats.t2_freed += u64::from(handles);
-        self.t2_live = self.t2_live.saturating_sub(handles);
-        if deferred != 0 {
-            self.t2_deferred = deferred;
+        // Walk a copy of the bookkeeping: releasing rewrites only the tier-2 words of
+        // the headers, never the sizes the walk reads.
+        let tc = self.tc;
+        for tb in tc.tbs() {
+            self.t2_release(tb);
         }
     }
 }
