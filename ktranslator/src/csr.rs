@@ -224,10 +224,10 @@ fn w_fcsr(h: &mut Hart, _: u16, v: u64) {
     mark_fs_dirty(h);
 }
 fn r_cycle(h: &mut Hart, _: &mut dyn Bus, _: u16) -> u64 {
-    h.retired.wrapping_add(h.csr.cycle_off)
+    h.retired().wrapping_add(h.csr.cycle_off)
 }
 fn r_instret(h: &mut Hart, _: &mut dyn Bus, _: u16) -> u64 {
-    h.retired.wrapping_add(h.csr.instret_off)
+    h.retired().wrapping_add(h.csr.instret_off)
 }
 fn r_time(_: &mut Hart, bus: &mut dyn Bus, _: u16) -> u64 {
     bus.time()
@@ -235,10 +235,10 @@ fn r_time(_: &mut Hart, bus: &mut dyn Bus, _: u16) -> u64 {
 // CSR instructions are alone in their block and retire after the write: the next
 // instruction reads the written value.
 fn w_mcycle(h: &mut Hart, _: u16, v: u64) {
-    h.csr.cycle_off = v.wrapping_sub(h.retired.wrapping_add(1));
+    h.csr.cycle_off = v.wrapping_sub(h.retired().wrapping_add(1));
 }
 fn w_minstret(h: &mut Hart, _: u16, v: u64) {
-    h.csr.instret_off = v.wrapping_sub(h.retired.wrapping_add(1));
+    h.csr.instret_off = v.wrapping_sub(h.retired().wrapping_add(1));
 }
 
 fn r_mstatus(h: &mut Hart, _: &mut dyn Bus, _: u16) -> u64 {

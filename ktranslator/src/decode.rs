@@ -7,7 +7,7 @@
 macro_rules! define_ops {
     ($($(#[$m:meta])* $name:ident),* $(,)?) => {
         /// Micro-operation kinds. Most are one RISC-V instruction; a few are internal
-        /// (`Li`, `Illegal`, `Nop`).
+        /// (`Li`, `Illegal`, `Nop`, `End`).
         #[repr(u8)]
         #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
         #[allow(missing_docs)]
@@ -25,6 +25,10 @@ define_ops! {
     Illegal,
     /// No architectural effect (fence, hints).
     Nop,
+    /// Not an instruction: follows the last micro-op of every translated block and
+    /// leaves it through the fall-through exit (`idx` instructions retired, pc at
+    /// `pc_off`). The executor's loop needs no end check because of it.
+    End,
     /// `x[rd] = imm` (lui, auipc with the pc folded in at translation time).
     Li,
     Jal, Jalr, Beq, Bne, Blt, Bge, Bltu, Bgeu,

@@ -46,6 +46,7 @@ use super::csr::{cause, CsrOp, MSTATUS_FS, MSTATUS_TVM, MSTATUS_TW};
 use super::decode::{Op, Uop, X_SINK};
 use super::hart::{prv, Hart};
 use super::mmu::Stop;
+use super::tcache::END_UOP;
 
 /// Left through the taken/static exit (chain slot 0).
 pub(super) const EXIT_CHAIN0: u8 = 0;
@@ -89,8 +90,13 @@ fn amo_fn(op: Op) -> AmoFn {
 impl Hart {
     #[inline(always)]
     fn retire(&mut self, n: usize) {
-        self.retired = self.retired.wrapping_add(n as u64);
         self.stats.insns = self.stats.insns.wrapping_add(n as u64);
+    }
+
+    /// Instructions retired since the last reset (basis of mcycle/minstret).
+    #[inline]
+    pub(super) fn retired(&self) -> u64 {
+        self.stats.insns.wrapping_sub(self.insns_at_reset)
     }
 
     /// The instruction of op `u` raised the pending exception (the ones before it in
@@ -188,29 +194,31 @@ impl Hart {
                 return self.exec_t2(&mut bus, tb, entry);
             }
         }
-        let info = self.tc.info(tb);
-        self.tb_vpc = info.vpc;
-        if self.t2_on && self.tc.bump_hot(tb) == u64::from(self.t2.threshold) && self.t2_compile(bus, tb, &info) {
+        let (vpc, mut p) = self.tc.entry(tb).unwrap_or((self.pc, &END_UOP));
+        self.tb_vpc = vpc;
+        if self.t2_on && self.tc.bump_hot(tb) == u64::from(self.t2.threshold) && self.t2_compile(bus, tb) {
             let entry = self.tc.t2_entry(tb);
             return self.exec_t2(&mut bus, tb, entry);
         }
-        // SAFETY: `info.uops` points at `info.ninsns` micro-ops inside the arena
-        // (checked by `Tc::info`), all written by the translator as valid `Uop`s.
-        // Micro-ops are only written by `translate_tb`, which never runs during
-        // `exec_tb` (invalidation and flushes write TB headers, the bitmap and the
-        // bucket heads, never micro-ops), and the arena is not part of `self`, so the
-        // shared slice is not aliased by a write while it lives. Fields are read where
-        // they are needed (only op, registers and imm on the fast path).
-        let uops: &[Uop] = unsafe { core::slice::from_raw_parts(info.uops, info.ninsns) };
-        for u in uops {
+        loop {
+            // SAFETY: `p` points at a micro-op of this block inside the arena (or at
+            // the static `End` of `tcache.rs`), written by the translator as a valid
+            // `Uop`: it starts at the first and advances only past ops that returned
+            // `NEXT`, and the block's micro-ops are followed by an `End`, whose handler
+            // never does. Micro-ops are only written by `translate_tb`, which never
+            // runs during `exec_tb` (invalidation and flushes write TB headers, the
+            // bitmap and the bucket heads, never micro-ops), and the arena is not part
+            // of `self`, so the shared reference is not aliased by a write while it
+            // lives.
+            let u = unsafe { &*p };
             let r = self.exec_uop(&mut bus, u);
             if r != NEXT {
                 return r;
             }
+            // SAFETY: `u` was not the `End` (see above), so its successor is in the
+            // block.
+            p = unsafe { p.add(1) };
         }
-        self.retire(info.ninsns);
-        self.pc = info.vpc.wrapping_add(info.size);
-        EXIT_CHAIN1
     }
 }
 
@@ -392,6 +400,13 @@ impl Hart {
     #[inline(always)]
     fn op_nop(&mut self, _: &mut &mut dyn Bus, _: &Uop) -> u8 {
         NEXT
+    }
+
+    #[inline(always)]
+    fn op_end(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> u8 {
+        self.retire(usize::from(u.idx));
+        self.pc = self.tb_vpc.wrapping_add(u64::from(u.pc_off));
+        EXIT_CHAIN1
     }
 
     #[inline(always)]
@@ -603,6 +618,7 @@ op_table! {
     Remw => Hart::op_remw,
     Remuw => Hart::op_remuw,
     Nop => Hart::op_nop,
+    End => Hart::op_end,
     Illegal => Hart::op_illegal,
     FenceI => Hart::op_fence_i,
     Ecall => Hart::op_ecall,

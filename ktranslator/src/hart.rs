@@ -162,8 +162,9 @@ pub struct Hart {
     /// Pending exception (set by the faulting operation, consumed by the executor).
     pub(super) exc_cause: u64,
     pub(super) exc_tval: u64,
-    /// Total instructions retired (basis of mcycle/minstret).
-    pub(super) retired: u64,
+    /// `stats.insns` at the last reset: instructions retired since then are the
+    /// basis of mcycle/minstret (so that retiring updates one counter).
+    pub(super) insns_at_reset: u64,
     /// Virtual pc of the block being executed (read by the executor's exits).
     pub(super) tb_vpc: u64,
     /// Host address of guest RAM, for tier-2 programs.
@@ -228,7 +229,7 @@ impl Hart {
         self.prv = prv::M;
         self.exit_req = false;
         self.resv_valid = false;
-        self.retired = 0;
+        self.insns_at_reset = self.stats.insns;
         self.csr.reset();
         self.tc_flush();
         self.tlb_clear_all();

@@ -31,12 +31,12 @@
 use core::ptr;
 
 use super::bus::Bus;
-use super::decode::{decode_at, ends_block, is_csr, Uop};
+use super::decode::{decode_at, ends_block, is_csr, Op, Uop};
 use super::hart::{Hart, HASH_SIZE, JC_SIZE};
 
 /// Maximum guest instructions per TB.
 pub(super) const MAX_TB_INSNS: usize = 128;
-const _: () = assert!(MAX_TB_INSNS <= 256, "Uop::idx is a u8");
+const _: () = assert!(MAX_TB_INSNS < 256, "Uop::idx is a u8, also for the `End` op");
 /// Header words of a TB: vpc, ppc, meta, chains, hash link, page-bucket link, tier-2
 /// entry, tier-2 handle, execution count.
 pub(super) const HDR_WORDS: usize = 9;
@@ -63,7 +63,12 @@ const H_HOT: usize = 8;
 const DEAD_VPC: u64 = u64::MAX;
 /// Most page buckets (a power of two).
 const MAX_PAGE_BUCKETS: usize = 4096;
-const TB_MAX_WORDS: usize = HDR_WORDS + UOP_WORDS * MAX_TB_INSNS;
+/// A TB: header, micro-ops, the `End` micro-op, straddle words.
+const TB_MAX_WORDS: usize = HDR_WORDS + UOP_WORDS * (MAX_TB_INSNS + 1) + STRADDLE_WORDS;
+
+/// The micro-ops of a TB whose header is out of the arena's bounds (never written by
+/// the translator): an empty block.
+pub(super) static END_UOP: Uop = Uop { op: Op::End, rd: 0, rs1: 0, rs2: 0, idx: 0, len: 0, pc_off: 0, imm: 0 };
 
 /// Default arena size suggested to hosts: 16 MiB.
 pub const DEFAULT_ARENA_BYTES: usize = 16 << 20;
@@ -194,15 +199,39 @@ impl Tc {
         let t = tb as usize;
         let meta = self.rd(t + H_META);
         let ninsns = ((meta >> 8) & 0xffff) as usize;
-        let ninsns = if t + HDR_WORDS + ninsns * UOP_WORDS <= self.arena.words { ninsns } else { 0 };
+        // The micro-ops and their `End` lie in the arena (always true of a TB written
+        // by `translate_tb`; checked so that a bad header cannot lead outside it).
+        let inside = t + HDR_WORDS + (ninsns + 1) * UOP_WORDS <= self.arena.words;
         TbInfo {
             vpc: self.rd(t + H_VPC),
-            ninsns,
+            ninsns: if inside { ninsns } else { 0 },
             size: (meta >> 24) & 0xffff,
-            // SAFETY: only forms a pointer; `ninsns` was clamped so that all uops read
-            // through it are inside the arena.
-            uops: unsafe { self.arena.ptr.add(t + HDR_WORDS).cast::<Uop>().cast_const() },
+            uops: if inside {
+                // SAFETY: only forms a pointer, to micro-ops inside the arena (checked).
+                unsafe { self.arena.ptr.add(t + HDR_WORDS).cast::<Uop>().cast_const() }
+            } else {
+                &END_UOP
+            },
             straddle: meta & META_STRADDLE != 0,
+        }
+    }
+
+    /// What running TB `tb` needs: its virtual pc and its first micro-op, or `None`
+    /// for an index that cannot be a TB (never the case for the indices the hash
+    /// table and the chains hold).
+    #[inline(always)]
+    pub(super) fn entry(&self, tb: u32) -> Option<(u64, *const Uop)> {
+        let t = tb as usize;
+        // `translate_tb` starts a TB only where TB_MAX_WORDS words are left, enough
+        // for the header and the most micro-ops (with their `End`) a TB has.
+        if t.checked_add(TB_MAX_WORDS)? > self.arena.words {
+            return None;
+        }
+        // SAFETY: `t + H_VPC` and `t + HDR_WORDS` are inside the arena (checked);
+        // `TcArena::new`'s contract makes it valid for reads by this hart alone.
+        unsafe {
+            let vpc = ptr::read(self.arena.ptr.add(t + H_VPC));
+            Some((vpc, self.arena.ptr.add(t + HDR_WORDS).cast::<Uop>().cast_const()))
         }
     }
 
@@ -271,7 +300,7 @@ impl Tc {
             let n = ((meta >> 8) & 0xffff) as usize;
             let extra = if meta & META_STRADDLE != 0 { STRADDLE_WORDS } else { 0 };
             let tb = t as u32;
-            t += HDR_WORDS + n * UOP_WORDS + extra;
+            t += HDR_WORDS + (n + 1) * UOP_WORDS + extra;
             Some(tb)
         })
     }
@@ -430,7 +459,8 @@ impl Hart {
     /// drops the TB (out of the hash table, never matched again) and returns false. A
     /// fault fetching the second page is returned as `Err` (pending exception).
     fn straddle_valid(&mut self, tb: u32, pc: u64) -> Result<bool, ()> {
-        let x = tb as usize + HDR_WORDS + UOP_WORDS;
+        // After the straddling op and its `End`.
+        let x = tb as usize + HDR_WORDS + 2 * UOP_WORDS;
         let next_page = (pc | 0xfff).wrapping_add(1);
         let off2 = self.fetch_offset(next_page)?;
         // The fetch-TLB fill may have updated an A bit in a page of code: check that
@@ -490,7 +520,7 @@ impl Hart {
                 break;
             }
             u.pc_off = pos as u16;
-            u.idx = n as u8; // n < MAX_TB_INSNS <= 256
+            u.idx = n as u8; // n < MAX_TB_INSNS < 256
             let w = t + HDR_WORDS + n * UOP_WORDS;
             let [a, b] = uop_words(&u);
             self.tc.wr(w, a);
@@ -501,8 +531,12 @@ impl Hart {
                 break;
             }
         }
+        let end_op = Uop { op: Op::End, idx: n as u8, pc_off: pos as u16, ..Uop::default() };
+        let [a, b] = uop_words(&end_op);
+        self.tc.wr(t + HDR_WORDS + n * UOP_WORDS, a);
+        self.tc.wr(t + HDR_WORDS + n * UOP_WORDS + 1, b);
         let mut meta = u64::from(self.prv) | ((n as u64) << 8) | (pos << 24);
-        let mut end = t + HDR_WORDS + n * UOP_WORDS;
+        let mut end = t + HDR_WORDS + (n + 1) * UOP_WORDS;
         if let Some((off2, hi)) = straddle {
             meta |= META_STRADDLE;
             self.tc.wr(end, off2);
@@ -548,7 +582,6 @@ fn uop_words(u: &Uop) -> [u64; 2] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use super::super::decode::Op;
 
     #[test]
     fn uop_word_layout_matches_struct() {

@@ -20,7 +20,6 @@ use super::bus::Bus;
 use super::decode::Uop;
 use super::exec::EXIT_SYNC;
 use super::hart::Hart;
-use super::tcache::TbInfo;
 
 /// Capacity of the lowering buffer in eBPF instructions (a 128-instruction block of
 /// loads and stores needs about 3,000).
@@ -134,7 +133,8 @@ impl Hart {
 
     /// Tries to compile block `tb` (described by `info`); true if it now has tier-2 code.
     #[inline(never)]
-    pub(super) fn t2_compile(&mut self, bus: &mut dyn Bus, tb: u32, info: &TbInfo) -> bool {
+    pub(super) fn t2_compile(&mut self, bus: &mut dyn Bus, tb: u32) -> bool {
+        let info = &self.tc.info(tb);
         let Some(compile) = self.t2.compile else { return false };
         if self.t2_live >= self.t2.max_blocks {
             self.stats.t2_rejected += 1;
