@@ -41,9 +41,10 @@ module: kernel
 	@if grep -q "warning:" $(MO)/build.log; then echo "kemu.ko built with warnings" >&2; exit 1; fi
 	@echo "built $(MO)/kemu.ko"
 
-# kemuctl and the VM test program, statically linked so they run inside the test VM.
+# kemuctl and the VM test program, statically linked so they run inside the test VM
+# (RUSTFLAGS replaces .cargo/config.toml's flags: repeated here).
 kemuctl:
-	RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --target $(HOST_TARGET) \
+	RUSTFLAGS="-C target-feature=+crt-static -Cllvm-args=-enable-tail-merge=false" cargo build --release --target $(HOST_TARGET) \
 		-p kemuctl -p kemu-vmtest
 	@echo "built $(STATIC_BIN)/kemuctl"
 

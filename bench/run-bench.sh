@@ -79,7 +79,7 @@ guest=$("$repo/tests/guest/build-guest.sh" | tail -n 1)
 make -s -C "$repo" kemuctl
 kemuctl="$repo/target/x86_64-unknown-linux-gnu/release/kemuctl"
 # kemuctl with the translator's function-pointer dispatch (dispatch comparison).
-RUSTFLAGS="-C target-feature=+crt-static" cargo build -q --release --target x86_64-unknown-linux-gnu \
+RUSTFLAGS="-C target-feature=+crt-static -Cllvm-args=-enable-tail-merge=false" cargo build -q --release --target x86_64-unknown-linux-gnu \
     --target-dir "$repo/target/fnptr" -p kemuctl --features dispatch-fnptr --manifest-path "$repo/Cargo.toml"
 kemuctl_fnptr="$repo/target/fnptr/x86_64-unknown-linux-gnu/release/kemuctl"
 

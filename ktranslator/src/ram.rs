@@ -13,11 +13,14 @@ pub struct GuestRam {
     ptr: *mut u8,
     len: usize,
     base: u64,
+    /// Offsets below this have 8 bytes of RAM from them on (`len - 7`, or 0): the
+    /// accessors' one-compare fast check.
+    fast_end: usize,
 }
 
 impl GuestRam {
     /// An empty region (no RAM); every access misses.
-    pub const EMPTY: GuestRam = GuestRam { ptr: ptr::null_mut(), len: 0, base: 0 };
+    pub const EMPTY: GuestRam = GuestRam { ptr: ptr::null_mut(), len: 0, base: 0, fast_end: 0 };
 
     /// Describes host memory `ptr..ptr+len` as guest RAM at guest-physical `base`.
     ///
@@ -27,7 +30,7 @@ impl GuestRam {
     /// accesses made here are plain byte/word copies, as for DMA), but nobody may hold a
     /// Rust reference into it while a hart runs. `base + len` must not overflow.
     pub unsafe fn new(ptr: *mut u8, len: usize, base: u64) -> GuestRam {
-        GuestRam { ptr, len, base }
+        GuestRam { ptr, len, base, fast_end: len.saturating_sub(7) }
     }
 
     /// Guest-physical base address.
@@ -62,11 +65,18 @@ impl GuestRam {
         }
     }
 
+    /// Whether `size` (at most 8) bytes at offset `off` are all RAM: one compare for
+    /// all but the last 7 bytes.
+    #[inline(always)]
+    fn fits(&self, off: usize, size: usize) -> bool {
+        off < self.fast_end || (off <= self.len && self.len - off >= size)
+    }
+
     /// Reads a little-endian value of `size` (1, 2, 4 or 8) bytes at RAM offset `off`.
     #[inline(always)]
     pub fn read(&self, off: u64, size: usize) -> Option<u64> {
         let off = usize::try_from(off).ok()?;
-        if off > self.len || self.len - off < size {
+        if !self.fits(off, size) {
             return None;
         }
         // SAFETY: `off + size <= len` was checked above and `GuestRam::new`'s contract
@@ -88,7 +98,7 @@ impl GuestRam {
     #[inline(always)]
     pub fn write(&self, off: u64, size: usize, val: u64) -> bool {
         let Ok(off) = usize::try_from(off) else { return false };
-        if off > self.len || self.len - off < size {
+        if !self.fits(off, size) {
             return false;
         }
         // SAFETY: `off + size <= len` was checked above and `GuestRam::new`'s contract
