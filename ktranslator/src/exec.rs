@@ -60,6 +60,9 @@ pub(super) const EXIT_SYNC: u8 = 3;
 pub(super) const EXIT_TRAP: u8 = 4;
 /// WFI retired.
 pub(super) const EXIT_WFI: u8 = 5;
+/// Not an exit: a chain exit went on to the next block (`Hart::next_uop`), inside
+/// `exec_tb`.
+const EXIT_CHAINED: u8 = 0xfe;
 
 #[inline(always)]
 fn sext32(v: u64) -> u64 {
@@ -115,6 +118,29 @@ impl Hart {
         self.exc_cause = cause::ILLEGAL;
         self.exc_tval = u.insn_bits();
         self.exit_trap(u)
+    }
+
+    /// Leaves the current block through chain exit `slot` (0: taken/static, 1:
+    /// fall-through), whose target pc is `target`: on to the chained block inside
+    /// `exec_tb` ([`EXIT_CHAINED`]) when it has one and the run loop would chain too
+    /// (tier 1 only, budget left, no stop request), else back to the run loop.
+    #[inline(always)]
+    fn exit_chain(&mut self, slot: u8, target: u64) -> u8 {
+        if !self.t2_on && self.stats.insns < self.t2_insn_limit && !self.exit_req {
+            let next = self.tc.chain(self.cur_tb, usize::from(slot));
+            if next != 0 {
+                if let Some((vpc, p)) = self.tc.entry(next) {
+                    self.stats.chained = self.stats.chained.wrapping_add(1);
+                    self.stats.tbs_executed = self.stats.tbs_executed.wrapping_add(1);
+                    self.cur_tb = next;
+                    self.tb_vpc = vpc;
+                    self.next_uop = p;
+                    return EXIT_CHAINED;
+                }
+            }
+        }
+        self.pc = target;
+        slot
     }
 
     /// The instruction of op `u` completed; leave with pc at the next one.
@@ -186,6 +212,7 @@ impl Hart {
     #[inline(always)]
     pub(super) fn exec_tb(&mut self, mut bus: &mut dyn Bus, tb: u32) -> u8 {
         self.stats.tbs_executed = self.stats.tbs_executed.wrapping_add(1);
+        self.cur_tb = tb;
         if self.t2_on {
             // Tier-2 code first: it needs only the block's virtual pc (for helpers).
             let entry = self.tc.t2_entry(tb);
@@ -201,11 +228,11 @@ impl Hart {
             return self.exec_t2(&mut bus, tb, entry);
         }
         loop {
-            // SAFETY: `p` points at a micro-op of this block inside the arena (or at
-            // the static `End` of `tcache.rs`), written by the translator as a valid
-            // `Uop`: it starts at the first and advances only past ops that returned
-            // `NEXT`, and the block's micro-ops are followed by an `End`, whose handler
-            // never does. Micro-ops are only written by `translate_tb`, which never
+            // SAFETY: `p` points at a micro-op of the current block inside the arena
+            // (or at the static `End` of `tcache.rs`), written by the translator as a
+            // valid `Uop`: it starts at a block's first (from `Tc::entry`, here or in
+            // `exit_chain`) and advances only past ops that returned `NEXT`, and a
+            // block's micro-ops are followed by an `End`, whose handler never does. Micro-ops are only written by `translate_tb`, which never
             // runs during `exec_tb` (invalidation and flushes write TB headers, the
             // bitmap and the bucket heads, never micro-ops), and the arena is not part
             // of `self`, so the shared reference is not aliased by a write while it
@@ -213,6 +240,12 @@ impl Hart {
             let u = unsafe { &*p };
             let r = self.exec_uop(&mut bus, u);
             if r != NEXT {
+                if r == EXIT_CHAINED {
+                    // The next block's first micro-op, from `Tc::entry` (see
+                    // `follow_chain`).
+                    p = self.next_uop;
+                    continue;
+                }
                 return r;
             }
             // SAFETY: `u` was not the `End` (see above), so its successor is in the
@@ -370,11 +403,9 @@ impl Hart {
         self.retire(usize::from(u.idx) + 1);
         let here = self.tb_vpc.wrapping_add(u64::from(u.pc_off));
         if taken {
-            self.pc = here.wrapping_add(u.imm);
-            EXIT_CHAIN0
+            self.exit_chain(EXIT_CHAIN0, here.wrapping_add(u.imm))
         } else {
-            self.pc = here.wrapping_add(u64::from(u.len));
-            EXIT_CHAIN1
+            self.exit_chain(EXIT_CHAIN1, here.wrapping_add(u64::from(u.len)))
         }
     }
 
@@ -383,8 +414,7 @@ impl Hart {
         self.retire(usize::from(u.idx) + 1);
         let here = self.tb_vpc.wrapping_add(u64::from(u.pc_off));
         self.x[usize::from(u.rd)] = here.wrapping_add(u64::from(u.len));
-        self.pc = here.wrapping_add(u.imm);
-        EXIT_CHAIN0
+        self.exit_chain(EXIT_CHAIN0, here.wrapping_add(u.imm))
     }
 
     #[inline(always)]
@@ -405,8 +435,7 @@ impl Hart {
     #[inline(always)]
     fn op_end(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> u8 {
         self.retire(usize::from(u.idx));
-        self.pc = self.tb_vpc.wrapping_add(u64::from(u.pc_off));
-        EXIT_CHAIN1
+        self.exit_chain(EXIT_CHAIN1, self.tb_vpc.wrapping_add(u64::from(u.pc_off)))
     }
 
     #[inline(always)]

@@ -167,11 +167,16 @@ pub struct Hart {
     pub(super) insns_at_reset: u64,
     /// Virtual pc of the block being executed (read by the executor's exits).
     pub(super) tb_vpc: u64,
+    /// The block being executed (`exec_tb` follows chains from block to block).
+    pub(super) cur_tb: u32,
+    /// First micro-op of the block an exit chained to (see `EXIT_CHAINED`).
+    pub(super) next_uop: *const super::decode::Uop,
     /// Host address of guest RAM, for tier-2 programs.
     pub(super) t2_ram_ptr: u64,
     /// Highest RAM offset a tier-2 program may access 8 bytes at (`len - 8`).
     pub(super) t2_ram_limit: u64,
-    /// `stats.insns` at which the run loop stops chaining (tier-2 loops stop there too).
+    /// `stats.insns` at which the run loop and the executor stop chaining (tier-2
+    /// loops stop there too).
     pub(super) t2_insn_limit: u64,
     /// The bus of the running tier-2 block (a `*mut &mut dyn Bus`), for the helper.
     pub(super) t2_bus: *mut core::ffi::c_void,
@@ -424,20 +429,22 @@ impl Hart {
             let fast_start = self.stats.insns;
             // Tier-2 loops (ebpf.rs) iterate while `stats.insns` is below this, as this
             // loop would chain.
-            self.t2_insn_limit = fast_start.wrapping_add(room);
+            self.t2_insn_limit = fast_start.saturating_add(room);
             loop {
                 let kind = self.exec_tb(bus, tb);
-                // (`tb` may have been killed while it ran, by a page-table A/D update
-                // into its page: then its chain slots are cut, and a chain later set
-                // on it is harmless, since nothing reaches a killed block. The arena
-                // is never flushed while a block runs.)
+                // The block that ended: `tb` or one its chains led to (exec_tb follows
+                // them too). It may have been killed while it ran, by a page-table A/D
+                // update into its page: then its chain slots are cut, and a chain later
+                // set on it is harmless, since nothing reaches a killed block. The
+                // arena is never flushed while a block runs.
+                let last = self.cur_tb;
                 if kind <= EXIT_CHAIN1 {
-                    prev = tb;
+                    prev = last;
                     prev_slot = usize::from(kind - EXIT_CHAIN0);
                     if self.stats.insns.wrapping_sub(fast_start) >= room || self.exit_req {
                         break;
                     }
-                    let next = self.tc.chain(tb, prev_slot);
+                    let next = self.tc.chain(last, prev_slot);
                     if next == 0 {
                         break;
                     }
