@@ -23,20 +23,28 @@ macro_rules! define_ops {
 define_ops! {
     /// Raise an illegal-instruction exception (`imm` holds the instruction bits).
     Illegal,
-    /// No architectural effect (fence, hints).
-    Nop,
+    // The ops up to `HOT_LAST` are the 32 most executed in a Debian boot and guest
+    // test run (tier 1, 3.3 G instructions, 2026-11-22), about 97% of all: builds
+    // without jump tables dispatch them through a compare tree of their own (exec.rs).
+    Add, Or, Ld, Addi, Srliw, Xor, Slliw, Addw, Sd, Slli, Srli, Bne, And, Mul, Lbu, Sltu,
+    Addiw, Beq, Sub, Lw, Bltu, Bgeu, Jalr, Sw, Andi,
+    /// `x[rd] = imm` (lui, auipc with the pc folded in at translation time).
+    Li,
+    Jal, Subw,
     /// Not an instruction: follows the last micro-op of every translated block and
     /// leaves it through the fall-through exit (`idx` instructions retired, pc at
     /// `pc_off`). The executor's loop needs no end check because of it.
     End,
-    /// `x[rd] = imm` (lui, auipc with the pc folded in at translation time).
-    Li,
-    Jal, Jalr, Beq, Bne, Blt, Bge, Bltu, Bgeu,
-    Lb, Lh, Lw, Ld, Lbu, Lhu, Lwu, Sb, Sh, Sw, Sd,
-    Addi, Slti, Sltiu, Xori, Ori, Andi, Slli, Srli, Srai,
-    Add, Sub, Sll, Slt, Sltu, Xor, Srl, Sra, Or, And,
-    Addiw, Slliw, Srliw, Sraiw, Addw, Subw, Sllw, Srlw, Sraw,
-    Mul, Mulh, Mulhsu, Mulhu, Div, Divu, Rem, Remu,
+    Xori, Sltiu, Sb,
+    // The rest.
+    /// No architectural effect (fence, hints).
+    Nop,
+    Blt, Bge,
+    Lb, Lh, Lwu, Lhu, Sh,
+    Slti, Ori, Srai,
+    Sll, Slt, Srl, Sra,
+    Sraiw, Sllw, Srlw, Sraw,
+    Mulh, Mulhsu, Mulhu, Div, Divu, Rem, Remu,
     Mulw, Divw, Divuw, Remw, Remuw,
     FenceI, Ecall, Ebreak, Mret, Sret, Wfi, SfenceVma,
     Csrrw, Csrrs, Csrrc, Csrrwi, Csrrsi, Csrrci,
@@ -51,6 +59,9 @@ define_ops! {
     FmvXD, FeqD, FltD, FleD, FclassD, FcvtDW, FcvtDWu, FcvtDL, FcvtDLu, FmvDX,
     FcvtSD, FcvtDS,
 }
+
+/// The last of the hot ops (see the list): `Illegal` and the 32 before it.
+pub const HOT_LAST: Op = Op::Sb;
 
 /// Index of the integer "sink" register that writes to `x0` are redirected to, so that
 /// the executor never needs to test `rd == 0`.

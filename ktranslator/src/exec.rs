@@ -12,7 +12,14 @@
 //!   setting.
 //!
 //! The op's index in its block (`Uop::idx`) gives the retired count at an exit, so
-//! the loop keeps no counter; memory accesses inline only the TLB hit path.
+//! the loop keeps no counter; memory accesses inline only the TLB hit path. Every
+//! block ends in an `End` op, so the loop has no end check either, and a chain exit
+//! (branch, `jal`, `End`) whose block is chained goes straight on to the next block's
+//! first op inside the same loop ([`Hart::exit_chain`]): the loop is left only at real
+//! exits. With no exit from its middle, LLVM copies the dispatch (load op, jump
+//! through the table) into the end of every handler, so each op costs one indirect
+//! jump and no other taken branch. Tail merging, which would join the handlers'
+//! identical endings again, is off for the workspace (`.cargo/config.toml`, Kbuild).
 //!
 //! Measured (2026-11-21, 2-core x86_64 VM with eIBRS, `bench` test, pi spigot; callgrind
 //! host instructions for 600 digits = 16.8 M guest instructions, deterministic; wall
@@ -37,12 +44,19 @@
 //! A threaded variant (each handler calling the next op's handler in tail position,
 //! no central loop) ran the fewest instructions without jump tables (459 M) but was
 //! the slowest on real hardware (308 MIPS with jump tables), so it was dropped.
+//!
+//! 2026-11-22, `match` with jump tables, same 600 digits: 436 M host instructions
+//! before the `End` op and the one-check block entry, 401 M after; 374 M with RAM's
+//! one-compare bounds check and no tail merging; 292 M (17.3 per guest instruction)
+//! with chains followed inside the loop. README "Performance" has the wall clock.
 
 // Sign-extension chains (`as i32 as i64 as u64`) read best as casts.
 #![allow(clippy::cast_lossless)]
 
 use super::bus::Bus;
 use super::csr::{cause, CsrOp, MSTATUS_FS, MSTATUS_TVM, MSTATUS_TW};
+#[cfg(feature = "hot-dispatch")]
+use super::decode::HOT_LAST;
 use super::decode::{Op, Uop, X_SINK};
 use super::hart::{prv, Hart};
 use super::mmu::Stop;
@@ -567,6 +581,14 @@ macro_rules! op_table {
             #[cfg_attr(feature = "dispatch-fnptr", allow(dead_code))]
             pub(super) fn dispatch(&mut self, bus: &mut &mut dyn Bus, u: &Uop) -> u8 {
                 use Op::*;
+                // Without jump tables, the hot ops' own compare tree (LLVM drops the
+                // cases the range check rules out from each copy).
+                #[cfg(feature = "hot-dispatch")]
+                if u.op as u8 <= HOT_LAST as u8 {
+                    return match u.op {
+                        $($($op)|+ => $h(self, bus, u),)*
+                    };
+                }
                 match u.op {
                     $($($op)|+ => $h(self, bus, u),)*
                 }
