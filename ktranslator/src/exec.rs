@@ -6,7 +6,9 @@
 //! - default: a `match` on the op byte inside the loop over the block's micro-ops
 //!   (`Hart::dispatch`); the handlers are inlined into the arms. With jump tables
 //!   this is one indirect jump per op; without them (x86 kernels: IBT builds Rust with
-//!   `-Cjump-tables=n`) LLVM emits a compare tree of about 8 levels instead.
+//!   `-Cjump-tables=n`) LLVM emits a compare tree of about 8 levels instead, and
+//!   feature `hot-dispatch` (on in kemu.ko) gives the 32 hottest ops a tree of their
+//!   own, 3 levels shallower.
 //! - feature `dispatch-fnptr`: the same loop calls `HANDLERS[op]`, a 256-entry table of
 //!   function pointers: one indirect call and return per op, whatever the jump-table
 //!   setting.
@@ -21,7 +23,7 @@
 //! jump and no other taken branch. Tail merging, which would join the handlers'
 //! identical endings again, is off for the workspace (`.cargo/config.toml`, Kbuild).
 //!
-//! Measured (2026-11-21, 2-core x86_64 VM with eIBRS, `bench` test, pi spigot; callgrind
+//! Measured before the `End` op (2026-11-21, 2-core x86_64 VM with eIBRS, `bench` test, pi spigot; callgrind
 //! host instructions for 600 digits = 16.8 M guest instructions, deterministic; wall
 //! MIPS for 2000 digits = 186.7 M guest instructions, best of 4 interleaved runs on a
 //! loaded host):
@@ -48,7 +50,12 @@
 //! 2026-11-22, `match` with jump tables, same 600 digits: 436 M host instructions
 //! before the `End` op and the one-check block entry, 401 M after; 374 M with RAM's
 //! one-compare bounds check and no tail merging; 292 M (17.3 per guest instruction)
-//! with chains followed inside the loop. README "Performance" has the wall clock.
+//! with chains followed inside the loop. Without jump tables: 636 M before, 474 M
+//! after (with `hot-dispatch`). The handler table gained nothing (its call and return
+//! per op stay) and is now the slower design in every case measured: bare-metal pi
+//! without jump tables 426 MIPS for the `match` against 379, in kemu.ko in the TCG VM
+//! 36.6 against 26.3. So the `match` is the design everywhere, and choosing one at
+//! module load (the plan above) is dropped. README "Performance" has the details.
 
 // Sign-extension chains (`as i32 as i64 as u64`) read best as casts.
 #![allow(clippy::cast_lossless)]
