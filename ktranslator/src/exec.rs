@@ -23,10 +23,10 @@
 //! jump and no other taken branch. Tail merging, which would join the handlers'
 //! identical endings again, is off for the workspace (`.cargo/config.toml`, Kbuild).
 //!
-//! Measured before the `End` op (2026-11-21, 2-core x86_64 VM with eIBRS, `bench` test, pi spigot; callgrind
-//! host instructions for 600 digits = 16.8 M guest instructions, deterministic; wall
-//! MIPS for 2000 digits = 186.7 M guest instructions, best of 4 interleaved runs on a
-//! loaded host):
+//! Measured before the `End` op (2026-11-21, 2-core x86_64 VM with eIBRS, `bench`
+//! test, pi spigot; callgrind host instructions for 600 digits = 16.8 M guest
+//! instructions, deterministic; wall MIPS for 2000 digits = 186.7 M guest
+//! instructions, best of 4 interleaved runs on a loaded host):
 //!
 //! | build | `match` | `dispatch-fnptr` |
 //! |---|---|---|
@@ -147,7 +147,7 @@ impl Hart {
     /// (tier 1 only, budget left, no stop request), else back to the run loop.
     #[inline(always)]
     fn exit_chain(&mut self, slot: u8, target: u64) -> u8 {
-        if !self.t2_on && self.stats.insns < self.t2_insn_limit && !self.exit_req {
+        if !self.t2_on && self.may_chain() {
             let next = self.tc.chain(self.cur_tb, usize::from(slot));
             if next != 0 {
                 if let Some((vpc, p)) = self.tc.entry(next) {
@@ -253,17 +253,17 @@ impl Hart {
             // (or at the static `End` of `tcache.rs`), written by the translator as a
             // valid `Uop`: it starts at a block's first (from `Tc::entry`, here or in
             // `exit_chain`) and advances only past ops that returned `NEXT`, and a
-            // block's micro-ops are followed by an `End`, whose handler never does. Micro-ops are only written by `translate_tb`, which never
-            // runs during `exec_tb` (invalidation and flushes write TB headers, the
-            // bitmap and the bucket heads, never micro-ops), and the arena is not part
-            // of `self`, so the shared reference is not aliased by a write while it
-            // lives.
+            // block's micro-ops are followed by an `End`, whose handler never does.
+            // Micro-ops are only written by `translate_tb`, which never runs during
+            // `exec_tb` (invalidation and flushes write TB headers, the bitmap and the
+            // bucket heads, never micro-ops), and the arena is not part of `self`, so
+            // the shared reference is not aliased by a write while it lives.
             let u = unsafe { &*p };
             let r = self.exec_uop(&mut bus, u);
             if r != NEXT {
                 if r == EXIT_CHAINED {
                     // The next block's first micro-op, from `Tc::entry` (see
-                    // `follow_chain`).
+                    // `exit_chain`).
                     p = self.next_uop;
                     continue;
                 }

@@ -175,9 +175,9 @@ pub struct Hart {
     pub(super) t2_ram_ptr: u64,
     /// Highest RAM offset a tier-2 program may access 8 bytes at (`len - 8`).
     pub(super) t2_ram_limit: u64,
-    /// `stats.insns` at which the run loop and the executor stop chaining (tier-2
-    /// loops stop there too).
-    pub(super) t2_insn_limit: u64,
+    /// `stats.insns` at which chaining stops: the run loop's, the executor's chain
+    /// exits' (`Hart::may_chain`) and tier-2 loops'.
+    pub(super) chain_insn_limit: u64,
     /// The bus of the running tier-2 block (a `*mut &mut dyn Bus`), for the helper.
     pub(super) t2_bus: *mut core::ffi::c_void,
     /// Handle of a block's code freed while it ran, released when it returns.
@@ -362,6 +362,13 @@ impl Hart {
         any
     }
 
+    /// Whether a block that left through a chain exit may go on to its successor:
+    /// budget left in this `run` and no stop request.
+    #[inline(always)]
+    pub(super) fn may_chain(&self) -> bool {
+        self.stats.insns < self.chain_insn_limit && !self.exit_req
+    }
+
     /// Runs guest code until about `budget` instructions have retired (a block in
     /// progress is finished, so it may overshoot by up to one block; taken traps count
     /// as one step each so a trap loop still ends) or an event ends the run.
@@ -427,9 +434,9 @@ impl Hart {
             // Run `tb` and the blocks its chains lead to.
             let room = budget - steps;
             let fast_start = self.stats.insns;
-            // Tier-2 loops (ebpf.rs) iterate while `stats.insns` is below this, as this
-            // loop would chain.
-            self.t2_insn_limit = fast_start.saturating_add(room);
+            // This loop, the executor's chain exits and tier-2 loops (ebpf.rs) go on
+            // while `stats.insns` is below this.
+            self.chain_insn_limit = fast_start.saturating_add(room);
             loop {
                 let kind = self.exec_tb(bus, tb);
                 // The block that ended: `tb` or one its chains led to (exec_tb follows
@@ -441,7 +448,7 @@ impl Hart {
                 if kind <= EXIT_CHAIN1 {
                     prev = last;
                     prev_slot = usize::from(kind - EXIT_CHAIN0);
-                    if self.stats.insns.wrapping_sub(fast_start) >= room || self.exit_req {
+                    if !self.may_chain() {
                         break;
                     }
                     let next = self.tc.chain(last, prev_slot);

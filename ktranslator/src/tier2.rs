@@ -131,7 +131,7 @@ impl Hart {
         }
     }
 
-    /// Tries to compile block `tb` (described by `info`); true if it now has tier-2 code.
+    /// Tries to compile block `tb`; true if it now has tier-2 code.
     #[inline(never)]
     pub(super) fn t2_compile(&mut self, bus: &mut dyn Bus, tb: u32) -> bool {
         let info = &self.tc.info(tb);
