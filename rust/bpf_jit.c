@@ -2,28 +2,56 @@
 /*
  * kemu's tier 2 (ktranslator/src/tier2.rs) hands hot guest blocks, lowered to eBPF, to
  * the kernel's BPF JIT. The BPF structures are only reachable from C, so this shim is
- * the whole C side: allocate a program, copy the instructions, JIT it, free it. No
- * verifier runs (the programs are safe by construction, ktranslator/src/ebpf.rs), and
- * nothing is ever attached or exposed to userspace.
+ * the whole C side: allocate a program, copy the instructions, JIT it, run it, free it.
+ * No verifier runs (ktranslator/src/ebpf.rs builds the programs safe by construction and
+ * its checker proves it before they come here), and nothing is ever attached or exposed
+ * to userspace.
  */
 #include <linux/filter.h>
+#include <linux/moduleparam.h>
+#include <linux/sysfs.h>
+#include <asm/nospec-branch.h>
 
-/* Called from Rust (rust/jit.rs declares the same prototypes). */
-void *kemu_bpf_compile(const u64 *insns, u32 n, void **entry);
+/* Called from Rust (rust/jit.rs and ktranslator/src/tier2.rs declare them). */
+void *kemu_bpf_compile(const u64 *insns, u32 n);
+u64 kemu_bpf_run(const void *prog, void *ctx);
+u64 kemu_bpf_run_checked(const void *prog, void *ctx, u64 *clobbered);
 void kemu_bpf_free(void *prog);
 s32 kemu_bpf_call_imm(const void *fn);
 
 /*
- * Compiles n instructions; returns the program (the handle for kemu_bpf_free) and its
- * native entry in *entry, or NULL if the kernel did not JIT it (the JIT is off, or it
- * refused the program). Sleeps (allocates with GFP_KERNEL).
+ * Debugging aid and test hook: with t2_check_regs=1 every tier-2 call goes through
+ * kemu_bpf_run_checked, which checks that the program kept the caller's callee-saved
+ * registers; t2_regs_checked and t2_regs_clobbered count the calls and the failures.
  */
-void *kemu_bpf_compile(const u64 *insns, u32 n, void **entry)
+static bool t2_check_regs;
+module_param(t2_check_regs, bool, 0644);
+MODULE_PARM_DESC(t2_check_regs, "check callee-saved registers around every tier-2 program call (slow; for tests)");
+
+static atomic64_t t2_regs_checked = ATOMIC64_INIT(0);
+static atomic64_t t2_regs_clobbered = ATOMIC64_INIT(0);
+
+static int kemu_param_get_count(char *buf, const struct kernel_param *kp)
+{
+	return sysfs_emit(buf, "%lld\n", (long long)atomic64_read(kp->arg));
+}
+
+static const struct kernel_param_ops kemu_count_ops = { .get = kemu_param_get_count };
+module_param_cb(t2_regs_checked, &kemu_count_ops, &t2_regs_checked, 0444);
+MODULE_PARM_DESC(t2_regs_checked, "tier-2 calls checked by t2_check_regs");
+module_param_cb(t2_regs_clobbered, &kemu_count_ops, &t2_regs_clobbered, 0444);
+MODULE_PARM_DESC(t2_regs_clobbered, "checked tier-2 calls after which a callee-saved register differed");
+
+/*
+ * Compiles n instructions; returns the program (the handle for kemu_bpf_run and
+ * kemu_bpf_free), or NULL if the kernel did not JIT it (the JIT is off, or it refused the
+ * program). Sleeps (allocates with GFP_KERNEL).
+ */
+void *kemu_bpf_compile(const u64 *insns, u32 n)
 {
 	struct bpf_prog *prog;
 	int err = 0;
 
-	*entry = NULL;
 	if (n == 0 || n > BPF_MAXINSNS * 16)
 		return NULL;
 	prog = bpf_prog_alloc(bpf_prog_size(n), 0);
@@ -31,13 +59,93 @@ void *kemu_bpf_compile(const u64 *insns, u32 n, void **entry)
 		return NULL;
 	memcpy(prog->insnsi, insns, array_size(n, sizeof(struct bpf_insn)));
 	prog->len = n;
+	/*
+	 * The verifier would set the frame size; without it the JIT reserves what this
+	 * says. kemu's programs keep no data on the stack (every slot is a hart field;
+	 * ktranslator's checker refuses any use of r10), so they need none.
+	 */
+	prog->aux->stack_depth = 0;
 	prog = bpf_prog_select_runtime(prog, &err);
 	if (err || !prog->jited) {
 		bpf_prog_free(prog);
 		return NULL;
 	}
-	*entry = prog->bpf_func;
 	return prog;
+}
+
+/*
+ * Runs a program from kemu_bpf_compile on ctx (a hart). The call goes through
+ * prog->bpf_func as the kernel's own bpf_prog_run does: on a kCFI kernel the compiler
+ * checks the bpf_func_t type hash, which is exactly the hash the JIT puts in front of
+ * every image (arch/x86/net/bpf_jit_comp.c, cfi_bpf_hash), so the call is valid by
+ * construction; Rust never calls JIT code through a pointer of its own type.
+ */
+u64 kemu_bpf_run(const void *handle, void *ctx)
+{
+	const struct bpf_prog *prog = handle;
+
+	if (unlikely(READ_ONCE(t2_check_regs))) {
+		u64 clobbered;
+
+		return kemu_bpf_run_checked(prog, ctx, &clobbered);
+	}
+	return prog->bpf_func(ctx, prog->insnsi);
+}
+
+/* Known values for the callee-saved registers around a checked call. */
+#define KEMU_CANARY_RBX 0x6b656d7500000b11UL
+#define KEMU_CANARY_R12 0x6b656d7500001212UL
+#define KEMU_CANARY_R13 0x6b656d7500001313UL
+#define KEMU_CANARY_R14 0x6b656d7500001414UL
+#define KEMU_CANARY_R15 0x6b656d7500001515UL
+
+/*
+ * Runs a program like kemu_bpf_run, with known values in rbx and r12-r15 across the
+ * call; *clobbered is the OR of (register ^ known value) after it, 0 if the program
+ * kept them all (the x86-64 calling convention it must follow). The call is made from
+ * assembly (no kCFI check: a test path), through the retpoline thunk where the kernel
+ * uses one.
+ */
+u64 kemu_bpf_run_checked(const void *handle, void *ctx, u64 *clobbered)
+{
+	const struct bpf_prog *prog = handle;
+	unsigned long target = (unsigned long)prog->bpf_func;
+	const void *insns = prog->insnsi;
+	unsigned long ret, diff;
+
+	asm volatile(
+		"movabs $" __stringify(KEMU_CANARY_RBX) ", %%rbx\n\t"
+		"movabs $" __stringify(KEMU_CANARY_R12) ", %%r12\n\t"
+		"movabs $" __stringify(KEMU_CANARY_R13) ", %%r13\n\t"
+		"movabs $" __stringify(KEMU_CANARY_R14) ", %%r14\n\t"
+		"movabs $" __stringify(KEMU_CANARY_R15) ", %%r15\n\t"
+		CALL_NOSPEC
+		"movabs $" __stringify(KEMU_CANARY_RBX) ", %%rcx\n\t"
+		"xor %%rcx, %%rbx\n\t"
+		"movabs $" __stringify(KEMU_CANARY_R12) ", %%rcx\n\t"
+		"xor %%rcx, %%r12\n\t"
+		"or %%r12, %%rbx\n\t"
+		"movabs $" __stringify(KEMU_CANARY_R13) ", %%rcx\n\t"
+		"xor %%rcx, %%r13\n\t"
+		"or %%r13, %%rbx\n\t"
+		"movabs $" __stringify(KEMU_CANARY_R14) ", %%rcx\n\t"
+		"xor %%rcx, %%r14\n\t"
+		"or %%r14, %%rbx\n\t"
+		"movabs $" __stringify(KEMU_CANARY_R15) ", %%rcx\n\t"
+		"xor %%rcx, %%r15\n\t"
+		"or %%r15, %%rbx\n\t"
+		: "=a" (ret), "=&b" (diff), "+D" (ctx), "+S" (insns), ASM_CALL_CONSTRAINT
+		: THUNK_TARGET(target)
+		: "rcx", "rdx", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15", "memory", "cc");
+
+	*clobbered = diff;
+	atomic64_inc(&t2_regs_checked);
+	if (diff) {
+		atomic64_inc(&t2_regs_clobbered);
+		WARN_ONCE(1, "kemu: a tier-2 program changed callee-saved registers (rbx|r12-r15 xor expected: %#lx)\n",
+			  diff);
+	}
+	return (u32)ret;
 }
 
 /* Releases a program from kemu_bpf_compile (its image is freed from a workqueue). */

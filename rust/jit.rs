@@ -2,12 +2,12 @@
 
 //! Tier 2 in the kernel: ktranslator's eBPF programs compiled by the kernel's BPF JIT.
 //!
-//! The C side (`bpf_jit.c`: allocate, copy, `bpf_prog_select_runtime`, free) is the
-//! only code that sees `struct bpf_prog`; this file gives ktranslator its
-//! [`Tier2Host`] hooks on top of it. At module load a one-instruction program is
-//! compiled to find out whether the JIT is on; if it is not (`net.core.bpf_jit_enable`
-//! is 0, or no JIT for this architecture), the module logs it once and every VM runs on
-//! tier 1.
+//! The C side (`bpf_jit.c`: allocate, copy, `bpf_prog_select_runtime`, run, free) is
+//! the only code that sees `struct bpf_prog`; this file gives ktranslator its
+//! [`Tier2Host`] hooks on top of it. At module load a small looping program is compiled
+//! and run to find out whether the JIT is on and keeps the calling convention; if not
+//! (`net.core.bpf_jit_enable` is 0, no JIT for this architecture, a wrong result), the
+//! module logs it once and every VM runs on tier 1.
 
 use core::{
     ffi::c_void,
@@ -23,7 +23,9 @@ use crate::ktranslator::{
 };
 
 extern "C" {
-    fn kemu_bpf_compile(insns: *const u64, n: u32, entry: *mut *mut c_void) -> *mut c_void;
+    fn kemu_bpf_compile(insns: *const u64, n: u32) -> *mut c_void;
+    fn kemu_bpf_run(prog: *const c_void, ctx: *mut c_void) -> u64;
+    fn kemu_bpf_run_checked(prog: *const c_void, ctx: *mut c_void, clobbered: *mut u64) -> u64;
     fn kemu_bpf_free(prog: *mut c_void);
     fn kemu_bpf_call_imm(f: *const c_void) -> i32;
 }
@@ -32,23 +34,48 @@ extern "C" {
 /// image): about 100 MiB at most.
 const MAX_BLOCKS: u32 = 16384;
 
-/// Whether the probe at module load got a JIT-compiled program.
+/// Whether the probe at module load got a JIT-compiled program that ran correctly.
 static AVAILABLE: AtomicBool = AtomicBool::new(false);
 /// Whether a refused program was logged already (once per module load).
 static REFUSAL_LOGGED: AtomicBool = AtomicBool::new(false);
 
-/// Probes the kernel's BPF JIT once (module load) and logs the outcome.
+/// Probes the kernel's BPF JIT once (module load): compiles a small looping program
+/// that uses every callee-saved register, runs it the way tier 2 runs blocks
+/// (`kemu_bpf_run`) and once more with the callee-saved registers checked, and logs
+/// the outcome. Tier 2 stays off unless all of it worked.
 pub(crate) fn probe() {
-    let prog = [ebpf::insn(0xb7, 0, 0, 0, 0), ebpf::insn(0x95, 0, 0, 0, 0)];
-    let mut entry = ptr::null_mut();
-    // SAFETY: `prog` holds 2 instructions; the C side copies them and writes `entry`.
-    let handle = unsafe { kemu_bpf_compile(prog.as_ptr(), 2, &mut entry) };
+    let prog = ebpf::PROBE_PROGRAM;
+    // SAFETY: `prog` holds `prog.len()` instructions; the C side copies them.
+    let handle = unsafe { kemu_bpf_compile(prog.as_ptr(), prog.len() as u32) };
     if handle.is_null() {
         pr_info!("tier 2 off: the kernel did not JIT-compile a BPF program (is net.core.bpf_jit_enable 0?); guests run on tier 1\n");
         return;
     }
+    let mut out = [0u64; 2];
+    let mut clobbered = 0u64;
+    // SAFETY: `handle` is a live program from `kemu_bpf_compile`; the probe program
+    // writes only the first `u64` at its context pointer, which `out` provides.
+    let (plain, checked) = unsafe {
+        let plain = kemu_bpf_run(handle, out.as_mut_ptr().cast());
+        let first = out[0];
+        out[0] = 0;
+        let checked = kemu_bpf_run_checked(handle, out.as_mut_ptr().cast(), &mut clobbered);
+        ((plain, first), (checked, out[0]))
+    };
     // SAFETY: `handle` came from `kemu_bpf_compile` and is released once.
     unsafe { kemu_bpf_free(handle) };
+    let want = ebpf::PROBE_RESULT;
+    if plain != (want, want) || checked != (want, want) || out[1] != 0 {
+        pr_warn!(
+            "tier 2 off: the kernel's BPF JIT ran the probe program wrongly (returned {}/{}, stored {}/{}, expected {})\n",
+            plain.0, checked.0, plain.1, checked.1, want
+        );
+        return;
+    }
+    if clobbered != 0 {
+        pr_warn!("tier 2 off: the probe program did not keep the callee-saved registers ({:#x})\n", clobbered);
+        return;
+    }
     if helper_imm() == 0 {
         pr_info!("tier 2 off: the helper is out of BPF_CALL range; guests run on tier 1\n");
         return;
@@ -67,11 +94,12 @@ fn helper_imm() -> i32 {
     unsafe { kemu_bpf_call_imm(tier2_helper as *const c_void) }
 }
 
+/// The `compile` hook: the entry ktranslator stores is the `struct bpf_prog` itself,
+/// which it runs with `kemu_bpf_run` (feature `bpf-prog-run`).
 unsafe extern "C" fn compile(_: *mut c_void, insns: *const u64, n: usize, entry: *mut u64) -> u64 {
     let Ok(n) = u32::try_from(n) else { return 0 };
-    let mut e = ptr::null_mut();
     // SAFETY: ktranslator passes `n` instructions at `insns` (`Tier2Host` contract).
-    let prog = unsafe { kemu_bpf_compile(insns, n, &mut e) };
+    let prog = unsafe { kemu_bpf_compile(insns, n) };
     if prog.is_null() && !REFUSAL_LOGGED.swap(true, Ordering::Relaxed) {
         pr_warn!(
             "the BPF JIT refused a tier-2 program of {} instructions: that block stays on tier 1 (further refusals are only counted: t2_rejected in KEMU_STATUS)\n",
@@ -79,7 +107,7 @@ unsafe extern "C" fn compile(_: *mut c_void, insns: *const u64, n: usize, entry:
         );
     }
     // SAFETY: `entry` is ktranslator's valid out-pointer.
-    unsafe { *entry = e as u64 };
+    unsafe { *entry = prog as u64 };
     prog as u64
 }
 

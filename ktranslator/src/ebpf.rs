@@ -93,11 +93,10 @@ const OFF_RAM_LIMIT: usize = offset_of!(Hart, t2_ram_limit);
 const OFF_INSN_LIMIT: usize = offset_of!(Hart, chain_insn_limit);
 const OFF_EXIT_REQ: usize = offset_of!(Hart, exit_req);
 const OFF_TC_GEN: usize = offset_of!(Hart, tc_gen);
+const OFF_LOOP_GEN: usize = offset_of!(Hart, t2_loop_gen);
 const OFF_TBS_EXECUTED: usize = offset_of!(Hart, stats) + offset_of!(Stats, tbs_executed);
 const OFF_CHAINED: usize = offset_of!(Hart, stats) + offset_of!(Stats, chained);
 const OFF_T2_EXECUTED: usize = offset_of!(Hart, stats) + offset_of!(Stats, t2_executed);
-/// Stack slot (below r10) holding `tc_gen` at entry, in blocks that loop.
-const SLOT_TC_GEN: i16 = -8;
 const TLB_BYTES: usize = TLB_SIZE * core::mem::size_of::<TlbEntry>();
 const _: () = {
     let ends = [
@@ -113,6 +112,7 @@ const _: () = {
         OFF_INSN_LIMIT,
         OFF_EXIT_REQ,
         OFF_TC_GEN,
+        OFF_LOOP_GEN,
         OFF_TBS_EXECUTED,
         OFF_CHAINED,
         OFF_T2_EXECUTED,
@@ -555,7 +555,7 @@ impl<'a> Emitter<'a> {
         self.ldx(B, R0, CTX, OFF_EXIT_REQ as i16);
         let stop = self.jmp_k(JNE, R0, 0);
         self.ldx(DW, R0, CTX, OFF_TC_GEN as i16);
-        self.ldx(DW, R1, 10, SLOT_TC_GEN);
+        self.ldx(DW, R1, CTX, OFF_LOOP_GEN as i16);
         let gen = self.jmp_x(JNE, R0, R1);
         for off in [OFF_TBS_EXECUTED, OFF_CHAINED, OFF_T2_EXECUTED] {
             self.add_mem(off, 1);
@@ -577,36 +577,34 @@ impl<'a> Emitter<'a> {
         self.alu64_x(SUB, r, R0);
     }
 
+    /// `r = x[rs]` as a division operand: the 32-bit forms take the sign- (`signed`)
+    /// or zero-extended low half.
+    fn div_operand(&mut self, r: u8, rs: u8, w32: bool, signed: bool) {
+        self.get_x(r, rs);
+        if w32 {
+            if signed {
+                self.sext32(r);
+            } else {
+                // ALU32 moves zero-extend.
+                self.alu32_x(MOV, r, r);
+            }
+        }
+    }
+
     /// Division and remainder (RISC-V M semantics: no trap; x / 0 = all ones, x % 0 = x,
     /// signed overflow gives the dividend / 0). eBPF only has unsigned DIV/MOD, and no
     /// divisor of zero may reach them (the kernel's JIT emits a bare `div`, which would
-    /// fault): zero is tested first, and signed ops divide magnitudes and fix the sign.
-    /// The 32-bit forms work on the sign- (signed) or zero-extended (unsigned) low
-    /// halves and sign-extend the result.
+    /// fault): signed ops take magnitudes first (|b| is 0 only if b is), the divisor is
+    /// tested for zero right before the division (the pattern the checker, t2check.rs,
+    /// accepts), and the sign is fixed afterwards. The 32-bit forms sign-extend the
+    /// result.
     fn divrem(&mut self, u: &Uop) {
         use Op::*;
         let rem = matches!(u.op, Rem | Remu | Remw | Remuw);
         let signed = matches!(u.op, Div | Rem | Divw | Remw);
         let w32 = matches!(u.op, Divw | Divuw | Remw | Remuw);
-        self.get_x(R2, u.rs1);
-        self.get_x(R3, u.rs2);
-        if w32 {
-            if signed {
-                self.sext32(R2);
-                self.sext32(R3);
-            } else {
-                // ALU32 moves zero-extend.
-                self.alu32_x(MOV, R2, R2);
-                self.alu32_x(MOV, R3, R3);
-            }
-        }
-        let nonzero = self.jmp_k(JNE, R3, 0);
-        if !rem {
-            self.alu64_k(MOV, R2, -1);
-        }
-        self.emit(insn(JMP | JA, 0, 0, 0, 0));
-        let zero_done = self.n - 1;
-        self.patch(nonzero);
+        self.div_operand(R2, u.rs1, w32, signed);
+        self.div_operand(R3, u.rs2, w32, signed);
         if signed {
             // r5 = the sign of the result: a's for rem, a ^ b for div.
             self.alu64_x(MOV, R5, R2);
@@ -615,12 +613,22 @@ impl<'a> Emitter<'a> {
             }
             self.abs(R2);
             self.abs(R3);
-            self.alu64_x(if rem { MOD } else { DIV }, R2, R3);
+        }
+        let nonzero = self.jmp_k(JNE, R3, 0);
+        if !rem {
+            self.alu64_k(MOV, R2, -1);
+        } else if signed {
+            // x % 0 = x: the dividend again (r2 holds its magnitude).
+            self.div_operand(R2, u.rs1, w32, signed);
+        }
+        self.emit(insn(JMP | JA, 0, 0, 0, 0));
+        let zero_done = self.n - 1;
+        self.patch(nonzero);
+        self.alu64_x(if rem { MOD } else { DIV }, R2, R3);
+        if signed {
             let positive = self.jmp_k(JSGE, R5, 0);
             self.alu64_k(NEG, R2, 0);
             self.patch(positive);
-        } else {
-            self.alu64_x(if rem { MOD } else { DIV }, R2, R3);
         }
         self.patch(zero_done);
         if w32 {
@@ -676,8 +684,10 @@ pub(super) fn lower_tb(info: &TbInfo, uops: &[Uop], buf: &mut [u64], helper_imm:
                 && info.vpc.wrapping_add(u64::from(u.pc_off)).wrapping_add(u.imm) == info.vpc
         });
     let loop_start = if loops {
+        // The snapshot lives in the hart: programs have no stack (the kernel's JIT
+        // reserves none for them, rust/bpf_jit.c), so r10 is never used.
         e.ldx(DW, R0, CTX, OFF_TC_GEN as i16);
-        e.stx(DW, 10, SLOT_TC_GEN, R0);
+        e.stx(DW, CTX, OFF_LOOP_GEN as i16, R0);
         Some(e.n)
     } else {
         None
@@ -747,6 +757,28 @@ pub(super) fn lower_tb(info: &TbInfo, uops: &[Uop], buf: &mut [u64], helper_imm:
     e.leave(n, info.vpc.wrapping_add(info.size), None, EXIT_CHAIN1);
     e.finish(uops.len())
 }
+
+/// Result of [`PROBE_PROGRAM`].
+pub const PROBE_RESULT: u64 = 55;
+
+/// A small program the hosts run once before they trust their JIT: it loops (a backward
+/// jump, as self-looping blocks do), uses every callee-saved eBPF register (r6-r9, as
+/// the lowering does), stores its result through r1 (a pointer to one `u64`) and
+/// returns it: [`PROBE_RESULT`] (1 + 2 + ... + 10).
+pub const PROBE_PROGRAM: [u64; 11] = [
+    insn(ALU64 | X | MOV, CTX, R1, 0, 0),
+    insn(ALU64 | K | MOV, 7, 0, 0, 0),
+    insn(ALU64 | K | MOV, 8, 0, 0, 10),
+    insn(ALU64 | K | MOV, RAM, 0, 0, 1),
+    // loop: r7 += r8; r8 -= r9 (1); if r8 != 0 goto loop
+    insn(ALU64 | X | ADD, 7, 8, 0, 0),
+    insn(ALU64 | X | SUB, 8, RAM, 0, 0),
+    insn(JMP | K | JNE, 8, 0, -3, 0),
+    insn(STX | MEM | DW, CTX, 7, 0, 0),
+    insn(ALU64 | X | MOV, R0, 7, 0, 0),
+    insn(ALU64 | K | AND, R0, 0, 0, 0xff),
+    insn(JMP | EXIT, 0, 0, 0, 0),
+];
 
 #[cfg(test)]
 mod tests {

@@ -184,6 +184,9 @@ pub struct Hart {
     pub(super) t2_deferred: u64,
     /// Live tier-2 images.
     pub(super) t2_live: u32,
+    /// `tc_gen` when a self-looping tier-2 block started (ebpf.rs `loop_back`): the
+    /// programs keep nothing on the stack, so they touch only hart fields and RAM.
+    pub(super) t2_loop_gen: u64,
     /// The host's tier-2 hooks.
     pub(super) t2: super::tier2::Tier2Host,
     /// Statistics.

@@ -32,7 +32,42 @@ pub type CompileFn = unsafe extern "C" fn(*mut c_void, *const u64, usize, *mut u
 pub type FreeFn = unsafe extern "C" fn(*mut c_void, u64);
 /// A compiled block, as tier 2 calls it: `(hart, unused) -> exit kind` (the kernel's
 /// `bpf_func` signature; eBPF's r1 is the first argument).
+#[cfg(not(feature = "bpf-prog-run"))]
 type EntryFn = unsafe extern "C" fn(*mut c_void, *const c_void) -> u64;
+
+#[cfg(feature = "bpf-prog-run")]
+extern "C" {
+    /// kemu.ko's runner (rust/bpf_jit.c): calls `prog->bpf_func` from C, where a kCFI
+    /// kernel checks the type hash the BPF JIT gave the image.
+    fn kemu_bpf_run(prog: *const c_void, ctx: *mut c_void) -> u64;
+}
+
+/// Runs the tier-2 code `entry` of a block on the hart `ctx`.
+///
+/// With feature `bpf-prog-run` (kemu.ko: Kbuild turns it on) `entry` is the kernel's
+/// `struct bpf_prog`, run by a direct call to the C shim, so no JIT code is ever called
+/// through a Rust function-pointer type (whose kCFI hash is not `bpf_func_t`'s);
+/// otherwise it is the native entry point of the host's JIT.
+#[inline(always)]
+fn run_entry(entry: u64, ctx: *mut c_void) -> u64 {
+    // SAFETY (both forms): `entry` came from the host's `compile` for the running
+    // block and has not been released (releasing clears it from the header first);
+    // `set_tier2`'s contract makes it runnable this way. `ctx` is the hart `exec_t2`
+    // borrows mutably for the call. The program touches only the hart fields ebpf.rs
+    // names and guest RAM, and calls `tier2_helper`, which uses `t2_bus` (valid until
+    // this call returns).
+    #[cfg(feature = "bpf-prog-run")]
+    // SAFETY: see above; `entry` is a live `struct bpf_prog *` from `kemu_bpf_compile`.
+    unsafe {
+        kemu_bpf_run(entry as usize as *const c_void, ctx)
+    }
+    #[cfg(not(feature = "bpf-prog-run"))]
+    // SAFETY: see above; `entry` is a native entry point with the `EntryFn` ABI.
+    unsafe {
+        let f: EntryFn = core::mem::transmute::<usize, EntryFn>(entry as usize);
+        f(ctx, ptr::null())
+    }
+}
 
 /// The host's JIT, as tier 2 uses it. All-zero (the hart's initial state) is "no
 /// tier 2".
@@ -89,7 +124,8 @@ impl Hart {
     /// # Safety
     /// `compile` must return 0 or a handle and an entry that runs the given eBPF program
     /// (with eBPF semantics, calling [`tier2_helper`] for `BPF_CALL` with
-    /// `helper_imm`) when called as `entry(hart, null)`, until the handle is passed to
+    /// `helper_imm`) when called as `entry(hart, null)` (with feature `bpf-prog-run`:
+    /// when passed to kemu.ko's `kemu_bpf_run`), until the handle is passed to
     /// `free`; both hooks must be callable with `opaque` for as long as the hart has
     /// them (call `set_tier2(None)` before the host's JIT goes away: that releases all
     /// code).
@@ -108,15 +144,7 @@ impl Hart {
         self.stats.t2_executed = self.stats.t2_executed.wrapping_add(1);
         self.t2_bus = ptr::from_mut(bus).cast::<c_void>();
         self.t2_running = tb;
-        // SAFETY: `entry` came from the host's `compile` for this block and has not
-        // been released (releasing clears it from the header first); `set_tier2`'s
-        // contract makes it callable as `EntryFn`. The program touches only the hart
-        // fields ebpf.rs names and guest RAM, and calls `tier2_helper`, which uses
-        // `t2_bus` (valid until this call returns).
-        let r = unsafe {
-            let f: EntryFn = core::mem::transmute::<usize, EntryFn>(entry as usize);
-            f(ptr::from_mut(self).cast::<c_void>(), ptr::null())
-        };
+        let r = run_entry(entry, ptr::from_mut(self).cast::<c_void>());
         self.t2_running = 0;
         self.t2_bus = ptr::null_mut();
         if self.t2_deferred != 0 {
