@@ -790,6 +790,7 @@ fn vcpu_main(shared: Arc<Shared>) {
     let s = &*shared;
     let mut core = s.core.lock();
     let mut bus = VcpuBus { shared: s, link: HartLink::new(0), stop: false, event: None };
+    let mut refusal_logged = false;
     let (reason, code) = loop {
         if s.stop.load(Ordering::Acquire) || KThread::should_stop() {
             break (uapi::KEMU_EXIT_STOPPED, 0);
@@ -812,6 +813,15 @@ fn vcpu_main(shared: Arc<Shared>) {
         s.t2_rejected.store(st.t2_rejected, Ordering::Relaxed);
         s.t2_executed.store(st.t2_executed, Ordering::Relaxed);
         s.t2_compile_ns.store(st.t2_compile_ns, Ordering::Relaxed);
+        if !refusal_logged {
+            if let (n @ 1.., Some(r)) = core.hart.t2_refusals() {
+                refusal_logged = true;
+                pr_warn!(
+                    "VM {}: the tier-2 checker refused a program ({:?} at instruction {}; {} so far): a lowering bug, that block stays on tier 1\n",
+                    s.id, r.rule, r.at, n
+                );
+            }
+        }
         match bus.event.take() {
             Some(MachineEvent::PowerOff) => break (uapi::KEMU_EXIT_POWEROFF, 0),
             Some(MachineEvent::Reboot) => break (uapi::KEMU_EXIT_REBOOT, 0),

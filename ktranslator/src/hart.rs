@@ -201,6 +201,10 @@ pub struct Hart {
     pub(super) jc: [u64; JC_SIZE],
     /// Epoch of the jump cache: entries of an older epoch are empty.
     pub(super) jc_epoch: u32,
+    /// Tier-2 programs the checker refused (t2check.rs).
+    pub(super) t2_refused: u64,
+    /// The first refusal: `Refusal::code` (0: none yet).
+    pub(super) t2_first_refusal: u64,
     /// Output of the tier-2 lowering of one block.
     pub(super) t2_buf: [u64; super::tier2::T2_BUF_INSNS],
 }

@@ -53,6 +53,7 @@ pub mod fpu;
 pub mod hart;
 pub mod mmu;
 pub mod ram;
+pub mod t2check;
 pub mod tcache;
 pub mod tier2;
 

@@ -20,6 +20,7 @@ use super::bus::Bus;
 use super::decode::Uop;
 use super::exec::EXIT_SYNC;
 use super::hart::Hart;
+use super::t2check::{check, CheckEnv, Refusal};
 
 /// Capacity of the lowering buffer in eBPF instructions (a 128-instruction block of
 /// loads and stores needs about 3,000).
@@ -174,6 +175,20 @@ impl Hart {
         // in the arena, which nothing writes while this slice lives.
         let uops: &[Uop] = unsafe { core::slice::from_raw_parts(info.uops, info.ninsns) };
         let n = super::ebpf::lower_tb(info, uops, &mut self.t2_buf, self.t2.helper_imm);
+        // The checker proves the program safe before any JIT sees it (t2check.rs).
+        let n = n.and_then(|n| {
+            let env = CheckEnv { helper_imm: self.t2.helper_imm, uops: uops.as_ptr() as u64, nuops: uops.len() };
+            match check(&self.t2_buf[..n], &env) {
+                Ok(()) => Some(n),
+                Err(e) => {
+                    self.t2_refused += 1;
+                    if self.t2_first_refusal == 0 {
+                        self.t2_first_refusal = e.code();
+                    }
+                    None
+                }
+            }
+        });
         let mut entry = 0u64;
         let handle = match n {
             // SAFETY: the buffer holds `n` instructions; `set_tier2`'s contract covers
@@ -194,6 +209,12 @@ impl Hart {
         self.stats.t2_compiled += 1;
         self.tc.set_t2(tb, entry, handle);
         true
+    }
+
+    /// Programs the checker refused (they stay on tier 1), and the first refusal, for
+    /// the host to log.
+    pub fn t2_refusals(&self) -> (u64, Option<Refusal>) {
+        (self.t2_refused, Refusal::from_code(self.t2_first_refusal))
     }
 
     fn t2_free(&mut self, handle: u64) {

@@ -1,0 +1,744 @@
+//! The tier-2 program checker: an independent proof, before any JIT sees a program,
+//! that it keeps the invariants tier 2's safety rests on.
+//!
+//! No verifier runs on tier 2's programs (the kernel's BPF verifier is for programs
+//! from userspace; kemu.ko hands its programs straight to the JIT). ebpf.rs builds them
+//! safe by construction; this file checks the result without trusting ebpf.rs: it
+//! shares none of its code and derives the hart layout itself. A program is accepted
+//! only if, on every path:
+//!
+//! - it uses only the instructions of our subset (64- and 32-bit ALU, `LDX`/`STX` of
+//!   1-8 bytes, `LD_IMM64` of plain constants, conditional and unconditional jumps,
+//!   `CALL` of the tier-2 helper, `EXIT`), registers r0-r9 only (no r10: programs have
+//!   no stack), and reads no register before writing it (r1, the hart, excepted);
+//! - every memory access is either hart-relative, at offsets inside the fields tier 2
+//!   may read (writes: only the guest registers, `mstatus`, `pc` and the counters), or
+//!   a guest-RAM access behind the bounds pattern: an offset compared unsigned against
+//!   the hart's `t2_ram_limit` (RAM length - 8), then added to the RAM base, with an
+//!   access of at most 8 bytes at it;
+//! - host pointers (the hart, the RAM base, micro-op addresses) never reach memory, the
+//!   return value or arithmetic other than those patterns;
+//! - every jump lands on an instruction boundary inside the program; jumps go forward
+//!   except one loop edge, which must sit at the end of the bounded loop tail (retire
+//!   at least one instruction, stop at the budget, at a stop request and at a
+//!   translation-cache change) and that no other jump enters;
+//! - the retired-instruction counter only grows (written only as load, add 1-511,
+//!   store), so the loop above ends;
+//! - division and remainder divide by a register tested nonzero on that path;
+//! - the helper is called with r1 = the hart and r2 = a micro-op of this block;
+//! - the last instruction does not fall off the end, and `EXIT` returns a plain value.
+//!
+//! The analysis is a forward pass over the instructions with one abstract value per
+//! register; states meet at jump targets (a few pending at a time: programs branch
+//! locally), and the loop edge is iterated to a fixed point.
+
+use core::mem::{offset_of, size_of};
+
+use super::csr::Csrs;
+use super::decode::Uop;
+use super::hart::{Hart, Stats, TlbEntry, TLB_SIZE};
+
+/// Why a program was refused, with the index of the offending instruction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    /// Instruction index.
+    pub at: u32,
+    /// The rule it broke.
+    pub rule: Rule,
+}
+
+impl Refusal {
+    /// A nonzero number for the refusal (rule in bits 32-39, index below).
+    pub fn code(self) -> u64 {
+        u64::from(self.rule as u8) << 32 | u64::from(self.at)
+    }
+
+    /// The refusal `code` was made from (`None` for 0 or anything else).
+    pub fn from_code(code: u64) -> Option<Refusal> {
+        let rule = RULES.iter().copied().find(|&r| u64::from(r as u8) == code >> 32)?;
+        Some(Refusal { at: code as u32, rule })
+    }
+}
+
+const RULES: [Rule; 13] = [
+    Rule::Size,
+    Rule::Opcode,
+    Rule::Register,
+    Rule::Uninit,
+    Rule::HartAccess,
+    Rule::RamAccess,
+    Rule::JumpTarget,
+    Rule::Loop,
+    Rule::Division,
+    Rule::Call,
+    Rule::Flow,
+    Rule::Pointer,
+    Rule::Counter,
+];
+
+/// The rules of the checker (see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Rule {
+    /// Empty, or longer than the checker handles.
+    Size = 1,
+    /// An instruction outside the subset (class, mode, op, pseudo source, JMP32...).
+    Opcode,
+    /// A register other than r0-r9, or r10.
+    Register,
+    /// A register read before it was written, or a pointer used where a plain value
+    /// must be.
+    Uninit,
+    /// A hart access outside the readable/writable fields.
+    HartAccess,
+    /// A guest-RAM access not behind the bounds pattern.
+    RamAccess,
+    /// A jump out of the program or into the middle of `LD_IMM64`.
+    JumpTarget,
+    /// A backward jump that is not the one bounded loop edge.
+    Loop,
+    /// Division or remainder by a register not tested nonzero (or by 0, or signed).
+    Division,
+    /// A helper call to anything but the tier-2 helper, or with wrong arguments.
+    Call,
+    /// Falls off the end, or too many jumps pending at once.
+    Flow,
+    /// Pointer arithmetic outside the allowed patterns.
+    Pointer,
+    /// A write of the retired-instruction counter that is not `load; add 1..511; store`.
+    Counter,
+}
+
+/// What the checker needs to know about the program's block and host.
+#[derive(Clone, Copy, Debug)]
+pub struct CheckEnv {
+    /// The only `BPF_CALL` immediate allowed (the tier-2 helper).
+    pub helper_imm: i32,
+    /// Host address of the block's first micro-op.
+    pub uops: u64,
+    /// Number of micro-ops of the block.
+    pub nuops: usize,
+}
+
+/// Abstract value of a register.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Val {
+    /// Not written yet (or clobbered by a call): must not be read.
+    Uninit,
+    /// A plain value.
+    Scalar,
+    /// A plain value at most this (unsigned).
+    Bounded(u32),
+    /// A plain value that is not zero.
+    NonZero,
+    /// The hart's `t2_ram_limit` (RAM length - 8).
+    RamLimit,
+    /// A plain value known to be at most the RAM limit.
+    RamOff,
+    /// The hart pointer plus 0..=n (n = 0: the hart itself).
+    Ctx(u32),
+    /// The host address of guest RAM.
+    RamBase,
+    /// RAM base + an offset at most RAM length - 8.
+    RamPtr,
+    /// The address of one of the block's micro-ops.
+    UopPtr,
+}
+
+impl Val {
+    fn plain(self) -> bool {
+        matches!(self, Val::Scalar | Val::Bounded(_) | Val::NonZero | Val::RamLimit | Val::RamOff)
+    }
+
+    fn join(self, o: Val) -> Val {
+        use Val::*;
+        match (self, o) {
+            _ if self == o => self,
+            (Bounded(a), Bounded(b)) => Bounded(a.max(b)),
+            (Ctx(a), Ctx(b)) => Ctx(a.max(b)),
+            _ if self.plain() && o.plain() => Scalar,
+            _ => Uninit,
+        }
+    }
+}
+
+type Regs = [Val; 10];
+
+fn join_regs(a: &Regs, b: &Regs) -> Regs {
+    let mut r = *a;
+    for (x, y) in r.iter_mut().zip(b.iter()) {
+        *x = x.join(*y);
+    }
+    r
+}
+
+/// Most forward jumps pending (not yet reached) at once.
+const PENDING: usize = 16;
+/// Longest program checked (the lowering buffer, tier2.rs, is shorter).
+pub const MAX_INSNS: usize = 1 << 15;
+
+// Hart fields, derived here independently of ebpf.rs: (offset, length, writable).
+const OFF_X: usize = offset_of!(Hart, x);
+const OFF_F: usize = offset_of!(Hart, f);
+const OFF_INSNS: usize = offset_of!(Hart, stats) + offset_of!(Stats, insns);
+const OFF_RAM_PTR: usize = offset_of!(Hart, t2_ram_ptr);
+const OFF_RAM_LIMIT: usize = offset_of!(Hart, t2_ram_limit);
+const TLB_BYTES: usize = 3 * TLB_SIZE * size_of::<TlbEntry>();
+const FIELDS: [(usize, usize, bool); 17] = [
+    // x1..x31 and the x0 sink (x0 itself reads as 0 and is never written).
+    (OFF_X + 8, 8 * 32, true),
+    (OFF_X, 8, false),
+    (OFF_F, 8 * 32, true),
+    (offset_of!(Hart, csr) + offset_of!(Csrs, mstatus), 8, true),
+    (offset_of!(Hart, pc), 8, true),
+    (OFF_INSNS, 8, true),
+    (offset_of!(Hart, stats) + offset_of!(Stats, tbs_executed), 8, true),
+    (offset_of!(Hart, stats) + offset_of!(Stats, chained), 8, true),
+    (offset_of!(Hart, stats) + offset_of!(Stats, t2_executed), 8, true),
+    (offset_of!(Hart, t2_loop_gen), 8, true),
+    (offset_of!(Hart, tlb), TLB_BYTES, false),
+    (offset_of!(Hart, tlb_key), 24, false),
+    (OFF_RAM_PTR, 8, false),
+    (OFF_RAM_LIMIT, 8, false),
+    (offset_of!(Hart, chain_insn_limit), 8, false),
+    (offset_of!(Hart, exit_req), 1, false),
+    (offset_of!(Hart, tc_gen), 8, false),
+];
+
+/// Whether bytes `[lo, hi)` of the hart lie inside one field tier 2 may read (or, with
+/// `write`, write).
+fn hart_ok(lo: usize, hi: usize, write: bool) -> bool {
+    FIELDS.iter().any(|&(o, n, w)| (w || !write) && lo >= o && hi <= o + n)
+}
+
+// eBPF encoding (include/uapi/linux/bpf.h), spelled out again on purpose.
+const CLASS_LD: u8 = 0x00;
+const CLASS_LDX: u8 = 0x01;
+const CLASS_STX: u8 = 0x03;
+const CLASS_ALU: u8 = 0x04;
+const CLASS_JMP: u8 = 0x05;
+const CLASS_ALU64: u8 = 0x07;
+const MODE_IMM: u8 = 0x00;
+const MODE_MEM: u8 = 0x60;
+const SRC_X: u8 = 0x08;
+
+struct Insn {
+    code: u8,
+    dst: u8,
+    src: u8,
+    off: i16,
+    imm: i32,
+}
+
+fn decode(w: u64) -> Insn {
+    Insn {
+        code: w as u8,
+        dst: (w >> 8) as u8 & 15,
+        src: (w >> 12) as u8 & 15,
+        off: (w >> 16) as u16 as i16,
+        imm: (w >> 32) as u32 as i32,
+    }
+}
+
+fn size_bytes(code: u8) -> usize {
+    match code & 0x18 {
+        0x00 => 4,
+        0x08 => 2,
+        0x10 => 1,
+        _ => 8,
+    }
+}
+
+/// The pass over a program.
+struct Checker<'a> {
+    prog: &'a [u64],
+    env: &'a CheckEnv,
+    /// Forward jumps not reached yet: (target, state on that edge).
+    pending: [(u32, Regs); PENDING],
+    npending: usize,
+    /// State assumed to arrive at the loop target over the loop edge, if any.
+    loop_in: Option<(u32, Regs)>,
+    /// The loop edge this pass found: (target, state on it).
+    loop_out: Option<(u32, Regs)>,
+    /// Last instruction reached by a jump (a join point).
+    last_join: usize,
+}
+
+fn refuse<T>(at: usize, rule: Rule) -> Result<T, Refusal> {
+    Err(Refusal { at: at as u32, rule })
+}
+
+/// Checks `prog` (eBPF instructions as ebpf.rs encodes them) against the rules in the
+/// module docs.
+pub fn check(prog: &[u64], env: &CheckEnv) -> Result<(), Refusal> {
+    if prog.is_empty() || prog.len() > MAX_INSNS {
+        return refuse(0, Rule::Size);
+    }
+    let mut loop_in: Option<(u32, Regs)> = None;
+    // Each round can only lower the state assumed at the loop target (a join over a
+    // lattice of small height), so a few rounds reach the fixed point.
+    for _ in 0..8 {
+        let mut c = Checker {
+            prog,
+            env,
+            pending: [(0, [Val::Uninit; 10]); PENDING],
+            npending: 0,
+            loop_in,
+            loop_out: None,
+            last_join: 0,
+        };
+        c.pass()?;
+        match (loop_in, c.loop_out) {
+            (_, None) => return Ok(()),
+            (Some((t, assumed)), Some((t2, found))) if t == t2 => {
+                let joined = join_regs(&assumed, &found);
+                if joined == assumed {
+                    return Ok(());
+                }
+                loop_in = Some((t, joined));
+            }
+            (None, Some(edge)) => loop_in = Some(edge),
+            (Some(_), Some((t2, _))) => return refuse(t2 as usize, Rule::Loop),
+        }
+    }
+    refuse(0, Rule::Loop)
+}
+
+impl Checker<'_> {
+    fn pass(&mut self) -> Result<(), Refusal> {
+        let n = self.prog.len();
+        // At entry only r1 (the hart) is defined; r2 is the kernel's instruction
+        // pointer and r6-r9 are the caller's: none of them may be read.
+        let mut entry = [Val::Uninit; 10];
+        entry[1] = Val::Ctx(0);
+        let mut cur: Option<Regs> = Some(entry);
+        let mut i = 0;
+        while i < n {
+            let mut state = cur.take();
+            let mut joined = false;
+            let mut k = 0;
+            while k < self.npending {
+                if self.pending[k].0 as usize == i {
+                    let s = self.pending[k].1;
+                    state = Some(state.map_or(s, |c| join_regs(&c, &s)));
+                    self.npending -= 1;
+                    self.pending[k] = self.pending[self.npending];
+                    joined = true;
+                } else {
+                    k += 1;
+                }
+            }
+            if let Some((t, s)) = self.loop_in {
+                if t as usize == i {
+                    state = Some(state.map_or(s, |c| join_regs(&c, &s)));
+                    joined = true;
+                }
+            }
+            if joined {
+                self.last_join = i;
+            }
+            let ins = decode(self.prog[i]);
+            let wide = ins.code == (CLASS_LD | MODE_IMM | 0x18);
+            if wide {
+                // LD_IMM64 spans two slots; the second must be all zero but the imm.
+                let Some(&next) = self.prog.get(i + 1) else { return refuse(i, Rule::Opcode) };
+                if next & 0xffff_ffff != 0 || ins.src != 0 {
+                    return refuse(i, Rule::Opcode);
+                }
+            }
+            match state {
+                // Unreachable code: only its encoding is checked.
+                None => self.structural(i, &ins)?,
+                Some(mut r) => cur = self.step(i, &ins, &mut r)?,
+            }
+            i += if wide { 2 } else { 1 };
+        }
+        if cur.is_some() {
+            return refuse(n - 1, Rule::Flow);
+        }
+        if self.npending != 0 {
+            return refuse(n - 1, Rule::JumpTarget);
+        }
+        Ok(())
+    }
+
+    /// Checks the encoding of an unreachable instruction (registers, jump targets).
+    fn structural(&mut self, i: usize, ins: &Insn) -> Result<(), Refusal> {
+        if ins.dst > 9 || ins.src > 9 {
+            return refuse(i, Rule::Register);
+        }
+        if ins.code & 7 == CLASS_JMP && !matches!(ins.code, 0x85 | 0x95) {
+            self.target(i, ins.off)?;
+        }
+        Ok(())
+    }
+
+    /// The index a jump at `i` with offset `off` goes to, if it is a valid target.
+    fn target(&self, i: usize, off: i16) -> Result<usize, Refusal> {
+        let t = i as i64 + 1 + i64::from(off);
+        if t < 0 || t >= self.prog.len() as i64 {
+            return refuse(i, Rule::JumpTarget);
+        }
+        let t = t as usize;
+        // Not the second half of an LD_IMM64 (`pass` checks every second half has
+        // code 0, so a slot with LD_IMM64's code is always a first half).
+        if t > 0 && decode(self.prog[t - 1]).code == (CLASS_LD | MODE_IMM | 0x18) {
+            return refuse(i, Rule::JumpTarget);
+        }
+        Ok(t)
+    }
+
+    /// Records a forward jump from `i` to `t` with state `r`.
+    fn push(&mut self, i: usize, t: usize, r: Regs) -> Result<(), Refusal> {
+        if t <= i {
+            return refuse(i, Rule::Loop);
+        }
+        if self.npending == PENDING {
+            return refuse(i, Rule::Flow);
+        }
+        self.pending[self.npending] = (t as u32, r);
+        self.npending += 1;
+        Ok(())
+    }
+
+    /// Reads register `x` as a plain value.
+    fn plain(i: usize, r: &Regs, x: u8) -> Result<Val, Refusal> {
+        let v = r[usize::from(x)];
+        if v.plain() {
+            Ok(v)
+        } else {
+            refuse(i, Rule::Uninit)
+        }
+    }
+
+    /// One reachable instruction: checks it against state `r` and returns the state
+    /// after it (`None`: no fall-through).
+    fn step(&mut self, i: usize, ins: &Insn, r: &mut Regs) -> Result<Option<Regs>, Refusal> {
+        if ins.dst > 9 || ins.src > 9 {
+            return refuse(i, Rule::Register);
+        }
+        let (d, s) = (usize::from(ins.dst), usize::from(ins.src));
+        let class = ins.code & 7;
+        match class {
+            CLASS_ALU | CLASS_ALU64 => self.alu(i, ins, r)?,
+            CLASS_LD => {
+                // LD_IMM64 of a constant (checked in `pass`); a micro-op address of
+                // this block becomes `UopPtr`, for the helper's second argument.
+                let lo = u64::from(ins.imm as u32);
+                let hi = (self.prog[i + 1] >> 32) & 0xffff_ffff;
+                let v = lo | hi << 32;
+                const _: () = assert!(size_of::<Uop>().is_power_of_two());
+                let size = size_of::<Uop>() as u64;
+                let end = (self.env.nuops as u64).saturating_mul(size).saturating_add(self.env.uops);
+                r[d] = if v >= self.env.uops && v < end && (v - self.env.uops) & (size - 1) == 0 {
+                    Val::UopPtr
+                } else {
+                    Val::Scalar
+                };
+            }
+            CLASS_LDX => {
+                if ins.code & 0xe0 != MODE_MEM {
+                    return refuse(i, Rule::Opcode);
+                }
+                let size = size_bytes(ins.code);
+                r[d] = self.load(i, r[s], ins.off, size)?;
+            }
+            CLASS_STX => {
+                if ins.code & 0xe0 != MODE_MEM {
+                    return refuse(i, Rule::Opcode);
+                }
+                let size = size_bytes(ins.code);
+                Self::plain(i, r, ins.src).map_err(|e| self.pointer_or(e, r[s]))?;
+                self.store(i, r[d], ins.off, size)?;
+            }
+            CLASS_JMP => return self.jump(i, ins, r),
+            _ => return refuse(i, Rule::Opcode),
+        }
+        Ok(Some(*r))
+    }
+
+    fn load(&self, i: usize, base: Val, off: i16, size: usize) -> Result<Val, Refusal> {
+        match base {
+            Val::Ctx(extra) => {
+                let Ok(lo) = usize::try_from(off) else { return refuse(i, Rule::HartAccess) };
+                if !hart_ok(lo, lo + extra as usize + size, false) {
+                    return refuse(i, Rule::HartAccess);
+                }
+                Ok(match (extra, lo, size) {
+                    (0, OFF_RAM_PTR, 8) => Val::RamBase,
+                    (0, OFF_RAM_LIMIT, 8) => Val::RamLimit,
+                    (_, _, 1) => Val::Bounded(0xff),
+                    (_, _, 2) => Val::Bounded(0xffff),
+                    _ => Val::Scalar,
+                })
+            }
+            Val::RamPtr if off == 0 => Ok(match size {
+                1 => Val::Bounded(0xff),
+                2 => Val::Bounded(0xffff),
+                _ => Val::Scalar,
+            }),
+            // A plain value used as an address: a RAM access without the pattern.
+            v if v == Val::RamPtr || v == Val::RamBase || v.plain() => refuse(i, Rule::RamAccess),
+            Val::Uninit => refuse(i, Rule::Uninit),
+            _ => refuse(i, Rule::Pointer),
+        }
+    }
+
+    fn store(&self, i: usize, base: Val, off: i16, size: usize) -> Result<(), Refusal> {
+        match base {
+            Val::Ctx(0) => {
+                let Ok(lo) = usize::try_from(off) else { return refuse(i, Rule::HartAccess) };
+                if !hart_ok(lo, lo + size, true) {
+                    return refuse(i, Rule::HartAccess);
+                }
+                if lo < OFF_INSNS + 8 && lo + size > OFF_INSNS && !self.counter_update(i) {
+                    return refuse(i, Rule::Counter);
+                }
+                Ok(())
+            }
+            Val::RamPtr if off == 0 => Ok(()),
+            // A plain value used as an address: a RAM access without the pattern.
+            v if v == Val::RamPtr || v == Val::RamBase || v.plain() => refuse(i, Rule::RamAccess),
+            Val::Ctx(_) => refuse(i, Rule::HartAccess),
+            Val::Uninit => refuse(i, Rule::Uninit),
+            _ => refuse(i, Rule::Pointer),
+        }
+    }
+
+    /// Whether the store at `i` is the end of `rX = insns; rX += 1..511; insns = rX`
+    /// with no jump into the middle.
+    fn counter_update(&self, i: usize) -> bool {
+        if i < 2 || self.last_join > i - 2 {
+            return false;
+        }
+        let (ld, add, st) = (decode(self.prog[i - 2]), decode(self.prog[i - 1]), decode(self.prog[i]));
+        let reg = st.src;
+        ld.code == (CLASS_LDX | MODE_MEM | 0x18)
+            && ld.src == 6
+            && ld.off as usize == OFF_INSNS
+            && ld.dst == reg
+            && add.code == CLASS_ALU64 /* ADD, immediate */
+            && add.dst == reg
+            && (1..=511).contains(&add.imm)
+            && st.code == (CLASS_STX | MODE_MEM | 0x18)
+            && st.dst == 6
+            && st.off as usize == OFF_INSNS
+            && reg != 6
+    }
+
+    fn alu(&mut self, i: usize, ins: &Insn, r: &mut Regs) -> Result<(), Refusal> {
+        let wide = ins.code & 7 == CLASS_ALU64;
+        let x = ins.code & SRC_X != 0;
+        let op = ins.code & 0xf0;
+        let (d, s) = (usize::from(ins.dst), usize::from(ins.src));
+        // No sign-extending moves, signed division or byte swaps: off is 0, and the
+        // unused source register field of immediate forms too.
+        if ins.off != 0 {
+            return refuse(i, if matches!(op, 0x30 | 0x90) { Rule::Division } else { Rule::Opcode });
+        }
+        if !x && ins.src != 0 || x && ins.imm != 0 {
+            return refuse(i, Rule::Opcode);
+        }
+        let width: i32 = if wide { 64 } else { 32 };
+        let src = if x { r[s] } else { Val::Scalar };
+        let dst = r[d];
+        let out = match op {
+            // MOV
+            0xb0 => {
+                if !x {
+                    if ins.imm >= 0 || !wide {
+                        Val::Bounded(ins.imm as u32)
+                    } else {
+                        Val::Scalar
+                    }
+                } else if wide {
+                    src
+                } else {
+                    Self::plain(i, r, ins.src)?;
+                    Val::Scalar
+                }
+            }
+            // NEG
+            0x80 => {
+                if x {
+                    return refuse(i, Rule::Opcode);
+                }
+                Self::plain(i, r, ins.dst)?;
+                Val::Scalar
+            }
+            // ADD: the two pointer patterns, else plain values.
+            0x00 if x && wide && !(dst.plain() && src.plain()) => match (dst, src) {
+                (Val::Ctx(a), Val::Bounded(b)) | (Val::Bounded(b), Val::Ctx(a)) => {
+                    let sum = a.saturating_add(b);
+                    if sum > 0x8000 {
+                        return refuse(i, Rule::Pointer);
+                    }
+                    Val::Ctx(sum)
+                }
+                (Val::RamOff, Val::RamBase) | (Val::RamBase, Val::RamOff) => Val::RamPtr,
+                (Val::Uninit, _) | (_, Val::Uninit) => return refuse(i, Rule::Uninit),
+                // RAM base plus anything not proven below the limit.
+                (Val::RamBase, _) | (_, Val::RamBase) => return refuse(i, Rule::RamAccess),
+                _ => return refuse(i, Rule::Pointer),
+            },
+            0x00 | 0x10 | 0x20 | 0x40 | 0x50 | 0x60 | 0x70 | 0x90 | 0x30 | 0xa0 | 0xc0 => {
+                let dv = Self::plain(i, r, ins.dst).map_err(|e| self.pointer_or(e, dst))?;
+                let sv = if x { Self::plain(i, r, ins.src).map_err(|e| self.pointer_or(e, src))? } else { Val::Scalar };
+                match op {
+                    // DIV, MOD: unsigned, 64-bit, by a nonzero immediate or a register
+                    // tested nonzero (a 64-bit test says nothing of the low half).
+                    0x30 | 0x90 => {
+                        let ok = if x { wide && sv == Val::NonZero } else { ins.imm != 0 };
+                        if !ok {
+                            return refuse(i, Rule::Division);
+                        }
+                        Val::Scalar
+                    }
+                    // Shifts by an immediate must be below the width.
+                    0x60 | 0x70 | 0xc0 if !x && !(0..width).contains(&ins.imm) => return refuse(i, Rule::Opcode),
+                    0x60 if !x => match dv {
+                        Val::Bounded(m) => {
+                            let v = u64::from(m) << ins.imm;
+                            u32::try_from(v).map_or(Val::Scalar, Val::Bounded)
+                        }
+                        _ => Val::Scalar,
+                    },
+                    0x70 if !x => match dv {
+                        Val::Bounded(m) => Val::Bounded(m >> ins.imm.min(31)),
+                        _ => Val::Scalar,
+                    },
+                    // AND never makes a value larger.
+                    0x50 => match (dv, sv, x) {
+                        (Val::RamOff, _, _) | (_, Val::RamOff, true) => Val::RamOff,
+                        (Val::Bounded(a), Val::Bounded(b), true) => Val::Bounded(a.min(b)),
+                        (Val::Bounded(a), _, true) | (_, Val::Bounded(a), true) => Val::Bounded(a),
+                        (Val::Bounded(a), _, false) if ins.imm >= 0 => Val::Bounded(a.min(ins.imm as u32)),
+                        (_, _, false) if ins.imm >= 0 => Val::Bounded(ins.imm as u32),
+                        _ => Val::Scalar,
+                    },
+                    _ => Val::Scalar,
+                }
+            }
+            _ => return refuse(i, Rule::Opcode),
+        };
+        r[d] = out;
+        Ok(())
+    }
+
+    /// A plain-value error turned into `Pointer` when the register holds a pointer.
+    fn pointer_or(&self, e: Refusal, v: Val) -> Refusal {
+        if v == Val::Uninit {
+            e
+        } else {
+            Refusal { rule: Rule::Pointer, ..e }
+        }
+    }
+
+    fn jump(&mut self, i: usize, ins: &Insn, r: &mut Regs) -> Result<Option<Regs>, Refusal> {
+        let op = ins.code & 0xf0;
+        let x = ins.code & SRC_X != 0;
+        match ins.code {
+            // CALL: the tier-2 helper only, on the hart and a micro-op of this block.
+            0x85 => {
+                if ins.src != 0 || ins.dst != 0 || ins.off != 0 || ins.imm != self.env.helper_imm {
+                    return refuse(i, Rule::Call);
+                }
+                if r[1] != Val::Ctx(0) || r[2] != Val::UopPtr {
+                    return refuse(i, Rule::Call);
+                }
+                r[0] = Val::Scalar;
+                for v in &mut r[1..=5] {
+                    *v = Val::Uninit;
+                }
+                return Ok(Some(*r));
+            }
+            // EXIT: a plain return value.
+            0x95 => {
+                if ins.src != 0 || ins.dst != 0 || ins.off != 0 || ins.imm != 0 {
+                    return refuse(i, Rule::Opcode);
+                }
+                Self::plain(i, r, 0).map_err(|e| self.pointer_or(e, r[0]))?;
+                return Ok(None);
+            }
+            // JA
+            0x05 => {
+                if ins.src != 0 || ins.dst != 0 || ins.imm != 0 {
+                    return refuse(i, Rule::Opcode);
+                }
+                let t = self.target(i, ins.off)?;
+                if t > i {
+                    self.push(i, t, *r)?;
+                } else {
+                    self.loop_edge(i, t, r)?;
+                }
+                return Ok(None);
+            }
+            _ => {}
+        }
+        if !matches!(op, 0x10 | 0x20 | 0x30 | 0x40 | 0x50 | 0x60 | 0x70 | 0xa0 | 0xb0 | 0xc0 | 0xd0) {
+            return refuse(i, Rule::Opcode);
+        }
+        if !x && ins.src != 0 || x && ins.imm != 0 {
+            return refuse(i, Rule::Opcode);
+        }
+        let (d, s) = (usize::from(ins.dst), usize::from(ins.src));
+        Self::plain(i, r, ins.dst).map_err(|e| self.pointer_or(e, r[d]))?;
+        if x {
+            Self::plain(i, r, ins.src).map_err(|e| self.pointer_or(e, r[s]))?;
+        }
+        let t = self.target(i, ins.off)?;
+        let mut taken = *r;
+        let mut fall = *r;
+        match (op, x) {
+            // jne r, 0 / jeq r, 0: r is nonzero on the taken / fall-through edge.
+            (0x50, false) if ins.imm == 0 => taken[d] = Val::NonZero,
+            (0x10, false) if ins.imm == 0 => fall[d] = Val::NonZero,
+            // jgt r, limit / jle r, limit: r <= the RAM limit on the other edge.
+            (0x20, true) if r[s] == Val::RamLimit => fall[d] = Val::RamOff,
+            (0xb0, true) if r[s] == Val::RamLimit => taken[d] = Val::RamOff,
+            _ => {}
+        }
+        self.push(i, t, taken)?;
+        Ok(Some(fall))
+    }
+
+    /// The one backward jump: `ja` at `i` back to `t`, allowed only at the end of the
+    /// bounded loop tail (see ebpf.rs `loop_back`), 20 instructions that no jump
+    /// enters: retire (`counter_update`), `insns >= chain_insn_limit` exits, a stop
+    /// request exits, `tc_gen` moved exits, then three counter updates.
+    fn loop_edge(&mut self, i: usize, t: usize, r: &Regs) -> Result<(), Refusal> {
+        const TAIL: usize = 20;
+        if self.loop_out.is_some() || i < TAIL || t == 0 || t > i - TAIL || self.last_join > i - TAIL {
+            return refuse(i, Rule::Loop);
+        }
+        let at = |k: usize| decode(self.prog[i - TAIL + k]);
+        let ldx_ctx = |ins: &Insn, size: u8, field: usize| {
+            ins.code == (CLASS_LDX | MODE_MEM | size) && ins.src == 6 && ins.off as usize == field
+        };
+        let (budget_a, budget_b, budget_j) = (at(3), at(4), at(5));
+        let (stop_l, stop_j) = (at(6), at(7));
+        let tail_ok = self.counter_update(i - TAIL + 2)
+            && ldx_ctx(&budget_a, 0x18, OFF_INSNS)
+            && ldx_ctx(&budget_b, 0x18, offset_of!(Hart, chain_insn_limit))
+            && budget_j.code == (CLASS_JMP | SRC_X | 0x30)
+            && budget_j.dst == budget_a.dst
+            && budget_j.src == budget_b.dst
+            && budget_a.dst != budget_b.dst
+            && ldx_ctx(&stop_l, 0x10, offset_of!(Hart, exit_req))
+            && stop_j.code == (CLASS_JMP | 0x50)
+            && stop_j.dst == stop_l.dst
+            && stop_j.imm == 0
+            // r6 is the hart in all of them: it is at the edge, and nothing in the
+            // tail writes it.
+            && r[6] == Val::Ctx(0)
+            && (0..TAIL).all(|k| {
+                let ins = at(k);
+                ins.dst != 6 || matches!(ins.code & 7, CLASS_STX | CLASS_JMP)
+            });
+        if !tail_ok {
+            return refuse(i, Rule::Loop);
+        }
+        self.loop_out = Some((t as u32, *r));
+        Ok(())
+    }
+}

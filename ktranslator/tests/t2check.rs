@@ -1,0 +1,190 @@
+//! The tier-2 program checker (t2check.rs) on real programs: every program the lowering
+//! makes for a real guest loop passes, and each class of fault the checker exists for,
+//! planted into such a program by mutating it, is refused with its rule.
+
+mod common;
+
+use std::ffi::c_void;
+use std::sync::Mutex;
+
+use common::{addi, bne, i_type, s_type, Machine, J_SELF, RAM_BASE, S0, T0, T1, T2};
+use ktranslator::ebpf::insn;
+use ktranslator::t2check::{check, CheckEnv, Rule};
+use ktranslator::tier2::Tier2Host;
+
+/// Programs the capturing host was asked to compile (after the checker passed them).
+static PROGRAMS: Mutex<Vec<Vec<u64>>> = Mutex::new(Vec::new());
+const HELPER_IMM: i32 = 0x1234;
+
+unsafe extern "C" fn capture(_: *mut c_void, insns: *const u64, n: usize, _entry: *mut u64) -> u64 {
+    // SAFETY: ktranslator passes `n` valid instructions at `insns`.
+    let p = unsafe { std::slice::from_raw_parts(insns, n) }.to_vec();
+    PROGRAMS.lock().unwrap().push(p);
+    0 // refused: the block stays on tier 1
+}
+
+fn r_type(f3: u32, f7: u32, rd: u32, rs1: u32, rs2: u32) -> u32 {
+    0x33 | (rd << 7) | (f3 << 12) | (rs1 << 15) | (rs2 << 20) | (f7 << 25)
+}
+
+/// The program of a self-looping block with a RAM load and store, a division and a
+/// helper op (mulh): `loop: ld; div; mulh; sd; addi; bne loop`.
+fn loop_program() -> Vec<u64> {
+    let mut m = Machine::new(1 << 20, 1 << 16);
+    let code = [
+        (1 << 12) | (S0 << 7) | 0x17, // auipc s0, 1
+        addi(T0, 0, 100),
+        i_type(0x03, T1, 3, S0, 0), // loop: ld t1, 0(s0)
+        r_type(4, 1, T2, T1, T0),   // div t2, t1, t0
+        r_type(1, 1, T1, T1, T0),   // mulh t1, t1, t0
+        s_type(3, S0, T2, 8),       // sd t2, 8(s0)
+        addi(T0, T0, -1),
+        bne(T0, 0, -20),
+        J_SELF,
+    ];
+    m.write_words(RAM_BASE, &code);
+    let host = Tier2Host {
+        compile: Some(capture),
+        free: None,
+        opaque: std::ptr::null_mut(),
+        helper_imm: HELPER_IMM,
+        threshold: 1,
+        max_blocks: 1024,
+    };
+    PROGRAMS.lock().unwrap().clear();
+    // SAFETY: `capture` never returns a handle, so nothing is ever run or freed.
+    unsafe { m.hart().set_tier2(Some(host)) };
+    m.run(2000);
+    assert_eq!(m.hart().t2_refusals().0, 0, "the checker refused a program of the lowering");
+    let progs = PROGRAMS.lock().unwrap();
+    // The loop block (at `loop`: the first block, from 0, runs into it): the one with
+    // a helper call, a division and a loop edge.
+    progs
+        .iter()
+        .find(|p| {
+            p.iter().any(|&w| w == insn(0x85, 0, 0, 0, HELPER_IMM))
+                && p.iter().any(|&w| w as u8 == 0x3f)
+                && p.iter().any(|&w| w as u8 == 0x05 && off(w) < 0)
+        })
+        .expect("the loop block was compiled")
+        .clone()
+}
+
+/// The check environment for a captured program: its micro-op range from the
+/// addresses it passes to the helper.
+fn env(p: &[u64]) -> CheckEnv {
+    // The LD_IMM64 of r2 right before each helper call.
+    let uops: Vec<u64> = p
+        .iter()
+        .enumerate()
+        .filter(|&(i, &w)| w == insn(0x85, 0, 0, 0, HELPER_IMM) && i >= 2)
+        .map(|(i, _)| (p[i - 2] >> 32) | (p[i - 1] >> 32) << 32)
+        .collect();
+    let lo = *uops.iter().min().expect("a helper call");
+    let hi = *uops.iter().max().unwrap();
+    CheckEnv { helper_imm: HELPER_IMM, uops: lo, nuops: ((hi - lo) / 16 + 1) as usize }
+}
+
+fn code(w: u64) -> u8 {
+    w as u8
+}
+fn dst(w: u64) -> u8 {
+    (w >> 8) as u8 & 15
+}
+fn src(w: u64) -> u8 {
+    (w >> 12) as u8 & 15
+}
+fn off(w: u64) -> i16 {
+    (w >> 16) as u16 as i16
+}
+fn with_off(w: u64, o: i16) -> u64 {
+    (w & !(0xffff << 16)) | u64::from(o as u16) << 16
+}
+fn with_imm(w: u64, imm: i32) -> u64 {
+    (w & 0xffff_ffff) | u64::from(imm as u32) << 32
+}
+fn with_regs(w: u64, d: u8, s: u8) -> u64 {
+    (w & !0xff00) | u64::from(d | s << 4) << 8
+}
+
+/// Index of the first instruction matching `f`.
+#[track_caller]
+fn find(p: &[u64], f: impl Fn(u64) -> bool) -> usize {
+    p.iter().position(|&w| f(w)).expect("instruction present")
+}
+
+fn expect(p: &[u64], rule: Rule, what: &str) {
+    match check(p, &env_of_original()) {
+        Err(e) => assert_eq!(e.rule, rule, "{what}: refused at {} for {:?}", e.at, e.rule),
+        Ok(()) => panic!("{what}: accepted"),
+    }
+}
+
+static ENV: Mutex<Option<CheckEnv>> = Mutex::new(None);
+fn env_of_original() -> CheckEnv {
+    ENV.lock().unwrap().expect("set by the test")
+}
+
+#[test]
+fn real_programs_pass_and_mutations_are_refused() {
+    let p = loop_program();
+    let e = env(&p);
+    *ENV.lock().unwrap() = Some(e);
+    check(&p, &e).expect("the original program passes");
+    let back = find(&p, |w| code(w) == 0x05 && off(w) < 0);
+
+    let m = |f: &dyn Fn(&mut Vec<u64>)| {
+        let mut q = p.clone();
+        f(&mut q);
+        q
+    };
+    // Hart accesses outside the fields tier 2 may use.
+    let ld_ctx = find(&p, |w| code(w) == 0x79 && src(w) == 6 && off(w) > 0);
+    expect(&m(&|q| q[ld_ctx] = with_off(q[ld_ctx], 0x7ff8)), Rule::HartAccess, "read past the fields");
+    expect(&m(&|q| q[ld_ctx] = with_off(q[ld_ctx], -8)), Rule::HartAccess, "read below the hart");
+    let st_x = find(&p, |w| code(w) == 0x7b && dst(w) == 6 && off(w) < 256 * 8 && off(w) > 8);
+    expect(&m(&|q| q[st_x] = with_off(q[st_x], 0)), Rule::HartAccess, "write of x0");
+    expect(&m(&|q| q[1] = with_off(q[1], off(q[1]) + 8)), Rule::RamAccess, "RAM base from another field");
+    // Guest RAM: no bounds check, or an access past the checked offset.
+    let bounds = find(&p, |w| code(w) == 0x2d);
+    expect(&m(&|q| q[bounds] = insn(0x05, 0, 0, 0, 0)), Rule::RamAccess, "RAM access without the bounds check");
+    let add_base = find(&p, |w| code(w) == 0x0f && src(w) == 9);
+    let access = add_base + 1 + find(&p[add_base + 1..], |w| matches!(code(w), 0x61 | 0x69 | 0x71 | 0x79 | 0x63 | 0x6b | 0x73 | 0x7b));
+    expect(&m(&|q| q[access] = with_off(q[access], 8)), Rule::RamAccess, "RAM access past the checked offset");
+    // Jumps.
+    let fwd = find(&p, |w| code(w) == 0x5d || code(w) == 0x55);
+    expect(&m(&|q| q[fwd] = with_off(q[fwd], 0x4000)), Rule::JumpTarget, "jump past the end");
+    let ld64 = find(&p, |w| code(w) == 0x18);
+    expect(
+        &m(&|q| q[fwd] = with_off(q[fwd], (ld64 as i64 + 1 - fwd as i64 - 1) as i16)),
+        if ld64 > fwd { Rule::JumpTarget } else { Rule::Loop },
+        "jump into LD_IMM64",
+    );
+    expect(&m(&|q| q[fwd] = with_off(q[fwd], -2)), Rule::Loop, "backward conditional jump");
+    // The loop edge: only behind the bounded tail.
+    let budget = find(&p, |w| code(w) == 0x3d);
+    expect(&m(&|q| q[budget] = with_off(q[budget], 0) ), Rule::Loop, "jump into the loop tail");
+    expect(&m(&|q| q[budget] = insn(0x07, 0, 0, 0, 0)), Rule::Loop, "loop without the budget check");
+    expect(&m(&|q| q[back - 1] = q[back]), Rule::Loop, "a second loop edge");
+    // The retired-instruction counter only grows.
+    let retire = back - 19;
+    assert_eq!(code(p[retire]), 0x07, "retire's add");
+    expect(&m(&|q| q[retire] = with_imm(q[retire], -1)), Rule::Counter, "counter decreased");
+    // Division by a register not tested for zero.
+    let zero_test = find(&p, |w| code(w) == 0x55 && dst(w) == 3 && (w >> 32) == 0);
+    expect(&m(&|q| q[zero_test] = with_imm(q[zero_test], 1)), Rule::Division, "divisor tested against 1");
+    let div = find(&p, |w| code(w) == 0x3f);
+    expect(&m(&|q| q[div] = with_off(q[div], 1)), Rule::Division, "signed eBPF division");
+    // Helper calls.
+    let call = find(&p, |w| code(w) == 0x85);
+    expect(&m(&|q| q[call] = with_imm(q[call], HELPER_IMM + 16)), Rule::Call, "call of another function");
+    expect(&m(&|q| q[call - 2] += 1 << 32), Rule::Call, "helper on a misaligned micro-op");
+    // The end.
+    expect(&p[..p.len() - 1], Rule::Flow, "falls off the end");
+    // Registers and values.
+    expect(&m(&|q| q[0] = with_regs(q[0], 6, 10)), Rule::Register, "r10 (the frame pointer)");
+    expect(&m(&|q| q[0] = with_regs(q[0], 6, 7)), Rule::Uninit, "caller's register read");
+    expect(&m(&|q| q[st_x] = with_regs(q[st_x], 6, 6)), Rule::Pointer, "hart pointer stored");
+    expect(&m(&|q| q[st_x] = with_regs(q[st_x], 6, 9)), Rule::Pointer, "RAM pointer stored");
+    expect(&m(&|q| q[ld_ctx] = (q[ld_ctx] & !0xe0) | 0xc0), Rule::Opcode, "atomic instead of load");
+}
