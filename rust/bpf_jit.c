@@ -13,7 +13,8 @@
 #include <asm/nospec-branch.h>
 
 /* Called from Rust (rust/jit.rs and ktranslator/src/tier2.rs declare them). */
-void *kemu_bpf_compile(const u64 *insns, u32 n);
+void *kemu_bpf_compile(const u64 *insns, u32 n, bool blind);
+bool kemu_bpf_blinding_wanted(void);
 u64 kemu_bpf_run(const void *prog, void *ctx);
 u64 kemu_bpf_run_checked(const void *prog, void *ctx, u64 *clobbered);
 void kemu_bpf_free(void *prog);
@@ -28,8 +29,15 @@ static bool t2_check_regs;
 module_param(t2_check_regs, bool, 0644);
 MODULE_PARM_DESC(t2_check_regs, "check callee-saved registers around every tier-2 program call (slow; for tests)");
 
+/* Blind the constants of every tier-2 program, whatever bpf_jit_harden says. */
+static bool t2_blind;
+module_param(t2_blind, bool, 0644);
+MODULE_PARM_DESC(t2_blind, "blind constants in every tier-2 program (default: as net.core.bpf_jit_harden asks for the VM's owner)");
+
 static atomic64_t t2_regs_checked = ATOMIC64_INIT(0);
 static atomic64_t t2_regs_clobbered = ATOMIC64_INIT(0);
+
+static atomic64_t t2_blinded = ATOMIC64_INIT(0);
 
 static int kemu_param_get_count(char *buf, const struct kernel_param *kp)
 {
@@ -41,13 +49,38 @@ module_param_cb(t2_regs_checked, &kemu_count_ops, &t2_regs_checked, 0444);
 MODULE_PARM_DESC(t2_regs_checked, "tier-2 calls checked by t2_check_regs");
 module_param_cb(t2_regs_clobbered, &kemu_count_ops, &t2_regs_clobbered, 0444);
 MODULE_PARM_DESC(t2_regs_clobbered, "checked tier-2 calls after which a callee-saved register differed");
+module_param_cb(t2_blinded, &kemu_count_ops, &t2_blinded, 0444);
+MODULE_PARM_DESC(t2_blinded, "tier-2 programs compiled with blinded constants");
+
+/*
+ * Whether t2_blind is set or net.core.bpf_jit_harden asks to blind the constants of programs the calling
+ * task loads (bpf_jit_harden is not exported: bpf_prog_alloc works it out for the
+ * current task, 1 = tasks without CAP_BPF, 2 = all). Called in the VM owner's
+ * ioctl, since the programs themselves are compiled on a kthread, which has every
+ * capability. Sleeps.
+ */
+bool kemu_bpf_blinding_wanted(void)
+{
+	struct bpf_prog *prog;
+	bool blind;
+
+	if (READ_ONCE(t2_blind))
+		return true;
+	prog = bpf_prog_alloc(bpf_prog_size(1), 0);
+	if (!prog)
+		return true;
+	blind = prog->blinding_requested;
+	bpf_prog_free(prog);
+	return blind;
+}
 
 /*
  * Compiles n instructions; returns the program (the handle for kemu_bpf_run and
  * kemu_bpf_free), or NULL if the kernel did not JIT it (the JIT is off, or it refused the
- * program). Sleeps (allocates with GFP_KERNEL).
+ * program). With blind, the JIT blinds constants (guest immediates then never appear
+ * verbatim in executable memory). Sleeps (allocates with GFP_KERNEL).
  */
-void *kemu_bpf_compile(const u64 *insns, u32 n)
+void *kemu_bpf_compile(const u64 *insns, u32 n, bool blind)
 {
 	struct bpf_prog *prog;
 	int err = 0;
@@ -65,11 +98,14 @@ void *kemu_bpf_compile(const u64 *insns, u32 n)
 	 * ktranslator's checker refuses any use of r10), so they need none.
 	 */
 	prog->aux->stack_depth = 0;
+	prog->blinding_requested = blind;
 	prog = bpf_prog_select_runtime(prog, &err);
 	if (err || !prog->jited) {
 		bpf_prog_free(prog);
 		return NULL;
 	}
+	if (prog->blinded)
+		atomic64_inc(&t2_blinded);
 	return prog;
 }
 

@@ -23,7 +23,8 @@ use crate::ktranslator::{
 };
 
 extern "C" {
-    fn kemu_bpf_compile(insns: *const u64, n: u32) -> *mut c_void;
+    fn kemu_bpf_compile(insns: *const u64, n: u32, blind: bool) -> *mut c_void;
+    fn kemu_bpf_blinding_wanted() -> bool;
     fn kemu_bpf_run(prog: *const c_void, ctx: *mut c_void) -> u64;
     fn kemu_bpf_run_checked(prog: *const c_void, ctx: *mut c_void, clobbered: *mut u64) -> u64;
     fn kemu_bpf_free(prog: *mut c_void);
@@ -46,7 +47,7 @@ static REFUSAL_LOGGED: AtomicBool = AtomicBool::new(false);
 pub(crate) fn probe() {
     let prog = ebpf::PROBE_PROGRAM;
     // SAFETY: `prog` holds `prog.len()` instructions; the C side copies them.
-    let handle = unsafe { kemu_bpf_compile(prog.as_ptr(), prog.len() as u32) };
+    let handle = unsafe { kemu_bpf_compile(prog.as_ptr(), prog.len() as u32, false) };
     if handle.is_null() {
         pr_info!("tier 2 off: the kernel did not JIT-compile a BPF program (is net.core.bpf_jit_enable 0?); guests run on tier 1\n");
         return;
@@ -94,12 +95,16 @@ fn helper_imm() -> i32 {
     unsafe { kemu_bpf_call_imm(tier2_helper as *const c_void) }
 }
 
+/// The hooks' `opaque` word: bit 0 asks the JIT to blind constants.
+const OPAQUE_BLIND: usize = 1;
+
 /// The `compile` hook: the entry ktranslator stores is the `struct bpf_prog` itself,
 /// which it runs with `kemu_bpf_run` (feature `bpf-prog-run`).
-unsafe extern "C" fn compile(_: *mut c_void, insns: *const u64, n: usize, entry: *mut u64) -> u64 {
+unsafe extern "C" fn compile(opaque: *mut c_void, insns: *const u64, n: usize, entry: *mut u64) -> u64 {
     let Ok(n) = u32::try_from(n) else { return 0 };
+    let blind = opaque.addr() & OPAQUE_BLIND != 0;
     // SAFETY: ktranslator passes `n` instructions at `insns` (`Tier2Host` contract).
-    let prog = unsafe { kemu_bpf_compile(insns, n) };
+    let prog = unsafe { kemu_bpf_compile(insns, n, blind) };
     if prog.is_null() && !REFUSAL_LOGGED.swap(true, Ordering::Relaxed) {
         pr_warn!(
             "the BPF JIT refused a tier-2 program of {} instructions: that block stays on tier 1 (further refusals are only counted: t2_rejected in KEMU_STATUS)\n",
@@ -116,7 +121,9 @@ unsafe extern "C" fn free(_: *mut c_void, handle: u64) {
     unsafe { kemu_bpf_free(handle as *mut c_void) };
 }
 
-/// The hooks for a hart, if tier 2 is available; blocks are compiled after `threshold`
+/// The hooks for a hart, if tier 2 is available (call it in the VM owner's context:
+/// whether constants are blinded follows `net.core.bpf_jit_harden` for that task);
+/// blocks are compiled after `threshold`
 /// tier-1 executions (0: `KEMU_TIER2_THRESHOLD_DEFAULT`: compiling costs about as much
 /// as a few thousand block executions, the JIT's passes and then making the image
 /// read-only and executable, so only blocks that stay hot are worth it).
@@ -127,7 +134,8 @@ pub(crate) fn host(threshold: u32) -> Option<Tier2Host> {
     Some(Tier2Host {
         compile: Some(compile),
         free: Some(free),
-        opaque: ptr::null_mut(),
+        // SAFETY: allocates and frees one program; no other effect.
+        opaque: if unsafe { kemu_bpf_blinding_wanted() } { ptr::without_provenance_mut(OPAQUE_BLIND) } else { ptr::null_mut() },
         helper_imm: helper_imm(),
         threshold: if threshold == 0 { crate::uapi::KEMU_TIER2_THRESHOLD_DEFAULT } else { threshold },
         max_blocks: MAX_BLOCKS,

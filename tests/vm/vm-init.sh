@@ -100,6 +100,37 @@ isa_tier2() { # isa_tier2 start|run
     done
 }
 step "ISA tests inside kemu.ko with tier 2 (kernel BPF JIT)" isa_tier2 start
+# Self-looping tier-2 blocks through the kernel's BPF JIT, each call made with known
+# values in rbx and r12-r15 (module parameter t2_check_regs): the programs must keep
+# the caller's callee-saved registers (a loop once kept data in the JIT's frame, where
+# the kernel had saved rbx).
+t2_regs() {
+    p=/sys/module/kemu/parameters
+    before=$(cat $p/t2_regs_checked) || return 1
+    echo 1 > $p/t2_check_regs || return 1
+    kemuctl start --tier 2 --tier2-threshold 1 --mem 32M --bios none --kernel /guests/t2loop.elf \
+        --stats-json /tmp/t2loop.json </dev/null; rc=$?
+    echo 0 > $p/t2_check_regs
+    checked=$(( $(cat $p/t2_regs_checked) - before )); clobbered=$(cat $p/t2_regs_clobbered)
+    echo "t2loop: exit $rc, $checked checked calls, $clobbered clobbered, $(tr -d '{}"' </tmp/t2loop.json | tr ',' '\n' | grep '^t2_executed')"
+    [ $rc = 0 ] && [ "$checked" -gt 0 ] && [ "$clobbered" = 0 ]
+}
+step "tier-2 loops keep the caller's callee-saved registers (kernel BPF JIT)" t2_regs
+# Constant blinding (module parameter t2_blind; net.core.bpf_jit_harden=2 does the same
+# on kernels with networking, which the test kernel has not): tier 2 must still compute
+# the same results.
+blinded() {
+    p=/sys/module/kemu/parameters
+    before=$(cat $p/t2_blinded) || return 1
+    echo 1 > $p/t2_blind || return 1
+    isa_tier2 start; rc=$?
+    kemuctl start --tier 2 --tier2-threshold 1 --mem 32M --bios none --kernel /guests/t2loop.elf </dev/null || rc=1
+    echo 0 > $p/t2_blind
+    blinded=$(( $(cat $p/t2_blinded) - before ))
+    echo "$blinded programs compiled blinded"
+    [ $rc = 0 ] && [ $blinded -gt 0 ]
+}
+step "tier 2 with constant blinding (t2_blind=1)" blinded
 step "ISA tests in kemuctl run with tier 2 (userspace eBPF JIT)" isa_tier2 run
 
 # The real guest: Debian's riscv64 kernel with OpenSBI, booted inside kemu.ko from the

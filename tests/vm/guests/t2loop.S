@@ -1,0 +1,27 @@
+# Tier 2's self-looping blocks: a loop of a RAM load, an add and a store, which tier 2
+# compiles into one program that branches back to its own start (ebpf.rs `loop_back`).
+# Powers off (code 0) if the counter in RAM reached the iteration count, else fails
+# with code 1 through the SiFive test device.
+    .globl _start
+_start:
+    li t0, 200000
+    la s0, counter
+    sd zero, 0(s0)
+loop:
+    ld t1, 0(s0)
+    addi t1, t1, 1
+    sd t1, 0(s0)
+    addi t0, t0, -1
+    bnez t0, loop
+    ld t1, 0(s0)
+    li t2, 200000
+    li t0, 0x100000
+    li t3, 0x5555
+    beq t1, t2, 1f
+    li t3, 0x13333          # FAIL, code 1
+1:  sw t3, 0(t0)
+2:  j 2b
+    .data
+    .align 3
+counter:
+    .dword 0
