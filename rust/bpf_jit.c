@@ -8,16 +8,23 @@
  * to userspace.
  */
 #include <linux/filter.h>
+#include <linux/memcontrol.h>
 #include <linux/moduleparam.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
 #include <linux/sysfs.h>
 #include <asm/nospec-branch.h>
 
+struct kemu_jit_vm;
+
 /* Called from Rust (rust/jit.rs and ktranslator/src/tier2.rs declare them). */
-void *kemu_bpf_compile(const u64 *insns, u32 n, bool blind);
-bool kemu_bpf_blinding_wanted(void);
+struct kemu_jit_vm *kemu_jit_vm_new(void);
+void kemu_jit_vm_free(struct kemu_jit_vm *vm);
+u64 kemu_jit_vm_bytes(const struct kemu_jit_vm *vm);
+void *kemu_bpf_compile(struct kemu_jit_vm *vm, const u64 *insns, u32 n);
 u64 kemu_bpf_run(const void *prog, void *ctx);
 u64 kemu_bpf_run_checked(const void *prog, void *ctx, u64 *clobbered);
-void kemu_bpf_free(void *prog);
+void kemu_bpf_free(struct kemu_jit_vm *vm, void *prog);
 s32 kemu_bpf_call_imm(const void *fn);
 
 /*
@@ -37,6 +44,22 @@ MODULE_PARM_DESC(t2_blind, "blind constants in every tier-2 program (default: as
 static atomic64_t t2_regs_checked = ATOMIC64_INIT(0);
 static atomic64_t t2_regs_clobbered = ATOMIC64_INIT(0);
 
+/*
+ * JIT memory: every program costs its bpf_prog allocation (the instruction copy lives in
+ * it and cannot be given back: bpf_prog_free needs the whole object), its aux struct
+ * and its native image. Each VM and the module as a whole have a budget; a block whose
+ * program would exceed either stays on tier 1. The allocations are charged to the
+ * memory cgroup of the VM's owner, not to the kthread that compiles (root's).
+ */
+static unsigned int t2_vm_budget_mb = 64;
+module_param(t2_vm_budget_mb, uint, 0644);
+MODULE_PARM_DESC(t2_vm_budget_mb, "most MiB of tier-2 programs (bpf_prog, aux, native image) per VM; read at VM creation");
+static unsigned int t2_total_budget_mb = 256;
+module_param(t2_total_budget_mb, uint, 0644);
+MODULE_PARM_DESC(t2_total_budget_mb, "most MiB of tier-2 programs of all VMs together");
+static atomic64_t t2_jit_bytes = ATOMIC64_INIT(0);
+static atomic64_t t2_jit_peak = ATOMIC64_INIT(0);
+static atomic64_t t2_over_budget = ATOMIC64_INIT(0);
 static atomic64_t t2_blinded = ATOMIC64_INIT(0);
 
 static int kemu_param_get_count(char *buf, const struct kernel_param *kp)
@@ -45,21 +68,45 @@ static int kemu_param_get_count(char *buf, const struct kernel_param *kp)
 }
 
 static const struct kernel_param_ops kemu_count_ops = { .get = kemu_param_get_count };
+
+/* Any write to t2_jit_peak restarts it at the bytes alive now. */
+static int kemu_param_reset_peak(const char *val, const struct kernel_param *kp)
+{
+	atomic64_set(kp->arg, atomic64_read(&t2_jit_bytes));
+	return 0;
+}
+
+static const struct kernel_param_ops kemu_peak_ops = {
+	.set = kemu_param_reset_peak,
+	.get = kemu_param_get_count,
+};
 module_param_cb(t2_regs_checked, &kemu_count_ops, &t2_regs_checked, 0444);
 MODULE_PARM_DESC(t2_regs_checked, "tier-2 calls checked by t2_check_regs");
 module_param_cb(t2_regs_clobbered, &kemu_count_ops, &t2_regs_clobbered, 0444);
 MODULE_PARM_DESC(t2_regs_clobbered, "checked tier-2 calls after which a callee-saved register differed");
+module_param_cb(t2_jit_bytes, &kemu_count_ops, &t2_jit_bytes, 0444);
+MODULE_PARM_DESC(t2_jit_bytes, "bytes of tier-2 programs alive (all VMs)");
+module_param_cb(t2_jit_peak, &kemu_peak_ops, &t2_jit_peak, 0644);
+MODULE_PARM_DESC(t2_jit_peak, "most bytes of tier-2 programs alive at once since load (a write restarts it from now)");
+module_param_cb(t2_over_budget, &kemu_count_ops, &t2_over_budget, 0444);
+MODULE_PARM_DESC(t2_over_budget, "tier-2 programs not compiled because a budget was spent");
 module_param_cb(t2_blinded, &kemu_count_ops, &t2_blinded, 0444);
 MODULE_PARM_DESC(t2_blinded, "tier-2 programs compiled with blinded constants");
 
+/* A VM's JIT state: its budget, what it uses, whether to blind, whom to charge. */
+struct kemu_jit_vm {
+	atomic64_t bytes;
+	u64 budget;
+	bool blind;
+	struct mem_cgroup *memcg;
+};
+
 /*
- * Whether t2_blind is set or net.core.bpf_jit_harden asks to blind the constants of programs the calling
- * task loads (bpf_jit_harden is not exported: bpf_prog_alloc works it out for the
- * current task, 1 = tasks without CAP_BPF, 2 = all). Called in the VM owner's
- * ioctl, since the programs themselves are compiled on a kthread, which has every
- * capability. Sleeps.
+ * Whether t2_blind is set or net.core.bpf_jit_harden asks to blind the constants of
+ * programs the calling task loads (bpf_jit_harden is not exported: bpf_prog_alloc works
+ * it out for the current task, 1 = tasks without CAP_BPF, 2 = all).
  */
-bool kemu_bpf_blinding_wanted(void)
+static bool kemu_bpf_blinding_wanted(void)
 {
 	struct bpf_prog *prog;
 	bool blind;
@@ -75,21 +122,102 @@ bool kemu_bpf_blinding_wanted(void)
 }
 
 /*
- * Compiles n instructions; returns the program (the handle for kemu_bpf_run and
- * kemu_bpf_free), or NULL if the kernel did not JIT it (the JIT is off, or it refused the
- * program). With blind, the JIT blinds constants (guest immediates then never appear
- * verbatim in executable memory). Sleeps (allocates with GFP_KERNEL).
+ * The JIT state of a new VM, made in its owner's ioctl (the programs are compiled on a
+ * kthread, which has every capability and belongs to the root cgroup): the budget from
+ * t2_vm_budget_mb, blinding as that task would get it, its memory cgroup. NULL if out of
+ * memory. Sleeps.
  */
-void *kemu_bpf_compile(const u64 *insns, u32 n, bool blind)
+struct kemu_jit_vm *kemu_jit_vm_new(void)
 {
+	struct kemu_jit_vm *vm = kzalloc(sizeof(*vm), GFP_KERNEL_ACCOUNT);
+
+	if (!vm)
+		return NULL;
+	atomic64_set(&vm->bytes, 0);
+	vm->budget = (u64)READ_ONCE(t2_vm_budget_mb) << 20;
+	vm->blind = kemu_bpf_blinding_wanted();
+	vm->memcg = get_mem_cgroup_from_mm(current->mm);
+	return vm;
+}
+
+/* Releases a VM's JIT state; every program of the VM must have been freed. */
+void kemu_jit_vm_free(struct kemu_jit_vm *vm)
+{
+	if (!vm)
+		return;
+	WARN_ON(atomic64_read(&vm->bytes) != 0);
+	mem_cgroup_put(vm->memcg);
+	kfree(vm);
+}
+
+/* Bytes of tier-2 programs the VM holds. */
+u64 kemu_jit_vm_bytes(const struct kemu_jit_vm *vm)
+{
+	return vm ? atomic64_read(&vm->bytes) : 0;
+}
+
+/* What a program holds: its allocation (pages), its aux struct, its native image. */
+static u64 kemu_prog_cost(const struct bpf_prog *prog)
+{
+	return ((u64)prog->pages << PAGE_SHIFT) + sizeof(struct bpf_prog_aux) + prog->jited_len;
+}
+
+/* Adds `delta` bytes to what the VM and the module hold (no limit). */
+static void kemu_budget_add(struct kemu_jit_vm *vm, s64 delta)
+{
+	s64 total = atomic64_add_return(delta, &t2_jit_bytes);
+	s64 peak = atomic64_read(&t2_jit_peak);
+
+	atomic64_add(delta, &vm->bytes);
+	while (total > peak && !atomic64_try_cmpxchg(&t2_jit_peak, &peak, total))
+		;
+}
+
+/* Takes `cost` bytes from the VM's and the module's budgets; false if either is spent. */
+static bool kemu_budget_take(struct kemu_jit_vm *vm, s64 cost)
+{
+	s64 total = atomic64_add_return(cost, &t2_jit_bytes);
+	s64 mine = atomic64_add_return(cost, &vm->bytes);
+
+	if (mine > (s64)vm->budget || total > (s64)READ_ONCE(t2_total_budget_mb) << 20) {
+		atomic64_sub(cost, &vm->bytes);
+		atomic64_sub(cost, &t2_jit_bytes);
+		atomic64_inc(&t2_over_budget);
+		return false;
+	}
+	kemu_budget_add(vm, 0);
+	return true;
+}
+
+/*
+ * Compiles n instructions for a VM; returns the program (the handle for kemu_bpf_run and
+ * kemu_bpf_free), or NULL if the budget is spent or the kernel did not JIT it (the JIT is
+ * off, or it refused the program). Constants are blinded if the VM asks for it. Sleeps
+ * (allocates with GFP_KERNEL, charged to the VM owner's memory cgroup).
+ */
+void *kemu_bpf_compile(struct kemu_jit_vm *vm, const u64 *insns, u32 n)
+{
+	struct mem_cgroup *old_memcg;
 	struct bpf_prog *prog;
+	s64 estimate;
 	int err = 0;
 
 	if (n == 0 || n > BPF_MAXINSNS * 16)
 		return NULL;
+	/*
+	 * Reserve a bound first (the allocation, the aux struct, an image of at most 64
+	 * bytes per instruction, more than the x86 JIT emits for kemu's subset; blinding
+	 * triples the immediate forms), then settle on the real cost.
+	 */
+	estimate = round_up(bpf_prog_size(n), PAGE_SIZE) + sizeof(struct bpf_prog_aux) + (s64)n * 64;
+	if (vm->blind)
+		estimate *= 3;
+	if (!kemu_budget_take(vm, estimate))
+		return NULL;
+	old_memcg = set_active_memcg(vm->memcg);
 	prog = bpf_prog_alloc(bpf_prog_size(n), 0);
 	if (!prog)
-		return NULL;
+		goto fail;
 	memcpy(prog->insnsi, insns, array_size(n, sizeof(struct bpf_insn)));
 	prog->len = n;
 	/*
@@ -98,15 +226,22 @@ void *kemu_bpf_compile(const u64 *insns, u32 n, bool blind)
 	 * ktranslator's checker refuses any use of r10), so they need none.
 	 */
 	prog->aux->stack_depth = 0;
-	prog->blinding_requested = blind;
+	prog->blinding_requested = vm->blind;
 	prog = bpf_prog_select_runtime(prog, &err);
 	if (err || !prog->jited) {
 		bpf_prog_free(prog);
-		return NULL;
+		goto fail;
 	}
+	set_active_memcg(old_memcg);
 	if (prog->blinded)
 		atomic64_inc(&t2_blinded);
+	/* Settle on the real cost (the estimate bounds it; if not, the rest is counted). */
+	kemu_budget_add(vm, (s64)kemu_prog_cost(prog) - estimate);
 	return prog;
+fail:
+	set_active_memcg(old_memcg);
+	kemu_budget_add(vm, -estimate);
+	return NULL;
 }
 
 /*
@@ -184,9 +319,12 @@ u64 kemu_bpf_run_checked(const void *handle, void *ctx, u64 *clobbered)
 	return (u32)ret;
 }
 
-/* Releases a program from kemu_bpf_compile (its image is freed from a workqueue). */
-void kemu_bpf_free(void *prog)
+/* Releases a program of a VM from kemu_bpf_compile (its image is freed from a workqueue). */
+void kemu_bpf_free(struct kemu_jit_vm *vm, void *handle)
 {
+	struct bpf_prog *prog = handle;
+
+	kemu_budget_add(vm, -(s64)kemu_prog_cost(prog));
 	bpf_prog_free(prog);
 }
 

@@ -11,7 +11,6 @@
 
 use core::{
     ffi::c_void,
-    ptr,
     sync::atomic::{AtomicBool, Ordering},
 };
 
@@ -23,11 +22,12 @@ use crate::ktranslator::{
 };
 
 extern "C" {
-    fn kemu_bpf_compile(insns: *const u64, n: u32, blind: bool) -> *mut c_void;
-    fn kemu_bpf_blinding_wanted() -> bool;
+    fn kemu_jit_vm_new() -> *mut c_void;
+    fn kemu_jit_vm_free(vm: *mut c_void);
+    fn kemu_bpf_compile(vm: *mut c_void, insns: *const u64, n: u32) -> *mut c_void;
     fn kemu_bpf_run(prog: *const c_void, ctx: *mut c_void) -> u64;
     fn kemu_bpf_run_checked(prog: *const c_void, ctx: *mut c_void, clobbered: *mut u64) -> u64;
-    fn kemu_bpf_free(prog: *mut c_void);
+    fn kemu_bpf_free(vm: *mut c_void, prog: *mut c_void);
     fn kemu_bpf_call_imm(f: *const c_void) -> i32;
 }
 
@@ -45,9 +45,14 @@ static REFUSAL_LOGGED: AtomicBool = AtomicBool::new(false);
 /// (`kemu_bpf_run`) and once more with the callee-saved registers checked, and logs
 /// the outcome. Tier 2 stays off unless all of it worked.
 pub(crate) fn probe() {
+    let Ok(vm) = VmJit::new() else {
+        pr_info!("tier 2 off: out of memory at load; guests run on tier 1\n");
+        return;
+    };
     let prog = ebpf::PROBE_PROGRAM;
-    // SAFETY: `prog` holds `prog.len()` instructions; the C side copies them.
-    let handle = unsafe { kemu_bpf_compile(prog.as_ptr(), prog.len() as u32, false) };
+    // SAFETY: `vm.ptr` is live; `prog` holds `prog.len()` instructions, which the C
+    // side copies.
+    let handle = unsafe { kemu_bpf_compile(vm.ptr, prog.as_ptr(), prog.len() as u32) };
     if handle.is_null() {
         pr_info!("tier 2 off: the kernel did not JIT-compile a BPF program (is net.core.bpf_jit_enable 0?); guests run on tier 1\n");
         return;
@@ -63,8 +68,8 @@ pub(crate) fn probe() {
         let checked = kemu_bpf_run_checked(handle, out.as_mut_ptr().cast(), &mut clobbered);
         ((plain, first), (checked, out[0]))
     };
-    // SAFETY: `handle` came from `kemu_bpf_compile` and is released once.
-    unsafe { kemu_bpf_free(handle) };
+    // SAFETY: `handle` came from `kemu_bpf_compile` for `vm` and is released once.
+    unsafe { kemu_bpf_free(vm.ptr, handle) };
     let want = ebpf::PROBE_RESULT;
     if plain != (want, want) || checked != (want, want) || out[1] != 0 {
         pr_warn!(
@@ -95,16 +100,50 @@ fn helper_imm() -> i32 {
     unsafe { kemu_bpf_call_imm(tier2_helper as *const c_void) }
 }
 
-/// The hooks' `opaque` word: bit 0 asks the JIT to blind constants.
-const OPAQUE_BLIND: usize = 1;
+/// A VM's JIT state (`struct kemu_jit_vm` in bpf_jit.c): its share of the JIT memory
+/// budget, whether its programs are blinded, the memory cgroup they are charged to.
+///
+/// # Invariants
+/// `ptr` came from `kemu_jit_vm_new`, is not null, and is freed only by `drop`.
+pub(crate) struct VmJit {
+    ptr: *mut c_void,
+}
 
-/// The `compile` hook: the entry ktranslator stores is the `struct bpf_prog` itself,
-/// which it runs with `kemu_bpf_run` (feature `bpf-prog-run`).
+// SAFETY: the C object is only read after creation, except its byte count, an atomic.
+unsafe impl Send for VmJit {}
+// SAFETY: as for `Send`: shared use goes through atomics.
+unsafe impl Sync for VmJit {}
+
+impl VmJit {
+    /// The JIT state of a new VM; call it in the VM owner's context (its memory cgroup
+    /// is charged, and blinding follows `net.core.bpf_jit_harden` for that task).
+    pub(crate) fn new() -> Result<VmJit> {
+        // SAFETY: no preconditions; sleeps, as callers may.
+        let ptr = unsafe { kemu_jit_vm_new() };
+        if ptr.is_null() {
+            return Err(ENOMEM);
+        }
+        // INVARIANT: `ptr` is a fresh, non-null object from `kemu_jit_vm_new`.
+        Ok(VmJit { ptr })
+    }
+}
+
+impl Drop for VmJit {
+    fn drop(&mut self) {
+        // SAFETY: `ptr` is live and freed once (type invariant); its VM released every
+        // program before (the vCPU thread turns tier 2 off when it ends).
+        unsafe { kemu_jit_vm_free(self.ptr) };
+    }
+}
+
+/// The `compile` hook (`opaque`: the VM's [`VmJit`] object): the entry ktranslator
+/// stores is the `struct bpf_prog` itself, which it runs with `kemu_bpf_run` (feature
+/// `bpf-prog-run`).
 unsafe extern "C" fn compile(opaque: *mut c_void, insns: *const u64, n: usize, entry: *mut u64) -> u64 {
     let Ok(n) = u32::try_from(n) else { return 0 };
-    let blind = opaque.addr() & OPAQUE_BLIND != 0;
-    // SAFETY: ktranslator passes `n` instructions at `insns` (`Tier2Host` contract).
-    let prog = unsafe { kemu_bpf_compile(insns, n, blind) };
+    // SAFETY: `opaque` is the VM's live `kemu_jit_vm` (`host`); ktranslator passes `n`
+    // instructions at `insns` (`Tier2Host` contract).
+    let prog = unsafe { kemu_bpf_compile(opaque, insns, n) };
     if prog.is_null() && !REFUSAL_LOGGED.swap(true, Ordering::Relaxed) {
         pr_warn!(
             "the BPF JIT refused a tier-2 program of {} instructions: that block stays on tier 1 (further refusals are only counted: t2_rejected in KEMU_STATUS)\n",
@@ -116,26 +155,25 @@ unsafe extern "C" fn compile(opaque: *mut c_void, insns: *const u64, n: usize, e
     prog as u64
 }
 
-unsafe extern "C" fn free(_: *mut c_void, handle: u64) {
-    // SAFETY: ktranslator releases each handle from `compile` exactly once.
-    unsafe { kemu_bpf_free(handle as *mut c_void) };
+unsafe extern "C" fn free(opaque: *mut c_void, handle: u64) {
+    // SAFETY: ktranslator releases each handle from `compile` exactly once, with the
+    // `opaque` it was compiled with.
+    unsafe { kemu_bpf_free(opaque, handle as *mut c_void) };
 }
 
-/// The hooks for a hart, if tier 2 is available (call it in the VM owner's context:
-/// whether constants are blinded follows `net.core.bpf_jit_harden` for that task);
-/// blocks are compiled after `threshold`
+/// The hooks for a hart of the VM whose JIT state is `jit` (which must outlive the
+/// hart's use of them), if tier 2 is available; blocks are compiled after `threshold`
 /// tier-1 executions (0: `KEMU_TIER2_THRESHOLD_DEFAULT`: compiling costs about as much
 /// as a few thousand block executions, the JIT's passes and then making the image
 /// read-only and executable, so only blocks that stay hot are worth it).
-pub(crate) fn host(threshold: u32) -> Option<Tier2Host> {
+pub(crate) fn host(threshold: u32, jit: &VmJit) -> Option<Tier2Host> {
     if !available() {
         return None;
     }
     Some(Tier2Host {
         compile: Some(compile),
         free: Some(free),
-        // SAFETY: allocates and frees one program; no other effect.
-        opaque: if unsafe { kemu_bpf_blinding_wanted() } { ptr::without_provenance_mut(OPAQUE_BLIND) } else { ptr::null_mut() },
+        opaque: jit.ptr,
         helper_imm: helper_imm(),
         threshold: if threshold == 0 { crate::uapi::KEMU_TIER2_THRESHOLD_DEFAULT } else { threshold },
         max_blocks: MAX_BLOCKS,

@@ -32,7 +32,7 @@ use crate::clock::{KernelWallClock, VmClock};
 use crate::console::Ring;
 use crate::file_io::DiskFile;
 use crate::kdevices::{
-    host::{ConsoleSink, GuestMemory, MemError, WallClock},
+    host::{BlockError, BlockStorage, ConsoleSink, GuestMemory, MemError, WallClock},
     machine::Machine,
     memmap::RAM_BASE,
     mmio::{Env, Width},
@@ -182,6 +182,9 @@ pub(crate) struct Shared {
     /// Wakes console readers; waited on with `console_out`.
     #[pin]
     console_wait: CondVar,
+    /// Tier 2's JIT memory budget and settings (dropped after `core`, whose hart has
+    /// released every program by then).
+    jit: crate::jit::VmJit,
 }
 
 /// Lifecycle state guarded by the file's lock.
@@ -258,6 +261,8 @@ impl Vm {
             dma: KVec::with_capacity(DMA_RANGES, GFP_KERNEL)?,
             input: Ring::new()?,
         };
+        // In the owner's context: its memory cgroup pays for the JIT's programs.
+        let jit = crate::jit::VmJit::new()?;
         let shared = Arc::pin_init(
             try_pin_init!(Shared {
                 id,
@@ -290,6 +295,7 @@ impl Vm {
                 input_room <- new_condvar!(),
                 console_out <- new_mutex!(Ring::new()?),
                 console_wait <- new_condvar!(),
+                jit,
             }),
             GFP_KERNEL,
         )?;
@@ -412,10 +418,10 @@ impl Vm {
             let hart = &mut core.hart;
             if tier2 {
                 // SAFETY: `jit::host()`'s hooks compile with the kernel's BPF JIT and
-                // work for the module's lifetime; the vCPU thread turns tier 2 off
-                // (releasing every image) before it ends, and the module cannot be
-                // unloaded while a VM exists.
-                unsafe { hart.set_tier2(crate::jit::host(threshold)) };
+                // work for the module's lifetime, with `shared.jit`, which lives as long
+                // as the hart; the vCPU thread turns tier 2 off (releasing every image)
+                // before it ends, and the module cannot be unloaded while a VM exists.
+                unsafe { hart.set_tier2(crate::jit::host(threshold, &self.shared.jit)) };
             }
             hart.set_pc(req.pc);
             for (i, a) in req.args.iter().enumerate() {
@@ -671,8 +677,15 @@ fn dma_main((shared, ram): (Arc<Shared>, DmaRam)) {
                 continue;
             }
             loop {
+                // STOP returns in bounded time whatever the guest queued: no new job
+                // once it is asked for, and the job in progress fails its remaining
+                // storage calls (`Stoppable`; the guest never sees the completion).
+                if s.stop.load(Ordering::Acquire) {
+                    break;
+                }
                 let Some(job) = s.machine.lock().machine.virtio_job(slot) else { break };
-                let c = disk.blk.process(&job, &mut mem, &mut disk.file, &mut worker.scratch);
+                let mut file = Stoppable { file: &mut disk.file, stop: &s.stop };
+                let c = disk.blk.process(&job, &mut mem, &mut file, &mut worker.scratch);
                 let mut m = s.machine.lock();
                 m.note_dma(&mut mem.written);
                 m.machine.virtio_complete(slot, &c);
@@ -684,6 +697,45 @@ fn dma_main((shared, ram): (Arc<Shared>, DmaRam)) {
                 }
             }
         }
+    }
+}
+
+/// A disk as the DMA thread uses it: every storage call fails once the VM is asked to
+/// stop, so a guest's request of any size (up to the whole disk, repeated a queue's
+/// worth of times) holds STOP for at most one scratch-sized call.
+struct Stoppable<'a> {
+    file: &'a mut DiskFile,
+    stop: &'a AtomicBool,
+}
+
+impl Stoppable<'_> {
+    fn check(&self) -> core::result::Result<(), BlockError> {
+        if self.stop.load(Ordering::Relaxed) {
+            Err(BlockError::Io)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl BlockStorage for Stoppable<'_> {
+    fn size_bytes(&self) -> u64 {
+        self.file.size_bytes()
+    }
+    fn read_only(&self) -> bool {
+        self.file.read_only()
+    }
+    fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> core::result::Result<(), BlockError> {
+        self.check()?;
+        self.file.read_at(offset, buf)
+    }
+    fn write_at(&mut self, offset: u64, data: &[u8]) -> core::result::Result<(), BlockError> {
+        self.check()?;
+        self.file.write_at(offset, data)
+    }
+    fn flush(&mut self) -> core::result::Result<(), BlockError> {
+        // A flush is never skipped: what the guest wrote before it stays durable.
+        self.file.flush()
     }
 }
 
@@ -790,6 +842,9 @@ fn vcpu_main(shared: Arc<Shared>) {
     let s = &*shared;
     let mut core = s.core.lock();
     let mut bus = VcpuBus { shared: s, link: HartLink::new(0), stop: false, event: None };
+    // SAFETY: `s.stop` lives in `shared`, which this thread holds until it returns; the
+    // flag is removed before that.
+    unsafe { core.hart.set_stop_flag(&s.stop) };
     let mut refusal_logged = false;
     let (reason, code) = loop {
         if s.stop.load(Ordering::Acquire) || KThread::should_stop() {
@@ -833,8 +888,11 @@ fn vcpu_main(shared: Arc<Shared>) {
         }
     };
     // Release the tier-2 images now rather than when the VM goes away.
-    // SAFETY: `None` installs no hooks.
-    unsafe { core.hart.set_tier2(None) };
+    // SAFETY: `None` installs no hooks; a null flag is always valid.
+    unsafe {
+        core.hart.set_tier2(None);
+        core.hart.set_stop_flag(core::ptr::null());
+    }
     s.exit_code.store(code, Ordering::Relaxed);
     s.exit_reason.store(reason, Ordering::Relaxed);
     s.stopped_ns.store(s.clock.ns(), Ordering::Relaxed);

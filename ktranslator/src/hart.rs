@@ -201,6 +201,8 @@ pub struct Hart {
     pub(super) jc: [u64; JC_SIZE],
     /// Epoch of the jump cache: entries of an older epoch are empty.
     pub(super) jc_epoch: u32,
+    /// The host's stop request, if it gave one ([`Hart::set_stop_flag`]).
+    pub(super) host_stop: *const core::sync::atomic::AtomicBool,
     /// Tier-2 programs the checker refused (t2check.rs).
     pub(super) t2_refused: u64,
     /// The first refusal: `Refusal::code` (0: none yet).
@@ -369,6 +371,22 @@ impl Hart {
         any
     }
 
+    /// Gives the hart a flag the host sets to stop it: `run` looks at it before every
+    /// block it reaches other than through a chain (and chains end within the run's
+    /// budget), so a stop does not wait for the end of the run.
+    ///
+    /// # Safety
+    /// `flag` must be null or stay valid for as long as the hart may run.
+    pub unsafe fn set_stop_flag(&mut self, flag: *const core::sync::atomic::AtomicBool) {
+        self.host_stop = flag;
+    }
+
+    #[inline(always)]
+    fn host_stop_requested(&self) -> bool {
+        // SAFETY: `set_stop_flag`'s contract keeps a non-null flag valid.
+        !self.host_stop.is_null() && unsafe { (*self.host_stop).load(core::sync::atomic::Ordering::Relaxed) }
+    }
+
     /// Whether a block that left through a chain exit may go on to its successor:
     /// budget left in this `run` and no stop request.
     #[inline(always)]
@@ -400,7 +418,7 @@ impl Hart {
             if steps >= budget {
                 return Exit::Budget;
             }
-            if self.exit_req {
+            if self.exit_req || self.host_stop_requested() {
                 self.exit_req = false;
                 return Exit::Stop;
             }

@@ -51,6 +51,8 @@ const H_META: usize = 2;
 /// Meta flag: a single instruction that straddles into the next page.
 const META_STRADDLE: u64 = 1 << 40;
 const H_CHAIN: usize = 3;
+/// Hash-chain links: the next TB (low 32 bits; 0: none) and the previous one (high 32
+/// bits; 0: this TB is the chain's head), so a TB leaves its chain in constant time.
 const H_NEXT: usize = 4;
 const H_PNEXT: usize = 5;
 /// Tier 2: the host's callable entry of the block's compiled code (0: none).
@@ -61,8 +63,13 @@ const H_T2_HANDLE: usize = 7;
 const H_HOT: usize = 8;
 /// Virtual pc of a killed TB: odd, so it never equals a pc.
 const DEAD_VPC: u64 = u64::MAX;
-/// Most page buckets (a power of two).
-const MAX_PAGE_BUCKETS: usize = 4096;
+/// Most page buckets (a power of two): one per page of up to 512 MiB of RAM, so that
+/// invalidating a page walks only its own TBs.
+const MAX_PAGE_BUCKETS: usize = 1 << 17;
+/// TBs of other pages an invalidation may pass over in a shared bucket (RAM larger
+/// than the buckets cover) before it flushes the whole cache instead: a guest could
+/// otherwise make every store into code walk a long list.
+const MAX_BUCKET_SKIP: usize = 64;
 /// A TB: header, micro-ops, the `End` micro-op, straddle words.
 const TB_MAX_WORDS: usize = HDR_WORDS + UOP_WORDS * (MAX_TB_INSNS + 1) + STRADDLE_WORDS;
 
@@ -347,6 +354,7 @@ impl Hart {
         // Every TB is in one bucket list once, and the lists only shrink here, so the
         // walk ends; the bound only guards against a corrupted arena.
         let mut left = self.tc.arena.words;
+        let mut skipped = 0;
         while t != 0 && left > 0 {
             left -= 1;
             let next = self.tc.rd(t + H_PNEXT) as usize;
@@ -356,6 +364,19 @@ impl Hart {
                 self.kill_tb(t as u32, ppc);
                 self.tc.wr(t + H_PNEXT, 0);
             } else {
+                skipped += 1;
+                if skipped > MAX_BUCKET_SKIP {
+                    // Bounded work per invalidation: drop everything (the TBs passed
+                    // over so far cost a translation each to make again). A block may
+                    // be running: its micro-ops stay in place until the next
+                    // translation, and cutting its chains makes the run loop look up
+                    // whatever comes next (no other TB is reachable after a flush).
+                    self.tc_flush();
+                    if self.cur_tb != 0 {
+                        self.tc.wr(self.cur_tb as usize + H_CHAIN, 0);
+                    }
+                    return true;
+                }
                 link = t + H_PNEXT;
             }
             t = next;
@@ -367,22 +388,20 @@ impl Hart {
     /// Removes `tb` (at physical pc `ppc`) from its hash chain and makes it unreachable
     /// (it stays in its page-bucket list: the caller unlinks it from there if needed).
     fn kill_tb(&mut self, tb: u32, ppc: u64) {
-        let h = hash(ppc, self.tc.prv_of(tb));
-        let next = self.tc.rd(tb as usize + H_NEXT);
-        if self.hash[h] == tb {
-            self.hash[h] = next as u32;
-        } else {
-            let mut t = self.hash[h] as usize;
-            let mut left = self.tc.arena.words;
-            while t != 0 && left > 0 {
-                left -= 1;
-                let n = self.tc.rd(t + H_NEXT);
-                if n == u64::from(tb) {
-                    self.tc.wr(t + H_NEXT, next);
-                    break;
-                }
-                t = n as usize;
+        let links = self.tc.rd(tb as usize + H_NEXT);
+        let (next, prev) = (links as u32, (links >> 32) as u32);
+        if prev == 0 {
+            let h = hash(ppc, self.tc.prv_of(tb));
+            if self.hash[h] == tb {
+                self.hash[h] = next;
             }
+        } else {
+            let p = prev as usize + H_NEXT;
+            self.tc.wr(p, (self.tc.rd(p) & !0xffff_ffff) | u64::from(next));
+        }
+        if next != 0 {
+            let n = next as usize + H_NEXT;
+            self.tc.wr(n, (self.tc.rd(n) & 0xffff_ffff) | u64::from(prev) << 32);
         }
         self.t2_release(tb);
         let t = tb as usize;
@@ -444,7 +463,12 @@ impl Hart {
         let r = self.translate_tb(pc, off);
         self.stats.translate_ns = self.stats.translate_ns.wrapping_add(bus.host_ns().wrapping_sub(t0));
         let t = r?;
-        self.tc.wr(t as usize + H_NEXT, u64::from(self.hash[h]));
+        let head = self.hash[h];
+        self.tc.wr(t as usize + H_NEXT, u64::from(head));
+        if head != 0 {
+            let n = head as usize + H_NEXT;
+            self.tc.wr(n, (self.tc.rd(n) & 0xffff_ffff) | u64::from(t) << 32);
+        }
         self.hash[h] = t;
         self.jc[jci] = self.jc_entry(t);
         Ok(t)

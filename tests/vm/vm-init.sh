@@ -131,6 +131,52 @@ blinded() {
     [ $rc = 0 ] && [ $blinded -gt 0 ]
 }
 step "tier 2 with constant blinding (t2_blind=1)" blinded
+# JIT memory budget: a guest with 3000 distinct hot blocks under a 2 MiB budget per VM
+# runs to its end with the rest on tier 1, the budget holds, and afterwards the host
+# can still load a BPF program and a module (kemu.ko itself, reloaded).
+jit_budget() {
+    p=/sys/module/kemu/parameters
+    over=$(cat $p/t2_over_budget) || return 1
+    echo 2 > $p/t2_vm_budget_mb; echo 0 > $p/t2_jit_peak
+    kemuctl start --tier 2 --tier2-threshold 1 --mem 32M --bios none --kernel /guests/t2many.elf \
+        --stats-json /tmp/t2many.json </dev/null; rc=$?
+    echo 64 > $p/t2_vm_budget_mb
+    over=$(( $(cat $p/t2_over_budget) - over )); peak=$(cat $p/t2_jit_peak); now=$(cat $p/t2_jit_bytes)
+    echo "t2many: exit $rc, $over programs over budget, peak $peak bytes, $now bytes left," \
+        "$(tr -d '{}"' </tmp/t2many.json | tr ',' '\n' | grep '^t2_compiled\|^t2_rejected' | tr '\n' ' ')"
+    [ $rc = 0 ] && [ $over -gt 1000 ] && [ $peak -le $((2 << 20)) ] && [ $now = 0 ] || return 1
+    kemu-vmtest bpf-load || return 1
+    rmmod kemu && insmod /kemu.ko
+}
+step "tier-2 JIT memory budget holds against thousands of hot blocks" jit_budget
+# The host stays in control: STOP (kemuctl stop) and close (kill -9 of an attached
+# kemuctl start) of hostile guests return within 5 s (measured to /proc/uptime's 10 ms).
+# smcstorm makes every store invalidate translated code; dmastorm queues 64 GiB of disk
+# reads at once.
+uptime_ms() { awk '{ printf "%d", $1 * 1000 }' /proc/uptime; }
+stop_latency() { # stop_latency GUEST MEM [DISK]
+    id=$(kemuctl start --detach --mem "$2" --bios none --kernel "/guests/$1.elf" $3 </dev/null) || return 1
+    sleep 3
+    t0=$(uptime_ms); kemuctl stop "$id" >/dev/null; rc=$?; t1=$(uptime_ms)
+    echo "KEMU-LATENCY: STOP of $1 returned after $((t1 - t0)) ms"
+    [ $rc = 0 ] && [ $((t1 - t0)) -le 5000 ] || return 1
+    kemuctl start --mem "$2" --bios none --kernel "/guests/$1.elf" $3 </dev/null >/dev/null 2>&1 &
+    pid=$!
+    sleep 3
+    t0=$(uptime_ms); kill -9 $pid; wait $pid 2>/dev/null
+    while [ "$(kthreads)" -gt 0 ] && [ $(( $(uptime_ms) - t0 )) -le 10000 ]; do sleep 0.01; done
+    t1=$(uptime_ms)
+    echo "KEMU-LATENCY: close (kill -9) of $1 done after $((t1 - t0)) ms"
+    [ "$(kthreads)" = 0 ] && [ $((t1 - t0)) -le 5000 ]
+}
+step "STOP and close return promptly: code invalidation storm" stop_latency smcstorm 256M
+storm_disk() {
+    dd if=/dev/zero of=/tmp/storm.img bs=1 count=0 seek=256M 2>/dev/null || return 1
+    stop_latency dmastorm 64M /tmp/storm.img; rc=$?
+    rm -f /tmp/storm.img
+    return $rc
+}
+step "STOP and close return promptly: 64 GiB of queued disk reads" storm_disk
 step "ISA tests in kemuctl run with tier 2 (userspace eBPF JIT)" isa_tier2 run
 
 # The real guest: Debian's riscv64 kernel with OpenSBI, booted inside kemu.ko from the

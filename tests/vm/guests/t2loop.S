@@ -22,6 +22,6 @@ loop:
 1:  sw t3, 0(t0)
 2:  j 2b
     .data
-    .align 3
+    .balign 4096             # a page of its own: stores here must not hit code
 counter:
     .dword 0

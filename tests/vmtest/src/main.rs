@@ -450,7 +450,41 @@ fn lifecycle_checks(r: &mut Report) {
     })());
 }
 
+/// `kemu-vmtest bpf-load`: loads (and closes) a two-instruction program with
+/// bpf(BPF_PROG_LOAD), through the kernel's verifier and JIT, to show the host can
+/// still load BPF programs. The type is BPF_PROG_TYPE_SYSCALL (sleepable), the one
+/// every kernel with the bpf() syscall has (the test kernel has no networking).
+fn bpf_load() -> Result<(), String> {
+    // r0 = 0; exit
+    let insns: [u64; 2] = [0x0000_0000_0000_00b7, 0x0000_0000_0000_0095];
+    let license = c"GPL";
+    // union bpf_attr's BPF_PROG_LOAD head: prog_type, insn_cnt, insns, license.
+    let mut attr = [0u8; 128];
+    attr[0..4].copy_from_slice(&31u32.to_ne_bytes()); // BPF_PROG_TYPE_SYSCALL
+    attr[4..8].copy_from_slice(&2u32.to_ne_bytes());
+    attr[8..16].copy_from_slice(&(insns.as_ptr() as u64).to_ne_bytes());
+    attr[16..24].copy_from_slice(&(license.as_ptr() as u64).to_ne_bytes());
+    attr[44..48].copy_from_slice(&(1u32 << 4).to_ne_bytes()); // prog_flags: BPF_F_SLEEPABLE
+    // SAFETY: `attr` is a valid bpf_attr for BPF_PROG_LOAD (5) of its length; the
+    // pointers in it stay valid for the call.
+    let fd = unsafe { libc::syscall(libc::SYS_bpf, 5, attr.as_ptr(), attr.len()) };
+    if fd < 0 {
+        return Err(format!("BPF_PROG_LOAD: {}", io::Error::last_os_error()));
+    }
+    // SAFETY: `fd` is the program's file descriptor, owned here.
+    unsafe { libc::close(fd as libc::c_int) };
+    println!("bpf-load: a BPF program loaded");
+    Ok(())
+}
+
 fn main() {
+    if std::env::args().nth(1).as_deref() == Some("bpf-load") {
+        if let Err(e) = bpf_load() {
+            println!("bpf-load: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
     let mut r = Report { passed: 0, failed: 0 };
     r.check("/dev/kemu is a root-only (0600) character device", device_node());
     let fd = match Fd::open(DEV) {
