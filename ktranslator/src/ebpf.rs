@@ -400,6 +400,14 @@ impl<'a> Emitter<'a> {
         // Bounds: RAM offset <= ram_len - 8.
         self.ldx(DW, R0, CTX, OFF_RAM_LIMIT as i16);
         let oob = self.jmp_x(JGT, R4, R0);
+        // Under speculation past that branch, an offset beyond the limit becomes 0
+        // (the kernel's array_index_mask_nospec, without a branch): mask = !((limit -
+        // off | off) >> 63, arithmetic), all ones exactly when off <= limit < 2^63.
+        self.alu64_x(SUB, R0, R4);
+        self.alu64_x(OR, R0, R4);
+        self.alu64_k(ARSH, R0, 63);
+        self.alu64_k(XOR, R0, -1);
+        self.alu64_x(AND, R4, R0);
         self.alu64_x(ADD, R4, RAM);
         if store {
             if fp {

@@ -65,20 +65,36 @@ impl GuestRam {
         }
     }
 
-    /// Whether `size` (at most 8) bytes at offset `off` are all RAM: one compare for
-    /// all but the last 7 bytes.
+    /// `Some(off)` if `size` (at most 8) bytes at offset `off` are all RAM, else
+    /// `None`, with one compare for all but the last 7 bytes. The check is made from a
+    /// mask that also clamps the offset without a branch (the kernel's
+    /// `array_index_nospec`): a CPU that speculates past it with an offset beyond RAM
+    /// still reads inside it.
     #[inline(always)]
-    fn fits(&self, off: usize, size: usize) -> bool {
-        off < self.fast_end || (off <= self.len && self.len - off >= size)
+    fn checked(&self, off: usize, size: usize) -> Option<usize> {
+        let fast = below_mask(off, self.fast_end);
+        if fast != 0 {
+            Some(off & fast)
+        } else {
+            self.checked_tail(off, size)
+        }
+    }
+
+    /// `checked` for offsets at or past `fast_end`: the last 7 bytes of RAM, or none.
+    #[cold]
+    #[inline(never)]
+    fn checked_tail(&self, off: usize, size: usize) -> Option<usize> {
+        if off <= self.len && self.len - off >= size {
+            Some(off & below_mask(off, self.len))
+        } else {
+            None
+        }
     }
 
     /// Reads a little-endian value of `size` (1, 2, 4 or 8) bytes at RAM offset `off`.
     #[inline(always)]
     pub fn read(&self, off: u64, size: usize) -> Option<u64> {
-        let off = usize::try_from(off).ok()?;
-        if !self.fits(off, size) {
-            return None;
-        }
+        let off = self.checked(usize::try_from(off).ok()?, size)?;
         // SAFETY: `off + size <= len` was checked above and `GuestRam::new`'s contract
         // makes `ptr..ptr+len` valid for reads; unaligned reads are used throughout.
         unsafe {
@@ -97,10 +113,7 @@ impl GuestRam {
     /// `off`; false if out of bounds.
     #[inline(always)]
     pub fn write(&self, off: u64, size: usize, val: u64) -> bool {
-        let Ok(off) = usize::try_from(off) else { return false };
-        if !self.fits(off, size) {
-            return false;
-        }
+        let Some(off) = usize::try_from(off).ok().and_then(|o| self.checked(o, size)) else { return false };
         // SAFETY: `off + size <= len` was checked above and `GuestRam::new`'s contract
         // makes `ptr..ptr+len` valid for writes; unaligned writes are used throughout.
         unsafe {
@@ -136,6 +149,36 @@ impl GuestRam {
     }
 }
 
+/// All ones if `off < end` (unsigned), else 0, without a branch the CPU could
+/// speculate past: on x86-64 `cmp; sbb`, as the kernel's `array_index_mask_nospec`
+/// (opaque to the compiler, which therefore cannot turn it back into a branch).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn below_mask(off: usize, end: usize) -> usize {
+    let mask: usize;
+    // SAFETY: two register-only instructions (a compare and a subtract with borrow);
+    // they touch no memory and no stack, and only clobber the flags.
+    unsafe {
+        core::arch::asm!(
+            "cmp {off}, {end}",
+            "sbb {mask}, {mask}",
+            off = in(reg) off,
+            end = in(reg) end,
+            mask = out(reg) mask,
+            options(pure, nomem, nostack),
+        );
+    }
+    mask
+}
+
+/// All ones if `off < end`, else 0, computed arithmetically (for `end` up to 2^63:
+/// `off`'s own top bit and the borrow of `end - 1 - off` both say "not below").
+#[cfg(not(target_arch = "x86_64"))]
+#[inline(always)]
+fn below_mask(off: usize, end: usize) -> usize {
+    !((((end.wrapping_sub(1).wrapping_sub(off)) | off) as isize >> (isize::BITS - 1)) as usize)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,3 +203,4 @@ mod tests {
         assert_eq!(out, [1, 2, 3]);
     }
 }
+
