@@ -1,12 +1,12 @@
-# A hostile guest (STOP latency): 14 pages 16 MiB apart (so they shared one page bucket of
+# A hostile guest (STOP latency): 30 pages 16 MiB apart (so they shared one page bucket of
 # the translation cache when it had 4096) each get 1023 one-instruction blocks; then a
-# loop stores into a 15th such page and runs the one block there, forever. Every store
+# loop stores into a 31st such page and runs the one block there, forever. Every store
 # invalidates that page; with shared buckets each invalidation walked the other pages'
-# 14,000 blocks. Run with --mem 256M.
+# 30,000 blocks. Run with --mem 512M.
     .globl _start
 _start:
     li s0, 0x81000000       # first far page
-    li s1, 14
+    li s1, 30
     li s2, 0x01000000       # 16 MiB
 fill:
     mv t0, s0
@@ -23,7 +23,7 @@ fill:
     add s0, s0, s2
     addi s1, s1, -1
     bnez s1, fill
-    li s3, 0x8f000000       # the 15th page
+    li s3, 0x9f000000       # the 31st page
     li t2, 0x00008067
 loop:
     sw t2, 0(s3)
