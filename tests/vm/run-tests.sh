@@ -127,7 +127,7 @@ run_variant() {
     [ "$variant" = base ] && timeout_s=$timeout_base
     echo "== booting the $variant test VM (qemu-system-x86_64, TCG, timeout ${timeout_s}s); console:"
     local start=$SECONDS rc=0
-    timeout --kill-after=10 "$timeout_s" qemu-system-x86_64 -m 1G -smp 2 -nographic -no-reboot \
+    timeout --kill-after=10 "$timeout_s" qemu-system-x86_64 -m 2G -smp 2 -nographic -no-reboot \
         -monitor none -serial stdio \
         -kernel "$kdir/arch/x86/boot/bzImage" -initrd "$out/initramfs-$variant.cpio.gz" "${disk_opt[@]}" \
         -append "console=ttyS0 panic=-1 oops=panic$append_extra" </dev/null 2>&1 | tee "$log" | sed -u 's/^/  | /' || rc=$?

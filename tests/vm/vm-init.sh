@@ -177,6 +177,15 @@ storm_disk() {
     return $rc
 }
 step "STOP and close return promptly: 64 GiB of queued disk reads" storm_disk
+# The whole surface at random (kemu-vmtest fuzz: several threads, files closed at any
+# point, every ioctl with boundary arguments, faulting console buffers, hostile guests
+# with tier 2 on). The seed is printed; kemu.fuzzseed=S and kemu.fuzzsecs=N on the
+# kernel command line replay or lengthen a run. Any kernel report fails the run.
+fuzz_seed=$(sed -n 's/.*kemu.fuzzseed=\([0-9]*\).*/\1/p' /proc/cmdline)
+[ -n "$fuzz_seed" ] || fuzz_seed=$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')
+fuzz_secs=$(sed -n 's/.*kemu.fuzzsecs=\([0-9]*\).*/\1/p' /proc/cmdline)
+step "surface fuzz (seed $fuzz_seed, ${fuzz_secs:-45} s)" kemu-vmtest fuzz "$fuzz_seed" "${fuzz_secs:-45}"
+step "no VM or kemu thread left after the fuzz" sh -c 'kemuctl status | grep -q "VMs:      none" && [ "$(cat /proc/[0-9]*/comm 2>/dev/null | grep -c "^kemu-")" = 0 ]'
 step "ISA tests in kemuctl run with tier 2 (userspace eBPF JIT)" isa_tier2 run
 
 # The real guest: Debian's riscv64 kernel with OpenSBI, booted inside kemu.ko from the

@@ -477,7 +477,15 @@ fn bpf_load() -> Result<(), String> {
     Ok(())
 }
 
+mod fuzz;
+
 fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("fuzz") {
+        let seed = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(1);
+        let secs = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(60);
+        std::process::exit(fuzz::main(seed, secs));
+    }
     if std::env::args().nth(1).as_deref() == Some("bpf-load") {
         if let Err(e) = bpf_load() {
             println!("bpf-load: {e}");
