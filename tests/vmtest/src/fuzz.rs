@@ -52,6 +52,11 @@ struct Shared {
     /// Bare-metal guests to start (raw ELF files from /guests).
     guests: Vec<Vec<u8>>,
     ops: AtomicU64,
+    /// Successful CREATE_VM, START, LOAD, and console reads that returned data.
+    created: AtomicU64,
+    started: AtomicU64,
+    loaded: AtomicU64,
+    read_data: AtomicU64,
     done: AtomicBool,
 }
 
@@ -172,7 +177,9 @@ fn take_fd(sh: &Shared, r: &mut Rng) -> Option<i32> {
 
 /// One random operation.
 fn step(r: &mut Rng, sh: &Shared, disk: i32) {
-    let mut buf = [0u8; 512];
+    // Every length used with `buf` is at most 512, and pointers into it are at most one
+    // byte in: the kernel may fill all of it.
+    let mut buf = [0u8; 1024];
     for b in buf.iter_mut().take(64) {
         *b = r.next() as u8;
     }
@@ -215,7 +222,9 @@ fn step(r: &mut Rng, sh: &Shared, disk: i32) {
                 reserved: [0; 4],
             };
             let ptr = if r.chance(6) { pointer(r, valid, sh) } else { std::ptr::from_ref(&cfg) as usize };
-            ioctl(fd, KEMU_CREATE_VM, ptr);
+            if ioctl(fd, KEMU_CREATE_VM, ptr) >= 0 {
+                sh.created.fetch_add(1, Ordering::Relaxed);
+            }
         }
         // LOAD: a hostile program, a test guest, or random bytes anywhere.
         5..=7 => {
@@ -223,7 +232,9 @@ fn step(r: &mut Rng, sh: &Shared, disk: i32) {
             match r.below(4) {
                 0 => {
                     let code = random_guest(r);
-                    load(fd, &code, 0x8000_0000);
+                    if load(fd, &code, 0x8000_0000) == 0 {
+                        sh.loaded.fetch_add(1, Ordering::Relaxed);
+                    }
                 }
                 1 if !sh.guests.is_empty() => {
                     let g = &sh.guests[r.below(sh.guests.len() as u64) as usize];
@@ -259,7 +270,9 @@ fn step(r: &mut Rng, sh: &Shared, disk: i32) {
                 _ => 0,
             };
             let s = KemuStart { pc: if r.chance(5) { value(r) } else { 0x8000_0000 }, args: [0, value(r), 0], flags };
-            ioctl(fd, KEMU_START, std::ptr::from_ref(&s) as usize);
+            if ioctl(fd, KEMU_START, std::ptr::from_ref(&s) as usize) == 0 {
+                sh.started.fetch_add(1, Ordering::Relaxed);
+            }
         }
         11 => {
             let Some(fd) = take_fd(sh, r) else { return };
@@ -301,8 +314,11 @@ fn step(r: &mut Rng, sh: &Shared, disk: i32) {
             let Some(fd) = take_fd(sh, r) else { return };
             let p = pointer(r, valid, sh);
             let n = r.pick(&[0usize, 1, 64, 512]);
-            // SAFETY: `p` is `buf` (512 bytes) or meant to fault; the kernel checks it.
-            unsafe { libc::read(fd, p as *mut libc::c_void, n) };
+            // SAFETY: `p` is in `buf` (1024 bytes, at most 1 byte in) or meant to fault; the
+            // kernel checks it.
+            if unsafe { libc::read(fd, p as *mut libc::c_void, n) } > 0 {
+                sh.read_data.fetch_add(1, Ordering::Relaxed);
+            }
         }
         20 => {
             let Some(fd) = take_fd(sh, r) else { return };
@@ -364,7 +380,17 @@ pub(crate) fn main(seed: u64, secs: u64) -> i32 {
     let disk = unsafe { libc::open(disk_path.as_ptr(), libc::O_RDWR | libc::O_CREAT | libc::O_CLOEXEC, 0o600) };
     // SAFETY: our fd.
     unsafe { libc::ftruncate(disk, 4 << 20) };
-    let sh = Arc::new(Shared { fds: Mutex::new([-1; SLOTS]), no_access, guests, ops: AtomicU64::new(0), done: AtomicBool::new(false) });
+    let sh = Arc::new(Shared {
+        fds: Mutex::new([-1; SLOTS]),
+        no_access,
+        guests,
+        ops: AtomicU64::new(0),
+        created: AtomicU64::new(0),
+        started: AtomicU64::new(0),
+        loaded: AtomicU64::new(0),
+        read_data: AtomicU64::new(0),
+        done: AtomicBool::new(false),
+    });
     let deadline = Instant::now() + Duration::from_secs(secs);
     let threads: Vec<_> = (0..3u64)
         .map(|t| {
@@ -421,10 +447,20 @@ pub(crate) fn main(seed: u64, secs: u64) -> i32 {
         libc::close(disk);
         libc::unlink(disk_path.as_ptr());
     }
-    println!("fuzz: {} operations, seed {seed}: {}", sh.ops.load(Ordering::Relaxed), if ok { "done" } else { "FAIL (a thread panicked)" });
-    if ok {
-        0
-    } else {
-        1
+    let n = |c: &AtomicU64| c.load(Ordering::Relaxed);
+    let (created, loaded, started, read) = (n(&sh.created), n(&sh.loaded), n(&sh.started), n(&sh.read_data));
+    println!(
+        "fuzz: {} operations: {created} VMs created, {loaded} random guests loaded, {started} started, {read} console reads with data",
+        n(&sh.ops)
+    );
+    // A run that never got a VM going tested only the error paths: that is a failure
+    // of the fuzzer, not a pass.
+    let deep = created > 0 && started > 0 && loaded > 0;
+    if !deep {
+        println!("fuzz: FAIL: the run never created, loaded and started VMs (seed {seed})");
     }
+    if !ok {
+        println!("fuzz: FAIL: a thread panicked (seed {seed})");
+    }
+    i32::from(!(ok && deep))
 }
