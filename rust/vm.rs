@@ -577,8 +577,22 @@ impl Shared {
 
     /// `write()` on the VM file: guest console input. Blocks while the input buffer is
     /// full unless `nonblock`; `EPIPE` once the VM has stopped.
+    ///
+    /// The bytes are copied from userspace before the machine lock is taken (as
+    /// [`Self::console_read`] copies out after dropping its lock): the copy can sleep in a
+    /// page fault for as long as userspace likes (userfaultfd, FUSE), and the vCPU and
+    /// STOP need that lock. At most one chunk per call; what the ring has no room for is
+    /// handed back to the iterator (a short write).
     pub(crate) fn console_write(&self, input: &mut IovIterSource<'_>, nonblock: bool) -> Result<usize> {
+        if self.state.load(Ordering::Acquire) == uapi::KEMU_STATE_STOPPED {
+            return Err(EPIPE);
+        }
         let mut chunk = [0u8; 256];
+        let want = input.len().min(chunk.len());
+        let n = input.copy_from_iter(&mut chunk[..want]);
+        if n == 0 && want > 0 {
+            return Err(EFAULT);
+        }
         let mut m = self.machine.lock();
         loop {
             if self.state.load(Ordering::Acquire) == uapi::KEMU_STATE_STOPPED {
@@ -594,16 +608,16 @@ impl Shared {
                 return Err(ERESTARTSYS);
             }
         }
-        let want = input.len().min(chunk.len()).min(m.input.room());
-        let n = input.copy_from_iter(&mut chunk[..want]);
-        if n == 0 && want > 0 {
-            return Err(EFAULT);
-        }
-        m.input.send(&chunk[..n]);
+        let sent = m.input.send(&chunk[..n]);
         m.feed_input();
         drop(m);
         self.wake.notify_all();
-        Ok(n)
+        if sent < n {
+            // SAFETY: `copy_from_iter` advanced the iterator by exactly `n` bytes, so going
+            // back `n - sent` of them stays after its beginning.
+            unsafe { input.revert(n - sent) };
+        }
+        Ok(sent)
     }
 }
 
