@@ -139,7 +139,8 @@ struct Worker {
 /// State shared by the VM's file and its threads.
 #[pin_data]
 pub(crate) struct Shared {
-    id: u32,
+    /// Given by the registry when the VM is listed ([`Vm::set_id`]); 0 before.
+    id: AtomicU32,
     ram_size: u64,
     clock: VmClock,
     stop: AtomicBool,
@@ -227,8 +228,9 @@ fn check_config(cfg: &uapi::KemuVmConfig) -> Result<u64> {
 }
 
 impl Vm {
-    /// Creates a VM from a validated configuration: RAM, translation cache and hart.
-    pub(crate) fn create(id: u32, cfg: &uapi::KemuVmConfig) -> Result<Arc<Vm>> {
+    /// Creates a VM from a validated configuration: RAM, translation cache and hart. Its
+    /// id is 0 until the registry lists it.
+    pub(crate) fn create(cfg: &uapi::KemuVmConfig) -> Result<Arc<Vm>> {
         let tb_bytes = check_config(cfg)?;
         let flags = GFP_KERNEL_ACCOUNT | __GFP_NOWARN;
         let ram_len = usize::try_from(cfg.ram_size)?;
@@ -260,7 +262,7 @@ impl Vm {
         };
         let shared = Arc::pin_init(
             try_pin_init!(Shared {
-                id,
+                id: AtomicU32::new(0),
                 ram_size: cfg.ram_size,
                 clock,
                 stop: AtomicBool::new(false),
@@ -309,7 +311,13 @@ impl Vm {
 
     /// The VM's id.
     pub(crate) fn id(&self) -> u32 {
-        self.shared.id
+        self.shared.id.load(Ordering::Relaxed)
+    }
+
+    /// Sets the VM's id; only the registry does, under its lock, before anyone else can
+    /// reach the VM (the creating ioctl holds the only other reference).
+    pub(crate) fn set_id(&self, id: u32) {
+        self.shared.id.store(id, Ordering::Relaxed);
     }
 
     /// `KEMU_DETACH`: marks the running VM as owned by the module.
@@ -425,8 +433,8 @@ impl Vm {
         };
         self.shared.started_ns.store(self.shared.clock.ns(), Ordering::Relaxed);
         self.shared.state.store(uapi::KEMU_STATE_RUNNING, Ordering::Release);
-        let dma = KThread::spawn(c"dma", self.shared.id, (self.shared.clone(), DmaRam(ram)), dma_main);
-        let vcpu = dma.as_ref().ok().map(|_| KThread::spawn(c"vcpu", self.shared.id, self.shared.clone(), vcpu_main));
+        let dma = KThread::spawn(c"dma", self.id(), (self.shared.clone(), DmaRam(ram)), dma_main);
+        let vcpu = dma.as_ref().ok().map(|_| KThread::spawn(c"vcpu", self.id(), self.shared.clone(), vcpu_main));
         match (dma, vcpu) {
             (Ok(d), Some(Ok(v))) => {
                 ctl.dma = Some(d);
@@ -513,7 +521,7 @@ impl Vm {
             _ => 0,
         };
         uapi::KemuStatus {
-            id: s.id,
+            id: s.id.load(Ordering::Relaxed),
             state,
             exit_reason: s.exit_reason.load(Ordering::Relaxed),
             exit_code: s.exit_code.load(Ordering::Relaxed),
