@@ -4,7 +4,6 @@
 //! the ioctl dispatcher.
 
 use core::mem::size_of;
-use core::sync::atomic::{AtomicU32, Ordering};
 
 use kernel::{
     bindings,
@@ -21,9 +20,6 @@ use kernel::{
 use crate::registry;
 use crate::uapi;
 use crate::vm::Vm;
-
-/// Source of VM ids, unique for the module's lifetime.
-static NEXT_VM_ID: AtomicU32 = AtomicU32::new(1);
 
 /// The VM a file reaches.
 struct FileVm {
@@ -135,9 +131,8 @@ impl KemuFile {
         if slot.is_some() {
             return Err(EEXIST);
         }
-        let id = NEXT_VM_ID.fetch_add(1, Ordering::Relaxed);
-        let vm = Vm::create(id, &cfg)?;
-        registry::add(vm.clone())?;
+        let vm = Vm::create(&cfg)?;
+        let id = registry::add(vm.clone())?;
         *slot = Some(FileVm { vm, owner: true });
         Ok(isize::try_from(id)?)
     }
@@ -196,9 +191,10 @@ impl PinnedDrop for KemuFile {
     fn drop(self: Pin<&mut Self>) {
         let Some(entry) = self.vm.lock().take() else { return };
         if entry.owner {
-            // The owner closed its file (or died): the VM goes away with it.
-            drop(registry::remove(entry.vm.id()));
+            // The owner closed its file (or died): the VM goes away with it. It leaves the
+            // registry once stopped, so that its id is not handed out while it still runs.
             entry.vm.shutdown();
+            drop(registry::remove(entry.vm.id()));
         }
     }
 }

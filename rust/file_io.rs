@@ -24,7 +24,9 @@ pub(crate) struct DiskFile {
 impl DiskFile {
     /// Takes a reference on the file behind `fd` of the calling process (like loop's
     /// LOOP_SET_FD). `EBADF`: not an open fd, or not open for writing while
-    /// `read_only` is false; `EINVAL`: neither a regular file nor a block device.
+    /// `read_only` is false; `EINVAL`: neither a regular file nor a block device, or
+    /// opened with `O_APPEND` (a write there goes to the end of the file, whatever
+    /// position it names; as splice(2) refuses such a target).
     pub(crate) fn from_fd(fd: i32, read_only: bool, write_through: bool) -> Result<Self> {
         let fd = u32::try_from(fd).map_err(|_| EBADF)?;
         let local = LocalFile::fget(fd)?;
@@ -46,6 +48,9 @@ impl DiskFile {
         let access = file.flags() & file::flags::O_ACCMODE;
         if access == file::flags::O_WRONLY || (!read_only && access != file::flags::O_RDWR) {
             return Err(EBADF);
+        }
+        if file.flags() & file::flags::O_APPEND != 0 {
+            return Err(EINVAL);
         }
         let size = u64::try_from(size).map_err(|_| EINVAL)?;
         Ok(Self { file, size, read_only, write_through })
@@ -99,6 +104,11 @@ impl BlockStorage for DiskFile {
             return Err(BlockError::ReadOnly);
         }
         let mut pos = self.check(offset, data.len())?;
+        if self.file.flags() & file::flags::O_APPEND != 0 {
+            // Set with fcntl(F_SETFL) after the attach: the write would land at the end of
+            // the file, not at `pos`. The guest gets an I/O error instead.
+            return Err(BlockError::Io);
+        }
         let mut done = 0;
         while done < data.len() {
             let rest = &data[done..];

@@ -8,9 +8,17 @@ use kernel::{bindings, prelude::*, sync::Arc, ModuleMetadata};
 use crate::uapi::KemuStatus;
 use crate::vm::Vm;
 
+/// The VMs and the id counter, under one lock: an id is chosen and its VM listed in one
+/// critical section, so two VMs can never share one.
+struct Vms {
+    list: KVec<Arc<Vm>>,
+    /// The next id to try.
+    next: u32,
+}
+
 kernel::sync::global_lock! {
     // SAFETY: `init` is called in the module initialiser, before `/dev/kemu` exists.
-    unsafe(uninit) static VMS: Mutex<KVec<Arc<Vm>>> = KVec::new();
+    unsafe(uninit) static VMS: Mutex<Vms> = Vms { list: KVec::new(), next: 1 };
 }
 
 /// Initialises the registry; called once, in the module initialiser.
@@ -22,33 +30,51 @@ pub(crate) fn init() {
 /// Frees the registry's memory at module unload (statics are never dropped). By then no
 /// VM exists: each open file and each detached VM holds a module reference.
 pub(crate) fn exit() {
-    let old = core::mem::replace(&mut *VMS.lock(), KVec::new());
+    let old = core::mem::replace(&mut VMS.lock().list, KVec::new());
     drop(old);
 }
 
-/// Adds a new VM.
-pub(crate) fn add(vm: Arc<Vm>) -> Result {
-    VMS.lock().push(vm, GFP_KERNEL)?;
-    Ok(())
+/// Adds a new VM (not yet listed, with no id yet) and gives it its id, which it returns.
+///
+/// Ids count up from 1 and wrap, but 0 is never handed out and neither is the id of a VM
+/// still listed: those are skipped. Among any `len + 2` consecutive candidates at most
+/// `len` are live and one is 0, so the loop finds a free id within `len + 2` tries
+/// (`len` is far below 2^32 - 2: each VM holds megabytes of RAM); `ENOSPC` only if that
+/// were ever false.
+pub(crate) fn add(vm: Arc<Vm>) -> Result<u32> {
+    let mut vms = VMS.lock();
+    vms.list.reserve(1, GFP_KERNEL)?;
+    let tries = u32::try_from(vms.list.len()).map_err(|_| ENOSPC)?.checked_add(2).ok_or(ENOSPC)?;
+    let mut id = vms.next;
+    for _ in 0..tries {
+        if id != 0 && !vms.list.iter().any(|v| v.id() == id) {
+            vms.next = id.wrapping_add(1);
+            vm.set_id(id);
+            vms.list.push(vm, GFP_KERNEL)?;
+            return Ok(id);
+        }
+        id = id.wrapping_add(1);
+    }
+    Err(ENOSPC)
 }
 
 /// Removes the VM with this id, returning it so that the caller drops it unlocked.
 pub(crate) fn remove(id: u32) -> Option<Arc<Vm>> {
     let mut vms = VMS.lock();
-    let i = vms.iter().position(|v| v.id() == id)?;
-    vms.remove(i).ok()
+    let i = vms.list.iter().position(|v| v.id() == id)?;
+    vms.list.remove(i).ok()
 }
 
 /// The VM with this id.
 pub(crate) fn find(id: u32) -> Option<Arc<Vm>> {
-    VMS.lock().iter().find(|v| v.id() == id).cloned()
+    VMS.lock().list.iter().find(|v| v.id() == id).cloned()
 }
 
 /// The status of every VM, by id.
 pub(crate) fn statuses() -> Result<KVec<KemuStatus>> {
     let vms = VMS.lock();
-    let mut out = KVec::with_capacity(vms.len(), GFP_KERNEL)?;
-    for v in vms.iter() {
+    let mut out = KVec::with_capacity(vms.list.len(), GFP_KERNEL)?;
+    for v in vms.list.iter() {
         out.push(v.status(), GFP_KERNEL)?;
     }
     drop(vms);

@@ -139,7 +139,8 @@ struct Worker {
 /// State shared by the VM's file and its threads.
 #[pin_data]
 pub(crate) struct Shared {
-    id: u32,
+    /// Given by the registry when the VM is listed ([`Vm::set_id`]); 0 before.
+    id: AtomicU32,
     ram_size: u64,
     clock: VmClock,
     stop: AtomicBool,
@@ -230,8 +231,9 @@ fn check_config(cfg: &uapi::KemuVmConfig) -> Result<u64> {
 }
 
 impl Vm {
-    /// Creates a VM from a validated configuration: RAM, translation cache and hart.
-    pub(crate) fn create(id: u32, cfg: &uapi::KemuVmConfig) -> Result<Arc<Vm>> {
+    /// Creates a VM from a validated configuration: RAM, translation cache and hart. Its
+    /// id is 0 until the registry lists it.
+    pub(crate) fn create(cfg: &uapi::KemuVmConfig) -> Result<Arc<Vm>> {
         let tb_bytes = check_config(cfg)?;
         let flags = GFP_KERNEL_ACCOUNT | __GFP_NOWARN;
         let ram_len = usize::try_from(cfg.ram_size)?;
@@ -265,7 +267,7 @@ impl Vm {
         let jit = crate::jit::VmJit::new()?;
         let shared = Arc::pin_init(
             try_pin_init!(Shared {
-                id,
+                id: AtomicU32::new(0),
                 ram_size: cfg.ram_size,
                 clock,
                 stop: AtomicBool::new(false),
@@ -315,7 +317,13 @@ impl Vm {
 
     /// The VM's id.
     pub(crate) fn id(&self) -> u32 {
-        self.shared.id
+        self.shared.id.load(Ordering::Relaxed)
+    }
+
+    /// Sets the VM's id; only the registry does, under its lock, before anyone else can
+    /// reach the VM (the creating ioctl holds the only other reference).
+    pub(crate) fn set_id(&self, id: u32) {
+        self.shared.id.store(id, Ordering::Relaxed);
     }
 
     /// `KEMU_DETACH`: marks the running VM as owned by the module.
@@ -431,8 +439,8 @@ impl Vm {
         };
         self.shared.started_ns.store(self.shared.clock.ns(), Ordering::Relaxed);
         self.shared.state.store(uapi::KEMU_STATE_RUNNING, Ordering::Release);
-        let dma = KThread::spawn(c"dma", self.shared.id, (self.shared.clone(), DmaRam(ram)), dma_main);
-        let vcpu = dma.as_ref().ok().map(|_| KThread::spawn(c"vcpu", self.shared.id, self.shared.clone(), vcpu_main));
+        let dma = KThread::spawn(c"dma", self.id(), (self.shared.clone(), DmaRam(ram)), dma_main);
+        let vcpu = dma.as_ref().ok().map(|_| KThread::spawn(c"vcpu", self.id(), self.shared.clone(), vcpu_main));
         match (dma, vcpu) {
             (Ok(d), Some(Ok(v))) => {
                 ctl.dma = Some(d);
@@ -519,7 +527,7 @@ impl Vm {
             _ => 0,
         };
         uapi::KemuStatus {
-            id: s.id,
+            id: s.id.load(Ordering::Relaxed),
             state,
             exit_reason: s.exit_reason.load(Ordering::Relaxed),
             exit_code: s.exit_code.load(Ordering::Relaxed),
@@ -583,8 +591,22 @@ impl Shared {
 
     /// `write()` on the VM file: guest console input. Blocks while the input buffer is
     /// full unless `nonblock`; `EPIPE` once the VM has stopped.
+    ///
+    /// The bytes are copied from userspace before the machine lock is taken (as
+    /// [`Self::console_read`] copies out after dropping its lock): the copy can sleep in a
+    /// page fault for as long as userspace likes (userfaultfd, FUSE), and the vCPU and
+    /// STOP need that lock. At most one chunk per call; what the ring has no room for is
+    /// handed back to the iterator (a short write).
     pub(crate) fn console_write(&self, input: &mut IovIterSource<'_>, nonblock: bool) -> Result<usize> {
+        if self.state.load(Ordering::Acquire) == uapi::KEMU_STATE_STOPPED {
+            return Err(EPIPE);
+        }
         let mut chunk = [0u8; 256];
+        let want = input.len().min(chunk.len());
+        let n = input.copy_from_iter(&mut chunk[..want]);
+        if n == 0 && want > 0 {
+            return Err(EFAULT);
+        }
         let mut m = self.machine.lock();
         loop {
             if self.state.load(Ordering::Acquire) == uapi::KEMU_STATE_STOPPED {
@@ -600,16 +622,16 @@ impl Shared {
                 return Err(ERESTARTSYS);
             }
         }
-        let want = input.len().min(chunk.len()).min(m.input.room());
-        let n = input.copy_from_iter(&mut chunk[..want]);
-        if n == 0 && want > 0 {
-            return Err(EFAULT);
-        }
-        m.input.send(&chunk[..n]);
+        let sent = m.input.send(&chunk[..n]);
         m.feed_input();
         drop(m);
         self.wake.notify_all();
-        Ok(n)
+        if sent < n {
+            // SAFETY: `copy_from_iter` advanced the iterator by exactly `n` bytes, so going
+            // back `n - sent` of them stays after its beginning.
+            unsafe { input.revert(n - sent) };
+        }
+        Ok(sent)
     }
 }
 

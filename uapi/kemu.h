@@ -67,7 +67,7 @@ struct kemu_load {
 #define KEMU_CACHE_WRITETHROUGH 1
 #define KEMU_DISK_SLOTS 8
 
-/* KEMU_ATTACH_DISK: a regular file or block device fd, before START. */
+/* KEMU_ATTACH_DISK: a regular file or block device fd, not O_APPEND (EINVAL), before START. */
 struct kemu_disk {
 	__s32 fd;
 	__u32 slot;		/* 0..KEMU_DISK_SLOTS-1; slot 0 is the guest's /dev/vda */

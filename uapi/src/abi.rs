@@ -168,7 +168,9 @@ pub struct KemuDisk {
 
 /// `_IOW(KEMU_IOC_MAGIC, 0x06, struct kemu_disk)`: attaches a disk before START.
 /// `EBADF`: bad fd, or not writable for a writable disk; `EINVAL`: not a file or block
-/// device, bad slot/flags/mode; `EEXIST`: slot taken; `EBUSY`: VM already started.
+/// device, opened with `O_APPEND` (writes would go to the end of the file, not where the
+/// guest asks), bad slot/flags/mode; `EEXIST`: slot taken; `EBUSY`: VM already started.
+/// A disk whose fd is switched to `O_APPEND` later (fcntl) fails the guest's writes.
 pub const KEMU_ATTACH_DISK: u32 = ioc(IOC_WRITE, KEMU_IOC_MAGIC, 0x06, core::mem::size_of::<KemuDisk>());
 
 /// Argument of [`KEMU_START`].

@@ -1,10 +1,10 @@
 //! The `/dev/kemu` device: opening it with clear errors, and its ioctls.
 
 use std::fmt;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-use rustix::fs::{open, Mode, OFlags};
+use rustix::fs::{fcntl_getfl, open, Mode, OFlags};
 use rustix::io::Errno;
 use rustix::ioctl::{ioctl, Getter};
 
@@ -57,6 +57,26 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// The clear form of a `KEMU_ATTACH_DISK` error for the disk `image`, open as `file`.
+fn attach_error(image: &Path, file: BorrowedFd<'_>, e: Error) -> Error {
+    match e {
+        Error::Sys { errno: Errno::BADF, .. } => {
+            Error::Message(format!("{}: not open for writing: attach it with --ro, or fix its permissions", image.display()))
+        }
+        // EINVAL is also kemu.ko's answer to an O_APPEND descriptor: tell which it was.
+        Error::Sys { errno: Errno::INVAL, .. } if fcntl_getfl(file).is_ok_and(|f| f.contains(OFlags::APPEND)) => {
+            Error::Message(format!(
+                "{}: open with O_APPEND, which kemu.ko refuses for disks (writes would go to the end of the file)",
+                image.display()
+            ))
+        }
+        Error::Sys { errno: Errno::INVAL, .. } => {
+            Error::Message(format!("{}: kemu.ko takes regular files and block devices as disks", image.display()))
+        }
+        e => e,
+    }
+}
 
 /// An open `/dev/kemu`.
 pub(crate) struct Device {
@@ -122,17 +142,10 @@ impl Device {
         self.ioctl_ptr(&format!("loading the {what} at {guest_addr:#x}"), uapi::KEMU_LOAD, &req).map(drop)
     }
 
-    /// `KEMU_ATTACH_DISK`; `image` names the file in errors.
-    pub(crate) fn attach_disk(&self, image: &Path, disk: &KemuDisk) -> Result<(), Error> {
-        self.ioctl_ptr("KEMU_ATTACH_DISK", uapi::KEMU_ATTACH_DISK, disk).map(drop).map_err(|e| match e {
-            Error::Sys { errno: Errno::BADF, .. } => {
-                Error::Message(format!("{}: not open for writing: attach it with --ro, or fix its permissions", image.display()))
-            }
-            Error::Sys { errno: Errno::INVAL, .. } => {
-                Error::Message(format!("{}: kemu.ko takes regular files and block devices as disks", image.display()))
-            }
-            e => e,
-        })
+    /// `KEMU_ATTACH_DISK` of `file` (whose descriptor `disk.fd` is); `image` names the file
+    /// in errors.
+    pub(crate) fn attach_disk(&self, image: &Path, file: BorrowedFd<'_>, disk: &KemuDisk) -> Result<(), Error> {
+        self.ioctl_ptr("KEMU_ATTACH_DISK", uapi::KEMU_ATTACH_DISK, disk).map(drop).map_err(|e| attach_error(image, file, e))
     }
 
     /// `KEMU_START`.
@@ -220,4 +233,25 @@ pub(crate) fn features_string(features: u64) -> String {
         })
         .collect();
     names.join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::AsFd;
+
+    #[test]
+    fn attach_einval_names_o_append() {
+        let path = std::env::temp_dir().join(format!("kemuctl-append-{}.img", std::process::id()));
+        std::fs::write(&path, [0u8; 512]).unwrap();
+        let plain = std::fs::OpenOptions::new().read(true).write(true).open(&path).unwrap();
+        let append = std::fs::OpenOptions::new().read(true).append(true).open(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        let einval = || Error::Sys { what: "KEMU_ATTACH_DISK".into(), errno: Errno::INVAL };
+        let msg = attach_error(Path::new("d.img"), append.as_fd(), einval()).to_string();
+        assert_eq!(msg, "d.img: open with O_APPEND, which kemu.ko refuses for disks (writes would go to the end of the file)");
+        assert!(!msg.contains('\n'));
+        let msg = attach_error(Path::new("d.img"), plain.as_fd(), einval()).to_string();
+        assert_eq!(msg, "d.img: kemu.ko takes regular files and block devices as disks");
+    }
 }

@@ -12,7 +12,7 @@
 
 use std::fs::OpenOptions;
 use std::io::Write;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -92,7 +92,7 @@ pub(crate) fn cmd_start(
             cache_mode: if d.spec.writethrough { uapi::KEMU_CACHE_WRITETHROUGH } else { uapi::KEMU_CACHE_WRITEBACK },
             reserved: [0; 2],
         };
-        dev.attach_disk(path, &disk)?;
+        dev.attach_disk(path, file.as_fd(), &disk)?;
         disk_files.push(file);
     }
     let tier2 = args.tier.resolve(

@@ -67,9 +67,16 @@ impl Drop for Fd {
 struct Report {
     passed: u32,
     failed: u32,
+    skipped: u32,
 }
 
 impl Report {
+    /// A check this kernel cannot run, said on its own line and counted in the summary.
+    fn skip(&mut self, name: &str, why: &str) {
+        self.skipped += 1;
+        println!("skip - {name}: {why}");
+    }
+
     fn check(&mut self, name: &str, result: Result<(), String>) {
         match result {
             Ok(()) => {
@@ -258,6 +265,14 @@ fn disk_checks(r: &mut Report) {
         "ATTACH_DISK of a read-only fd as a writable disk gives EBADF",
         expect_errno(vm.ioctl_in(KEMU_ATTACH_DISK, &disk(ro, 0, 0, wb)), libc::EBADF),
     );
+    let append = open_path("/tmp/disk.img", libc::O_RDWR | libc::O_APPEND);
+    let ro_append = open_path("/tmp/disk.img", libc::O_RDONLY | libc::O_APPEND);
+    r.check(
+        "ATTACH_DISK of an O_APPEND fd gives EINVAL (its writes would go to the end of the file)",
+        [disk(append, 0, 0, wb), disk(ro_append, 0, KEMU_DISK_READONLY, wb)]
+            .iter()
+            .try_for_each(|d| expect_errno(vm.ioctl_in(KEMU_ATTACH_DISK, d), libc::EINVAL)),
+    );
     r.check(
         "ATTACH_DISK with a bad slot, flags, cache mode or reserved field gives EINVAL",
         [
@@ -279,12 +294,54 @@ fn disk_checks(r: &mut Report) {
     r.check("ATTACH_DISK after START gives EBUSY", started.map_err(|e| format!("start: errno {e}")).and_then(|_| expect_errno(vm.ioctl_in(KEMU_ATTACH_DISK, &disk(rw, 2, 0, wb)), libc::EBUSY)));
     // SAFETY: closing descriptors this function opened.
     unsafe {
-        for fd in [rw, ro, null, pipe[0], pipe[1]] {
+        for fd in [rw, ro, append, ro_append, null, pipe[0], pipe[1]] {
             libc::close(fd);
         }
     }
     drop(vm);
     let _ = std::fs::remove_file("/tmp/disk.img");
+    r.check("a disk switched to O_APPEND after ATTACH_DISK fails the guest's write, not appends", append_after_attach());
+}
+
+/// diskio writes sector 1 of a disk whose fd got O_APPEND (fcntl) after the attach: its
+/// write must fail (guest step 11: an error status), not land at the end of the file.
+fn append_after_attach() -> Result<(), String> {
+    let path = "/tmp/append.img";
+    std::fs::write(path, vec![0u8; 1 << 20]).map_err(|e| format!("{path}: {e}"))?;
+    let image = std::fs::read("/guests/diskio.bin").map_err(|e| format!("/guests/diskio.bin: {e}"))?;
+    let file = open_path(path, libc::O_RDWR);
+    if file < 0 {
+        return Err(format!("open {path}: {}", io::Error::last_os_error()));
+    }
+    let run = || -> Result<KemuStatus, String> {
+        let fd = Fd::open(DEV).map_err(|e| e.to_string())?;
+        fd.ioctl_in(KEMU_CREATE_VM, &config(16 << 20)).map_err(|e| format!("CREATE_VM: errno {e}"))?;
+        let load = KemuLoad { guest_addr: RAM_BASE, user_addr: image.as_ptr() as u64, size: image.len() as u64, flags: 0 };
+        fd.ioctl_in(KEMU_LOAD, &load).map_err(|e| format!("LOAD: errno {e}"))?;
+        let d = disk(file, 0, 0, KEMU_CACHE_WRITEBACK);
+        fd.ioctl_in(KEMU_ATTACH_DISK, &d).map_err(|e| format!("ATTACH_DISK: errno {e}"))?;
+        // SAFETY: `file` is an open descriptor of this process.
+        if unsafe { libc::fcntl(file, libc::F_SETFL, libc::O_APPEND) } != 0 {
+            return Err(format!("F_SETFL O_APPEND: {}", io::Error::last_os_error()));
+        }
+        fd.ioctl_in(KEMU_START, &KemuStart { pc: RAM_BASE, args: [0; 3], flags: 0 }).map_err(|e| format!("START: errno {e}"))?;
+        wait_stopped(&fd, Duration::from_secs(30))
+    };
+    let st = run();
+    // SAFETY: closing the descriptor opened above.
+    unsafe { libc::close(file) };
+    let size = std::fs::metadata(path).map(|m| m.len());
+    let _ = std::fs::remove_file(path);
+    let st = st?;
+    match size {
+        Ok(n) if n == 1 << 20 => {}
+        Ok(n) => return Err(format!("the disk file grew to {n} bytes: the guest's write was appended")),
+        Err(e) => return Err(format!("{path}: {e}")),
+    }
+    if (st.exit_reason, st.exit_code) != (KEMU_EXIT_FAIL, 11) {
+        return Err(format!("guest exit reason {} code {}, want FAIL 11 (write refused)", st.exit_reason, st.exit_code));
+    }
+    Ok(())
 }
 
 fn lifecycle_checks(r: &mut Report) {
@@ -450,6 +507,201 @@ fn lifecycle_checks(r: &mut Report) {
     })());
 }
 
+/// `write()` of `len` bytes at `addr` to `fd`: the count, or the errno.
+fn write_raw(fd: libc::c_int, addr: usize, len: usize) -> Result<usize, i32> {
+    // SAFETY: `write` only reads from `addr`; an address that is not readable makes the
+    // kernel fail the copy (EFAULT), it cannot harm this process.
+    let n = unsafe { libc::write(fd, addr as *const libc::c_void, len) };
+    usize::try_from(n).map_err(|_| io::Error::last_os_error().raw_os_error().unwrap_or(0))
+}
+
+fn console_write_checks(r: &mut Report) {
+    r.check("console write(): bytes taken, EFAULT from bad buffers, short write into an unmapped page, EPIPE after STOP", (|| {
+        let vm = boot_guest("spin")?;
+        let data = *b"input for the guest\n";
+        match write_raw(vm.0, data.as_ptr() as usize, data.len()) {
+            Ok(n) if n == data.len() => {}
+            other => return Err(format!("write of {} bytes: {other:?}", data.len())),
+        }
+        // SAFETY: two anonymous pages, the second made inaccessible; unmapped below.
+        let two = unsafe {
+            libc::mmap(std::ptr::null_mut(), 8192, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0)
+        };
+        if two == libc::MAP_FAILED {
+            return Err(format!("mmap: {}", io::Error::last_os_error()));
+        }
+        // SAFETY: the second page of the mapping made above.
+        unsafe { libc::mprotect(two.cast::<u8>().add(4096).cast(), 4096, libc::PROT_NONE) };
+        let page = two as usize;
+        let result = (|| {
+            for (what, addr) in [("NULL", 0), ("a PROT_NONE page", page + 4096), ("a kernel address", 0xffff_8880_0000_0000)] {
+                let t0 = Instant::now();
+                expect_errno(write_raw(vm.0, addr, 16).map(|n| n as i32), libc::EFAULT).map_err(|e| format!("from {what}: {e}"))?;
+                if t0.elapsed() > Duration::from_secs(1) {
+                    return Err(format!("EFAULT from {what} took {:?}", t0.elapsed()));
+                }
+            }
+            match write_raw(vm.0, page + 4096 - 8, 16) {
+                Ok(n) if (1..=8).contains(&n) => {}
+                other => return Err(format!("write straddling into a PROT_NONE page: {other:?}, want a short write")),
+            }
+            Ok(())
+        })();
+        // SAFETY: `two` is the 8192-byte mapping made above.
+        unsafe { libc::munmap(two, 8192) };
+        result?;
+        vm.ioctl_raw(KEMU_STOP, 0).map_err(|e| format!("STOP: errno {e}"))?;
+        expect_errno(write_raw(vm.0, data.as_ptr() as usize, data.len()).map(|n| n as i32), libc::EPIPE).map_err(|e| format!("after STOP: {e}"))
+    })());
+    r.check("console write() fills the 64 KiB input buffer (a short write, then EAGAIN), then blocks until STOP (EPIPE)", (|| {
+        // The spin guest never reads its UART: the buffer fills (64 KiB and the UART's
+        // receive FIFO, 1 or 16 bytes).
+        let vm = boot_guest("spin")?;
+        // SAFETY: switching the descriptor to non-blocking mode.
+        unsafe { libc::fcntl(vm.0, libc::F_SETFL, libc::O_NONBLOCK) };
+        let chunk = [b'x'; 256];
+        let (mut total, mut short) = (0usize, 0usize);
+        loop {
+            match write_raw(vm.0, chunk.as_ptr() as usize, chunk.len()) {
+                Ok(256) if short == 0 => total += 256,
+                Ok(n) if n > 0 && n < 256 && short == 0 => {
+                    total += n;
+                    short = n;
+                }
+                Err(e) if e == libc::EAGAIN => break,
+                other => return Err(format!("after {total} bytes (short write {short}): {other:?}")),
+            }
+            if total > 1 << 20 {
+                return Err("the input buffer never filled".into());
+            }
+        }
+        if !(65536..=65536 + 16).contains(&total) || total % 256 != short {
+            return Err(format!("took {total} bytes (short write {short}) before EAGAIN, want 64 KiB and the UART's FIFO"));
+        }
+        // SAFETY: back to blocking mode.
+        unsafe { libc::fcntl(vm.0, libc::F_SETFL, 0) };
+        let raw = vm.0;
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(write_raw(raw, chunk.as_ptr() as usize, 16));
+        });
+        if let Ok(res) = rx.recv_timeout(Duration::from_millis(300)) {
+            return Err(format!("a blocking write into the full buffer returned {res:?}"));
+        }
+        vm.ioctl_raw(KEMU_STOP, 0).map_err(|e| format!("STOP: errno {e}"))?;
+        match rx.recv_timeout(Duration::from_secs(5)) {
+            Ok(res) => expect_errno(res.map(|n| n as i32), libc::EPIPE),
+            Err(_) => Err("the blocked write did not return within 5 s of STOP".into()),
+        }
+    })());
+    match uffd_write_vs_stop() {
+        Ok(Some(d)) => {
+            println!("# STOP returned in {} ms while a console write() was blocked in a userfaultfd fault", d.as_millis());
+            r.check("console write() blocked in a userfaultfd fault holds no lock: STOP returns", Ok(()));
+        }
+        Ok(None) => r.skip(
+            "console write() blocked in a userfaultfd fault holds no lock: STOP returns",
+            "this kernel has no userfaultfd (CONFIG_USERFAULTFD is not in tests/vm/kernel.config)",
+        ),
+        Err(e) => r.check("console write() blocked in a userfaultfd fault holds no lock: STOP returns", Err(e)),
+    }
+}
+
+/// `struct uffdio_api` and `struct uffdio_register` (linux/userfaultfd.h), which the libc
+/// crate does not define.
+#[repr(C)]
+struct UffdioApi {
+    api: u64,
+    features: u64,
+    ioctls: u64,
+}
+
+#[repr(C)]
+struct UffdioRegister {
+    start: u64,
+    len: u64,
+    mode: u64,
+    ioctls: u64,
+}
+
+const UFFD_API: u64 = 0xaa;
+const UFFDIO_API: u32 = ioc(IOC_READ | IOC_WRITE, 0xaa, 0x3f, std::mem::size_of::<UffdioApi>());
+const UFFDIO_REGISTER: u32 = ioc(IOC_READ | IOC_WRITE, 0xaa, 0x00, std::mem::size_of::<UffdioRegister>());
+const UFFDIO_REGISTER_MODE_MISSING: u64 = 1;
+const UFFD_EVENT_PAGEFAULT: u8 = 0x12;
+
+/// A console `write()` from a userfaultfd-registered page that nobody serves sleeps in
+/// the page fault; meanwhile STOP of that VM must return (the write must not hold the
+/// machine lock while it copies). The STOP latency; `None` if the kernel has no
+/// userfaultfd. Closing the userfaultfd then lets the write finish (EPIPE: stopped).
+fn uffd_write_vs_stop() -> Result<Option<Duration>, String> {
+    // SAFETY: the userfaultfd syscall takes only flags.
+    let uffd = unsafe { libc::syscall(libc::SYS_userfaultfd, libc::O_CLOEXEC | libc::O_NONBLOCK) };
+    if uffd < 0 {
+        let e = io::Error::last_os_error();
+        return if e.raw_os_error() == Some(libc::ENOSYS) { Ok(None) } else { Err(format!("userfaultfd: {e}")) };
+    }
+    let uffd = Fd(uffd as libc::c_int);
+    let mut api = UffdioApi { api: UFFD_API, features: 0, ioctls: 0 };
+    uffd.ioctl_raw(UFFDIO_API, std::ptr::from_mut(&mut api) as usize).map_err(|e| format!("UFFDIO_API: errno {e}"))?;
+    // SAFETY: one anonymous page, left unmapped for the process's lifetime only if the
+    // write below never returns (then the check has failed anyway).
+    let page = unsafe {
+        libc::mmap(std::ptr::null_mut(), 4096, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0)
+    };
+    if page == libc::MAP_FAILED {
+        return Err(format!("mmap: {}", io::Error::last_os_error()));
+    }
+    let mut reg = UffdioRegister { start: page as u64, len: 4096, mode: UFFDIO_REGISTER_MODE_MISSING, ioctls: 0 };
+    uffd.ioctl_raw(UFFDIO_REGISTER, std::ptr::from_mut(&mut reg) as usize).map_err(|e| format!("UFFDIO_REGISTER: errno {e}"))?;
+    let vm = boot_guest("spin")?;
+    let (raw, addr) = (vm.0, page as usize);
+    let (tx, writer) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(write_raw(raw, addr, 16));
+    });
+    let result = (|| {
+        // The write is in the fault once the userfaultfd reports it.
+        let mut pfd = libc::pollfd { fd: uffd.0, events: libc::POLLIN, revents: 0 };
+        // SAFETY: `pfd` is one valid pollfd.
+        if unsafe { libc::poll(&mut pfd, 1, 5000) } != 1 {
+            return Err(format!("no userfaultfd event within 5 s (the write returned {:?})", writer.try_recv()));
+        }
+        let mut msg = [0u8; 32];
+        // SAFETY: `msg` is writable and as large as a `struct uffd_msg`.
+        let n = unsafe { libc::read(uffd.0, msg.as_mut_ptr().cast(), msg.len()) };
+        if n != 32 || msg[0] != UFFD_EVENT_PAGEFAULT {
+            return Err(format!("userfaultfd read {n} bytes, event {:#x}", msg[0]));
+        }
+        // STOP from another thread, so that a STOP that never returns fails the check
+        // instead of hanging the test (closing the userfaultfd below then unwedges it).
+        let (tx, stopper) = std::sync::mpsc::channel();
+        let t0 = Instant::now();
+        std::thread::spawn(move || {
+            // SAFETY: KEMU_STOP takes no argument. `raw` is `vm`'s descriptor; should the
+            // check fail and close it first, the ioctl holds its own reference to the file.
+            let r = unsafe { libc::ioctl(raw, libc::c_ulong::from(KEMU_STOP), 0) };
+            let _ = tx.send(if r < 0 { Err(io::Error::last_os_error()) } else { Ok(t0.elapsed()) });
+        });
+        match stopper.recv_timeout(Duration::from_secs(5)) {
+            Ok(Ok(took)) => Ok(took),
+            Ok(Err(e)) => Err(format!("STOP: {e}")),
+            Err(_) => Err("STOP did not return within 5 s while a console write() was blocked in a page fault".into()),
+        }
+    })();
+    // Closing the userfaultfd resolves the fault (the page becomes a zero page).
+    drop(uffd);
+    let took = result?;
+    match writer.recv_timeout(Duration::from_secs(5)) {
+        Ok(res) => expect_errno(res.map(|n| n as i32), libc::EPIPE).map_err(|e| format!("the faulting write, after STOP: {e}"))?,
+        Err(_) => return Err("the faulting write did not return within 5 s of closing the userfaultfd".into()),
+    }
+    drop(vm);
+    // SAFETY: the page mapped above; the write that used it has returned.
+    unsafe { libc::munmap(page, 4096) };
+    Ok(Some(took))
+}
+
 /// `kemu-vmtest bpf-load`: loads (and closes) a two-instruction program with
 /// bpf(BPF_PROG_LOAD), through the kernel's verifier and JIT, to show the host can
 /// still load BPF programs. The type is BPF_PROG_TYPE_SYSCALL (sleepable), the one
@@ -493,13 +745,13 @@ fn main() {
         }
         return;
     }
-    let mut r = Report { passed: 0, failed: 0 };
+    let mut r = Report { passed: 0, failed: 0, skipped: 0 };
     r.check("/dev/kemu is a root-only (0600) character device", device_node());
     let fd = match Fd::open(DEV) {
         Ok(fd) => fd,
         Err(e) => {
             println!("not ok - open {DEV}: {e}");
-            println!("vmtest: {} passed, {} failed", r.passed, r.failed + 1);
+            println!("vmtest: {} passed, {} failed, {} skipped", r.passed, r.failed + 1, r.skipped);
             std::process::exit(1);
         }
     };
@@ -574,7 +826,8 @@ fn main() {
     r.check("an unprivileged user cannot open /dev/kemu", unprivileged_open_refused());
     lifecycle_checks(&mut r);
     disk_checks(&mut r);
+    console_write_checks(&mut r);
 
-    println!("vmtest: {} passed, {} failed", r.passed, r.failed);
+    println!("vmtest: {} passed, {} failed, {} skipped", r.passed, r.failed, r.skipped);
     std::process::exit(i32::from(r.failed != 0));
 }
