@@ -34,10 +34,12 @@ ifdef KDIR_FROM_CACHE
 	tests/vm/build-kernel.sh --variant $(VARIANT)
 endif
 
-# Builds kemu.ko; any compiler warning fails the build.
+# Builds kemu.ko; any compiler warning fails the build. MODULE_SRC: the module's source
+# tree (default: this one; the VM tests build an older release's from `git archive`).
+MODULE_SRC ?= $(REPO)
 module: kernel
 	@mkdir -p $(MO)
-	set -o pipefail; $(MAKE) -C $(KDIR) M=$(REPO) MO=$(MO) $(KMAKE_ARGS) modules 2>&1 | tee $(MO)/build.log
+	set -o pipefail; $(MAKE) -C $(KDIR) M=$(MODULE_SRC) MO=$(MO) $(KMAKE_ARGS) modules 2>&1 | tee $(MO)/build.log
 	@if grep -q "warning:" $(MO)/build.log; then echo "kemu.ko built with warnings" >&2; exit 1; fi
 	@echo "built $(MO)/kemu.ko"
 

@@ -30,24 +30,42 @@ const _: () = assert!(uapi::KEMU_ATTACH_VM == _IOW::<u32>(M, 0x09));
 const _: () = assert!(size_of::<KemuVersion>() == 4 + 4 + 8);
 const _: () = assert!(size_of::<KemuVmConfig>() == 8 + 8 + 4 + 4 + 4 * 8);
 const _: () = assert!(size_of::<KemuLoad>() == 4 * 8);
-const _: () = assert!(size_of::<KemuStart>() == 8 + 3 * 8 + 8);
-const _: () = assert!(size_of::<KemuStatus>() == 4 * 4 + 7 * 8 + 3 * 8 + 4 * 8);
+const _: () = assert!(size_of::<KemuStart>() == 8 + 3 * 8 + 8 + 2 * 8);
+const _: () = assert!(size_of::<KemuStatus>() == 4 * 4 + 7 * 8 + 3 * 8 + 4 * 8 + 2 * 8);
 const _: () = assert!(size_of::<KemuDisk>() == 4 * 4 + 2 * 8);
 const _: () = assert!(size_of::<KemuVmList>() == 8 + 4 + 4);
+
+// The first versions' sizes that older callers use are prefixes of today's structs.
+const _: () = assert!(uapi::KEMU_STATUS_SIZE_VER0 <= size_of::<KemuStatus>());
+const _: () = assert!(uapi::KEMU_START_SIZE_VER0 <= size_of::<KemuStart>());
 
 // SAFETY (all impls below): each type is `repr(C)`, made only of integers and arrays of
 // integers, with no padding (asserted above). So all of its bytes are initialised (AsBytes)
 // and any byte pattern is a valid value (FromBytes).
 unsafe impl AsBytes for KemuVersion {}
 // SAFETY: see above.
+unsafe impl FromBytes for KemuVersion {}
+// SAFETY: see above.
 unsafe impl AsBytes for KemuStatus {}
+// SAFETY: see above.
+unsafe impl FromBytes for KemuStatus {}
 // SAFETY: see above.
 unsafe impl FromBytes for KemuVmConfig {}
 // SAFETY: see above.
+unsafe impl AsBytes for KemuVmConfig {}
+// SAFETY: see above.
 unsafe impl FromBytes for KemuLoad {}
+// SAFETY: see above.
+unsafe impl AsBytes for KemuLoad {}
 // SAFETY: see above.
 unsafe impl FromBytes for KemuStart {}
 // SAFETY: see above.
+unsafe impl AsBytes for KemuStart {}
+// SAFETY: see above.
 unsafe impl FromBytes for KemuDisk {}
 // SAFETY: see above.
+unsafe impl AsBytes for KemuDisk {}
+// SAFETY: see above.
 unsafe impl FromBytes for KemuVmList {}
+// SAFETY: see above.
+unsafe impl AsBytes for KemuVmList {}

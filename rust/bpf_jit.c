@@ -21,7 +21,7 @@ struct kemu_jit_vm;
 struct kemu_jit_vm *kemu_jit_vm_new(void);
 void kemu_jit_vm_free(struct kemu_jit_vm *vm);
 u64 kemu_jit_vm_bytes(const struct kemu_jit_vm *vm);
-void *kemu_bpf_compile(struct kemu_jit_vm *vm, const u64 *insns, u32 n);
+void *kemu_bpf_compile(struct kemu_jit_vm *vm, const u64 *insns, u32 n, bool *over_budget);
 u64 kemu_bpf_run(const void *prog, void *ctx);
 u64 kemu_bpf_run_checked(const void *prog, void *ctx, u64 *clobbered);
 void kemu_bpf_free(struct kemu_jit_vm *vm, void *prog);
@@ -191,17 +191,18 @@ static bool kemu_budget_take(struct kemu_jit_vm *vm, s64 cost)
 
 /*
  * Compiles n instructions for a VM; returns the program (the handle for kemu_bpf_run and
- * kemu_bpf_free), or NULL if the budget is spent or the kernel did not JIT it (the JIT is
- * off, or it refused the program). Constants are blinded if the VM asks for it. Sleeps
+ * kemu_bpf_free), or NULL if the budget is spent (then *over_budget is set) or the kernel
+ * did not JIT it (the JIT is off, or it refused the program). Constants are blinded if the VM asks for it. Sleeps
  * (allocates with GFP_KERNEL, charged to the VM owner's memory cgroup).
  */
-void *kemu_bpf_compile(struct kemu_jit_vm *vm, const u64 *insns, u32 n)
+void *kemu_bpf_compile(struct kemu_jit_vm *vm, const u64 *insns, u32 n, bool *over_budget)
 {
 	struct mem_cgroup *old_memcg;
 	struct bpf_prog *prog;
 	s64 estimate;
 	int err = 0;
 
+	*over_budget = false;
 	if (n == 0 || n > BPF_MAXINSNS * 16)
 		return NULL;
 	/*
@@ -212,8 +213,10 @@ void *kemu_bpf_compile(struct kemu_jit_vm *vm, const u64 *insns, u32 n)
 	estimate = round_up(bpf_prog_size(n), PAGE_SIZE) + sizeof(struct bpf_prog_aux) + (s64)n * 64;
 	if (vm->blind)
 		estimate *= 3;
-	if (!kemu_budget_take(vm, estimate))
+	if (!kemu_budget_take(vm, estimate)) {
+		*over_budget = true;
 		return NULL;
+	}
 	old_memcg = set_active_memcg(vm->memcg);
 	prog = bpf_prog_alloc(bpf_prog_size(n), 0);
 	if (!prog)

@@ -24,7 +24,8 @@ use crate::ktranslator::{
 extern "C" {
     fn kemu_jit_vm_new() -> *mut c_void;
     fn kemu_jit_vm_free(vm: *mut c_void);
-    fn kemu_bpf_compile(vm: *mut c_void, insns: *const u64, n: u32) -> *mut c_void;
+    fn kemu_jit_vm_bytes(vm: *const c_void) -> u64;
+    fn kemu_bpf_compile(vm: *mut c_void, insns: *const u64, n: u32, over_budget: *mut bool) -> *mut c_void;
     fn kemu_bpf_run(prog: *const c_void, ctx: *mut c_void) -> u64;
     fn kemu_bpf_run_checked(prog: *const c_void, ctx: *mut c_void, clobbered: *mut u64) -> u64;
     fn kemu_bpf_free(vm: *mut c_void, prog: *mut c_void);
@@ -50,9 +51,10 @@ pub(crate) fn probe() {
         return;
     };
     let prog = ebpf::PROBE_PROGRAM;
+    let mut over_budget = false;
     // SAFETY: `vm.ptr` is live; `prog` holds `prog.len()` instructions, which the C
     // side copies.
-    let handle = unsafe { kemu_bpf_compile(vm.ptr, prog.as_ptr(), prog.len() as u32) };
+    let handle = unsafe { kemu_bpf_compile(vm.ptr, prog.as_ptr(), prog.len() as u32, &mut over_budget) };
     if handle.is_null() {
         pr_info!("tier 2 off: the kernel did not JIT-compile a BPF program (is net.core.bpf_jit_enable 0?); guests run on tier 1\n");
         return;
@@ -126,6 +128,12 @@ impl VmJit {
         // INVARIANT: `ptr` is a fresh, non-null object from `kemu_jit_vm_new`.
         Ok(VmJit { ptr })
     }
+
+    /// Bytes of tier-2 programs this VM holds.
+    pub(crate) fn bytes(&self) -> u64 {
+        // SAFETY: `ptr` is live (type invariant).
+        unsafe { kemu_jit_vm_bytes(self.ptr) }
+    }
 }
 
 impl Drop for VmJit {
@@ -141,10 +149,12 @@ impl Drop for VmJit {
 /// `bpf-prog-run`).
 unsafe extern "C" fn compile(opaque: *mut c_void, insns: *const u64, n: usize, entry: *mut u64) -> u64 {
     let Ok(n) = u32::try_from(n) else { return 0 };
+    let mut over_budget = false;
     // SAFETY: `opaque` is the VM's live `kemu_jit_vm` (`host`); ktranslator passes `n`
     // instructions at `insns` (`Tier2Host` contract).
-    let prog = unsafe { kemu_bpf_compile(opaque, insns, n) };
-    if prog.is_null() && !REFUSAL_LOGGED.swap(true, Ordering::Relaxed) {
+    let prog = unsafe { kemu_bpf_compile(opaque, insns, n, &mut over_budget) };
+    // A spent budget is expected (t2_over_budget counts it); a refusal by the JIT is not.
+    if prog.is_null() && !over_budget && !REFUSAL_LOGGED.swap(true, Ordering::Relaxed) {
         pr_warn!(
             "the BPF JIT refused a tier-2 program of {} instructions: that block stays on tier 1 (further refusals are only counted: t2_rejected in KEMU_STATUS)\n",
             n

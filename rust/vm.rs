@@ -37,7 +37,7 @@ use crate::kdevices::{
     memmap::RAM_BASE,
     mmio::{Env, Width},
     sifive_test::MachineEvent,
-    vcpu::{self, HartLink},
+    vcpu::{self, HartLink, Htif},
     virtio_blk::{BlkConfig, BlkWorker},
     virtio_mmio::VirtioDevice,
 };
@@ -161,6 +161,10 @@ pub(crate) struct Shared {
     t2_rejected: AtomicU64,
     t2_executed: AtomicU64,
     t2_compile_ns: AtomicU64,
+    t2_refused: AtomicU64,
+    /// HTIF `tohost`/`fromhost` of a bare-metal program (0: none), set at START.
+    tohost: AtomicU64,
+    fromhost: AtomicU64,
     /// The UART's transmitter found the console buffer full: retry after a read.
     tx_blocked: AtomicBool,
     #[pin]
@@ -288,6 +292,9 @@ impl Vm {
                 t2_rejected: AtomicU64::new(0),
                 t2_executed: AtomicU64::new(0),
                 t2_compile_ns: AtomicU64::new(0),
+                t2_refused: AtomicU64::new(0),
+                tohost: AtomicU64::new(0),
+                fromhost: AtomicU64::new(0),
                 tx_blocked: AtomicBool::new(false),
                 core <- new_mutex!(core),
                 worker <- new_mutex!(worker),
@@ -437,6 +444,8 @@ impl Vm {
             }
             *hart.ram()
         };
+        self.shared.tohost.store(req.tohost, Ordering::Relaxed);
+        self.shared.fromhost.store(req.fromhost, Ordering::Relaxed);
         self.shared.started_ns.store(self.shared.clock.ns(), Ordering::Relaxed);
         self.shared.state.store(uapi::KEMU_STATE_RUNNING, Ordering::Release);
         let dma = KThread::spawn(c"dma", self.id(), (self.shared.clone(), DmaRam(ram)), dma_main);
@@ -545,6 +554,8 @@ impl Vm {
             t2_rejected: s.t2_rejected.load(Ordering::Relaxed),
             t2_executed: s.t2_executed.load(Ordering::Relaxed),
             t2_compile_ns: s.t2_compile_ns.load(Ordering::Relaxed),
+            t2_jit_bytes: s.jit.bytes(),
+            t2_refused: s.t2_refused.load(Ordering::Relaxed),
         }
     }
 }
@@ -722,6 +733,37 @@ fn dma_main((shared, ram): (Arc<Shared>, DmaRam)) {
     }
 }
 
+/// Serves a bare-metal program's HTIF request in `tohost`, if it has one, as `kemuctl
+/// run` does: an exit ends the VM (code 0: power-off, else failure with that code), a
+/// character goes to the console (acknowledged in `fromhost`), anything else is
+/// acknowledged and ignored.
+fn poll_htif(s: &Shared, hart: &Hart) -> Option<(u32, u32)> {
+    let tohost = s.tohost.load(Ordering::Relaxed);
+    if tohost == 0 {
+        return None;
+    }
+    let mut b = [0u8; 8];
+    if !hart.ram().read_bytes(tohost, &mut b) {
+        return None;
+    }
+    let req = Htif::decode(u64::from_le_bytes(b))?;
+    hart.ram().write_bytes(tohost, &[0; 8]);
+    match req {
+        Htif::Exit(0) => Some((uapi::KEMU_EXIT_POWEROFF, 0)),
+        Htif::Exit(code) => Some((uapi::KEMU_EXIT_FAIL, u32::try_from(code).unwrap_or(u32::MAX))),
+        Htif::Putchar(c) => {
+            s.console_out.lock().send(&[c]);
+            s.console_wait.notify_all();
+            let fromhost = s.fromhost.load(Ordering::Relaxed);
+            if fromhost != 0 {
+                hart.ram().write_bytes(fromhost, &1u64.to_le_bytes());
+            }
+            None
+        }
+        Htif::Unsupported(_) => None,
+    }
+}
+
 /// A disk as the DMA thread uses it: every storage call fails once the VM is asked to
 /// stop, so a guest's request of any size (up to the whole disk, repeated a queue's
 /// worth of times) holds STOP for at most one scratch-sized call.
@@ -890,12 +932,19 @@ fn vcpu_main(shared: Arc<Shared>) {
         s.t2_rejected.store(st.t2_rejected, Ordering::Relaxed);
         s.t2_executed.store(st.t2_executed, Ordering::Relaxed);
         s.t2_compile_ns.store(st.t2_compile_ns, Ordering::Relaxed);
+        s.t2_refused.store(core.hart.t2_refusals().0, Ordering::Relaxed);
+        if let Some(end) = poll_htif(s, &core.hart) {
+            break end;
+        }
         if !refusal_logged {
             if let (n @ 1.., Some(r)) = core.hart.t2_refusals() {
                 refusal_logged = true;
                 pr_warn!(
                     "VM {}: the tier-2 checker refused a program ({:?} at instruction {}; {} so far): a lowering bug, that block stays on tier 1\n",
-                    s.id, r.rule, r.at, n
+                    s.id.load(Ordering::Relaxed),
+                    r.rule,
+                    r.at,
+                    n
                 );
             }
         }

@@ -12,9 +12,18 @@
 #include <linux/types.h>
 
 #define KEMU_ABI_MAJOR 1
-#define KEMU_ABI_MINOR 5
+#define KEMU_ABI_MINOR 6
 
 #define KEMU_IOC_MAGIC 0xBE
+
+/*
+ * ABI 1.6: struct arguments are extensible. The module matches an ioctl by direction,
+ * type and number and takes the caller's struct size from _IOC_SIZE: a shorter request
+ * reads as zero-extended, a longer one must be zero past the module's struct (E2BIG),
+ * one below the first version's size is EINVAL; a reply fills the caller's size, zero
+ * past the module's struct. Modules before 1.6 match the exact number: use the size of
+ * the module's minor version (KEMU_GET_VERSION) with them.
+ */
 
 /* VM lifecycle: CREATE_VM, LOAD, START, STOP, STATUS. */
 #define KEMU_FEATURE_VM (1ULL << 0)
@@ -83,7 +92,12 @@ struct kemu_start {
 	__u64 pc;
 	__u64 args[3];
 	__u64 flags;		/* KEMU_START_TIER2 or 0 */
+	__u64 tohost;		/* ABI 1.6: HTIF tohost address of a bare-metal program (0: none) */
+	__u64 fromhost;		/* ABI 1.6: HTIF fromhost address (0: none) */
 };
+
+/* Size of struct kemu_start before ABI 1.6. */
+#define KEMU_START_SIZE_VER0 40
 
 /* ABI 1.5: hot blocks through tier 2 (EOPNOTSUPP without KEMU_FEATURE_TIER2). */
 #define KEMU_START_TIER2 (1ULL << 0)
@@ -124,7 +138,12 @@ struct kemu_status {
 	__u64 t2_rejected;	/* ABI 1.5: hot blocks tier 2 did not compile */
 	__u64 t2_executed;	/* ABI 1.5: blocks executed through tier-2 code */
 	__u64 t2_compile_ns;	/* ABI 1.5: time spent compiling them */
+	__u64 t2_jit_bytes;	/* ABI 1.6: bytes of tier-2 programs the VM holds */
+	__u64 t2_refused;	/* ABI 1.6: tier-2 programs the checker refused */
 };
+
+/* Size of struct kemu_status in ABI 1.3 (72), 1.4 (96), 1.5 (128). */
+#define KEMU_STATUS_SIZE_VER0 72
 
 #define KEMU_STATUS _IOR(KEMU_IOC_MAGIC, 0x05, struct kemu_status)
 
@@ -133,10 +152,13 @@ struct kemu_status {
 
 /* KEMU_LIST_VMS: statuses of all VMs, up to capacity; returns how many exist. */
 struct kemu_vm_list {
-	__u64 statuses;		/* user pointer to struct kemu_status[capacity] */
+	__u64 statuses;		/* user pointer to capacity entries of entry_size bytes */
 	__u32 capacity;
-	__u32 flags;		/* must be 0 */
+	__u32 entry_size;	/* ABI 1.6: bytes per entry, KEMU_STATUS_SIZE_VER0..KEMU_LIST_ENTRY_MAX;
+				 * 0 (before 1.6: flags, must be 0): KEMU_STATUS_SIZE_VER0 */
 };
+
+#define KEMU_LIST_ENTRY_MAX 4096
 
 #define KEMU_LIST_VMS _IOW(KEMU_IOC_MAGIC, 0x08, struct kemu_vm_list)
 

@@ -87,6 +87,9 @@ check_dd_image() {
     rm -f "$fixed"
 }
 
+# The commit of kemu's last ABI 1.5 release (the VM tests load its kemu.ko too).
+old_abi_ref=fecf217
+
 run_variant() {
     local variant=$1
     echo "== $variant kernel"
@@ -96,6 +99,14 @@ run_variant() {
     echo "== building kemu.ko against the $variant kernel"
     make -s -C "$repo" module KDIR="$kdir" MO="$mo" >/dev/null
 
+    # kemu.ko of ABI 1.5, the last release before extensible structs: this kemuctl must
+    # drive it too (vm-init.sh, "ABI 1.5 module").
+    echo "== building kemu.ko of ABI 1.5 ($old_abi_ref) against the $variant kernel"
+    local old_src="$out/kemu-abi15-src"
+    rm -rf "$old_src" && mkdir -p "$old_src"
+    git -C "$repo" archive "$old_abi_ref" Kbuild rust ktranslator kdevices uapi | tar -x -C "$old_src"
+    make -s -C "$repo" module KDIR="$kdir" MO="$out/kmod-abi15-$variant" MODULE_SRC="$old_src" >/dev/null
+
     local root="$out/initramfs-$variant"
     rm -rf "$root"
     mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,etc,guests}
@@ -103,6 +114,7 @@ run_variant() {
     cp /bin/busybox "$root/bin/busybox"
     cp "$here/vm-init.sh" "$root/init"
     cp "$mo/kemu.ko" "$root/kemu.ko"
+    cp "$out/kmod-abi15-$variant/kemu.ko" "$root/kemu-abi15.ko"
     cp "$bins/kemuctl" "$bins/kemu-vmtest" "$root/bin/"
     echo "root:x:0:0:root:/:/bin/sh" > "$root/etc/passwd"
     echo "nobody:x:65534:65534:nobody:/:/bin/false" >> "$root/etc/passwd"

@@ -32,7 +32,7 @@ expect_fail_line() { # expect_fail_line LINE COMMAND...: COMMAND fails and print
 version_ok() {
     out=$(kemuctl version) || return 1
     echo "$out"
-    echo "$out" | grep -qx "kemu.ko ABI 1.5, features: vm,disk,detach,tier2"
+    echo "$out" | grep -qx "kemu.ko ABI 1.6, features: vm,disk,detach,tier2"
 }
 kmemleak() { echo "$1" > /sys/kernel/debug/kmemleak; }
 
@@ -99,6 +99,39 @@ isa_tier2() { # isa_tier2 start|run
         [ $rc = 0 ] && grep -q '"t2_executed":[1-9]' /tmp/isa.json || { cat /tmp/isa.log; return 1; }
     done
 }
+# A program that reports only through HTIF (tohost): start and run agree.
+htif_test() {
+    out=$(kemuctl start --mem 16M --bios none --kernel /guests/htif.elf </dev/null 2>/dev/null); rc=$?
+    out2=$(kemuctl run --mem 16M --bios none --kernel /guests/htif.elf </dev/null 2>/dev/null); rc2=$?
+    echo "start: exit $rc, '$out'; run: exit $rc2, '$out2'"
+    [ $rc = 7 ] && [ "$out" = "htif ok" ] && [ $rc2 = 7 ] && [ "$out2" = "htif ok" ]
+}
+step "an HTIF program: kemuctl start and run print the same and exit 7" htif_test
+# This kemuctl against kemu.ko of ABI 1.5 (built from that release by run-tests.sh):
+# version, exit codes, the VM list at that ABI's entry size, stop, and a clear error for
+# what only ABI 1.6 serves (HTIF). (The other direction, callers with older struct
+# sizes against this module, is kemu-vmtest's "ABI 1.3 to 1.6" checks.)
+old_abi() {
+    rmmod kemu || return 1
+    insmod /kemu-abi15.ko || { insmod /kemu.ko; return 1; }
+    rc=0
+    kemuctl version | grep -q "^kemu.ko ABI 1.5," || { echo "version: $(kemuctl version)"; rc=1; }
+    kemuctl start --mem 32M --bios none --kernel /guests/fail42.elf </dev/null >/dev/null 2>&1
+    code=$?; [ $code = 42 ] || { echo "fail42 exited $code"; rc=1; }
+    a=$(kemuctl start --detach --mem 32M --bios none --kernel /guests/spin.elf </dev/null) || rc=1
+    b=$(kemuctl start --detach --mem 32M --bios none --kernel /guests/spin.elf </dev/null) || rc=1
+    kemuctl status
+    for id in $a $b; do
+        kemuctl status | grep -Eq "^ *$id +running +[0-9.]+s +32M" || { echo "VM $id not listed right"; rc=1; }
+        kemuctl stop "$id" || rc=1
+    done
+    msg=$(kemuctl start --mem 16M --bios none --kernel /guests/htif.elf </dev/null 2>&1) && { echo "HTIF program started"; rc=1; }
+    echo "$msg" | grep -q "before ABI 1.6" || { echo "HTIF: $msg"; rc=1; }
+    rmmod kemu || rc=1
+    insmod /kemu.ko || rc=1
+    return $rc
+}
+step "this kemuctl drives kemu.ko of ABI 1.5" old_abi
 step "ISA tests inside kemu.ko with tier 2 (kernel BPF JIT)" isa_tier2 start
 # Self-looping tier-2 blocks through the kernel's BPF JIT, each call made with known
 # values in rbx and r12-r15 (module parameter t2_check_regs): the programs must keep

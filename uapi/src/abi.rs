@@ -6,11 +6,23 @@
 //! Versioning: [`KEMU_ABI_MAJOR`] changes on any incompatible change; [`KEMU_ABI_MINOR`]
 //! grows when ioctls or fields are added compatibly. Userspace must refuse to drive a
 //! module whose major version differs from its own.
+//!
+//! Extensible structs (ABI 1.6, as Linux's `copy_struct_from_user`, openat2 and clone3):
+//! the module recognizes an ioctl by its direction, type and number, and takes the
+//! argument's size from the command number (`_IOC_SIZE`), so a struct can grow at its
+//! end without a new number. For an argument the module reads, a caller's struct that is
+//! shorter than the module's reads as if the missing fields were zero, and a longer one
+//! must be zero past the module's size (`E2BIG` otherwise); one shorter than the
+//! struct's first version (`*_SIZE_VER0`) is `EINVAL`. For a reply, the module writes as
+//! many bytes as the caller asked for, zero past its own struct. Modules before ABI 1.6
+//! match the exact number only: a newer caller uses the size of the module's minor
+//! version ([`status_size`], [`start_size`]), and [`KEMU_LIST_VMS`] entries carry their
+//! size ([`KemuVmList::entry_size`]).
 
 /// Major ABI version: bumped on incompatible changes.
 pub const KEMU_ABI_MAJOR: u32 = 1;
 /// Minor ABI version: bumped on compatible additions.
-pub const KEMU_ABI_MINOR: u32 = 5;
+pub const KEMU_ABI_MINOR: u32 = 6;
 
 /// Ioctl type ("magic") byte of `/dev/kemu`, unused by in-tree drivers.
 pub const KEMU_IOC_MAGIC: u32 = 0xBE;
@@ -44,6 +56,19 @@ pub const fn ioc(dir: u32, ty: u32, nr: u32, size: usize) -> u32 {
 /// Extracts the argument size from an ioctl number (C `_IOC_SIZE`).
 pub const fn ioc_size(cmd: u32) -> usize {
     ((cmd >> IOC_SIZESHIFT) & ((1 << IOC_SIZEBITS) - 1)) as usize
+}
+
+/// An ioctl number without its size field: what identifies an extensible ioctl.
+pub const fn ioc_without_size(cmd: u32) -> u32 {
+    cmd & !(((1 << IOC_SIZEBITS) - 1) << IOC_SIZESHIFT)
+}
+
+/// `cmd` with its size field set to `size` (the caller's struct size).
+pub const fn ioc_with_size(cmd: u32, size: usize) -> u32 {
+    let dir = cmd >> IOC_DIRSHIFT;
+    let ty = (cmd >> IOC_TYPESHIFT) & ((1 << IOC_TYPEBITS) - 1);
+    let nr = cmd & ((1 << IOC_NRBITS) - 1);
+    ioc(dir, ty, nr, size)
 }
 
 /// Extracts the type byte from an ioctl number (C `_IOC_TYPE`).
@@ -183,6 +208,27 @@ pub struct KemuStart {
     pub args: [u64; 3],
     /// [`KEMU_START_TIER2`] or 0; other bits: `EINVAL`.
     pub flags: u64,
+    /// ABI 1.6: guest-physical address of a bare-metal program's HTIF `tohost` word (0:
+    /// none). The module polls it between slices, as `kemuctl run` does: an exit
+    /// request ends the VM (code 0: `KEMU_EXIT_POWEROFF`, else `KEMU_EXIT_FAIL` with
+    /// that code), a character goes to the console.
+    pub tohost: u64,
+    /// ABI 1.6: guest-physical address of `fromhost` (0: none), acknowledged after a
+    /// character.
+    pub fromhost: u64,
+}
+
+/// Size of [`KemuStart`] before ABI 1.6 (no HTIF fields).
+pub const KEMU_START_SIZE_VER0: usize = 40;
+
+/// The size of [`KemuStart`] a module of ABI minor `minor` takes (pre-1.6 modules match
+/// the exact size).
+pub const fn start_size(minor: u32) -> usize {
+    if minor >= 6 {
+        core::mem::size_of::<KemuStart>()
+    } else {
+        KEMU_START_SIZE_VER0
+    }
 }
 
 /// [`KemuStart::flags`] (ABI 1.5): run hot blocks through tier 2 (the kernel's BPF
@@ -265,6 +311,25 @@ pub struct KemuStatus {
     pub t2_executed: u64,
     /// Nanoseconds spent lowering and JIT-compiling tier-2 blocks (ABI 1.5).
     pub t2_compile_ns: u64,
+    /// Bytes of tier-2 programs the VM holds now (ABI 1.6), against its budget.
+    pub t2_jit_bytes: u64,
+    /// Tier-2 programs the checker refused (ABI 1.6; a lowering bug if not 0).
+    pub t2_refused: u64,
+}
+
+/// Size of [`KemuStatus`] in ABI 1.3 (the first with [`KEMU_LIST_VMS`]): the legacy
+/// entry size of that list, and the smallest reply.
+pub const KEMU_STATUS_SIZE_VER0: usize = 72;
+
+/// The size of [`KemuStatus`] a module of ABI minor `minor` writes (pre-1.6 modules
+/// match the exact size, and write entries of it in [`KEMU_LIST_VMS`]).
+pub const fn status_size(minor: u32) -> usize {
+    match minor {
+        0..=3 => KEMU_STATUS_SIZE_VER0,
+        4 => 96,
+        5 => 128,
+        _ => core::mem::size_of::<KemuStatus>(),
+    }
 }
 
 /// `_IOR(KEMU_IOC_MAGIC, 0x05, struct kemu_status)`: the VM's state and counters.
@@ -279,17 +344,23 @@ pub const KEMU_DETACH: u32 = ioc(IOC_NONE, KEMU_IOC_MAGIC, 0x07, 0);
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct KemuVmList {
-    /// Userspace address of an array of `capacity` [`KemuStatus`] entries.
+    /// Userspace address of an array of `capacity` entries of `entry_size` bytes.
     pub statuses: u64,
     /// Entries the array holds.
     pub capacity: u32,
-    /// Must be zero.
-    pub flags: u32,
+    /// ABI 1.6: bytes per entry, at least [`KEMU_STATUS_SIZE_VER0`] and at most 4096:
+    /// each entry is a [`KemuStatus`] cut to (or zero-filled up to) that size. 0 (the
+    /// only value before 1.6, when this field was `flags`) means entries of
+    /// [`KEMU_STATUS_SIZE_VER0`] bytes: the one size every caller's array can take.
+    pub entry_size: u32,
 }
+
+/// Largest [`KemuVmList::entry_size`].
+pub const KEMU_LIST_ENTRY_MAX: u32 = 4096;
 
 /// `_IOW(KEMU_IOC_MAGIC, 0x08, struct kemu_vm_list)`: fills the array with the status of
 /// every VM (attached or detached, by id), up to `capacity`; returns how many VMs exist.
-/// Valid on any open file.
+/// Valid on any open file. `EINVAL`: an `entry_size` out of range.
 pub const KEMU_LIST_VMS: u32 = ioc(IOC_WRITE, KEMU_IOC_MAGIC, 0x08, core::mem::size_of::<KemuVmList>());
 
 /// `_IOW(KEMU_IOC_MAGIC, 0x09, __u32)`: makes this (empty) file a window on the detached

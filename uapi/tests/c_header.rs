@@ -33,14 +33,17 @@ fn expectations() -> Vec<(String, u64)> {
     layout!(KemuVersion, "kemu_version", abi_major, abi_minor, features);
     layout!(KemuVmConfig, "kemu_vm_config", ram_size, tb_cache_size, harts, flags, reserved);
     layout!(KemuLoad, "kemu_load", guest_addr, user_addr, size, flags);
-    layout!(KemuStart, "kemu_start", pc, args, flags);
+    layout!(KemuStart, "kemu_start", pc, args, flags, tohost, fromhost);
     layout!(KemuDisk, "kemu_disk", fd, slot, flags, cache_mode, reserved);
-    layout!(KemuVmList, "kemu_vm_list", statuses, capacity, flags);
+    layout!(KemuVmList, "kemu_vm_list", statuses, capacity, entry_size);
     layout!(
         KemuStatus, "kemu_status", id, state, exit_reason, exit_code, ram_size, uptime_ns, instructions,
         tbs_translated, tlb_misses, traps, disk_requests, tbs_executed, translate_ns, chained, t2_compiled,
-        t2_rejected, t2_executed, t2_compile_ns
+        t2_rejected, t2_executed, t2_compile_ns, t2_jit_bytes, t2_refused
     );
+    v.push(("KEMU_STATUS_SIZE_VER0".into(), KEMU_STATUS_SIZE_VER0 as u64));
+    v.push(("KEMU_START_SIZE_VER0".into(), KEMU_START_SIZE_VER0 as u64));
+    v.push(("KEMU_LIST_ENTRY_MAX".into(), u64::from(KEMU_LIST_ENTRY_MAX)));
     for (name, value) in KEMU_IOCTLS {
         v.push(((*name).into(), (*value).into()));
     }

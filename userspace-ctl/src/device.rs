@@ -78,16 +78,29 @@ fn attach_error(image: &Path, file: BorrowedFd<'_>, e: Error) -> Error {
     }
 }
 
+/// A `KemuStatus` from the first bytes of `b` (at most its size; the rest zero).
+fn status_from_bytes(b: &[u8]) -> KemuStatus {
+    let mut st = KemuStatus::default();
+    let n = b.len().min(std::mem::size_of::<KemuStatus>());
+    // SAFETY: `KemuStatus` is repr(C) integers without padding (any bytes are a valid
+    // value), and at most its size is copied from a distinct buffer.
+    unsafe { std::ptr::copy_nonoverlapping(b.as_ptr(), std::ptr::from_mut(&mut st).cast::<u8>(), n) };
+    st
+}
+
 /// An open `/dev/kemu`.
 pub(crate) struct Device {
     fd: OwnedFd,
+    /// The module's ABI minor version, asked once: argument sizes follow it (uapi's
+    /// "Extensible structs").
+    minor: std::sync::OnceLock<u32>,
 }
 
 impl Device {
     /// Opens the device node at `path`.
     pub(crate) fn open(path: &Path) -> Result<Self, Error> {
         match open(path, OFlags::RDWR | OFlags::CLOEXEC, Mode::empty()) {
-            Ok(fd) => Ok(Self { fd }),
+            Ok(fd) => Ok(Self { fd, minor: std::sync::OnceLock::new() }),
             Err(Errno::NOENT) => Err(Error::NotLoaded(path.into())),
             Err(Errno::NXIO | Errno::NODEV) => Err(Error::NoDriver(path.into())),
             Err(Errno::ACCESS | Errno::PERM) => Err(Error::PermissionDenied(path.into())),
@@ -102,6 +115,11 @@ impl Device {
         // kemu.h by the uapi tests); `Getter` passes a pointer to one of those.
         unsafe { ioctl(&self.fd, Getter::<{ uapi::KEMU_GET_VERSION as rustix::ioctl::Opcode }, KemuVersion>::new()) }
             .map_err(|errno| Error::Sys { what: "KEMU_GET_VERSION".into(), errno })
+    }
+
+    /// The module's ABI minor version (0 if it does not answer `KEMU_GET_VERSION`).
+    fn minor(&self) -> u32 {
+        *self.minor.get_or_init(|| self.version().map_or(0, |v| v.abi_minor))
     }
 
     /// Issues `cmd` with a pointer argument; the ioctl's non-negative result.
@@ -148,9 +166,15 @@ impl Device {
         self.ioctl_ptr("KEMU_ATTACH_DISK", uapi::KEMU_ATTACH_DISK, disk).map(drop).map_err(|e| attach_error(image, file, e))
     }
 
-    /// `KEMU_START`.
+    /// `KEMU_START`, with the struct size the module's ABI takes (HTIF needs ABI 1.6).
     pub(crate) fn start(&self, start: &KemuStart) -> Result<(), Error> {
-        self.ioctl_ptr("KEMU_START", uapi::KEMU_START, start).map(drop)
+        let size = uapi::start_size(self.minor());
+        if size < std::mem::size_of::<KemuStart>() && (start.tohost != 0 || start.fromhost != 0) {
+            return Err(Error::Message(
+                "this program reports through HTIF (tohost), which kemu.ko before ABI 1.6 does not serve: load a newer kemu.ko".into(),
+            ));
+        }
+        self.ioctl_ptr("KEMU_START", uapi::ioc_with_size(uapi::KEMU_START, size), start).map(drop)
     }
 
     /// `KEMU_STOP`.
@@ -158,11 +182,12 @@ impl Device {
         self.ioctl_ptr("KEMU_STOP", uapi::KEMU_STOP, std::ptr::null::<u8>()).map(drop)
     }
 
-    /// `KEMU_STATUS`.
+    /// `KEMU_STATUS`, in the size the module's ABI writes (fields it lacks stay 0).
     pub(crate) fn status(&self) -> Result<KemuStatus, Error> {
         let mut st = KemuStatus::default();
-        // The kernel writes the reply through this pointer.
-        self.ioctl_ptr("KEMU_STATUS", uapi::KEMU_STATUS, std::ptr::from_mut(&mut st)).map(|_| st)
+        let cmd = uapi::ioc_with_size(uapi::KEMU_STATUS, uapi::status_size(self.minor()));
+        // The kernel writes at most `size_of::<KemuStatus>()` bytes through this pointer.
+        self.ioctl_ptr("KEMU_STATUS", cmd, std::ptr::from_mut(&mut st)).map(|_| st)
     }
 
     /// `KEMU_DETACH`: returns the VM id.
@@ -171,23 +196,29 @@ impl Device {
         Ok(u32::try_from(id).unwrap_or(0))
     }
 
-    /// `KEMU_LIST_VMS`: the status of every VM.
+    /// `KEMU_LIST_VMS`: the status of every VM. Entries are as big as the module's
+    /// `KemuStatus` (ABI 1.6: as big as ours, by `entry_size`); fields a module lacks
+    /// stay 0.
     pub(crate) fn list_vms(&self) -> Result<Vec<KemuStatus>, Error> {
-        let mut out: Vec<KemuStatus> = Vec::new();
+        let minor = self.minor();
+        let (entry, entry_size) = if minor >= 6 {
+            (std::mem::size_of::<KemuStatus>(), std::mem::size_of::<KemuStatus>() as u32)
+        } else {
+            (uapi::status_size(minor), 0)
+        };
+        let mut capacity = 8usize;
         loop {
+            let mut buf = vec![0u8; capacity * entry];
             let req = uapi::KemuVmList {
-                statuses: out.as_mut_ptr() as u64,
-                capacity: u32::try_from(out.capacity()).unwrap_or(u32::MAX),
-                flags: 0,
+                statuses: buf.as_mut_ptr() as u64,
+                capacity: u32::try_from(capacity).unwrap_or(u32::MAX),
+                entry_size,
             };
             let n = usize::try_from(self.ioctl_ptr("KEMU_LIST_VMS", uapi::KEMU_LIST_VMS, &req)?).unwrap_or(0);
-            if n <= out.capacity() {
-                // SAFETY: the kernel wrote `n` complete entries into the array (n is at
-                // most its capacity), and `KemuStatus` is plain integers.
-                unsafe { out.set_len(n) };
-                return Ok(out);
+            if n <= capacity {
+                return Ok(buf.chunks_exact(entry).take(n).map(status_from_bytes).collect());
             }
-            out.reserve(n + 4);
+            capacity = n + 4;
         }
     }
 

@@ -101,7 +101,13 @@ pub(crate) fn cmd_start(
     )?;
     let threshold = u64::from(args.tier2_threshold.unwrap_or(0));
     let flags = if tier2 { uapi::KEMU_START_TIER2 | threshold << uapi::KEMU_START_T2_THRESHOLD_SHIFT } else { 0 };
-    dev.start(&KemuStart { pc: plan.entry, args: plan.args, flags })?;
+    dev.start(&KemuStart {
+        pc: plan.entry,
+        args: plan.args,
+        flags,
+        tohost: plan.tohost.unwrap_or(0),
+        fromhost: plan.fromhost.unwrap_or(0),
+    })?;
     let started = Instant::now();
     if detach {
         let id = dev.detach()?;

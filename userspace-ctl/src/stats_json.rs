@@ -22,6 +22,8 @@
 //! | `t2_rejected` | hot blocks tier 2 did not compile | ABI 1.5 |
 //! | `t2_executed` | blocks executed through tier-2 code | ABI 1.5 |
 //! | `t2_compile_ns` | host time spent lowering and compiling them | ABI 1.5 |
+//! | `t2_jit_bytes` | - | bytes of tier-2 programs at the end (ABI 1.6) |
+//! | `t2_refused` | - | programs the tier-2 checker refused (ABI 1.6) |
 //! | `uptime_ns` | - | `KEMU_STATUS.uptime_ns` (kemu.ko's own clock) |
 //!
 //! `run` then adds every other field of ktranslator's `hart::Stats` under its own name
@@ -117,6 +119,10 @@ pub(crate) fn start_stats(st: &uapi::KemuStatus, wall: Duration, module_minor: u
         m.insert("t2_rejected".into(), st.t2_rejected.into());
         m.insert("t2_executed".into(), st.t2_executed.into());
         m.insert("t2_compile_ns".into(), st.t2_compile_ns.into());
+    }
+    if module_minor >= 6 {
+        m.insert("t2_jit_bytes".into(), st.t2_jit_bytes.into());
+        m.insert("t2_refused".into(), st.t2_refused.into());
     }
     m.insert("uptime_ns".into(), st.uptime_ns.into());
     m

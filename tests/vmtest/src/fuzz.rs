@@ -175,11 +175,14 @@ fn take_fd(sh: &Shared, r: &mut Rng) -> Option<i32> {
     (fd >= 0).then_some(fd)
 }
 
-/// One random operation.
-fn step(r: &mut Rng, sh: &Shared, disk: i32) {
-    // Every length used with `buf` is at most 512, and pointers into it are at most one
-    // byte in: the kernel may fill all of it.
-    let mut buf = [0u8; 1024];
+/// Bytes of the buffer every pointer argument points into: more than the largest size an
+/// ioctl number can encode (14 bits) plus the one-byte misalignment, since struct sizes
+/// come from the number (ABI 1.6) and the fuzzer flips size bits.
+const BUF_BYTES: usize = (1 << 14) + 64;
+
+/// One random operation; `buf` is this thread's scratch buffer.
+fn step(r: &mut Rng, sh: &Shared, disk: i32, buf: &mut [u8]) {
+    buf.fill(0);
     for b in buf.iter_mut().take(64) {
         *b = r.next() as u8;
     }
@@ -269,7 +272,8 @@ fn step(r: &mut Rng, sh: &Shared, disk: i32) {
                 2 => value(r),
                 _ => 0,
             };
-            let s = KemuStart { pc: if r.chance(5) { value(r) } else { 0x8000_0000 }, args: [0, value(r), 0], flags };
+            let htif = if r.chance(3) { r.pick(&[0x8000_1000, 0x8000_0000, 0, u64::MAX]) } else { 0 };
+            let s = KemuStart { pc: if r.chance(5) { value(r) } else { 0x8000_0000 }, args: [0, value(r), 0], flags, tohost: htif, fromhost: htif.wrapping_add(8) };
             if ioctl(fd, KEMU_START, std::ptr::from_ref(&s) as usize) == 0 {
                 sh.started.fetch_add(1, Ordering::Relaxed);
             }
@@ -289,9 +293,10 @@ fn step(r: &mut Rng, sh: &Shared, disk: i32) {
         15 => {
             let Some(fd) = take_fd(sh, r) else { return };
             let cap = if r.chance(3) { r.next() as u32 } else { r.below(4) as u32 };
-            let l = KemuVmList { statuses: pointer(r, valid, sh) as u64, capacity: cap.min(if cap > 3 { u32::MAX } else { 3 }), flags: if r.chance(6) { r.next() as u32 } else { 0 } };
+            let l = KemuVmList { statuses: pointer(r, valid, sh) as u64, capacity: cap, entry_size: if r.chance(6) { r.next() as u32 } else { r.pick(&[0, 72, 96, 128, 144, 300]) } };
             // A capacity above what `buf` holds only with a pointer that faults.
-            let l = if l.statuses == valid as u64 && l.capacity > 3 { KemuVmList { capacity: 3, ..l } } else { l };
+            // Into `buf` only as many entries as fit (entries up to 300 bytes: 3 of them).
+            let l = if l.statuses == valid as u64 && (l.capacity > 3 || l.entry_size > 300) { KemuVmList { capacity: 3, entry_size: 128, ..l } } else { l };
             ioctl(fd, KEMU_LIST_VMS, std::ptr::from_ref(&l) as usize);
         }
         16 => {
@@ -314,7 +319,7 @@ fn step(r: &mut Rng, sh: &Shared, disk: i32) {
             let Some(fd) = take_fd(sh, r) else { return };
             let p = pointer(r, valid, sh);
             let n = r.pick(&[0usize, 1, 64, 512]);
-            // SAFETY: `p` is in `buf` (1024 bytes, at most 1 byte in) or meant to fault; the
+            // SAFETY: `p` is in `buf` (BUF_BYTES, at most 1 byte in) or meant to fault; the
             // kernel checks it.
             if unsafe { libc::read(fd, p as *mut libc::c_void, n) } > 0 {
                 sh.read_data.fetch_add(1, Ordering::Relaxed);
@@ -341,7 +346,7 @@ fn cleanup() {
         return;
     }
     let mut st = [KemuStatus::default(); 64];
-    let l = KemuVmList { statuses: st.as_mut_ptr() as u64, capacity: st.len() as u32, flags: 0 };
+    let l = KemuVmList { statuses: st.as_mut_ptr() as u64, capacity: st.len() as u32, entry_size: std::mem::size_of::<KemuStatus>() as u32 };
     let n = ioctl(fd, KEMU_LIST_VMS, std::ptr::from_ref(&l) as usize).clamp(0, 64) as usize;
     // SAFETY: closing our fd.
     unsafe { libc::close(fd) };
@@ -398,8 +403,9 @@ pub(crate) fn main(seed: u64, secs: u64) -> i32 {
             std::thread::spawn(move || {
                 let mut r = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15).wrapping_add(t + 1) | 1);
                 let mut last_cleanup = Instant::now();
+                let mut buf = vec![0u8; BUF_BYTES];
                 while Instant::now() < deadline {
-                    step(&mut r, &sh, disk);
+                    step(&mut r, &sh, disk, &mut buf);
                     // Detached VMs outlive their files: stop them now and then, so
                     // they cannot pile up.
                     if t == 0 && last_cleanup.elapsed() > Duration::from_secs(2) {

@@ -176,7 +176,7 @@ fn boot_guest(name: &str) -> Result<Fd, String> {
     fd.ioctl_in(KEMU_CREATE_VM, &config(16 << 20)).map_err(|e| format!("CREATE_VM: errno {e}"))?;
     let load = KemuLoad { guest_addr: RAM_BASE, user_addr: image.as_ptr() as u64, size: image.len() as u64, flags: 0 };
     fd.ioctl_in(KEMU_LOAD, &load).map_err(|e| format!("LOAD: errno {e}"))?;
-    let start = KemuStart { pc: RAM_BASE, args: [0, 0, 0], flags: 0 };
+    let start = KemuStart { pc: RAM_BASE, args: [0, 0, 0], flags: 0, ..Default::default() };
     fd.ioctl_in(KEMU_START, &start).map_err(|e| format!("START: errno {e}"))?;
     Ok(fd)
 }
@@ -290,7 +290,7 @@ fn disk_checks(r: &mut Report) {
     r.check("ATTACH_DISK to a taken slot gives EEXIST", expect_errno(vm.ioctl_in(KEMU_ATTACH_DISK, &disk(rw, 0, 0, wb)), libc::EEXIST));
     let spin = std::fs::read("/guests/spin.bin").unwrap_or_default();
     let load = KemuLoad { guest_addr: RAM_BASE, user_addr: spin.as_ptr() as u64, size: spin.len() as u64, flags: 0 };
-    let started = vm.ioctl_in(KEMU_LOAD, &load).and_then(|_| vm.ioctl_in(KEMU_START, &KemuStart { pc: RAM_BASE, args: [0; 3], flags: 0 }));
+    let started = vm.ioctl_in(KEMU_LOAD, &load).and_then(|_| vm.ioctl_in(KEMU_START, &KemuStart { pc: RAM_BASE, args: [0; 3], flags: 0, ..Default::default() }));
     r.check("ATTACH_DISK after START gives EBUSY", started.map_err(|e| format!("start: errno {e}")).and_then(|_| expect_errno(vm.ioctl_in(KEMU_ATTACH_DISK, &disk(rw, 2, 0, wb)), libc::EBUSY)));
     // SAFETY: closing descriptors this function opened.
     unsafe {
@@ -324,7 +324,7 @@ fn append_after_attach() -> Result<(), String> {
         if unsafe { libc::fcntl(file, libc::F_SETFL, libc::O_APPEND) } != 0 {
             return Err(format!("F_SETFL O_APPEND: {}", io::Error::last_os_error()));
         }
-        fd.ioctl_in(KEMU_START, &KemuStart { pc: RAM_BASE, args: [0; 3], flags: 0 }).map_err(|e| format!("START: errno {e}"))?;
+        fd.ioctl_in(KEMU_START, &KemuStart { pc: RAM_BASE, args: [0; 3], flags: 0, ..Default::default() }).map_err(|e| format!("START: errno {e}"))?;
         wait_stopped(&fd, Duration::from_secs(30))
     };
     let st = run();
@@ -731,6 +731,92 @@ fn bpf_load() -> Result<(), String> {
 
 mod fuzz;
 
+/// Issues `cmd` with its size field set to `size` on `arg`.
+fn ioctl_sized(fd: &Fd, cmd: u32, size: usize, arg: usize) -> Result<libc::c_int, i32> {
+    fd.ioctl_raw(ioc_with_size(cmd, size), arg)
+}
+
+/// Guard byte around replies.
+const GUARD: u8 = 0xa5;
+
+/// Callers built against older (or newer) ABI struct sizes, against this module: replies
+/// fill exactly the caller's size (zero past the module's struct), requests shorter
+/// than the module's struct read as zero-extended, longer ones must be zero at the end,
+/// and list entries come at the caller's stride.
+fn abi_compat_checks(r: &mut Report) {
+    let ours = std::mem::size_of::<KemuStatus>();
+    r.check("STATUS in the sizes of ABI 1.3 to 1.6 and larger: exactly that many bytes, zero past ours", (|| {
+        let vm = boot_guest("spin")?;
+        let full = vm.status().map_err(|e| format!("STATUS: errno {e}"))?;
+        for size in [KEMU_STATUS_SIZE_VER0, status_size(4), status_size(5), ours, ours + 40] {
+            let mut buf = vec![GUARD; size + 16];
+            ioctl_sized(&vm, KEMU_STATUS, size, buf.as_mut_ptr() as usize).map_err(|e| format!("size {size}: errno {e}"))?;
+            if buf[size..].iter().any(|&b| b != GUARD) {
+                return Err(format!("size {size}: bytes written past the caller's struct"));
+            }
+            if buf[ours.min(size)..size].iter().any(|&b| b != 0) {
+                return Err(format!("size {size}: bytes past the module's struct are not zero"));
+            }
+            let id = u32::from_ne_bytes(buf[0..4].try_into().unwrap());
+            let ram = u64::from_ne_bytes(buf[16..24].try_into().unwrap());
+            if id != full.id || ram != full.ram_size {
+                return Err(format!("size {size}: id {id}, RAM {ram}; want {} and {}", full.id, full.ram_size));
+            }
+        }
+        let mut buf = [0u8; 64];
+        expect_errno(ioctl_sized(&vm, KEMU_STATUS, KEMU_STATUS_SIZE_VER0 - 8, buf.as_mut_ptr() as usize), libc::EINVAL)
+            .map_err(|e| format!("below the first version: {e}"))
+    })());
+    r.check("CREATE_VM from a larger struct: zero tail accepted, nonzero tail E2BIG", (|| {
+        let mut big = [0u8; std::mem::size_of::<KemuVmConfig>() + 16];
+        let cfg = config(16 << 20);
+        // SAFETY: `KemuVmConfig` is repr(C) integers; its bytes are copied into `big`.
+        unsafe { std::ptr::copy_nonoverlapping(std::ptr::from_ref(&cfg).cast::<u8>(), big.as_mut_ptr(), std::mem::size_of::<KemuVmConfig>()) };
+        let a = Fd::open(DEV).map_err(|e| e.to_string())?;
+        ioctl_sized(&a, KEMU_CREATE_VM, big.len(), big.as_ptr() as usize).map_err(|e| format!("zero tail: errno {e}"))?;
+        *big.last_mut().unwrap() = 1;
+        let b = Fd::open(DEV).map_err(|e| e.to_string())?;
+        expect_errno(ioctl_sized(&b, KEMU_CREATE_VM, big.len(), big.as_ptr() as usize), libc::E2BIG)
+    })());
+    r.check("START in the ABI 1.5 size (no HTIF fields) starts the VM", (|| {
+        let image = std::fs::read("/guests/poweroff.bin").map_err(|e| e.to_string())?;
+        let fd = Fd::open(DEV).map_err(|e| e.to_string())?;
+        fd.ioctl_in(KEMU_CREATE_VM, &config(16 << 20)).map_err(|e| format!("CREATE_VM: errno {e}"))?;
+        let load = KemuLoad { guest_addr: RAM_BASE, user_addr: image.as_ptr() as u64, size: image.len() as u64, flags: 0 };
+        fd.ioctl_in(KEMU_LOAD, &load).map_err(|e| format!("LOAD: errno {e}"))?;
+        let start = KemuStart { pc: RAM_BASE, ..Default::default() };
+        ioctl_sized(&fd, KEMU_START, KEMU_START_SIZE_VER0, std::ptr::from_ref(&start) as usize).map_err(|e| format!("START: errno {e}"))?;
+        let st = wait_stopped(&fd, Duration::from_secs(30))?;
+        if st.exit_reason != KEMU_EXIT_POWEROFF {
+            return Err(format!("exit reason {}", st.exit_reason));
+        }
+        Ok(())
+    })());
+    r.check("LIST_VMS: entry_size 0 gives ABI 1.3 entries, other sizes their stride, bad sizes EINVAL", (|| {
+        let vms = [boot_guest("spin")?, boot_guest("spin")?];
+        let ids: Vec<u32> = vms.iter().map(|v| v.status().map(|s| s.id)).collect::<Result<_, _>>().map_err(|e| format!("STATUS: errno {e}"))?;
+        for (entry_size, stride) in [(0u32, KEMU_STATUS_SIZE_VER0), (96, 96), (128, 128), (ours as u32, ours), (ours as u32 + 24, ours + 24)] {
+            let cap = 16;
+            let mut buf = vec![GUARD; cap * stride + 16];
+            let l = KemuVmList { statuses: buf.as_mut_ptr() as u64, capacity: cap as u32, entry_size };
+            let n = vms[0].ioctl_in(KEMU_LIST_VMS, &l).map_err(|e| format!("entry_size {entry_size}: errno {e}"))? as usize;
+            if n > cap || buf[n * stride..].iter().any(|&b| b != GUARD) {
+                return Err(format!("entry_size {entry_size}: {n} VMs, or bytes written past {n} entries of {stride}"));
+            }
+            let listed: Vec<u32> = (0..n).map(|i| u32::from_ne_bytes(buf[i * stride..i * stride + 4].try_into().unwrap())).collect();
+            if ids.iter().any(|id| !listed.contains(id)) {
+                return Err(format!("entry_size {entry_size}: listed ids {listed:?}, want {ids:?} among them"));
+            }
+        }
+        for bad in [1u32, KEMU_STATUS_SIZE_VER0 as u32 - 1, KEMU_LIST_ENTRY_MAX + 1] {
+            let mut buf = [0u8; 64];
+            let l = KemuVmList { statuses: buf.as_mut_ptr() as u64, capacity: 0, entry_size: bad };
+            expect_errno(vms[0].ioctl_in(KEMU_LIST_VMS, &l), libc::EINVAL).map_err(|e| format!("entry_size {bad}: {e}"))?;
+        }
+        Ok(())
+    })());
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("fuzz") {
@@ -761,11 +847,11 @@ fn main() {
     r.check("unknown ioctl number gives ENOTTY", expect_errno(fd.ioctl_raw(unknown_nr, 0), libc::ENOTTY));
     let foreign = ioc(IOC_READ, u32::from(b'T'), 0x01, 8);
     r.check("foreign ioctl type gives ENOTTY", expect_errno(fd.ioctl_raw(foreign, 0), libc::ENOTTY));
-    let wrong_size = ioc(IOC_READ, KEMU_IOC_MAGIC, 0x00, 8);
+    let too_small = ioc(IOC_READ, KEMU_IOC_MAGIC, 0x00, 8);
     let mut buf = [0u8; 64];
     r.check(
-        "GET_VERSION encoded with the wrong size gives ENOTTY",
-        expect_errno(fd.ioctl_raw(wrong_size, buf.as_mut_ptr() as usize), libc::ENOTTY),
+        "GET_VERSION encoded with a size below its struct gives EINVAL",
+        expect_errno(fd.ioctl_raw(too_small, buf.as_mut_ptr() as usize), libc::EINVAL),
     );
     let wrong_dir = ioc(IOC_WRITE, KEMU_IOC_MAGIC, 0x00, std::mem::size_of::<KemuVersion>());
     r.check(
@@ -827,6 +913,7 @@ fn main() {
     lifecycle_checks(&mut r);
     disk_checks(&mut r);
     console_write_checks(&mut r);
+    abi_compat_checks(&mut r);
 
     println!("vmtest: {} passed, {} failed, {} skipped", r.passed, r.failed, r.skipped);
     std::process::exit(i32::from(r.failed != 0));
