@@ -46,7 +46,7 @@ use crate::ktranslator::{
     bus::Bus,
     hart::{Exit, Hart},
     ram::GuestRam,
-    tcache::TcArena,
+    tcache::{CodePages, TcArena},
 };
 use crate::uapi;
 
@@ -162,6 +162,9 @@ pub(crate) struct Shared {
     t2_executed: AtomicU64,
     t2_compile_ns: AtomicU64,
     t2_refused: AtomicU64,
+    /// Makes the hart leave `run` at its next unchained block (`Hart::set_stop_flag`):
+    /// set by STOP and by the DMA thread when it wrote over translated code.
+    attention: AtomicBool,
     /// HTIF `tohost`/`fromhost` of a bare-metal program (0: none), set at START.
     tohost: AtomicU64,
     fromhost: AtomicU64,
@@ -179,6 +182,10 @@ pub(crate) struct Shared {
     /// Wakes the DMA thread (a kick, or the end); waited on with `machine`.
     #[pin]
     dma_wake: CondVar,
+    /// Tells the DMA thread that the vCPU dropped the code DMA wrote over (the machine's
+    /// range log is empty again); waited on with `machine`.
+    #[pin]
+    dma_synced: CondVar,
     /// Wakes writers waiting for room in the console input ring; waited on with `machine`.
     #[pin]
     input_room: CondVar,
@@ -293,6 +300,7 @@ impl Vm {
                 t2_executed: AtomicU64::new(0),
                 t2_compile_ns: AtomicU64::new(0),
                 t2_refused: AtomicU64::new(0),
+                attention: AtomicBool::new(false),
                 tohost: AtomicU64::new(0),
                 fromhost: AtomicU64::new(0),
                 tx_blocked: AtomicBool::new(false),
@@ -301,6 +309,7 @@ impl Vm {
                 machine <- new_mutex!(mach),
                 wake <- new_condvar!(),
                 dma_wake <- new_condvar!(),
+                dma_synced <- new_condvar!(),
                 input_room <- new_condvar!(),
                 console_out <- new_mutex!(Ring::new()?),
                 console_wait <- new_condvar!(),
@@ -428,7 +437,7 @@ impl Vm {
         if tier2 && !crate::jit::available() {
             return Err(EOPNOTSUPP);
         }
-        let ram = {
+        let (ram, code) = {
             let mut core = self.shared.core.lock();
             let hart = &mut core.hart;
             if tier2 {
@@ -442,13 +451,13 @@ impl Vm {
             for (i, a) in req.args.iter().enumerate() {
                 hart.set_xreg(10 + i, *a);
             }
-            *hart.ram()
+            (*hart.ram(), hart.code_pages())
         };
         self.shared.tohost.store(req.tohost, Ordering::Relaxed);
         self.shared.fromhost.store(req.fromhost, Ordering::Relaxed);
         self.shared.started_ns.store(self.shared.clock.ns(), Ordering::Relaxed);
         self.shared.state.store(uapi::KEMU_STATE_RUNNING, Ordering::Release);
-        let dma = KThread::spawn(c"dma", self.id(), (self.shared.clone(), DmaRam(ram)), dma_main);
+        let dma = KThread::spawn(c"dma", self.id(), (self.shared.clone(), DmaRam(ram, code)), dma_main);
         let vcpu = dma.as_ref().ok().map(|_| KThread::spawn(c"vcpu", self.id(), self.shared.clone(), vcpu_main));
         match (dma, vcpu) {
             (Ok(d), Some(Ok(v))) => {
@@ -485,6 +494,7 @@ impl Vm {
     fn stop_locked(&self, ctl: &mut VmCtl) {
         let s = &*self.shared;
         s.stop.store(true, Ordering::Release);
+        s.attention.store(true, Ordering::Release);
         s.wake.notify_all();
         if let Some(t) = ctl.vcpu.take() {
             t.stop();
@@ -646,22 +656,56 @@ impl Shared {
     }
 }
 
-/// Guest RAM as the DMA thread sees it; records what it writes.
-struct DmaRam(GuestRam);
+/// Guest RAM and the hart's code-page bitmap as the DMA thread sees them.
+struct DmaRam(GuestRam, CodePages);
 
-// SAFETY: the memory behind the `GuestRam` is owned by `Shared::core`, which the DMA
-// thread keeps alive through its `Arc<Shared>`; `GuestRam` only makes bounds-checked raw
-// copies, which may race with the hart as DMA does on real hardware.
+// SAFETY: the memory behind the `GuestRam` and the bitmap (in the translation-cache
+// arena) are owned by `Shared::core`, which the DMA thread keeps alive through its
+// `Arc<Shared>`; `GuestRam` only makes bounds-checked raw copies, which may race with the
+// hart as DMA does on real hardware, and the bitmap is read with atomics.
 unsafe impl Send for DmaRam {}
 
+/// What a DMA job writes into guest RAM, recorded, and the code it writes over dropped
+/// before the guest can see the job complete (`before_publish`).
 struct DmaMemory<'a> {
     ram: &'a GuestRam,
+    code: CodePages,
+    shared: &'a Shared,
     written: KVec<(u64, u64)>,
+}
+
+impl DmaMemory<'_> {
+    /// Whether a range written since the last note may hold translated code.
+    fn wrote_code(&self) -> bool {
+        // Order the writes before the bitmap reads (the hart marks a page, fences, then
+        // reads its code: see `CodePages`).
+        core::sync::atomic::fence(Ordering::SeqCst);
+        // SAFETY: the arena behind `code` lives in `Shared::core` (see `DmaRam`).
+        self.written.iter().any(|&(a, l)| unsafe { self.code.may_hold_code(a, l) })
+    }
 }
 
 impl GuestMemory for DmaMemory<'_> {
     fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), MemError> {
         if self.ram.read_bytes(addr, buf) { Ok(()) } else { Err(MemError) }
+    }
+
+    /// The guest may see the job complete next: if it wrote over translated code, hand
+    /// the ranges to the vCPU and wait until it dropped that code (it leaves `run` at its
+    /// next unchained block: bounded by a slice), so no stale translation of what the
+    /// guest sees on disk can run after it sees the completion.
+    fn before_publish(&mut self) {
+        if self.written.is_empty() || !self.wrote_code() {
+            return;
+        }
+        let s = self.shared;
+        let mut m = s.machine.lock();
+        m.note_dma(&mut self.written);
+        s.attention.store(true, Ordering::Release);
+        s.wake.notify_all();
+        while !m.dma.is_empty() && !s.stop.load(Ordering::Acquire) && !KThread::should_stop() {
+            let _ = s.dma_synced.wait_interruptible_timeout(&mut m, msecs_to_jiffies(10));
+        }
     }
 
     fn write(&mut self, addr: u64, data: &[u8]) -> Result<(), MemError> {
@@ -689,7 +733,7 @@ impl GuestMemory for DmaMemory<'_> {
 /// Body of the `kemu-dma/<id>` thread: serves the virtio-blk queues when kicked.
 fn dma_main((shared, ram): (Arc<Shared>, DmaRam)) {
     let s = &*shared;
-    let mut mem = DmaMemory { ram: &ram.0, written: KVec::new() };
+    let mut mem = DmaMemory { ram: &ram.0, code: ram.1, shared: s, written: KVec::new() };
     loop {
         let kicks = {
             let mut m = s.machine.lock();
@@ -887,8 +931,12 @@ fn set_lines(hart: &mut Hart, lines: u64) {
 /// Between slices: drops translations of DMA-written code, updates interrupt lines,
 /// retries blocked console output.
 fn sync(s: &Shared, m: &mut Mach, hart: &mut Hart, link: &mut HartLink) {
-    for (a, l) in m.dma.drain_all() {
-        hart.invalidate_code_range(a, l);
+    if !m.dma.is_empty() {
+        for (a, l) in m.dma.drain_all() {
+            hart.invalidate_code_range(a, l);
+        }
+        // A DMA job may be waiting for this before it completes (`before_publish`).
+        s.dma_synced.notify_all();
     }
     let now = s.clock.ns();
     let lines = link.sync_lines(&mut m.machine, now, KernelWallClock.wall_ns());
@@ -906,14 +954,17 @@ fn vcpu_main(shared: Arc<Shared>) {
     let s = &*shared;
     let mut core = s.core.lock();
     let mut bus = VcpuBus { shared: s, link: HartLink::new(0), stop: false, event: None };
-    // SAFETY: `s.stop` lives in `shared`, which this thread holds until it returns; the
-    // flag is removed before that.
-    unsafe { core.hart.set_stop_flag(&s.stop) };
+    // SAFETY: `s.attention` lives in `shared`, which this thread holds until it returns;
+    // the flag is removed before that.
+    unsafe { core.hart.set_stop_flag(&s.attention) };
     let mut refusal_logged = false;
     let (reason, code) = loop {
         if s.stop.load(Ordering::Acquire) || KThread::should_stop() {
             break (uapi::KEMU_EXIT_STOPPED, 0);
         }
+        // Whatever asked for attention (not STOP: checked above) is served by this sync;
+        // a request made after the clear stays set for the next round.
+        s.attention.store(false, Ordering::Relaxed);
         {
             let mut m = s.machine.lock();
             sync(s, &mut m, &mut core.hart, &mut bus.link);

@@ -80,6 +80,10 @@ pub trait GuestMemory {
     fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), MemError>;
     /// Copies `data` into guest memory at `addr`.
     fn write(&mut self, addr: u64, data: &[u8]) -> Result<(), MemError>;
+    /// Called before a device makes a completed request visible to the driver (the used
+    /// ring's index): what the device wrote must be in effect by then. A host whose CPU
+    /// caches translated code drops any it wrote over here; the default does nothing.
+    fn before_publish(&mut self) {}
 }
 
 impl<T: BlockStorage + ?Sized> BlockStorage for &mut T {
@@ -106,5 +110,8 @@ impl<T: GuestMemory + ?Sized> GuestMemory for &mut T {
     }
     fn write(&mut self, addr: u64, data: &[u8]) -> Result<(), MemError> {
         (**self).write(addr, data)
+    }
+    fn before_publish(&mut self) {
+        (**self).before_publish();
     }
 }

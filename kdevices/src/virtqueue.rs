@@ -120,6 +120,7 @@ impl SplitQueue {
         elem[..4].copy_from_slice(&u32::from(head).to_le_bytes());
         elem[4..].copy_from_slice(&len.to_le_bytes());
         mem.write(at(self.used, 4 + 8 * slot)?, &elem)?;
+        mem.before_publish();
         fence(Ordering::Release);
         mem.write(at(self.used, 2)?, &used_idx.wrapping_add(1).to_le_bytes())
     }

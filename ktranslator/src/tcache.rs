@@ -29,6 +29,7 @@
 //! `fence.i` has nothing left to drop.
 
 use core::ptr;
+use core::sync::atomic::{fence, AtomicU64, Ordering};
 
 use super::bus::Bus;
 use super::decode::{decode_at, ends_block, is_csr, Op, Uop};
@@ -114,6 +115,55 @@ pub(super) struct Tc {
     usable: bool,
 }
 
+/// A view of a hart's code-page bitmap for another thread (the host's DMA thread): which
+/// RAM pages hold translated code. A page the hart starts translating is marked before
+/// its code is read (with a full fence); so a writer that writes guest RAM, then issues a
+/// full fence, then finds no mark on the pages it wrote, knows no translation of them can
+/// hold the old contents (see [`Hart::code_pages`]).
+///
+/// # Invariants
+/// `bitmap` points at `words` atomic words inside the hart's translation-cache arena.
+#[derive(Clone, Copy, Debug)]
+pub struct CodePages {
+    bitmap: *const AtomicU64,
+    words: usize,
+    ram_base: u64,
+}
+
+// SAFETY: the view only reads atomics, which any thread may do.
+unsafe impl Send for CodePages {}
+// SAFETY: as for `Send`.
+unsafe impl Sync for CodePages {}
+
+impl CodePages {
+    /// An empty view: no page holds code.
+    pub const NONE: CodePages = CodePages { bitmap: ptr::null(), words: 0, ram_base: 0 };
+
+    /// Whether any page of guest-physical `[paddr, paddr + len)` may hold translated
+    /// code (ranges outside RAM: no).
+    ///
+    /// # Safety
+    /// The arena of the hart the view came from must still be alive.
+    pub unsafe fn may_hold_code(&self, paddr: u64, len: u64) -> bool {
+        if len == 0 || self.words == 0 {
+            return false;
+        }
+        let start = paddr.wrapping_sub(self.ram_base);
+        let pages = (self.words as u64).saturating_mul(64);
+        let first = start >> 12;
+        let last = (start.saturating_add(len - 1) >> 12).min(pages.saturating_sub(1));
+        if paddr < self.ram_base || first >= pages {
+            return false;
+        }
+        (first..=last).any(|p| {
+            // SAFETY: `p / 64 < words` (p < pages), inside the bitmap (type invariant),
+            // alive per the caller.
+            let w = unsafe { (*self.bitmap.add((p / 64) as usize)).load(Ordering::Relaxed) };
+            w >> (p % 64) & 1 != 0
+        })
+    }
+}
+
 /// Decoded TB header.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct TbInfo {
@@ -161,6 +211,17 @@ impl Tc {
         }
     }
 
+    /// Bitmap word `w` (below `bitmap_words`), as an atomic: the host's DMA thread reads
+    /// the bitmap while this hart runs ([`CodePages`]).
+    #[inline(always)]
+    fn bitmap_word(&self, w: usize) -> &AtomicU64 {
+        // SAFETY: `1 + w` is inside the arena (`w < bitmap_words`, and the arena holds
+        // the bitmap after word 0, `Tc::new`), which `TcArena::new`'s contract keeps
+        // valid and 8-byte aligned for the arena's life; all accesses to bitmap words go
+        // through atomics.
+        unsafe { AtomicU64::from_ptr(self.arena.ptr.add(1 + w)) }
+    }
+
     /// Whether RAM page `page` (index from the RAM base) holds translated code.
     #[inline]
     pub(super) fn is_code_page(&self, page: u64) -> bool {
@@ -168,26 +229,34 @@ impl Tc {
         if p / 64 >= self.bitmap_words {
             return false;
         }
-        self.rd(1 + p / 64) >> (p % 64) & 1 != 0
+        self.bitmap_word(p / 64).load(Ordering::Relaxed) >> (p % 64) & 1 != 0
     }
 
-    /// Marks RAM page `page` as holding code; true if it was not marked before.
+    /// Marks RAM page `page` as holding code; true if it was not marked before. The mark
+    /// is ordered before every later read of guest RAM (a full fence), so a DMA writer
+    /// that checks the bitmap after writing ([`CodePages`]) either sees the mark or wrote
+    /// before the code was read.
     fn mark_code_page(&mut self, page: u64) -> bool {
         let Ok(p) = usize::try_from(page) else { return false };
         if p / 64 >= self.bitmap_words {
             return false;
         }
-        let w = self.rd(1 + p / 64);
-        self.wr(1 + p / 64, w | (1 << (p % 64)));
-        w >> (p % 64) & 1 == 0
+        let old = self.bitmap_word(p / 64).fetch_or(1 << (p % 64), Ordering::Relaxed);
+        fence(Ordering::SeqCst);
+        old >> (p % 64) & 1 == 0
     }
 
     /// Clears RAM page `page`'s code bit.
     fn unmark_code_page(&mut self, page: usize) {
         if page / 64 < self.bitmap_words {
-            let w = self.rd(1 + page / 64);
-            self.wr(1 + page / 64, w & !(1 << (page % 64)));
+            self.bitmap_word(page / 64).fetch_and(!(1 << (page % 64)), Ordering::Relaxed);
         }
+    }
+
+    /// The code-page bitmap, for readers on other threads.
+    pub(super) fn code_pages(&self, ram_base: u64) -> CodePages {
+        let words = if self.usable { self.bitmap_words } else { 0 };
+        CodePages { bitmap: self.arena.ptr.wrapping_add(1).cast::<AtomicU64>(), words, ram_base }
     }
 
     /// Arena index of the head of the bucket of RAM page `page`.
@@ -196,8 +265,11 @@ impl Tc {
     }
 
     fn clear(&mut self) {
-        for i in 0..self.bitmap_words + self.nbuckets {
-            self.wr(1 + i, 0);
+        for w in 0..self.bitmap_words {
+            self.bitmap_word(w).store(0, Ordering::Relaxed);
+        }
+        for i in 0..self.nbuckets {
+            self.wr(self.buckets + i, 0);
         }
         self.next = self.first;
     }
@@ -337,6 +409,13 @@ fn hash(ppc: u64, prv: u8) -> usize {
 }
 
 impl Hart {
+    /// The code-page bitmap as another thread may read it: a host whose DMA writes guest
+    /// RAM while this hart runs asks it whether a write needs the hart to drop code
+    /// before the guest can see the write completed. Valid while the hart's arena lives.
+    pub fn code_pages(&self) -> CodePages {
+        self.tc.code_pages(self.ram.base())
+    }
+
     /// Kills the TBs of RAM page `page` (offset from the RAM base >> 12) if it holds
     /// translated code; returns whether it did. The caller must end the running block
     /// if the page may be its own (its remaining micro-ops are stale).
@@ -514,6 +593,11 @@ impl Hart {
         if self.tc.next + TB_MAX_WORDS > self.tc.arena.words {
             self.tc_flush();
         }
+        // The page is marked as code before its code is read (see `CodePages`).
+        let page = off >> 12;
+        if self.tc.mark_code_page(page) {
+            self.tlb_flush_store();
+        }
         let page_left = 4096 - (pc & 0xfff);
         let t = self.tc.next;
         let mut pos: u64 = 0;
@@ -578,10 +662,6 @@ impl Hart {
         self.tc.wr(t + H_HOT, 0);
         self.stats.tbs_translated += 1;
         self.tc.next = end;
-        let page = off >> 12;
-        if self.tc.mark_code_page(page) {
-            self.tlb_flush_store();
-        }
         // The page fits the bitmap (else `off` would not be a RAM offset).
         let b = self.tc.bucket_of(page as usize);
         self.tc.wr(t + H_PNEXT, self.tc.rd(b));

@@ -86,6 +86,20 @@ four_disks() { # four VMs at once, each with its own disk, driven by a bare-meta
     rm -f /tmp/d?.img
 }
 step "four VMs at once, each writing and reading its own disk" four_disks
+# Code read by disk DMA over code that already ran: the guest polls the used ring and
+# calls the new code at once (tests/vm/guests/dmacode.c), in both tiers.
+dmacode() {
+    for t in 1 2; do
+        printf '\023\005\040\000\147\200\000\000' > /tmp/code.img   # li a0, 2; ret
+        dd if=/dev/zero of=/tmp/code.img bs=1 count=0 seek=1M 2>/dev/null
+        out=$(kemuctl start --tier $t --tier2-threshold 1 --mem 16M --bios none --kernel /guests/dmacode.elf \
+            /tmp/code.img </dev/null 2>&1); rc=$?
+        echo "tier $t: exit $rc, $out"
+        [ $rc = 0 ] && [ "$out" = "dmacode ok" ] || return 1
+    done
+    rm -f /tmp/code.img
+}
+step "code written by disk DMA replaces translated code before the guest sees the read done" dmacode
 step "kemuctl start runs a bare-metal guest to its exit status" sh -c \
     'kemuctl start --mem 32M --bios none --kernel /guests/fail42.elf </dev/null; [ $? = 42 ]'
 # ktranslator's ISA programs with every block compiled by tier 2 at its first execution:
@@ -182,6 +196,28 @@ jit_budget() {
     rmmod kemu && insmod /kemu.ko
 }
 step "tier-2 JIT memory budget holds against thousands of hot blocks" jit_budget
+# Guest RAM and tier 2's programs are charged to the VM owner's memory cgroup, not to the
+# kthreads' (root): the same guest with tier 1 and tier 2, each from its own cgroup.
+memcg_charge() {
+    mkdir -p /sys/fs/cgroup
+    grep -q " /sys/fs/cgroup cgroup2" /proc/mounts || mount -t cgroup2 none /sys/fs/cgroup || return 1
+    echo +memory > /sys/fs/cgroup/cgroup.subtree_control || return 1
+    p=/sys/fs/cgroup
+    for t in 1 2; do
+        rmdir $p/kemu-t$t 2>/dev/null; mkdir $p/kemu-t$t || return 1
+        [ $t = 2 ] && echo 0 > /sys/module/kemu/parameters/t2_jit_peak
+        sh -c "echo \$\$ > $p/kemu-t$t/cgroup.procs && exec kemuctl start --tier $t --tier2-threshold 1 --mem 32M \
+            --bios none --kernel /guests/t2many.elf" </dev/null >/dev/null 2>&1 || { echo "tier $t run failed"; return 1; }
+    done
+    peak1=$(cat $p/kemu-t1/memory.peak); peak2=$(cat $p/kemu-t2/memory.peak)
+    jit=$(cat /sys/module/kemu/parameters/t2_jit_peak)
+    rmdir $p/kemu-t1 $p/kemu-t2
+    echo "memory.peak: tier 1 $peak1, tier 2 $peak2 bytes; tier-2 programs at most $jit bytes at once"
+    # The programs' allocations (not the shared executable pack their code goes to) are
+    # charged: well over a quarter of what the budget counts.
+    [ "$peak1" -ge $((32 << 20)) ] && [ $((peak2 - peak1)) -ge $((jit / 4)) ] && [ "$jit" -gt 0 ]
+}
+step "guest RAM and JIT programs are charged to the owner's memory cgroup" memcg_charge
 # The host stays in control: STOP (kemuctl stop) and close (kill -9 of an attached
 # kemuctl start) of hostile guests return within 2 s (measured to /proc/uptime's 10 ms).
 # smcstorm makes every store invalidate translated code; dmastorm queues 64 GiB of disk

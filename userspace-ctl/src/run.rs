@@ -26,6 +26,7 @@ mod jit;
 
 use std::collections::VecDeque;
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -39,7 +40,7 @@ use kdevices::virtio_mmio::VirtioDevice;
 use ktranslator::bus::Bus;
 use ktranslator::hart::{prv, Exit, Hart};
 use ktranslator::ram::GuestRam;
-use ktranslator::tcache::{TcArena, DEFAULT_ARENA_BYTES};
+use ktranslator::tcache::{CodePages, TcArena, DEFAULT_ARENA_BYTES};
 
 use crate::machine_args::MachineArgs;
 use crate::stats_json;
@@ -154,6 +155,12 @@ struct Vm {
     worker_wake: Condvar,
     worker: Mutex<WorkerState>,
     clock: HostClock,
+    /// Makes the hart leave `run` at its next unchained block (`Hart::set_stop_flag`):
+    /// the worker wrote over translated code.
+    attention: AtomicBool,
+    /// Tells the worker that the vCPU dropped the code DMA wrote over (`Shared::dma` is
+    /// empty again); waited on with `shared`.
+    dma_synced: Condvar,
 }
 
 impl Vm {
@@ -176,10 +183,29 @@ struct SharedRam(GuestRam);
 // hart as DMA does on real hardware (the guest orders them with the virtqueue protocol).
 unsafe impl Send for SharedRam {}
 
-/// Guest memory as the worker's DMA sees it; records what it writes.
+/// Guest memory as the worker's DMA sees it; records what it writes, and has the code it
+/// wrote over dropped before the guest can see the job complete (`before_publish`).
 struct DmaMemory {
     ram: SharedRam,
+    code: CodePages,
+    vm: Arc<Vm>,
     written: Vec<(u64, u64)>,
+}
+
+// SAFETY: `CodePages` points into the hart's translation-cache arena, which lives until
+// every thread has been joined (`cmd_run`), and is only read with atomics.
+unsafe impl Send for DmaMemory {}
+
+/// Moves the ranges a DMA job wrote into the log the vCPU drops code from.
+fn note_dma(g: &mut Shared, written: &mut Vec<(u64, u64)>) {
+    if g.dma.len() + written.len() > DMA_RANGES {
+        // Too many pieces: keep one range covering them all.
+        let all = g.dma.drain(..).chain(written.drain(..));
+        let (lo, hi) = all.fold((u64::MAX, 0u64), |(lo, hi), (a, l)| (lo.min(a), hi.max(a.saturating_add(l))));
+        g.dma.push((lo, hi.saturating_sub(lo)));
+    } else {
+        g.dma.append(written);
+    }
 }
 
 impl GuestMemory for DmaMemory {
@@ -200,6 +226,28 @@ impl GuestMemory for DmaMemory {
             _ => self.written.push((addr, len)),
         }
         Ok(())
+    }
+
+    /// The guest may see the job complete next: if it wrote over translated code, hand
+    /// the ranges to the vCPU and wait until it dropped that code (as kemu.ko does).
+    fn before_publish(&mut self) {
+        if self.written.is_empty() {
+            return;
+        }
+        // Order the writes before the bitmap reads (see `CodePages`).
+        std::sync::atomic::fence(Ordering::SeqCst);
+        // SAFETY: the arena behind `code` lives until the threads are joined (`cmd_run`).
+        if !self.written.iter().any(|&(a, l)| unsafe { self.code.may_hold_code(a, l) }) {
+            return;
+        }
+        let vm = Arc::clone(&self.vm);
+        let mut g = vm.lock();
+        note_dma(&mut g, &mut self.written);
+        vm.attention.store(true, Ordering::Release);
+        vm.vcpu_wake.notify_one();
+        while !g.dma.is_empty() && !g.worker_exit {
+            g = vm.dma_synced.wait_timeout(g, Duration::from_millis(10)).unwrap_or_else(|e| e.into_inner()).0;
+        }
     }
 }
 
@@ -378,11 +426,16 @@ pub(crate) fn cmd_run(
         worker_wake: Condvar::new(),
         worker: Mutex::new(WorkerState { disks }),
         clock,
+        attention: AtomicBool::new(false),
+        dma_synced: Condvar::new(),
     });
+    // SAFETY: `vm` outlives every `run` of the hart (the flag is removed after
+    // `vcpu_main`, below).
+    unsafe { hart.set_stop_flag(&vm.attention) };
 
     let worker_thread = have_disk.then(|| {
         let vm = Arc::clone(&vm);
-        let mem = DmaMemory { ram: SharedRam(ram), written: Vec::new() };
+        let mem = DmaMemory { ram: SharedRam(ram), code: hart.code_pages(), vm: Arc::clone(&vm), written: Vec::new() };
         std::thread::Builder::new().name("kemu-blk".into()).spawn(move || worker_main(&vm, mem))
     });
     let worker_thread = worker_thread.transpose()?;
@@ -391,6 +444,8 @@ pub(crate) fn cmd_run(
     let started = Instant::now();
     let end = vcpu_main(&vm, &mut hart, user_jit.as_mut(), plan.tohost, plan.fromhost);
     let wall = started.elapsed();
+    // SAFETY: a null flag is always valid.
+    unsafe { hart.set_stop_flag(std::ptr::null()) };
     if let Some(j) = user_jit {
         j.detach(&mut hart);
     }
@@ -479,12 +534,17 @@ fn machine_end(ev: MachineEvent) -> End {
 }
 
 /// Takes the DMA ranges the worker wrote and drops stale translations of them.
-fn invalidate_dma(g: &mut Shared, hart: &mut Hart) {
+fn invalidate_dma(vm: &Vm, g: &mut Shared, hart: &mut Hart) {
+    if g.dma.is_empty() {
+        return;
+    }
     for (a, l) in std::mem::take(&mut g.dma) {
         if hart.invalidate_code_range(a, l) {
             g.dma_flushes += 1;
         }
     }
+    // The worker may be waiting for this before it completes a job (`before_publish`).
+    vm.dma_synced.notify_all();
 }
 
 /// The vCPU loop: runs the hart until the guest or the user ends the run.
@@ -492,12 +552,15 @@ fn vcpu_main(vm: &Vm, hart: &mut Hart, mut jit: Option<&mut jit::UserJit>, tohos
     let mut bus = BusAdapter { vm, link: HartLink::new(0), stop: false, event: None };
     loop {
         let exit = hart.run(&mut bus, SLICE);
+        // Whatever asked the hart to leave is served below (a request made after this
+        // stays set for the next round).
+        vm.attention.store(false, Ordering::Relaxed);
         if jit.as_mut().is_some_and(|j| j.take_flush_request()) {
             // The JIT's arena is full: dropping every block releases all programs.
             hart.invalidate_code();
         }
         let mut g = vm.lock();
-        invalidate_dma(&mut g, hart);
+        invalidate_dma(vm, &mut g, hart);
         let lines = bus.link.sync_lines(&mut g.machine, vm.now(), vm.clock.wall_ns());
         set_lines(hart, lines);
         let quit = g.quit;
@@ -524,7 +587,7 @@ fn vcpu_main(vm: &Vm, hart: &mut Hart, mut jit: Option<&mut jit::UserJit>, tohos
 fn wfi_wait(vm: &Vm, hart: &mut Hart, link: &mut HartLink) {
     let mut g = vm.lock();
     loop {
-        invalidate_dma(&mut g, hart);
+        invalidate_dma(vm, &mut g, hart);
         let (now, wall) = (vm.now(), vm.clock.wall_ns());
         let lines = link.sync_lines(&mut g.machine, now, wall);
         set_lines(hart, lines);
@@ -563,14 +626,7 @@ fn serve_slot(vm: &Vm, d: &mut SlotWorker, mem: &mut DmaMemory, scratch: &mut [u
     let Some(job) = vm.lock().machine.virtio_job(d.slot) else { return };
     let c = d.blk.process(&job, mem, &mut d.disk, scratch);
     let mut g = vm.lock();
-    if g.dma.len() + mem.written.len() > DMA_RANGES {
-        // Too many pieces: keep one range covering them all.
-        let all = g.dma.drain(..).chain(mem.written.drain(..));
-        let (lo, hi) = all.fold((u64::MAX, 0u64), |(lo, hi), (a, l)| (lo.min(a), hi.max(a.saturating_add(l))));
-        g.dma.push((lo, hi.saturating_sub(lo)));
-    } else {
-        g.dma.append(&mut mem.written);
-    }
+    note_dma(&mut g, &mut mem.written);
     g.machine.virtio_complete(d.slot, &c);
     if c.more {
         g.worker_kick |= 1 << d.slot;
