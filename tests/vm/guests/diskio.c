@@ -6,7 +6,6 @@
 #include "virtio-blk.h"
 
 static uintptr_t base; /* the virtio-mmio slot holding the disk */
-#define SLOT(n, off) (*(volatile uint32_t *)(0x10001000UL + 0x1000UL * (n) + (off)))
 #define MMIO(off) (*(volatile uint32_t *)(base + (off)))
 
 static struct desc descs[QSIZE] __attribute__((aligned(16)));
@@ -21,15 +20,6 @@ static void fail(uint32_t step)
 	TEST_DEV = (step << 16) | 0x3333;
 	for (;;)
 		;
-}
-
-static void puts_uart(const char *s)
-{
-	for (; *s; s++) {
-		while (!(UART_LSR & 0x20))
-			;
-		UART_THR = (uint8_t)*s;
-	}
 }
 
 static uint16_t last_used;
@@ -67,37 +57,11 @@ static void request(uint32_t type, uint64_t sector, uint8_t *buf, int step)
 
 void main(void)
 {
-	/* The first slot holding a virtio-blk device (QEMU fills slots from the top). */
-	for (int n = 0; n < 8 && !base; n++)
-		if (SLOT(n, MAGIC) == 0x74726976 && SLOT(n, DEVICE_ID) == 2)
-			base = 0x10001000UL + 0x1000UL * n;
-	if (!base || MMIO(VERSION) != 2)
-		fail(1);
-	MMIO(STATUS) = 0;
-	MMIO(STATUS) = S_ACK;
-	MMIO(STATUS) = S_ACK | S_DRIVER;
-	MMIO(DEV_FEATURES_SEL) = 1;
-	if (!(MMIO(DEV_FEATURES) & 1)) /* VERSION_1 is feature bit 32 */
-		fail(2);
-	MMIO(DRV_FEATURES_SEL) = 0;
-	MMIO(DRV_FEATURES) = 0;
-	MMIO(DRV_FEATURES_SEL) = 1;
-	MMIO(DRV_FEATURES) = 1;
-	MMIO(STATUS) = S_ACK | S_DRIVER | S_FEATURES_OK;
-	if (!(MMIO(STATUS) & S_FEATURES_OK))
-		fail(3);
-	MMIO(QUEUE_SEL) = 0;
-	if (MMIO(QUEUE_NUM_MAX) < QSIZE)
-		fail(4);
-	MMIO(QUEUE_NUM) = QSIZE;
-	MMIO(DESC_LO) = (uint32_t)(uintptr_t)descs;
-	MMIO(DESC_HI) = 0;
-	MMIO(AVAIL_LO) = (uint32_t)(uintptr_t)&avail;
-	MMIO(AVAIL_HI) = 0;
-	MMIO(USED_LO) = (uint32_t)(uintptr_t)&used;
-	MMIO(USED_HI) = 0;
-	MMIO(QUEUE_READY) = 1;
-	MMIO(STATUS) = S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK;
+	uint32_t step;
+
+	base = vblk_setup(descs, &avail, &used, QSIZE, &step);
+	if (!base)
+		fail(step);
 
 	const char *pattern = "kemu disk test";
 	for (int i = 0; i < 512; i++)
@@ -108,7 +72,7 @@ void main(void)
 		if (check[i] != data[i])
 			fail(30);
 	request(T_FLUSH, 0, 0, 40);
-	puts_uart("disk ok\n");
+	uart_puts("disk ok\n");
 	TEST_DEV = 0x5555;
 	for (;;)
 		;

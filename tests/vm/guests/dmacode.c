@@ -8,7 +8,6 @@
 #include "virtio-blk.h"
 
 static uintptr_t base;
-#define SLOT(n, off) (*(volatile uint32_t *)(0x10001000UL + 0x1000UL * (n) + (off)))
 #define MMIO(off) (*(volatile uint32_t *)(base + (off)))
 
 static struct desc descs[QSIZE] __attribute__((aligned(16)));
@@ -35,29 +34,11 @@ static long call_code(void)
 
 void main(void)
 {
-	for (int n = 0; n < 8 && !base; n++)
-		if (SLOT(n, MAGIC) == 0x74726976 && SLOT(n, DEVICE_ID) == 2)
-			base = 0x10001000UL + 0x1000UL * n;
-	if (!base || MMIO(VERSION) != 2)
-		fail(1);
-	MMIO(STATUS) = 0;
-	MMIO(STATUS) = S_ACK;
-	MMIO(STATUS) = S_ACK | S_DRIVER;
-	MMIO(DRV_FEATURES_SEL) = 0;
-	MMIO(DRV_FEATURES) = 0;
-	MMIO(DRV_FEATURES_SEL) = 1;
-	MMIO(DRV_FEATURES) = 1; /* VERSION_1 */
-	MMIO(STATUS) = S_ACK | S_DRIVER | S_FEATURES_OK;
-	MMIO(QUEUE_SEL) = 0;
-	MMIO(QUEUE_NUM) = QSIZE;
-	MMIO(DESC_LO) = (uint32_t)(uintptr_t)descs;
-	MMIO(DESC_HI) = 0;
-	MMIO(AVAIL_LO) = (uint32_t)(uintptr_t)&avail;
-	MMIO(AVAIL_HI) = 0;
-	MMIO(USED_LO) = (uint32_t)(uintptr_t)&used;
-	MMIO(USED_HI) = 0;
-	MMIO(QUEUE_READY) = 1;
-	MMIO(STATUS) = S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK;
+	uint32_t step;
+
+	base = vblk_setup(descs, &avail, &used, QSIZE, &step);
+	if (!base)
+		fail(step);
 	avail.flags = 1; /* VIRTQ_AVAIL_F_NO_INTERRUPT: the guest polls */
 
 	code[0] = 0x00100513; /* li a0, 1 */
@@ -84,12 +65,7 @@ void main(void)
 		fail(3);
 	if (r != 2)
 		fail(4); /* the old code ran: stale translation */
-	const char *s = "dmacode ok\n";
-	for (; *s; s++) {
-		while (!(UART_LSR & 0x20))
-			;
-		UART_THR = (uint8_t)*s;
-	}
+	uart_puts("dmacode ok\n");
 	TEST_DEV = 0x5555;
 	for (;;)
 		;

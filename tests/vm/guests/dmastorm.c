@@ -12,7 +12,6 @@
 #define BUF 0x81000000UL /* 16 MiB of RAM above the program (run with --mem 64M) */
 
 static uintptr_t base;
-#define SLOT(n, off) (*(volatile uint32_t *)(0x10001000UL + 0x1000UL * (n) + (off)))
 #define MMIO(off) (*(volatile uint32_t *)(base + (off)))
 
 static struct desc descs[N] __attribute__((aligned(16)));
@@ -30,33 +29,11 @@ static void fail(uint32_t step)
 
 void main(void)
 {
-	for (int n = 0; n < 8 && !base; n++)
-		if (SLOT(n, MAGIC) == 0x74726976 && SLOT(n, DEVICE_ID) == 2)
-			base = 0x10001000UL + 0x1000UL * n;
-	if (!base || MMIO(VERSION) != 2)
-		fail(1);
-	MMIO(STATUS) = 0;
-	MMIO(STATUS) = S_ACK;
-	MMIO(STATUS) = S_ACK | S_DRIVER;
-	MMIO(DRV_FEATURES_SEL) = 0;
-	MMIO(DRV_FEATURES) = 0;
-	MMIO(DRV_FEATURES_SEL) = 1;
-	MMIO(DRV_FEATURES) = 1; /* VERSION_1 */
-	MMIO(STATUS) = S_ACK | S_DRIVER | S_FEATURES_OK;
-	if (!(MMIO(STATUS) & S_FEATURES_OK))
-		fail(2);
-	MMIO(QUEUE_SEL) = 0;
-	if (MMIO(QUEUE_NUM_MAX) < N)
-		fail(3);
-	MMIO(QUEUE_NUM) = N;
-	MMIO(DESC_LO) = (uint32_t)(uintptr_t)descs;
-	MMIO(DESC_HI) = 0;
-	MMIO(AVAIL_LO) = (uint32_t)(uintptr_t)&avail;
-	MMIO(AVAIL_HI) = 0;
-	MMIO(USED_LO) = (uint32_t)(uintptr_t)&used;
-	MMIO(USED_HI) = 0;
-	MMIO(QUEUE_READY) = 1;
-	MMIO(STATUS) = S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK;
+	uint32_t step;
+
+	base = vblk_setup(descs, &avail, &used, N, &step);
+	if (!base)
+		fail(step);
 
 	hdr.type = T_IN;
 	hdr.sector = 0;
@@ -70,11 +47,7 @@ void main(void)
 	avail.idx = N;
 	__sync_synchronize();
 	MMIO(QUEUE_NOTIFY) = 0;
-	for (const char *s = "storm queued\n"; *s; s++) {
-		while (!(UART_LSR & 0x20))
-			;
-		UART_THR = (uint8_t)*s;
-	}
+	uart_puts("storm queued\n");
 	for (;;)
 		;
 }

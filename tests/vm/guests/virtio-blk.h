@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 // What kemu's bare-metal virtio-blk test guests share: the virt board's addresses, the
 // virtio-mmio version 2 registers, and the split-queue layout (virtio 1.x, section 2.7).
-// Used by tests/vm/guests/diskio.c and userspace-ctl/tests/guests/multidisk.c.
+// Used by tests/vm/guests/{diskio,dmastorm,dmacode}.c and userspace-ctl/tests/guests/multidisk.c.
 #include <stdint.h>
 
 #define UART_THR (*(volatile uint8_t *)0x10000000UL)
@@ -24,3 +24,65 @@ struct avail { uint16_t flags, idx, ring[QSIZE]; };
 struct used_elem { uint32_t id, len; };
 struct used { uint16_t flags, idx; struct used_elem ring[QSIZE]; };
 struct req { uint32_t type, reserved; uint64_t sector; };
+
+#define VBLK_SLOT(n, off) (*(volatile uint32_t *)(0x10001000UL + 0x1000UL * (n) + (off)))
+#define VBLK_REG(base, off) (*(volatile uint32_t *)((base) + (off)))
+
+/* Prints a string on the UART. */
+static inline void uart_puts(const char *s)
+{
+	for (; *s; s++) {
+		while (!(UART_LSR & 0x20))
+			;
+		UART_THR = (uint8_t)*s;
+	}
+}
+
+/*
+ * Finds the first virtio-mmio slot holding a virtio-blk device (QEMU fills slots from the
+ * top), negotiates VERSION_1 only and sets up queue 0 with qsize entries at the given
+ * tables. Returns the slot's base address, or 0 and the failing step in *step: 1 no
+ * device, 2 no VERSION_1, 3 features refused, 4 queue too small.
+ */
+static inline uintptr_t vblk_setup(void *descs, void *avail, void *used, uint32_t qsize, uint32_t *step)
+{
+	uintptr_t base = 0;
+
+	for (int n = 0; n < 8 && !base; n++)
+		if (VBLK_SLOT(n, MAGIC) == 0x74726976 && VBLK_SLOT(n, DEVICE_ID) == 2)
+			base = 0x10001000UL + 0x1000UL * n;
+	*step = 1;
+	if (!base || VBLK_REG(base, VERSION) != 2)
+		return 0;
+	VBLK_REG(base, STATUS) = 0;
+	VBLK_REG(base, STATUS) = S_ACK;
+	VBLK_REG(base, STATUS) = S_ACK | S_DRIVER;
+	VBLK_REG(base, DEV_FEATURES_SEL) = 1;
+	*step = 2;
+	if (!(VBLK_REG(base, DEV_FEATURES) & 1)) /* VERSION_1 is feature bit 32 */
+		return 0;
+	VBLK_REG(base, DRV_FEATURES_SEL) = 0;
+	VBLK_REG(base, DRV_FEATURES) = 0;
+	VBLK_REG(base, DRV_FEATURES_SEL) = 1;
+	VBLK_REG(base, DRV_FEATURES) = 1;
+	VBLK_REG(base, STATUS) = S_ACK | S_DRIVER | S_FEATURES_OK;
+	*step = 3;
+	if (!(VBLK_REG(base, STATUS) & S_FEATURES_OK))
+		return 0;
+	VBLK_REG(base, QUEUE_SEL) = 0;
+	*step = 4;
+	if (VBLK_REG(base, QUEUE_NUM_MAX) < qsize)
+		return 0;
+	VBLK_REG(base, QUEUE_NUM) = qsize;
+	VBLK_REG(base, DESC_LO) = (uint32_t)(uintptr_t)descs;
+	VBLK_REG(base, DESC_HI) = 0;
+	VBLK_REG(base, AVAIL_LO) = (uint32_t)(uintptr_t)avail;
+	VBLK_REG(base, AVAIL_HI) = 0;
+	VBLK_REG(base, USED_LO) = (uint32_t)(uintptr_t)used;
+	VBLK_REG(base, USED_HI) = 0;
+	VBLK_REG(base, QUEUE_READY) = 1;
+	VBLK_REG(base, STATUS) = S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK;
+	*step = 0;
+	return base;
+}
+
