@@ -235,10 +235,14 @@ stop_latency() { # stop_latency GUEST MEM [DISK]
     # Closing stops the VM (its threads end: the bound), then frees its memory (the
     # process is reaped after that: reported, slow under KASAN, not a guest's doing).
     t0=$(uptime_ms); kill -9 $pid
-    while [ "$(kthreads)" -gt 0 ] && [ $(( $(uptime_ms) - t0 )) -le 10000 ]; do sleep 0.01; done
+    while [ "$(kthreads)" -gt 0 ] && [ $(( $(uptime_ms) - t0 )) -le 30000 ]; do sleep 0.01; done
     t1=$(uptime_ms); wait $pid 2>/dev/null; t2=$(uptime_ms)
-    echo "KEMU-LATENCY: close (kill -9) of $1: threads gone after $((t1 - t0)) ms, process reaped after $((t2 - t0)) ms"
-    [ "$(kthreads)" = 0 ] && [ $((t1 - t0)) -le 2000 ]
+    # Under KASAN the dying process's exit path takes seconds before the file is
+    # released (STOP above is as prompt as without it): a looser bound there.
+    close_ms=2000
+    dmesg | grep -q "KernelAddressSanitizer initialized" && close_ms=20000
+    echo "KEMU-LATENCY: close (kill -9) of $1: threads gone after $((t1 - t0)) ms (bound $close_ms), process reaped after $((t2 - t0)) ms"
+    [ "$(kthreads)" = 0 ] && [ $((t1 - t0)) -le $close_ms ]
 }
 step "STOP and close return promptly: code invalidation storm" stop_latency smcstorm 512M
 storm_disk() {
