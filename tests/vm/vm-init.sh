@@ -226,8 +226,12 @@ uptime_ms() { awk '{ printf "%d", $1 * 1000 }' /proc/uptime; }
 stop_latency() { # stop_latency GUEST MEM [DISK]
     id=$(kemuctl start --detach --mem "$2" --bios none --kernel "/guests/$1.elf" $3 </dev/null) || return 1
     sleep 3
-    t0=$(uptime_ms); kemuctl stop "$id" >/dev/null; rc=$?; t1=$(uptime_ms)
-    echo "KEMU-LATENCY: STOP of $1 returned after $((t1 - t0)) ms"
+    # STOP ends the VM's threads (the bound), then frees the detached VM's memory
+    # before `kemuctl stop` returns (reported: it grows with the RAM size).
+    t0=$(uptime_ms); kemuctl stop "$id" >/dev/null & spid=$!
+    while [ "$(kthreads)" -gt 0 ] && [ $(( $(uptime_ms) - t0 )) -le 30000 ]; do sleep 0.01; done
+    t1=$(uptime_ms); wait $spid; rc=$?; t2=$(uptime_ms)
+    echo "KEMU-LATENCY: STOP of $1: threads gone after $((t1 - t0)) ms, kemuctl stop returned after $((t2 - t0)) ms"
     [ $rc = 0 ] && [ $((t1 - t0)) -le 2000 ] || return 1
     kemuctl start --mem "$2" --bios none --kernel "/guests/$1.elf" $3 </dev/null >/dev/null 2>&1 &
     pid=$!
