@@ -227,6 +227,10 @@ step "guest RAM and JIT programs are charged to the owner's memory cgroup" memcg
 # reads at once.
 uptime_ms() { awk '{ printf "%d", $1 * 1000 }' /proc/uptime; }
 stop_latency() { # stop_latency GUEST MEM [DISK]
+    # KASAN's TCG VM is slow and its timings scatter (STOP 0.4-4.6 s seen there): its
+    # bound only catches a hang; the base VM's 3 s is the claim.
+    bound_ms=3000
+    dmesg | grep -q "KernelAddressSanitizer initialized" && bound_ms=20000
     id=$(kemuctl start --detach --mem "$2" --bios none --kernel "/guests/$1.elf" $3 </dev/null) || return 1
     sleep 3
     # STOP ends the VM's threads (the bound), then frees the detached VM's memory
@@ -234,8 +238,8 @@ stop_latency() { # stop_latency GUEST MEM [DISK]
     t0=$(uptime_ms); kemuctl stop "$id" >/dev/null & spid=$!
     while [ "$(kthreads)" -gt 0 ] && [ $(( $(uptime_ms) - t0 )) -le 30000 ]; do sleep 0.01; done
     t1=$(uptime_ms); wait $spid; rc=$?; t2=$(uptime_ms)
-    echo "KEMU-LATENCY: STOP of $1: threads gone after $((t1 - t0)) ms, kemuctl stop returned after $((t2 - t0)) ms"
-    [ $rc = 0 ] && [ $((t1 - t0)) -le 3000 ] || return 1
+    echo "KEMU-LATENCY: STOP of $1: threads gone after $((t1 - t0)) ms (bound $bound_ms), kemuctl stop returned after $((t2 - t0)) ms"
+    [ $rc = 0 ] && [ $((t1 - t0)) -le $bound_ms ] || return 1
     kemuctl start --mem "$2" --bios none --kernel "/guests/$1.elf" $3 </dev/null >/dev/null 2>&1 &
     pid=$!
     sleep 3
@@ -244,12 +248,8 @@ stop_latency() { # stop_latency GUEST MEM [DISK]
     t0=$(uptime_ms); kill -9 $pid
     while [ "$(kthreads)" -gt 0 ] && [ $(( $(uptime_ms) - t0 )) -le 30000 ]; do sleep 0.01; done
     t1=$(uptime_ms); wait $pid 2>/dev/null; t2=$(uptime_ms)
-    # Under KASAN the dying process's exit path takes seconds before the file is
-    # released (STOP above is as prompt as without it): a looser bound there.
-    close_ms=3000
-    dmesg | grep -q "KernelAddressSanitizer initialized" && close_ms=20000
-    echo "KEMU-LATENCY: close (kill -9) of $1: threads gone after $((t1 - t0)) ms (bound $close_ms), process reaped after $((t2 - t0)) ms"
-    [ "$(kthreads)" = 0 ] && [ $((t1 - t0)) -le $close_ms ]
+    echo "KEMU-LATENCY: close (kill -9) of $1: threads gone after $((t1 - t0)) ms (bound $bound_ms), process reaped after $((t2 - t0)) ms"
+    [ "$(kthreads)" = 0 ] && [ $((t1 - t0)) -le $bound_ms ]
 }
 step "STOP and close return promptly: code invalidation storm" stop_latency smcstorm 512M
 storm_disk() {
