@@ -1,8 +1,14 @@
 # kemu: top-level build. `make` builds kemu.ko and kemuctl; `make test` runs every test;
-# `make demo` shows the module at work in the test VM. See README.md.
+# `make demo` shows the module at work in a VM running Debian's own kernel. See README.md.
 #
-# KDIR: build tree of a Rust-enabled kernel (CONFIG_RUST=y). Default: kemu's own test
-# kernel, built once and cached in $(KEMU_CACHE) (~/.cache/kemu) by tests/vm/build-kernel.sh.
+# Which kernel kemu.ko is built for, first match wins:
+#   KDIR=/path/to/build      a Rust-enabled kernel build tree (CONFIG_RUST=y) of your own;
+#   DEBIAN_KERNEL=RELEASE    one of Debian's stock kernels (e.g. 7.3.4+deb13-cloud-amd64),
+#                            default when the running kernel is Debian's (uname -r): its
+#                            Rust metadata is rebuilt once with Debian's toolchain and cached
+#                            (scripts/debian/kdir.sh);
+#   otherwise                kemu's own test kernel (VARIANT=base|kasan), built once and
+#                            cached in $(KEMU_CACHE) (~/.cache/kemu) by tests/vm/build-kernel.sh.
 # MO: where the module's objects go (default: target/kmod/<kernel>), so builds against
 # different kernels do not clobber each other.
 
@@ -14,24 +20,41 @@ KMAKE_ARGS := LLVM=-19 RUSTC=/usr/bin/rustc HOSTRUSTC=/usr/bin/rustc RUSTDOC=/us
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 ifeq ($(origin KDIR), undefined)
+ifeq ($(origin DEBIAN_KERNEL), undefined)
+DEBIAN_KERNEL := $(filter %-amd64,$(filter %+deb13-amd64 %+deb13-cloud-amd64 %+deb13-rt-amd64,$(shell uname -r)))
+endif
+ifneq ($(DEBIAN_KERNEL),)
+# Debian's kernels are built with trixie's rustc 1.85.1 and gcc-14: kemu.ko is built with
+# the same (on a trixie host its own tools, elsewhere a cached trixie build root).
+KDIR_DEBIAN := 1
+KDIR = $(shell scripts/debian/kdir.sh --print-dir $(DEBIAN_KERNEL))
+KBUILD_CMD := scripts/debian/trixie-root.sh -- $(MAKE) CC=gcc-14 HOSTCC=gcc-14 RUSTC=rustc HOSTRUSTC=rustc \
+	BINDGEN=bindgen
+else
 KDIR_FROM_CACHE := 1
 KDIR = $(shell tests/vm/build-kernel.sh --variant $(VARIANT) --print-dir)
 endif
+endif
+KBUILD_CMD ?= $(MAKE) $(KMAKE_ARGS)
 MO ?= $(REPO)/target/kmod/$(notdir $(KDIR))
 
 HOST_TARGET := x86_64-unknown-linux-gnu
 STATIC_BIN := $(REPO)/target/$(HOST_TARGET)/release
 
-.PHONY: all setup kernel module kemuctl guest test test-cargo test-vm test-guest test-bench bench demo clean
+.PHONY: all setup kernel module kemuctl install test-msrv guest test test-cargo test-vm test-guest test-bench bench demo clean
 
 all: module kemuctl
 
 setup:
 	tests/vm/setup-host.sh
 
-kernel: setup
+kernel:
 ifdef KDIR_FROM_CACHE
+	tests/vm/setup-host.sh
 	tests/vm/build-kernel.sh --variant $(VARIANT)
+endif
+ifdef KDIR_DEBIAN
+	scripts/debian/kdir.sh $(DEBIAN_KERNEL)
 endif
 
 # Builds kemu.ko; any compiler warning fails the build. MODULE_SRC: the module's source
@@ -39,8 +62,9 @@ endif
 MODULE_SRC ?= $(REPO)
 module: kernel
 	@mkdir -p $(MO)
-	set -o pipefail; $(MAKE) -C $(KDIR) M=$(MODULE_SRC) MO=$(MO) $(KMAKE_ARGS) modules 2>&1 | tee $(MO)/build.log
+	set -o pipefail; $(KBUILD_CMD) -C $(KDIR) M=$(MODULE_SRC) MO=$(MO) modules 2>&1 | tee $(MO)/build.log
 	@if grep -q "warning:" $(MO)/build.log; then echo "kemu.ko built with warnings" >&2; exit 1; fi
+	scripts/check-module.sh $(MO)/kemu.ko $(KDIR)
 	@echo "built $(MO)/kemu.ko"
 
 # kemuctl and the VM test program, statically linked so they run inside the test VM
@@ -49,6 +73,17 @@ kemuctl:
 	RUSTFLAGS="-C target-feature=+crt-static -Cllvm-args=-enable-tail-merge=false" cargo build --release --target $(HOST_TARGET) \
 		-p kemuctl -p kemu-vmtest
 	@echo "built $(STATIC_BIN)/kemuctl"
+
+# kemu.ko under /lib/modules/<its kernel>/updates/ (then `modprobe kemu`), kemuctl under
+# $(PREFIX)/bin. DESTDIR stages both elsewhere (no depmod then).
+PREFIX ?= /usr/local
+install: module kemuctl
+	@krel=$$(cat $(KDIR)/include/config/kernel.release) && \
+	install -D -m 0644 $(MO)/kemu.ko $(DESTDIR)/lib/modules/$$krel/updates/kemu.ko && \
+	if [ -z "$(DESTDIR)" ]; then depmod -a $$krel; fi && \
+	echo "installed $(DESTDIR)/lib/modules/$$krel/updates/kemu.ko"
+	install -D -m 0755 $(STATIC_BIN)/kemuctl $(DESTDIR)$(PREFIX)/bin/kemuctl
+	@echo "installed $(DESTDIR)$(PREFIX)/bin/kemuctl"
 
 test-cargo:
 	cargo test --workspace

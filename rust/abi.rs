@@ -13,17 +13,19 @@ use crate::uapi::{self, KemuDisk, KemuLoad, KemuStart, KemuStatus, KemuVersion, 
 
 // uapi encodes ioctl numbers itself (it is shared with userspace); they must be exactly
 // what the kernel's own macros produce for this architecture.
-const M: u32 = uapi::KEMU_IOC_MAGIC;
-const _: () = assert!(uapi::KEMU_GET_VERSION == _IOR::<KemuVersion>(M, 0x00));
-const _: () = assert!(uapi::KEMU_CREATE_VM == _IOW::<KemuVmConfig>(M, 0x01));
-const _: () = assert!(uapi::KEMU_LOAD == _IOW::<KemuLoad>(M, 0x02));
-const _: () = assert!(uapi::KEMU_START == _IOW::<KemuStart>(M, 0x03));
-const _: () = assert!(uapi::KEMU_STOP == _IO(M, 0x04));
-const _: () = assert!(uapi::KEMU_STATUS == _IOR::<KemuStatus>(M, 0x05));
-const _: () = assert!(uapi::KEMU_ATTACH_DISK == _IOW::<KemuDisk>(M, 0x06));
-const _: () = assert!(uapi::KEMU_DETACH == _IO(M, 0x07));
-const _: () = assert!(uapi::KEMU_LIST_VMS == _IOW::<KemuVmList>(M, 0x08));
-const _: () = assert!(uapi::KEMU_ATTACH_VM == _IOW::<u32>(M, 0x09));
+const _: () = {
+    const M: u32 = uapi::KEMU_IOC_MAGIC;
+    assert!(uapi::KEMU_GET_VERSION == _IOR::<KemuVersion>(M, 0x00));
+    assert!(uapi::KEMU_CREATE_VM == _IOW::<KemuVmConfig>(M, 0x01));
+    assert!(uapi::KEMU_LOAD == _IOW::<KemuLoad>(M, 0x02));
+    assert!(uapi::KEMU_START == _IOW::<KemuStart>(M, 0x03));
+    assert!(uapi::KEMU_STOP == _IO(M, 0x04));
+    assert!(uapi::KEMU_STATUS == _IOR::<KemuStatus>(M, 0x05));
+    assert!(uapi::KEMU_ATTACH_DISK == _IOW::<KemuDisk>(M, 0x06));
+    assert!(uapi::KEMU_DETACH == _IO(M, 0x07));
+    assert!(uapi::KEMU_LIST_VMS == _IOW::<KemuVmList>(M, 0x08));
+    assert!(uapi::KEMU_ATTACH_VM == _IOW::<u32>(M, 0x09));
+};
 
 // No padding anywhere in the ABI structs: each size is the sum of its fields' sizes, so
 // every byte copied to userspace is initialised and every byte from userspace is a field.

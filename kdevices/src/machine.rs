@@ -318,7 +318,7 @@ fn route(addr: u64, width: Width) -> Result<(Kind, u32, u64), MmioError> {
         return Err(MmioError::Unmapped);
     }
     let offset = addr - region.base;
-    if !addr.is_multiple_of(width.bytes()) || region.size - offset < width.bytes() {
+    if addr % width.bytes() != 0 || region.size - offset < width.bytes() {
         return Err(MmioError::Misaligned);
     }
     Ok((region.kind, region.index, offset))

@@ -287,7 +287,7 @@ impl BlkWorker {
 /// The byte offset of a `len`-byte transfer at `sector`, if it is whole sectors that lie
 /// inside the disk.
 fn disk_range(disk: &(impl BlockStorage + ?Sized), sector: u64, len: u64) -> Option<u64> {
-    if !len.is_multiple_of(SECTOR_SIZE) {
+    if len % SECTOR_SIZE != 0 {
         return None;
     }
     let offset = sector.checked_mul(SECTOR_SIZE)?;

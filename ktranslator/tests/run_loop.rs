@@ -84,3 +84,34 @@ fn stop_request_ends_a_chained_loop() {
     assert_eq!(m.hart().xreg(T0 as usize), 1, "stopped after the first block");
     assert_eq!(m.bus.result, Some(0x1234));
 }
+
+#[test]
+fn host_stop_flag_ends_an_endless_run() {
+    // An endless loop whose back edge is an indirect jump (no chain: every iteration
+    // returns to the run loop), run with no budget to speak of: only the host's stop
+    // flag, set by another thread, can end the run, and it does.
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let jalr_t2 = i_type(0x67, 0, 0, T2, 0); // jalr x0, 0(t2)
+    let mut m = machine(&[addi(T0, T0, 1), jalr_t2]);
+    m.hart().set_xreg(T2 as usize, RAM_BASE);
+    let flag = Arc::new(AtomicBool::new(false));
+    // SAFETY: `flag` outlives every run of `m` (both live to the end of this test).
+    unsafe { m.hart().set_stop_flag(Arc::as_ptr(&flag)) };
+    let setter = {
+        let flag = Arc::clone(&flag);
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            flag.store(true, Ordering::Relaxed);
+        })
+    };
+    assert_eq!(m.run(u64::MAX), Exit::Stop);
+    setter.join().unwrap();
+    assert!(m.hart().xreg(T0 as usize) > 0, "the loop ran before the stop");
+    // The flag stays set: the next run stops before its first block.
+    let t0 = m.hart().xreg(T0 as usize);
+    assert_eq!(m.run(u64::MAX), Exit::Stop);
+    assert_eq!(m.hart().xreg(T0 as usize), t0);
+    flag.store(false, Ordering::Relaxed);
+    assert_eq!(m.run(1000), Exit::Budget);
+}

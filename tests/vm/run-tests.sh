@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
-# kemu's VM tests: for each test-kernel variant (base: lockdep, atomic-sleep checks and
-# kmemleak; kasan: the same plus KASAN), build the kernel (cached), kemu.ko against it
-# and the static userspace tools, pack them into an initramfs with busybox, boot it
-# under qemu-system-x86_64 (TCG: /dev/kvm here cannot run stock kernels) and check what
-# the guest reports on its serial console.
+# kemu's VM tests: for each kernel variant, build kemu.ko against it and the static
+# userspace tools, pack them into an initramfs with busybox, boot it under
+# qemu-system-x86_64 (TCG: /dev/kvm here cannot run stock kernels) and check what the
+# guest reports on its serial console.
 #
-#   tests/vm/run-tests.sh [--demo] [--variant base|kasan]...
+#   tests/vm/run-tests.sh [--demo] [--variant VARIANT]...
 #
-# KEMU_VM_QUICK=1 leaves out the Debian guest of the base variant (for development runs;
-# `make test` never sets it).
+# Variants: base (kemu's own test kernel: lockdep, atomic-sleep checks, kmemleak), kasan
+# (the same plus KASAN), debian-cloud, debian-amd64, debian-rt (Debian's stock
+# $DEBIAN_KERNEL_VERSION kernels from its packages, as a Debian user runs them:
+# scripts/debian/). Default: all; --demo: debian-cloud.
+#
+# KEMU_VM_QUICK=1 leaves out the Debian riscv64 guest (for development runs; `make test`
+# never sets it).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -17,6 +21,7 @@ out="$repo/target/vm"
 # Per VM run; the base variant boots Debian's kernel inside kemu.ko twice under TCG.
 timeout_base=${KEMU_VM_TIMEOUT:-2400}
 timeout_kasan=${KEMU_VM_TIMEOUT:-900}
+debian_version=${DEBIAN_KERNEL_VERSION:-7.3.4+deb13}
 variants=()
 demo=0
 while [ $# -gt 0 ]; do
@@ -27,7 +32,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 if [ ${#variants[@]} = 0 ]; then
-    if [ "$demo" = 1 ]; then variants=(base); else variants=(base kasan); fi
+    if [ "$demo" = 1 ]; then variants=(debian-cloud); else variants=(base kasan debian-cloud debian-amd64 debian-rt); fi
 fi
 mkdir -p "$out"
 
@@ -90,22 +95,42 @@ check_dd_image() {
 # The commit of kemu's last ABI 1.5 release (the VM tests load its kemu.ko too).
 old_abi_ref=fecf217
 
+# Which of the VM's checks a kernel takes part in (vm-init.sh, kemu.profile=...): the
+# debug kernels take all; Debian's kernels have no kmemleak, and the ABI 1.5 module is
+# only built for kemu's own kernels (its source predates building with rustc 1.85).
 run_variant() {
     local variant=$1
     echo "== $variant kernel"
-    local kdir
-    kdir=$("$here/build-kernel.sh" --variant "$variant" | tail -n 1)
-    local mo="$out/kmod-$variant"
-    echo "== building kemu.ko against the $variant kernel"
-    make -s -C "$repo" module KDIR="$kdir" MO="$mo" >/dev/null
+    local kdir kimage mo="$out/kmod-$variant" profile=debug release="" bootfiles=""
+    case "$variant" in
+        base|kasan)
+            kdir=$("$here/build-kernel.sh" --variant "$variant" | tail -n 1)
+            kimage="$kdir/arch/x86/boot/bzImage"
+            echo "== building kemu.ko against the $variant kernel"
+            make -s -C "$repo" module KDIR="$kdir" MO="$mo" >/dev/null ;;
+        debian-cloud|debian-amd64|debian-rt)
+            profile=debian
+            case "$variant" in
+                debian-amd64) release="$debian_version-amd64" ;;
+                *) release="$debian_version-${variant#debian-}-amd64" ;;
+            esac
+            bootfiles="$out/boot-$variant"
+            "$repo/scripts/debian/boot-files.sh" "$release" "$bootfiles" >/dev/null
+            kimage="$bootfiles/vmlinuz"
+            echo "== building kemu.ko for Debian's $release (its Rust metadata rebuilt with trixie's toolchain, cached)"
+            make -s -C "$repo" module DEBIAN_KERNEL="$release" MO="$mo" >/dev/null ;;
+        *) echo "run-tests.sh: unknown variant $variant" >&2; return 1 ;;
+    esac
 
-    # kemu.ko of ABI 1.5, the last release before extensible structs: this kemuctl must
-    # drive it too (vm-init.sh, "ABI 1.5 module").
-    echo "== building kemu.ko of ABI 1.5 ($old_abi_ref) against the $variant kernel"
-    local old_src="$out/kemu-abi15-src"
-    rm -rf "$old_src" && mkdir -p "$old_src"
-    git -C "$repo" archive "$old_abi_ref" Kbuild rust ktranslator kdevices uapi | tar -x -C "$old_src"
-    make -s -C "$repo" module KDIR="$kdir" MO="$out/kmod-abi15-$variant" MODULE_SRC="$old_src" >/dev/null
+    if [ "$profile" = debug ]; then
+        # kemu.ko of ABI 1.5, the last release before extensible structs: this kemuctl
+        # must drive it too (vm-init.sh, "ABI 1.5 module").
+        echo "== building kemu.ko of ABI 1.5 ($old_abi_ref) against the $variant kernel"
+        local old_src="$out/kemu-abi15-src"
+        rm -rf "$old_src" && mkdir -p "$old_src"
+        git -C "$repo" archive "$old_abi_ref" Kbuild rust ktranslator kdevices uapi | tar -x -C "$old_src"
+        make -s -C "$repo" module KDIR="$kdir" MO="$out/kmod-abi15-$variant" MODULE_SRC="$old_src" >/dev/null
+    fi
 
     local root="$out/initramfs-$variant"
     rm -rf "$root"
@@ -114,16 +139,21 @@ run_variant() {
     cp /bin/busybox "$root/bin/busybox"
     cp "$here/vm-init.sh" "$root/init"
     cp "$mo/kemu.ko" "$root/kemu.ko"
-    cp "$out/kmod-abi15-$variant/kemu.ko" "$root/kemu-abi15.ko"
+    if [ "$profile" = debug ]; then
+        cp "$out/kmod-abi15-$variant/kemu.ko" "$root/kemu-abi15.ko"
+    else
+        cp -r "$bootfiles/lib" "$root/lib"
+    fi
     cp "$bins/kemuctl" "$bins/kemu-vmtest" "$root/bin/"
     echo "root:x:0:0:root:/:/bin/sh" > "$root/etc/passwd"
     echo "nobody:x:65534:65534:nobody:/:/bin/false" >> "$root/etc/passwd"
     (cd "$root" && find . | cpio -o -H newc --quiet) | gzip -1 > "$out/initramfs-$variant.cpio.gz"
 
-    # The Debian guest boots inside kemu.ko in the base variant only (under KASAN and
-    # TCG it would take too long; the smaller guests above cover that kernel).
+    # The Debian riscv64 guest boots inside kemu.ko on the lockdep kernel and on Debian's
+    # cloud kernel (under KASAN and TCG it would take too long; the smaller guests above
+    # cover the other kernels).
     local disk_opt=() append_extra="" nonce=""
-    if [ "$variant" = base ] && [ "${KEMU_VM_QUICK:-0}" != 1 ]; then
+    if { [ "$variant" = base ] || [ "$variant" = debian-cloud ]; } && [ "${KEMU_VM_QUICK:-0}" != 1 ]; then
         local guest
         guest=$("$repo/tests/guest/build-guest.sh" | tail -n 1)
         cp "$guest/guest.img" "$out/debian-$variant.img"
@@ -136,13 +166,13 @@ run_variant() {
         append_extra=" kemu.debian=$nonce"
     fi
     local log="$out/console-$variant.log" timeout_s=$timeout_kasan
-    [ "$variant" = base ] && timeout_s=$timeout_base
+    [ -n "$nonce" ] && timeout_s=$timeout_base
     echo "== booting the $variant test VM (qemu-system-x86_64, TCG, timeout ${timeout_s}s); console:"
     local start=$SECONDS rc=0
     timeout --kill-after=10 "$timeout_s" qemu-system-x86_64 -m 2G -smp 2 -nographic -no-reboot \
         -monitor none -serial stdio \
-        -kernel "$kdir/arch/x86/boot/bzImage" -initrd "$out/initramfs-$variant.cpio.gz" "${disk_opt[@]}" \
-        -append "console=ttyS0 panic=-1 oops=panic$append_extra" </dev/null 2>&1 | tee "$log" | sed -u 's/^/  | /' || rc=$?
+        -kernel "$kimage" -initrd "$out/initramfs-$variant.cpio.gz" "${disk_opt[@]}" \
+        -append "console=ttyS0 panic=-1 oops=panic kemu.profile=$profile$append_extra" </dev/null 2>&1 | tee "$log" | sed -u 's/^/  | /' || rc=$?
     local took=$((SECONDS - start))
 
     local ok=1

@@ -119,7 +119,7 @@ fn align_up(x: u64, a: u64) -> Option<u64> {
 
 /// Lays the guest out in RAM and builds its device tree.
 pub(crate) fn plan(inp: &BootInputs) -> Result<BootPlan, BootError> {
-    if inp.ram_size < RAM_MIN || !inp.ram_size.is_multiple_of(TOP_REGION) || inp.ram_size > kdevices::memmap::RAM_MAX {
+    if inp.ram_size < RAM_MIN || inp.ram_size % TOP_REGION != 0 || inp.ram_size > kdevices::memmap::RAM_MAX {
         return Err(BootError::DoesNotFit(format!(
             "RAM size {} MiB: must be a multiple of 2 MiB between {} MiB and {} GiB",
             inp.ram_size >> 20,

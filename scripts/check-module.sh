@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Checks that a built kemu.ko fits the kernel it was built for, before anyone loads it:
+# its vermagic names that kernel's release, and every symbol it leaves undefined is one
+# that kernel exports (Module.symvers of the build tree: for Debian's kernels, Debian's own).
+#
+#   scripts/check-module.sh KO KDIR
+set -euo pipefail
+[ $# = 2 ] || { echo "usage: check-module.sh KO KDIR" >&2; exit 2; }
+ko=$1 kdir=$2
+release=$(cat "$kdir/include/config/kernel.release")
+vermagic=$(modinfo -F vermagic "$ko" 2>/dev/null || strings "$ko" | sed -n 's/^vermagic=//p' | head -n 1)
+[ "${vermagic%% *}" = "$release" ] || {
+    echo "check-module.sh: $ko has vermagic '$vermagic', the kernel is $release" >&2; exit 1; }
+[ -s "$kdir/Module.symvers" ] || { echo "check-module.sh: $kdir has no Module.symvers" >&2; exit 1; }
+missing=$(comm -23 <(nm -u "$ko" | awk '{ print $2 }' | sort -u) \
+                   <(awk '{ print $2 }' "$kdir/Module.symvers" | sort -u))
+if [ -n "$missing" ]; then
+    echo "check-module.sh: $ko needs symbols that kernel $release does not export:" >&2
+    echo "$missing" | sed 's/^/  /' >&2
+    exit 1
+fi
+echo "check-module.sh: $(basename "$ko") fits $release ($(nm -u "$ko" | wc -l) symbols, all exported)"
