@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # `make bench`: kemu inside the kernel vs kemu as a process vs QEMU, on the same Debian
 # riscv64 guest, in the same run. Two tables, each from one environment:
-#   vm:   the x86_64 test VM (qemu-system-x86_64, TCG) running the bench kernel
-#         (tests/vm/kernel-bench.config: distro-like mitigations, no debug options);
-#         configurations kernel (`kemuctl start`, kemu.ko), user (`kemuctl run`), qemu
-#         (qemu-system-riscv64 inside the same VM) and native (the workloads built for
-#         x86_64, run in the VM). Measured twice: mitigations as built (distro-like) and
-#         booted with `mitigations=off` (the test kernels' state: built without them).
+#   vm:   the x86_64 test VM (qemu-system-x86_64, TCG) running Debian's own generic
+#         kernel (linux-image-7.3.4+deb13-amd64, as a Debian user runs it: retpolines,
+#         IBT, every mitigation its config has); configurations kernel (`kemuctl start`,
+#         kemu.ko), user (`kemuctl run`), qemu (qemu-system-riscv64 inside the same VM)
+#         and native (the workloads built for x86_64, run in the VM). Measured twice:
+#         mitigations as booted and with `mitigations=off`.
 #   host: this machine directly: user, qemu and native (no kernel row: kemu.ko cannot be
 #         loaded into the host's kernel here, see README).
 # Every run is a `kemuctl bench` JSON line (kemuctl bench's stdout carries only those, and
@@ -15,14 +15,15 @@
 #
 #   bench/run-bench.sh [--runs N] [--warmup N] [--vm-runs N] [--vm-warmup N] [--quick]
 #                      [--smoke] [--only vm|host]
-#                      [--kernel-variant bench|base] [--mitigations both|on|off]
+#                      [--kernel-variant VARIANT] [--mitigations both|on|off]
 #                      [--out DIR] [--vm-configs LIST] [--vm-workloads LIST] [--vm-no-bare]
 #                      [--tier2-threshold N]
 # --vm-configs/--vm-workloads: what the VM table runs (default: every configuration and
 # workload); --vm-no-bare: no bare-metal pi in the VM; --tier2-threshold: passed to the
-# tier-2 configurations (default: each host's own threshold).
-# --smoke: one run per configuration, no warm-up, small workloads, base kernel (already
-# built for the tests), one mitigation setting, results under target/bench-smoke: what
+# tier-2 configurations (default: each host's own threshold); --kernel-variant: the VM's
+# kernel (tests/vm/kernels.sh; default debian-amd64).
+# --smoke: one run per configuration, no warm-up, small workloads, Debian's cloud kernel
+# (already prepared for the tests), one mitigation setting, results under target/bench-smoke: what
 # `make test` runs to keep this script working. Timings are never asserted.
 set -euo pipefail
 
@@ -31,7 +32,7 @@ repo=$(cd "$here/.." && pwd)
 command_line="bench/run-bench.sh $*"
 runs=${KEMU_BENCH_RUNS:-5}
 warmup=${KEMU_BENCH_WARMUP:-1}
-quick=0; smoke=0; only=""; kvariant=bench; mitig=both; out=""
+quick=0; smoke=0; only=""; kvariant=debian-amd64; mitig=both; out=""
 vm_workloads=pi,float,disk,lat,mem,file
 vm_runs=""; vm_warmup=""
 vm_configs=kernel,kernel-t2,user,user-t2,qemu,native
@@ -57,8 +58,8 @@ while [ $# -gt 0 ]; do
     esac
 done
 if [ "$smoke" = 1 ]; then
-    runs=1; warmup=0; quick=1; kvariant=base; mitig=on
-    # In the VM (slow: nested emulation, debug kernel) only the workloads whose host
+    runs=1; warmup=0; quick=1; kvariant=debian-cloud; mitig=on
+    # In the VM (slow: nested emulation) only the workloads whose host
     # side differs there: pi and the two disks through kemu.ko; the host runs them all.
     vm_workloads=pi,disk
     out=${out:-$repo/target/bench-smoke}
@@ -119,17 +120,15 @@ host_table() {
 
 # The x86 VM's tools disk: kemu.ko, qemu-system-riscv64 with its libraries, the guest's
 # kernel, initrd and firmware, the native builds of the workloads.
-tools_disk() { # tools_disk KDIR IMG
-    local kdir=$1 img=$2 root="$work/tools"
-    local mo="$work/kmod-$kvariant"
-    echo "== kemu.ko against the $kvariant kernel"
-    make -s -C "$repo" module KDIR="$kdir" MO="$mo" >/dev/null || return 1
+tools_disk() { # tools_disk IMG
+    local img=$1 root="$work/tools"
+    kemu_kernel "$kvariant" "$work" || return 1
     rm -rf "$root"
     mkdir -p "$root/bin" "$root/lib"
-    cp "$mo/kemu.ko" "$root/kemu.ko"
+    cp "$KV_KO" "$root/kemu.ko"
     # The same module with the function-pointer dispatch, for the dispatch comparison.
-    make -s -C "$repo" module KDIR="$kdir" MO="$mo-fnptr" KEMU_DISPATCH=fnptr >/dev/null || return 1
-    cp "$mo-fnptr/kemu.ko" "$root/kemu-fnptr.ko"
+    kemu_kernel "$kvariant" "$work" --mo "$work/kmod-$kvariant-fnptr" KEMU_DISPATCH=fnptr || return 1
+    cp "$KV_KO" "$root/kemu-fnptr.ko"
     cp "$work/pi-bare.elf" "$root/pi-bare.elf"
     cp "$kemuctl" "$root/bin/kemuctl"
     cp "$kemuctl_fnptr" "$root/bin/kemuctl-fnptr"
@@ -145,9 +144,16 @@ tools_disk() { # tools_disk KDIR IMG
 }
 
 vm_table() {
-    local kdir
-    kdir=$("$repo/tests/vm/build-kernel.sh" --variant "$kvariant" | tail -n 1) || return 1
-    tools_disk "$kdir" "$work/tools.img" || { echo "run-bench.sh: building the bench VM's tools failed" >&2; return 1; }
+    tools_disk "$work/tools.img" || { echo "run-bench.sh: building the bench VM's tools failed" >&2; return 1; }
+    # The VM's initramfs: busybox, the init script and the modules its kernel needs for
+    # the disks; everything else is on the tools disk.
+    local iroot="$work/initramfs"
+    rm -rf "$iroot"
+    mkdir -p "$iroot"/{bin,dev,proc,sys,tmp,mnt}
+    cp /bin/busybox "$iroot/bin/busybox"
+    cp "$here/vm-init.sh" "$iroot/init"
+    [ -n "$KV_LIB" ] && cp -r "$KV_LIB" "$iroot/lib"
+    (cd "$iroot" && find . | cpio -o -H newc --quiet) | gzip -1 > "$work/initramfs.cpio.gz"
     local -a settings
     case "$mitig" in both) settings=(on off) ;; on|off) settings=("$mitig") ;; *) echo "bad --mitigations $mitig" >&2; exit 2 ;; esac
     local m rc=0
@@ -162,7 +168,7 @@ vm_table() {
         # Generous: the runs inside are bounded by kemuctl bench's own per-run timeout.
         timeout --kill-after=10 $((600 + (vm_runs + vm_warmup) * 4000)) qemu-system-x86_64 -m 3G -smp 2 \
             -nographic -no-reboot -monitor none -serial stdio \
-            -kernel "$kdir/arch/x86/boot/bzImage" -initrd "$work/initramfs.cpio.gz" \
+            -kernel "$KV_IMAGE" -initrd "$work/initramfs.cpio.gz" \
             -drive "file=$work/vm-guest.img,if=virtio,format=raw" \
             -drive "file=$work/vm-wb.img,if=virtio,format=raw" \
             -drive "file=$work/vm-wt.img,if=virtio,format=raw" \
@@ -171,7 +177,7 @@ vm_table() {
             | sed -u 's/^/  | /' || rc=$?
         tr -d '\r' < "$log" | sed -n 's/^KEMU-BENCH-JSON //p' > "$work/vm-$m.jsonl"
         grep -q "^KEMU-BENCHVM: done" <(tr -d '\r' < "$log") || { echo "run-bench.sh: the bench VM did not finish (rc $rc)" >&2; rc=1; }
-        # The x86 kernel must not complain (with the base kernel: lockdep, kmemleak...).
+        # The x86 kernel must not complain.
         if grep -v '^KEMU-BENCH-JSON ' "$log" | grep -En "$bad_patterns" >&2; then
             echo "run-bench.sh: the bench VM's kernel reported a problem (above)" >&2; rc=1
         fi
@@ -182,14 +188,8 @@ vm_table() {
 # Kernel-reported problems in the bench VM's console, as in the VM tests.
 # shellcheck source=../tests/vm/bad-patterns.sh
 . "$repo/tests/vm/bad-patterns.sh"
-
-# The bench VM's initramfs: busybox and the init script; everything else is on the tools disk.
-root="$work/initramfs"
-rm -rf "$root"
-mkdir -p "$root"/{bin,dev,proc,sys,tmp,mnt}
-cp /bin/busybox "$root/bin/busybox"
-cp "$here/vm-init.sh" "$root/init"
-(cd "$root" && find . | cpio -o -H newc --quiet) | gzip -1 > "$work/initramfs.cpio.gz"
+# shellcheck source=../tests/vm/kernels.sh
+. "$repo/tests/vm/kernels.sh"
 
 status=0
 if [ "$only" != vm ]; then host_table || status=1; fi

@@ -13,7 +13,7 @@ mount -t devtmpfs devtmpfs /dev 2>/dev/null
 mount -t tmpfs tmpfs /tmp
 echo "KEMU-BENCHVM: init, kernel $(uname -r), $(nproc) cpus"
 
-runs=5; warmup=1; quick=0; kvariant=bench; mitigations=on; workloads=pi,float,disk,lat,mem,file
+runs=5; warmup=1; quick=0; kvariant=debian-amd64; mitigations=on; workloads=pi,float,disk,lat,mem,file
 configs=kernel,kernel-t2,user,user-t2,qemu,native; t2threshold=0; bare=1
 for arg in $(cat /proc/cmdline); do
     case "$arg" in
@@ -37,6 +37,12 @@ finish() {
     poweroff -f
 }
 
+# Modules Debian builds as modules that this VM needs (virtio_blk), from Debian's package.
+if [ -f "/lib/modules/$(uname -r)/load-order" ]; then
+    for m in $(cat "/lib/modules/$(uname -r)/load-order"); do
+        insmod "/lib/modules/$(uname -r)/$m.ko" || finish "insmod $m failed"
+    done
+fi
 mkdir -p /tools
 mount -t ext4 -o ro /dev/vdd /tools || finish "no tools disk"
 # qemu-system-riscv64 is dynamically linked: its loader and libraries are on the tools disk.

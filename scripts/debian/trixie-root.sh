@@ -79,7 +79,11 @@ in_root() {
         for ((i = 0; i < n; i++)); do
             mkdir -p "$root$1"; mount --bind "$1" "$root$1"; shift
         done
+        # The host'"'"'s certificate store (a host behind a TLS-intercepting proxy trusts it).
+        [ -d /etc/ssl/certs ] && mkdir -p "$root/etc/ssl/certs" && mount --bind -o ro /etc/ssl/certs "$root/etc/ssl/certs"
         exec chroot "$root" env -i HOME=/root TERM=dumb LANG=C.UTF-8 \
+            ${http_proxy:+http_proxy=$http_proxy} ${https_proxy:+https_proxy=$https_proxy} \
+            ${no_proxy:+no_proxy=$no_proxy} ${CARGO_HOME:+CARGO_HOME=$CARGO_HOME} \
             PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
             bash -c "cd \"\$0\" 2>/dev/null || cd /; exec \"\$@\"" "$PWD" "$@"
     ' bash "$root" "${#binds[@]}" "${binds[@]}" "$@"

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Builds (or reuses) kemu's Rust-enabled x86_64 test kernel.
 #
-#   tests/vm/build-kernel.sh [--variant base|kasan|bench] [--print-dir]
+#   tests/vm/build-kernel.sh [--variant base|kasan] [--print-dir]
 #
 # Variants: base (the test kernel: lockdep, atomic-sleep checks, kmemleak), kasan (base
-# plus KASAN), bench (distro-like: CPU mitigations, no debug options; for `make bench`).
+# plus KASAN). (Benchmarks and the demo run Debian's own kernels: tests/vm/kernels.sh.)
 # The build tree lives outside the repository, in $KEMU_CACHE (default ~/.cache/kemu),
 # keyed by everything that goes into it: the linux-source package version, the config
 # fragments, the build recipe's version (below) and the toolchain versions. A finished
@@ -24,8 +24,7 @@ done
 case "$variant" in
     base) fragments=("$here/kernel.config" "$here/kernel-debug.config") ;;
     kasan) fragments=("$here/kernel.config" "$here/kernel-debug.config" "$here/kernel-kasan.config") ;;
-    bench) fragments=("$here/kernel.config" "$here/kernel-bench.config") ;;
-    *) echo "build-kernel.sh: unknown variant $variant (base|kasan|bench)" >&2; exit 2 ;;
+    *) echo "build-kernel.sh: unknown variant $variant (base|kasan)" >&2; exit 2 ;;
 esac
 # Bump when the configure or build steps below change what a tree contains (the cache
 # key covers the fragments and the toolchain by their content already).

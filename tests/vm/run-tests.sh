@@ -21,7 +21,6 @@ out="$repo/target/vm"
 # Per VM run; the base variant boots Debian's kernel inside kemu.ko twice under TCG.
 timeout_base=${KEMU_VM_TIMEOUT:-2400}
 timeout_kasan=${KEMU_VM_TIMEOUT:-900}
-debian_version=${DEBIAN_KERNEL_VERSION:-7.3.4+deb13}
 variants=()
 demo=0
 while [ $# -gt 0 ]; do
@@ -69,6 +68,8 @@ done
 
 # shellcheck source=bad-patterns.sh
 . "$here/bad-patterns.sh"
+# shellcheck source=kernels.sh
+. "$here/kernels.sh"
 
 # After a stop in the middle of the guest's `dd conv=fsync` loop: the file system is
 # consistent, and every file the guest saw synced is there, whole.
@@ -101,26 +102,8 @@ old_abi_ref=fecf217
 run_variant() {
     local variant=$1
     echo "== $variant kernel"
-    local kdir kimage mo="$out/kmod-$variant" profile=debug release="" bootfiles=""
-    case "$variant" in
-        base|kasan)
-            kdir=$("$here/build-kernel.sh" --variant "$variant" | tail -n 1)
-            kimage="$kdir/arch/x86/boot/bzImage"
-            echo "== building kemu.ko against the $variant kernel"
-            make -s -C "$repo" module KDIR="$kdir" MO="$mo" >/dev/null ;;
-        debian-cloud|debian-amd64|debian-rt)
-            profile=debian
-            case "$variant" in
-                debian-amd64) release="$debian_version-amd64" ;;
-                *) release="$debian_version-${variant#debian-}-amd64" ;;
-            esac
-            bootfiles="$out/boot-$variant"
-            "$repo/scripts/debian/boot-files.sh" "$release" "$bootfiles" >/dev/null
-            kimage="$bootfiles/vmlinuz"
-            echo "== building kemu.ko for Debian's $release (its Rust metadata rebuilt with trixie's toolchain, cached)"
-            make -s -C "$repo" module DEBIAN_KERNEL="$release" MO="$mo" >/dev/null ;;
-        *) echo "run-tests.sh: unknown variant $variant" >&2; return 1 ;;
-    esac
+    kemu_kernel "$variant" "$out" || return 1
+    local kdir=$KV_KDIR profile=$KV_PROFILE
 
     if [ "$profile" = debug ]; then
         # kemu.ko of ABI 1.5, the last release before extensible structs: this kemuctl
@@ -138,11 +121,11 @@ run_variant() {
     cp "$guests"/*.bin "$guests"/*.elf "$root/guests/"
     cp /bin/busybox "$root/bin/busybox"
     cp "$here/vm-init.sh" "$root/init"
-    cp "$mo/kemu.ko" "$root/kemu.ko"
+    cp "$KV_KO" "$root/kemu.ko"
     if [ "$profile" = debug ]; then
         cp "$out/kmod-abi15-$variant/kemu.ko" "$root/kemu-abi15.ko"
     else
-        cp -r "$bootfiles/lib" "$root/lib"
+        cp -r "$KV_LIB" "$root/lib"
     fi
     cp "$bins/kemuctl" "$bins/kemu-vmtest" "$root/bin/"
     echo "root:x:0:0:root:/:/bin/sh" > "$root/etc/passwd"
@@ -171,7 +154,7 @@ run_variant() {
     local start=$SECONDS rc=0
     timeout --kill-after=10 "$timeout_s" qemu-system-x86_64 -m 2G -smp 2 -nographic -no-reboot \
         -monitor none -serial stdio \
-        -kernel "$kimage" -initrd "$out/initramfs-$variant.cpio.gz" "${disk_opt[@]}" \
+        -kernel "$KV_IMAGE" -initrd "$out/initramfs-$variant.cpio.gz" "${disk_opt[@]}" \
         -append "console=ttyS0 panic=-1 oops=panic kemu.profile=$profile$append_extra" </dev/null 2>&1 | tee "$log" | sed -u 's/^/  | /' || rc=$?
     local took=$((SECONDS - start))
 

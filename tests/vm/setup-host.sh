@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs everything kemu needs on a Debian 12 (bookworm) host: the Rust-for-Linux
 # toolchain (rustc-web 1.96, clang/lld/llvm 19, bindgen), the kernel source used for the
-# test kernel (linux-source-7.3 from trixie-backports, pinned low), qemu-system from
-# bookworm-backports and the small tools the VM harness uses. Idempotent: a second run
+# test kernel (linux-source-7.3 from trixie-backports, pinned low), qemu-system and
+# debootstrap from bookworm-backports and the small tools the VM harness uses. (Debian
+# trixie's kernel toolchain for Debian's own kernels comes with its build root:
+# scripts/debian/trixie-root.sh.) Idempotent: a second run
 # only checks.
 set -euo pipefail
 
@@ -19,6 +21,8 @@ done
 ls /usr/src/linux-source-7.3*.tar.* >/dev/null 2>&1 || need_apt=1
 [ -f /usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin ] || need_apt=1
 [ -f /usr/riscv64-linux-gnu/lib/libc.a ] || need_apt=1
+# debootstrap >= 1.0.140 knows trixie (scripts/debian/trixie-root.sh: Debian's kernel toolchain).
+dpkg --compare-versions "$(dpkg-query -W -f='${Version}' debootstrap 2>/dev/null || echo 0)" ge 1.0.140 || need_apt=1
 
 if [ "$need_apt" = 1 ]; then
     # bookworm-backports: qemu-system 10.x matching the preinstalled qemu-utils, opensbi.
@@ -48,7 +52,7 @@ PIN
         busybox-static e2fsprogs kmod \
         gcc-riscv64-linux-gnu binutils-riscv64-linux-gnu libc6-dev-riscv64-cross
     $SUDO apt-get install -y -q --no-install-recommends -t bookworm-backports \
-        qemu-system-x86 qemu-system-misc opensbi
+        qemu-system-x86 qemu-system-misc opensbi debootstrap
     $SUDO apt-get install -y -q --no-install-recommends linux-source-7.3
 fi
 
