@@ -41,7 +41,7 @@ MO ?= $(REPO)/target/kmod/$(notdir $(KDIR))
 HOST_TARGET := x86_64-unknown-linux-gnu
 STATIC_BIN := $(REPO)/target/$(HOST_TARGET)/release
 
-.PHONY: all setup kernel module kemuctl install test-msrv guest test test-cargo test-vm test-guest test-bench bench demo clean
+.PHONY: all setup kernel module kemuctl install test-msrv test-dkms guest test test-cargo test-vm test-guest test-bench bench demo clean
 
 all: module kemuctl
 
@@ -95,6 +95,11 @@ test-msrv:
 		'cargo build --locked --workspace --all-targets --exclude kemu-ebpf-jit --target-dir target/rust-1.85; \
 		 cargo build --locked -p kemu-ebpf-jit --lib --target-dir target/rust-1.85; rustc --version'
 
+# DKMS on Debian: dkms.conf builds and installs kemu.ko for Debian's cloud kernel, inside
+# the trixie build root (as on a trixie machine).
+test-dkms:
+	scripts/debian/trixie-root.sh -- tests/debian/dkms.sh 7.3.4+deb13-cloud-amd64
+
 test-cargo:
 	cargo test --workspace
 	cargo clippy --workspace --all-targets -- -D warnings
@@ -122,7 +127,7 @@ bench: setup
 test-bench: setup
 	bench/run-bench.sh --smoke
 
-test: setup test-cargo test-msrv test-guest test-vm test-bench
+test: setup test-cargo test-msrv test-dkms test-guest test-vm test-bench
 
 demo: setup
 	tests/vm/run-tests.sh --demo

@@ -17,6 +17,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 cache=${KEMU_CACHE:-$HOME/.cache/kemu}
+export KEMU_CACHE=$cache
 mirror=${KEMU_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 
 # What the root holds. Toolchain from trixie; the 7.3 kernel packages from trixie-backports.
@@ -83,7 +84,7 @@ in_root() {
         [ -d /etc/ssl/certs ] && mkdir -p "$root/etc/ssl/certs" && mount --bind -o ro /etc/ssl/certs "$root/etc/ssl/certs"
         exec chroot "$root" env -i HOME=/root TERM=dumb LANG=C.UTF-8 \
             ${http_proxy:+http_proxy=$http_proxy} ${https_proxy:+https_proxy=$https_proxy} \
-            ${no_proxy:+no_proxy=$no_proxy} ${CARGO_HOME:+CARGO_HOME=$CARGO_HOME} \
+            ${no_proxy:+no_proxy=$no_proxy} ${CARGO_HOME:+CARGO_HOME=$CARGO_HOME} KEMU_CACHE="$KEMU_CACHE" \
             PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
             bash -c "cd \"\$0\" 2>/dev/null || cd /; exec \"\$@\"" "$PWD" "$@"
     ' bash "$root" "${#binds[@]}" "${binds[@]}" "$@"

@@ -126,6 +126,12 @@ run_variant() {
         cp "$out/kmod-abi15-$variant/kemu.ko" "$root/kemu-abi15.ko"
     else
         cp -r "$KV_LIB" "$root/lib"
+        # As a Debian user installs it (README): `make install` into the VM's root, then
+        # depmod, so that `modprobe kemu` finds it (vm-init.sh).
+        local release
+        release=$(cat "$KV_KDIR/include/config/kernel.release")
+        make -s -C "$repo" install DEBIAN_KERNEL="$release" MO="$(dirname "$KV_KO")" DESTDIR="$root" PREFIX=/usr >/dev/null
+        depmod -b "$root" "$release"
     fi
     cp "$bins/kemuctl" "$bins/kemu-vmtest" "$root/bin/"
     echo "root:x:0:0:root:/:/bin/sh" > "$root/etc/passwd"
