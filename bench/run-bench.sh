@@ -17,11 +17,12 @@
 #                      [--smoke] [--only vm|host]
 #                      [--kernel-variant VARIANT] [--mitigations both|on|off]
 #                      [--out DIR] [--vm-configs LIST] [--vm-workloads LIST] [--vm-no-bare]
-#                      [--tier2-threshold N]
+#                      [--tier2-threshold N] [--module-params "P=V ..."]
 # --vm-configs/--vm-workloads: what the VM table runs (default: every configuration and
 # workload); --vm-no-bare: no bare-metal pi in the VM; --tier2-threshold: passed to the
 # tier-2 configurations (default: each host's own threshold); --kernel-variant: the VM's
-# kernel (tests/vm/kernels.sh; default debian-amd64).
+# kernel (tests/vm/kernels.sh; default debian-amd64); --module-params: kemu.ko's module
+# parameters in the VM (e.g. "t2_blind=1"; named in the results' environment).
 # --smoke: one run per configuration, no warm-up, small workloads, Debian's cloud kernel
 # (already prepared for the tests), one mitigation setting, results under target/bench-smoke: what
 # `make test` runs to keep this script working. Timings are never asserted.
@@ -38,6 +39,7 @@ vm_runs=""; vm_warmup=""
 vm_configs=kernel,kernel-t2,user,user-t2,qemu,native
 vm_bare=1
 t2_opt=()
+modparams=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --runs) runs=$2; shift 2 ;;
@@ -53,6 +55,7 @@ while [ $# -gt 0 ]; do
         --vm-configs) vm_configs=$2; shift 2 ;;
         --vm-workloads) vm_workloads=$2; shift 2 ;;
         --tier2-threshold) t2_opt=(--tier2-threshold "$2"); shift 2 ;;
+        --module-params) modparams=$2; shift 2 ;;
         --vm-no-bare) vm_bare=0; shift ;;
         *) echo "run-bench.sh: unknown argument $1" >&2; exit 2 ;;
     esac
@@ -162,7 +165,7 @@ vm_table() {
         cp "$guest/guest.img" "$work/vm-guest.img"
         scratch "$work/vm-wb.img" KEMU-WB
         scratch "$work/vm-wt.img" KEMU-WT
-        local append="console=ttyS0 panic=-1 kemu.runs=$vm_runs kemu.warmup=$vm_warmup kemu.quick=$quick kemu.kvariant=$kvariant kemu.mitigations=$m kemu.workloads=$vm_workloads kemu.configs=$vm_configs kemu.bare=$vm_bare kemu.t2threshold=${t2_opt[1]:-0}"
+        local append="console=ttyS0 panic=-1 kemu.runs=$vm_runs kemu.warmup=$vm_warmup kemu.quick=$quick kemu.kvariant=$kvariant kemu.mitigations=$m kemu.workloads=$vm_workloads kemu.configs=$vm_configs kemu.bare=$vm_bare kemu.t2threshold=${t2_opt[1]:-0} kemu.modparams=${modparams// /,}"
         [ "$m" = off ] && append="$append mitigations=off"
         local log="$work/console-vm-$m.log"
         # Generous: the runs inside are bounded by kemuctl bench's own per-run timeout.

@@ -14,7 +14,7 @@ mount -t tmpfs tmpfs /tmp
 echo "KEMU-BENCHVM: init, kernel $(uname -r), $(nproc) cpus"
 
 runs=5; warmup=1; quick=0; kvariant=debian-amd64; mitigations=on; workloads=pi,float,disk,lat,mem,file
-configs=kernel,kernel-t2,user,user-t2,qemu,native; t2threshold=0; bare=1
+configs=kernel,kernel-t2,user,user-t2,qemu,native; t2threshold=0; bare=1; modparams=""
 for arg in $(cat /proc/cmdline); do
     case "$arg" in
         kemu.runs=*) runs=${arg#kemu.runs=} ;;
@@ -26,6 +26,7 @@ for arg in $(cat /proc/cmdline); do
         kemu.configs=*) configs=${arg#kemu.configs=} ;;
         kemu.t2threshold=*) t2threshold=${arg#kemu.t2threshold=} ;;
         kemu.bare=*) bare=${arg#kemu.bare=} ;;
+        kemu.modparams=*) modparams=$(echo "${arg#kemu.modparams=}" | tr ',' ' ') ;;
     esac
 done
 for v in /sys/devices/system/cpu/vulnerabilities/*; do
@@ -49,12 +50,13 @@ mount -t ext4 -o ro /dev/vdd /tools || finish "no tools disk"
 mkdir -p /lib64
 ln -s /tools/lib/ld-linux-x86-64.so.2 /lib64/ld-linux-x86-64.so.2
 export LD_LIBRARY_PATH=/tools/lib
-insmod /tools/kemu.ko || finish "insmod kemu.ko failed"
+# shellcheck disable=SC2086
+insmod /tools/kemu.ko $modparams || finish "insmod kemu.ko $modparams failed"
 /tools/bin/kemuctl version
 
 quick_opt=""
 [ "$quick" = 1 ] && quick_opt=--quick
-env="x86-64 TCG VM, $kvariant kernel $(uname -r), mitigations $mitigations"
+env="x86-64 TCG VM, $kvariant kernel $(uname -r), mitigations $mitigations${modparams:+, kemu.ko $modparams}"
 t2_opt=""
 [ "$t2threshold" != 0 ] && t2_opt="--tier2-threshold $t2threshold"
 /tools/bin/kemuctl bench --configs "$configs" --runs "$runs" --warmup "$warmup" $quick_opt $t2_opt \
@@ -71,14 +73,15 @@ echo "KEMU-BENCHVM: kemuctl bench exit $?"
 bare() { # bare KEMUCTL CONFIGS ENV
     kemuctl=$1; shift
     "$kemuctl" bench --configs "$1" --runs "$runs" --warmup "$warmup" $t2_opt --bare /tools/pi-bare.elf --mem 64M \
-        --qemu /tools/bin/qemu-system-riscv64 --env "x86-64 TCG VM, bare-metal pi, $2, mitigations $mitigations" \
+        --qemu /tools/bin/qemu-system-riscv64 --env "x86-64 TCG VM, bare-metal pi, $2, mitigations $mitigations${modparams:+, kemu.ko $modparams}" \
         --timeout 3600
     echo "KEMU-BENCHVM: bare-metal pi ($2) exit $?"
 }
 [ "$bare" = 1 ] || finish ok
 bare /tools/bin/kemuctl kernel,kernel-t2,user,user-t2,qemu "dispatch match"
 rmmod kemu
-insmod /tools/kemu-fnptr.ko || finish "insmod kemu-fnptr.ko failed"
+# shellcheck disable=SC2086
+insmod /tools/kemu-fnptr.ko $modparams || finish "insmod kemu-fnptr.ko failed"
 bare /tools/bin/kemuctl-fnptr kernel,user "dispatch fnptr"
 rmmod kemu
 finish ok

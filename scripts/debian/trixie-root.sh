@@ -80,8 +80,11 @@ in_root() {
         for ((i = 0; i < n; i++)); do
             mkdir -p "$root$1"; mount --bind "$1" "$root$1"; shift
         done
-        # The host'"'"'s certificate store (a host behind a TLS-intercepting proxy trusts it).
-        [ -d /etc/ssl/certs ] && mkdir -p "$root/etc/ssl/certs" && mount --bind -o ro /etc/ssl/certs "$root/etc/ssl/certs"
+        # The host'"'"'s certificate store (a host behind a TLS-intercepting proxy trusts it),
+        # once the root is made (its ca-certificates package writes its own there first).
+        if [ -f "$root/.kemu-done" ] && [ -d /etc/ssl/certs ]; then
+            mount --bind -o ro /etc/ssl/certs "$root/etc/ssl/certs"
+        fi
         exec chroot "$root" env -i HOME=/root TERM=dumb LANG=C.UTF-8 \
             ${http_proxy:+http_proxy=$http_proxy} ${https_proxy:+https_proxy=$https_proxy} \
             ${no_proxy:+no_proxy=$no_proxy} ${CARGO_HOME:+CARGO_HOME=$CARGO_HOME} KEMU_CACHE="$KEMU_CACHE" \
