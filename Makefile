@@ -102,6 +102,8 @@ test-dkms:
 
 test-cargo:
 	cargo test --workspace
+	# kemu.ko builds the translator with hot-dispatch (Kbuild): its tests run that way too.
+	cargo test -p ktranslator --features hot-dispatch
 	cargo clippy --workspace --all-targets -- -D warnings
 
 test-vm: setup

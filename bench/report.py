@@ -1,17 +1,20 @@
 #!/usr/bin/env python3
 """Turns `kemuctl bench` JSON lines into kemu's benchmark report.
 
-    bench/report.py [--date D] [--command C] [--out DIR] [--smoke] RUNS.jsonl...
+    bench/report.py [--date D] [--command C] [--out DIR] [--smoke] [--expect ENV=CONFIGS]... RUNS.jsonl...
 
 Writes DIR/<date>.json (every run plus the summary), DIR/<date>.md (the tables, as in
 README) and DIR/<date>.svg (a chart: each configuration's speed relative to QEMU, per
 workload and environment), and prints the tables. Only runs of the same environment
 are compared. Warm-up runs are kept in the JSON but left out of the statistics.
-With --smoke it also checks that every configuration produced every metric once (what
-`make test` asserts; no timing is ever asserted).
+With --smoke it also checks that every configuration produced every metric once, and
+that every `--expect 'ENV-PATTERN=CONFIG,...'` (an fnmatch pattern over the runs'
+environments) is there: some environment matches and has an ok run of each configuration
+(what `make test` asserts; no timing is ever asserted).
 """
 
 import argparse
+import fnmatch
 import json
 import os
 import platform
@@ -313,6 +316,24 @@ def chart_svg(summary):
     return "\n".join(out) + "\n"
 
 
+def expect_check(runs, expects):
+    """Each `ENV-PATTERN=CONFIG,...` names an environment present with an ok run of each
+    configuration (an empty VM table, say, fails here)."""
+    problems = []
+    for e in expects:
+        pattern, _, configs = e.partition("=")
+        envs = {r.get("env") for r in runs if fnmatch.fnmatchcase(r.get("env") or "", pattern)}
+        if not envs:
+            problems.append(f"no runs in an environment like '{pattern}'")
+            continue
+        for env in sorted(envs):
+            have = {r.get("config") for r in runs if r.get("env") == env and r.get("ok")}
+            missing = [c for c in configs.split(",") if c and c not in have]
+            if missing:
+                problems.append(f"{env}: no ok run of {', '.join(missing)}")
+    return problems
+
+
 def smoke_check(runs):
     """Every configuration ran once, ok, with every metric of its workloads."""
     problems = []
@@ -353,6 +374,7 @@ def main():
     ap.add_argument("--command", default="make bench")
     ap.add_argument("--out", default="bench/results")
     ap.add_argument("--smoke", action="store_true")
+    ap.add_argument("--expect", action="append", default=[])
     ap.add_argument("files", nargs="+")
     a = ap.parse_args()
     runs = []
@@ -382,12 +404,12 @@ def main():
         fh.write(chart_svg(summary))
     print(f"report.py: wrote {a.out}/{date}.json, .md, .svg")
     if a.smoke:
-        problems = smoke_check(runs)
+        problems = smoke_check(runs) + expect_check(runs, a.expect)
         for p in problems:
             print(f"bench smoke: FAIL {p}", file=sys.stderr)
         if problems:
             return 1
-        print(f"bench smoke: ok ({len(runs)} runs, every configuration produced every metric)")
+        print(f"bench smoke: ok ({len(runs)} runs in {len(a.expect)} expected environments, every configuration produced every metric)")
     return 0
 
 

@@ -179,7 +179,7 @@ vm_table() {
             -append "$append" </dev/null 2>&1 | tee "$log" | grep --line-buffered -v '^KEMU-BENCH-JSON ' \
             | sed -u 's/^/  | /' || rc=$?
         tr -d '\r' < "$log" | sed -n 's/^KEMU-BENCH-JSON //p' > "$work/vm-$m.jsonl"
-        grep -q "^KEMU-BENCHVM: done" <(tr -d '\r' < "$log") || { echo "run-bench.sh: the bench VM did not finish (rc $rc)" >&2; rc=1; }
+        grep -q "^KEMU-BENCHVM: done (ok)" <(tr -d '\r' < "$log") || { echo "run-bench.sh: the bench VM did not finish well (rc $rc): $(grep -a "KEMU-BENCHVM: done" "$log")" >&2; rc=1; }
         # The x86 kernel must not complain.
         if grep -v '^KEMU-BENCH-JSON ' "$log" | grep -En "$bad_patterns" >&2; then
             echo "run-bench.sh: the bench VM's kernel reported a problem (above)" >&2; rc=1
@@ -200,7 +200,24 @@ if [ "$only" != host ]; then vm_table || status=1; fi
 
 echo "== report"
 report_args=(--date "$date_tag" --command "$command_line" --out "$out")
-[ "$smoke" = 1 ] && report_args+=(--smoke)
+if [ "$smoke" = 1 ]; then
+    # The whole matrix this run was asked for: every environment with every configuration.
+    report_args+=(--smoke)
+    if [ "$only" != vm ]; then
+        report_args+=(--expect "host=user,user-t2,qemu,native"
+                      --expect "host, bare-metal pi, dispatch match=user,user-t2,qemu"
+                      --expect "host, bare-metal pi, dispatch fnptr=user")
+    fi
+    if [ "$only" != host ]; then
+        for m in $( [ "$mitig" = both ] && echo on off || echo "$mitig" ); do
+            report_args+=(--expect "x86-64 TCG VM, $kvariant kernel *, mitigations $m*=$vm_configs")
+            if [ "$vm_bare" = 1 ]; then
+                report_args+=(--expect "x86-64 TCG VM, bare-metal pi, dispatch match, mitigations $m*=kernel,kernel-t2,user,user-t2,qemu"
+                              --expect "x86-64 TCG VM, bare-metal pi, dispatch fnptr, mitigations $m*=kernel,user")
+            fi
+        done
+    fi
+fi
 # Tables in this order: host, then the VM with mitigations on, then off.
 jsonl=()
 for f in host host-bare vm-on vm-off; do [ -s "$work/$f.jsonl" ] && jsonl+=("$work/$f.jsonl"); done

@@ -12,8 +12,7 @@ use std::time::Instant;
 #[test]
 #[ignore]
 fn pi_mips() {
-    if !common::have_cross_cc() {
-        eprintln!("SKIPPED: {} not installed", common::CROSS_CC);
+    if !common::require_cross_cc() {
         return;
     }
     let digits: u32 = std::env::var("KEMU_PI_DIGITS").ok().and_then(|s| s.parse().ok()).unwrap_or(2000);
@@ -47,8 +46,7 @@ fn pi_mips() {
 
 #[test]
 fn pi_small_is_correct() {
-    if !common::have_cross_cc() {
-        eprintln!("SKIPPED: {} not installed", common::CROSS_CC);
+    if !common::require_cross_cc() {
         return;
     }
     let elf = common::build_guest("pi.c", &["-O2", "-DN=60"]);

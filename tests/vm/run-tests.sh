@@ -131,6 +131,7 @@ run_variant() {
         local release
         release=$(cat "$KV_KDIR/include/config/kernel.release")
         make -s -C "$repo" install DEBIAN_KERNEL="$release" MO="$(dirname "$KV_KO")" DESTDIR="$root" PREFIX=/usr >/dev/null
+        touch "$root/lib/modules/$release/"{modules.order,modules.builtin,modules.builtin.modinfo}
         depmod -b "$root" "$release"
     fi
     cp "$bins/kemuctl" "$bins/kemu-vmtest" "$root/bin/"
@@ -153,6 +154,8 @@ run_variant() {
         disk_opt=(-drive "file=$out/debian-$variant.img,if=virtio,format=raw"
                   -drive "file=$out/dd-$variant.img,if=virtio,format=raw")
         append_extra=" kemu.debian=$nonce"
+        # make demo: the Debian guest only (vm-init.sh), nothing of the test suite.
+        [ "$demo" = 1 ] && append_extra="$append_extra kemu.demo=1"
     fi
     local log="$out/console-$variant.log" timeout_s=$timeout_kasan
     [ -n "$nonce" ] && timeout_s=$timeout_base
@@ -170,7 +173,9 @@ run_variant() {
     fi
     grep -q "KEMU-VM: init started" "$log" || { echo "FAIL: the $variant VM never reached init" >&2; ok=0; }
     grep -q "KEMU-VM: result PASS" "$log" || { echo "FAIL: steps failed in the $variant VM:" >&2; grep "KEMU-STEP FAIL" "$log" >&2 || true; ok=0; }
-    grep -Eq "^vmtest: [0-9]+ passed, 0 failed, 0 skipped" "$log" || { echo "FAIL: kemu-vmtest did not pass (or skipped a check)" >&2; ok=0; }
+    if [ "$demo" = 0 ]; then
+        grep -Eq "^vmtest: [0-9]+ passed, 0 failed, 0 skipped" "$log" || { echo "FAIL: kemu-vmtest did not pass (or skipped a check)" >&2; ok=0; }
+    fi
     if grep -vE '^(debian|dd)\| ' "$log" | grep -En "$bad_patterns" >&2; then echo "FAIL: the kernel reported a problem (above)" >&2; ok=0; fi
     if [ -n "$nonce" ]; then
         # What the Debian guest did inside kemu.ko must be on its disk, consistently.
@@ -181,9 +186,12 @@ run_variant() {
         pi_ref=$(python3 "$repo/tests/guest/pi_reference.py" 1000)
         tr -d '\r' < "$log" | grep -qxF "debian| $pi_ref" || { echo "FAIL: the Debian guest's pi digits are wrong or missing" >&2; ok=0; }
         grep -E "^debian\| (KEMU-GUEST: init|pi: )|^KEMU-DEBIAN:" "$log" | tr -d '\r' | sed 's/^/== Debian in kemu.ko: /'
-        check_dd_image "$out/dd-$variant.img" "$log" || ok=0
+        [ "$demo" = 1 ] || check_dd_image "$out/dd-$variant.img" "$log" || ok=0
     fi
-    if [ "$ok" = 1 ]; then
+    if [ "$ok" = 1 ] && [ "$demo" = 1 ]; then
+        echo "== demo: Debian's riscv64 kernel booted inside kemu.ko on Debian's $(sed -n 's/^KEMU-VM: init started, kernel \([^,]*\),.*/\1/p' "$log" | tr -d '\r'), in ${took}s"
+        return 0
+    elif [ "$ok" = 1 ]; then
         echo "== $variant VM: PASS in ${took}s ($(grep -c 'KEMU-STEP ok' "$log") steps; $(grep -E '^vmtest:' "$log"))"
         return 0
     fi

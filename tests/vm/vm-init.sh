@@ -66,10 +66,47 @@ else
 fi
 step "kemu registered" sh -c 'grep -qw kemu /proc/modules && grep -qw kemu /proc/misc'
 step "kemuctl version" version_ok
+
+kthreads() { cat /proc/[0-9]*/comm 2>/dev/null | grep -c '^kemu-' ; }
+
+# The real guest: Debian's riscv64 kernel with OpenSBI, booted inside kemu.ko from the
+# disk the harness attached as /dev/vda; the host checks the disk afterwards.
+debian_nonce=$(sed -n 's/.*kemu.debian=\([^ ]*\).*/\1/p' /proc/cmdline)
+# debian MODE DISK TAG NONCE: boots the Debian guest from DISK with `kemuctl MODE`
+# (start: inside kemu.ko; run: in userspace), prints its console as `TAG| ` lines
+# and a `KEMU-TAG: exit ..., wall ..` line; succeeds if the guest's checks passed.
+debian() {
+    mode=$1 disk=$2 tag=$3 nonce=$4
+    [ -b "$disk" ] || { echo "no $disk"; return 1; }
+    start=$(cut -d' ' -f1 /proc/uptime)
+    # The console as it comes (make demo shows it live).
+    { timeout 1200 kemuctl "$mode" --firmware /fw_dynamic.bin --mem 256M \
+        --append "console=ttyS0 kemu.mode=test kemu.nonce=$nonce" "$disk" </dev/null 2>&1; echo $? > /tmp/$tag.rc; } |
+        tee /tmp/$tag.log | sed "s/^/$tag| /"
+    rc=$(cat /tmp/$tag.rc)
+    end=$(cut -d' ' -f1 /proc/uptime)
+    echo "KEMU-$(echo $tag | tr a-z A-Z): exit $rc, wall $start..$end s"
+    [ $rc = 0 ] && grep -q "KEMU-GUEST: result PASS" /tmp/$tag.log
+}
+
+# make demo: the main job and nothing else (the module loaded above, the Debian guest
+# booting inside it, the module unloaded).
+if grep -q "kemu.demo=1" /proc/cmdline; then
+    echo "KEMU-VM: demo: kemuctl start of the Debian guest on /dev/vda; its console follows as 'debian|' lines"
+    if debian start /dev/vda debian "$debian_nonce"; then
+        echo "KEMU-STEP ok Debian's riscv64 kernel boots inside kemu.ko (OpenSBI, ext4 write, pi)"
+    else
+        echo "KEMU-STEP FAIL Debian's riscv64 kernel boots inside kemu.ko"; fails=$((fails + 1))
+    fi
+    step "rmmod kemu" rmmod kemu
+    if [ "$fails" = 0 ]; then echo "KEMU-VM: result PASS"; else echo "KEMU-VM: result FAIL ($fails steps)"; fi
+    sync
+    reboot -f
+fi
+
 step "kemuctl status" kemuctl status
 step "kemu-vmtest" kemu-vmtest
 
-kthreads() { cat /proc/[0-9]*/comm 2>/dev/null | grep -c '^kemu-' ; }
 kill_test() { # kemuctl start, then SIGKILL: the VM and its kthreads must go away.
     kemuctl start --mem 32M --bios none --kernel /guests/spin.elf </dev/null >/dev/null 2>&1 &
     pid=$!
@@ -125,17 +162,24 @@ dmacode() {
 step "code written by disk DMA replaces translated code before the guest sees the read done" dmacode
 step "kemuctl start runs a bare-metal guest to its exit status" sh -c \
     'kemuctl start --mem 32M --bios none --kernel /guests/fail42.elf </dev/null; [ $? = 42 ]'
-# ktranslator's ISA programs with every block compiled by tier 2 at its first execution:
-# in kemu.ko (the kernel's BPF JIT) and in kemuctl run (kemuctl's eBPF JIT).
-isa_tier2() { # isa_tier2 start|run
+# ktranslator's ISA programs in kemu.ko's tier 1 and with every block compiled by tier 2
+# at its first execution: in kemu.ko (the kernel's BPF JIT) and in kemuctl run (kemuctl's
+# eBPF JIT).
+isa_tier() { # isa_tier start|run 1|2
     for g in /guests/isa-*.elf; do
-        kemuctl "$1" --tier 2 --tier2-threshold 1 --mem 32M --bios none --kernel "$g" --stats-json /tmp/isa.json \
+        kemuctl "$1" --tier "$2" --tier2-threshold 1 --mem 32M --bios none --kernel "$g" --stats-json /tmp/isa.json \
             </dev/null >/tmp/isa.log 2>&1
         rc=$?
-        echo "$g: exit $rc, $(tr -d '{}"' </tmp/isa.json | tr ',' '\n' | grep '^t2_compiled\|^t2_executed' | tr '\n' ' ')"
-        [ $rc = 0 ] && grep -q '"t2_executed":[1-9]' /tmp/isa.json || { cat /tmp/isa.log; return 1; }
+        echo "$g: exit $rc, $(tr -d '{}"' </tmp/isa.json | tr ',' '\n' | grep '^insns\|^t2_compiled\|^t2_executed' | tr '\n' ' ')"
+        [ $rc = 0 ] || { cat /tmp/isa.log; return 1; }
+        if [ "$2" = 2 ]; then
+            grep -q '"t2_executed":[1-9]' /tmp/isa.json || { echo "tier 2 did not run"; return 1; }
+        else
+            grep -q '"t2_executed":0[,}]' /tmp/isa.json || { echo "tier 2 ran in a tier-1 run"; return 1; }
+        fi
     done
 }
+isa_tier2() { isa_tier "$1" 2; }
 # A program that reports only through HTIF (tohost): start and run agree.
 htif_test() {
     out=$(kemuctl start --mem 16M --bios none --kernel /guests/htif.elf </dev/null 2>/dev/null); rc=$?
@@ -171,6 +215,7 @@ old_abi() {
     return $rc
 }
 [ "$profile" = debug ] && step "this kemuctl drives kemu.ko of ABI 1.5" old_abi
+step "ISA tests inside kemu.ko with tier 1" isa_tier start 1
 step "ISA tests inside kemu.ko with tier 2 (kernel BPF JIT)" isa_tier2 start
 # Self-looping tier-2 blocks through the kernel's BPF JIT, each call made with known
 # values in rbx and r12-r15 (module parameter t2_check_regs): the programs must keep
@@ -296,25 +341,8 @@ step "surface fuzz (seed $fuzz_seed, ${fuzz_secs:-45} s)" kemu-vmtest fuzz "$fuz
 step "no VM or kemu thread left after the fuzz" sh -c 'kemuctl status | grep -q "VMs:      none" && [ "$(cat /proc/[0-9]*/comm 2>/dev/null | grep -c "^kemu-")" = 0 ]'
 step "ISA tests in kemuctl run with tier 2 (userspace eBPF JIT)" isa_tier2 run
 
-# The real guest: Debian's riscv64 kernel with OpenSBI, booted inside kemu.ko from the
-# disk the harness attached as /dev/vda; the host checks the disk afterwards.
-debian_nonce=$(sed -n 's/.*kemu.debian=\([^ ]*\).*/\1/p' /proc/cmdline)
+# The Debian guest (debian, above), and a stop in the middle of its disk writes.
 if [ -n "$debian_nonce" ]; then
-    # debian MODE DISK TAG NONCE: boots the Debian guest from DISK with `kemuctl MODE`
-    # (start: inside kemu.ko; run: in userspace), prints its console as `TAG| ` lines
-    # and a `KEMU-TAG: exit ..., wall ..` line; succeeds if the guest's checks passed.
-    debian() {
-        mode=$1 disk=$2 tag=$3 nonce=$4
-        [ -b "$disk" ] || { echo "no $disk"; return 1; }
-        start=$(cut -d' ' -f1 /proc/uptime)
-        timeout 1200 kemuctl "$mode" --firmware /fw_dynamic.bin --mem 256M \
-            --append "console=ttyS0 kemu.mode=test kemu.nonce=$nonce" "$disk" </dev/null > /tmp/$tag.log 2>&1
-        rc=$?
-        end=$(cut -d' ' -f1 /proc/uptime)
-        sed "s/^/$tag| /" /tmp/$tag.log
-        echo "KEMU-$(echo $tag | tr a-z A-Z): exit $rc, wall $start..$end s"
-        [ $rc = 0 ] && grep -q "KEMU-GUEST: result PASS" /tmp/$tag.log
-    }
     step "Debian's riscv64 kernel boots inside kemu.ko (OpenSBI, ext4 write, pi)" \
         debian start /dev/vda debian "$debian_nonce"
     # (`kemuctl run` of the same guest in this kind of VM: make bench, and its smoke in

@@ -1,6 +1,6 @@
 //! `kemuctl bench` end to end, without a real guest: shell scripts stand in for the
 //! native programs and for QEMU, and for the `user` configuration a bare-metal firmware
-//! (built with the riscv64 cross compiler, when installed) prints the guest's lines and
+//! (built with the riscv64 cross compiler) prints the guest's lines and
 //! powers off under `kemuctl run`.
 
 use std::os::unix::fs::PermissionsExt;
@@ -8,6 +8,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
+
+mod common;
+
+use common::{require_tool, CROSS_CC};
 
 fn tmp(name: &str) -> PathBuf {
     let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bench").join(name);
@@ -142,12 +146,9 @@ fn setup_errors_are_one_line() {
     }
 }
 
-const CROSS_CC: &str = "riscv64-linux-gnu-gcc";
-
 /// A flat firmware binary for RAM base that prints `text` on the UART and powers off.
 fn firmware(dir: &Path, text: &str) -> Option<PathBuf> {
-    if !Command::new(CROSS_CC).arg("--version").output().is_ok_and(|o| o.status.success()) {
-        eprintln!("SKIPPED the kemuctl run part: {CROSS_CC} not installed");
+    if !require_tool(CROSS_CC, "--version") {
         return None;
     }
     let src = dir.join("fw.S");

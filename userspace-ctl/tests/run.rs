@@ -7,11 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-const CROSS_CC: &str = "riscv64-linux-gnu-gcc";
+mod common;
 
-fn have_cross_cc() -> bool {
-    Command::new(CROSS_CC).arg("--version").output().map(|o| o.status.success()).unwrap_or(false)
-}
+use common::{require_tool, CROSS_CC};
 
 fn tmp() -> PathBuf {
     let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("run");
@@ -77,8 +75,7 @@ fn run_bare(elf: &Path) -> Output {
 
 macro_rules! need_cc {
     () => {
-        if !have_cross_cc() {
-            eprintln!("SKIPPED: {CROSS_CC} not installed");
+        if !require_tool(CROSS_CC, "--version") {
             return;
         }
     };
@@ -198,12 +195,11 @@ fn bad_inputs_are_one_clear_line() {
     // An ext4 image without /boot: no kernel to find.
     let img = dir.join("noboot.img");
     let _ = std::fs::remove_file(&img);
-    let mk = Command::new("mkfs.ext4").args(["-q", "-F"]).arg(&img).arg("4M").output();
-    if mk.map(|o| o.status.success()).unwrap_or(false) {
+    if require_tool("mkfs.ext4", "-V") {
+        let mk = Command::new("mkfs.ext4").args(["-q", "-F"]).arg(&img).arg("4M").output().unwrap();
+        assert!(mk.status.success(), "mkfs.ext4: {mk:?}");
         let o = kemuctl(&["run", "--firmware", "/dev/null", img.to_str().unwrap()]);
         one_line_failure(&o, "kernel not found in image");
-    } else {
-        eprintln!("SKIPPED the no-kernel image case: mkfs.ext4 not installed");
     }
     // A kernel whose header says it needs 64 MiB, in 32 MiB of RAM.
     let mut k = vec![0u8; 4096];
