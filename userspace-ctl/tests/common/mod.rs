@@ -3,12 +3,12 @@
 use std::process::Command;
 
 /// The riscv64 cross compiler that builds the bare-metal test programs.
-pub const CROSS_CC: &str = "riscv64-linux-gnu-gcc";
+pub(crate) const CROSS_CC: &str = "riscv64-linux-gnu-gcc";
 
 /// Whether `tool` (run with `arg`, e.g. `--version`) is installed. A missing tool fails
 /// the calling test (tests/vm/setup-host.sh installs them all), unless KEMU_ALLOW_SKIP=1
 /// (for a developer's quick loop; `.ci/run` never sets it) lets it pass as skipped.
-pub fn require_tool(tool: &str, arg: &str) -> bool {
+pub(crate) fn require_tool(tool: &str, arg: &str) -> bool {
     if Command::new(tool).arg(arg).output().is_ok_and(|o| o.status.success()) {
         return true;
     }
