@@ -21,18 +21,19 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 ifeq ($(origin KDIR), undefined)
 ifeq ($(origin DEBIAN_KERNEL), undefined)
-DEBIAN_KERNEL := $(filter %-amd64,$(filter %+deb13-amd64 %+deb13-cloud-amd64 %+deb13-rt-amd64,$(shell uname -r)))
+DEBIAN_KERNEL := $(filter 7.3.%,$(filter %+deb13-amd64 %+deb13-cloud-amd64 %+deb13-rt-amd64,$(shell uname -r)))
 endif
 ifneq ($(DEBIAN_KERNEL),)
 # Debian's kernels are built with trixie's rustc 1.85.1 and gcc-14: kemu.ko is built with
 # the same (on a trixie host its own tools, elsewhere a cached trixie build root).
 KDIR_DEBIAN := 1
-KDIR = $(shell scripts/debian/kdir.sh --print-dir $(DEBIAN_KERNEL))
+# (Evaluated once, when first used.)
+KDIR = $(eval KDIR := $$(shell scripts/debian/kdir.sh --print-dir $(DEBIAN_KERNEL)))$(KDIR)
 KBUILD_CMD := scripts/debian/trixie-root.sh -- $(MAKE) CC=gcc-14 HOSTCC=gcc-14 RUSTC=rustc HOSTRUSTC=rustc \
-	BINDGEN=bindgen
+	BINDGEN=bindgen $(if $(KEMU_DISPATCH),KEMU_DISPATCH=$(KEMU_DISPATCH))
 else
 KDIR_FROM_CACHE := 1
-KDIR = $(shell tests/vm/build-kernel.sh --variant $(VARIANT) --print-dir)
+KDIR = $(eval KDIR := $$(shell tests/vm/build-kernel.sh --variant $(VARIANT) --print-dir))$(KDIR)
 endif
 endif
 KBUILD_CMD ?= $(MAKE) $(KMAKE_ARGS)
@@ -93,12 +94,14 @@ KEMU_CACHE ?= $(HOME)/.cache/kemu
 test-msrv:
 	CARGO_HOME=$(KEMU_CACHE)/cargo-1.85 scripts/debian/trixie-root.sh -- bash -euc \
 		'cargo build --locked --workspace --all-targets --exclude kemu-ebpf-jit --target-dir target/rust-1.85; \
-		 cargo build --locked -p kemu-ebpf-jit --lib --target-dir target/rust-1.85; rustc --version'
+		 cargo build --locked -p kemu-ebpf-jit --lib --target-dir target/rust-1.85; \
+		 rustc --version; rustc --version | grep -q "^rustc 1\.85\."'
 
 # DKMS on Debian: dkms.conf builds and installs kemu.ko for Debian's cloud kernel, inside
-# the trixie build root (as on a trixie machine).
+# the trixie build root (as on a trixie machine; on a throwaway overlay of it, so that
+# installing dkms and the headers leaves the cached toolchain as it was).
 test-dkms:
-	scripts/debian/trixie-root.sh -- tests/debian/dkms.sh 7.3.4+deb13-cloud-amd64
+	KEMU_ROOT_OVERLAY=1 scripts/debian/trixie-root.sh -- tests/debian/dkms.sh $$(scripts/debian/kdir.sh --latest cloud-amd64)
 
 test-cargo:
 	cargo test --workspace

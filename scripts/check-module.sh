@@ -12,11 +12,12 @@ vermagic=$(modinfo -F vermagic "$ko" 2>/dev/null || strings "$ko" | sed -n 's/^v
 [ "${vermagic%% *}" = "$release" ] || {
     echo "check-module.sh: $ko has vermagic '$vermagic', the kernel is $release" >&2; exit 1; }
 [ -s "$kdir/Module.symvers" ] || { echo "check-module.sh: $kdir has no Module.symvers" >&2; exit 1; }
-missing=$(comm -23 <(nm -u "$ko" | awk '{ print $2 }' | sort -u) \
-                   <(awk '{ print $2 }' "$kdir/Module.symvers" | sort -u))
+needed=$(nm -u "$ko" | awk '{ print $2 }' | sort -u)
+[ -n "$needed" ] || { echo "check-module.sh: no undefined symbols read from $ko (nm failed?)" >&2; exit 1; }
+missing=$(comm -23 <(echo "$needed") <(awk '{ print $2 }' "$kdir/Module.symvers" | sort -u))
 if [ -n "$missing" ]; then
     echo "check-module.sh: $ko needs symbols that kernel $release does not export:" >&2
     echo "$missing" | sed 's/^/  /' >&2
     exit 1
 fi
-echo "check-module.sh: $(basename "$ko") fits $release ($(nm -u "$ko" | wc -l) symbols, all exported)"
+echo "check-module.sh: $(basename "$ko") fits $release ($(echo "$needed" | wc -l) symbols, all exported)"

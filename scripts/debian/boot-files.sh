@@ -15,7 +15,8 @@ release=$1 outdir=$2
 # shellcheck source=lib.sh
 . "$here/lib.sh"
 
-# The modules the VM needs, in load order (the ones built in are checked below).
+# The modules the VM needs that Debian builds as modules, in load order (what else the VM
+# needs is built in: a missing one shows as a failed step in the VM).
 modules=(drivers/block/virtio_blk)
 
 binary_deb=$(fetch "linux-binary-$release")

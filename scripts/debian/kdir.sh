@@ -3,6 +3,8 @@
 #
 #   scripts/debian/kdir.sh [--print-dir] [RELEASE]     # RELEASE: e.g. 7.3.4+deb13-cloud-amd64
 #                                                      # (default: the running kernel, uname -r)
+#   scripts/debian/kdir.sh --latest FLAVOUR            # Debian's newest 7.3 release of FLAVOUR
+#                                                      # (amd64, cloud-amd64, rt-amd64)
 #
 # Debian's linux-headers packages carry no Rust metadata, which out-of-tree Rust modules
 # need. This rebuilds it the way Debian built its kernel: linux-source-7.3 with Debian's
@@ -19,25 +21,30 @@ here=$(cd "$(dirname "$0")" && pwd)
 cache=${KEMU_CACHE:-$HOME/.cache/kemu}
 print_only=0
 release=""
+latest=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --print-dir) print_only=1; shift ;;
+        --latest) latest=$2; shift 2 ;;
         -*) echo "kdir.sh: unknown argument $1" >&2; exit 2 ;;
         *) release=$1; shift ;;
     esac
 done
+# shellcheck source=lib.sh
+. "$here/lib.sh"
+if [ -n "$latest" ]; then latest_release "$latest"; exit; fi
 [ -n "$release" ] || release=$(uname -r)
 case "$release" in
-    *+deb1[3-9]-*) ;;
+    7.3.*+deb1[3-9]-*) ;;
+    *+deb1[3-9]-*) echo "kdir.sh: $release is a Debian kernel, but kemu.ko is built for Debian's 7.3 kernels (trixie-backports: linux-image-7.3.*-amd64, -cloud-amd64, -rt-amd64); set DEBIAN_KERNEL" >&2; exit 1 ;;
     *) echo "kdir.sh: '$release' is not a Debian kernel release (like 7.3.4+deb13-cloud-amd64); set DEBIAN_KERNEL" >&2; exit 1 ;;
 esac
 recipe="kemu-debian-kdir recipe 1: source + Debian .config, olddefconfig, prepare, modules_prepare, Debian Module.symvers"
 
-# shellcheck source=lib.sh
-. "$here/lib.sh"
-
 headers_deb=$(fetch "linux-headers-$release")
-source_deb=$(fetch linux-source-7.3)
+# The source of the same upload as the headers (both come from Debian's `linux` package).
+headers_ver=$(dpkg-deb -f "$headers_deb" Version)
+source_deb=$(fetch linux-source-7.3 "$headers_ver")
 toolchain=$(in_root bash -c 'rustc --version; gcc-14 --version | head -1; bindgen --version; clang-19 --version | head -1')
 key=$( { basename "$headers_deb"; basename "$source_deb"; echo "$toolchain"; echo "$recipe"; } | sha256sum | cut -c1-16)
 out="$cache/debian-kernel/$release-$key"

@@ -38,6 +38,10 @@ root_dir() {
 make_root() {
     local root=$1
     [ -f "$root/.kemu-done" ] && return 0
+    mkdir -p "$cache"
+    exec 7>"$cache/.trixie-lock"
+    flock 7
+    [ -f "$root/.kemu-done" ] && { flock -u 7; return 0; }
     [ "$(id -u)" = 0 ] || { echo "trixie-root.sh: creating the trixie build root needs root (debootstrap)" >&2; exit 1; }
     command -v debootstrap >/dev/null && debootstrap --version | grep -qE '1\.0\.(1[4-9][0-9])' || {
         echo "trixie-root.sh: needs debootstrap >= 1.0.140 (bookworm-backports) to know trixie" >&2; exit 1; }
@@ -64,9 +68,12 @@ SRC
         case "$old" in "$root"|*.log) ;; *) [ -d "$old" ] && rm -rf "$old" ;; esac
     done
     echo "trixie-root.sh: trixie build root ready: $(in_root "$root" rustc --version)" >&2
+    flock -u 7
 }
 
 # in_root ROOT CMD...: CMD inside ROOT, with /proc, /dev, the repository, the cache and /tmp.
+# KEMU_ROOT_OVERLAY=1: on a throwaway overlay of ROOT (what CMD installs is gone after).
+# make's MAKEFLAGS (command-line variables, jobserver) go through.
 in_root() {
     local root=$1; shift
     local binds=("$repo" "$cache" /tmp)
@@ -74,6 +81,13 @@ in_root() {
     unshare -m -- bash -euc '
         root=$1; shift; n=$1; shift
         mount --make-rprivate /
+        ov=""
+        if [ "${KEMU_ROOT_OVERLAY:-0}" = 1 ] && [ -f "$root/.kemu-done" ]; then
+            ov=$(mktemp -d /tmp/kemu-root-overlay.XXXXXX)
+            mkdir "$ov/upper" "$ov/work" "$ov/merged"
+            mount -t overlay overlay -o "lowerdir=$root,upperdir=$ov/upper,workdir=$ov/work" "$ov/merged"
+            root=$ov/merged
+        fi
         mount -t proc proc "$root/proc"
         mount --rbind /dev "$root/dev"
         mount -t sysfs sysfs "$root/sys"
@@ -85,11 +99,16 @@ in_root() {
         if [ -f "$root/.kemu-done" ] && [ -d /etc/ssl/certs ]; then
             mount --bind -o ro /etc/ssl/certs "$root/etc/ssl/certs"
         fi
-        exec chroot "$root" env -i HOME=/root TERM=dumb LANG=C.UTF-8 \
+        rc=0
+        chroot "$root" env -i HOME=/root TERM=dumb LANG=C.UTF-8 \
             ${http_proxy:+http_proxy=$http_proxy} ${https_proxy:+https_proxy=$https_proxy} \
             ${no_proxy:+no_proxy=$no_proxy} ${CARGO_HOME:+CARGO_HOME=$CARGO_HOME} KEMU_CACHE="$KEMU_CACHE" \
+            ${MAKEFLAGS:+MAKEFLAGS="$MAKEFLAGS"} \
             PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-            bash -c "cd \"\$0\" 2>/dev/null || cd /; exec \"\$@\"" "$PWD" "$@"
+            bash -c "cd \"\$0\" 2>/dev/null || cd /; exec \"\$@\"" "$PWD" "$@" || rc=$?
+        # (Never rm -rf the merged view: /tmp, the cache and the repository are bound into it.)
+        if [ -n "$ov" ]; then umount -R -l "$ov/merged" || true; rm -rf "$ov/upper" "$ov/work"; rmdir "$ov/merged" "$ov" || true; fi
+        exit "$rc"
     ' bash "$root" "${#binds[@]}" "${binds[@]}" "$@"
 }
 

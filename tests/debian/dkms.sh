@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # DKMS rebuilds kemu.ko for a newly installed Debian kernel, as on a Debian trixie
-# machine: run inside the trixie build root (make test-dkms), where dkms and the kernel's
+# machine: run inside an overlay of the trixie build root (make test-dkms), where dkms and the kernel's
 # linux-headers package are installed as a user would; the module is built by dkms.conf's
 # command (scripts/dkms-make.sh) and installed under updates/dkms, with the kernel's vermagic.
 #
@@ -10,7 +10,7 @@ release=${1:?usage: dkms.sh RELEASE}
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 ver=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' "$repo/dkms.conf")
 export DEBIAN_FRONTEND=noninteractive
-apt-get install -y -q --no-install-recommends dkms "linux-headers-$release" >/tmp/kemu-dkms-apt.log 2>&1 ||
+{ apt-get update -q && apt-get install -y -q --no-install-recommends dkms "linux-headers-$release"; } >/tmp/kemu-dkms-apt.log 2>&1 ||
     { tail -20 /tmp/kemu-dkms-apt.log >&2; exit 1; }
 dkms remove "kemu/$ver" --all >/dev/null 2>&1 || true
 rm -rf "/usr/src/kemu-$ver" && mkdir -p "/usr/src/kemu-$ver"

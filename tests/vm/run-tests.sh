@@ -96,7 +96,7 @@ check_dd_image() {
 # The commit of kemu's last ABI 1.5 release (the VM tests load its kemu.ko too).
 old_abi_ref=fecf217
 
-# Which of the VM's checks a kernel takes part in (vm-init.sh, kemu.profile=...): the
+# Which of the VM's checks a kernel takes part in (vm-init.sh, kemutest.profile=...): the
 # debug kernels take all; Debian's kernels have no kmemleak, and the ABI 1.5 module is
 # only built for kemu's own kernels (its source predates building with rustc 1.85).
 run_variant() {
@@ -125,14 +125,14 @@ run_variant() {
     if [ "$profile" = debug ]; then
         cp "$out/kmod-abi15-$variant/kemu.ko" "$root/kemu-abi15.ko"
     else
-        cp -r "$KV_LIB" "$root/lib"
+        cp -r "$KV_LIB" "$root/lib" || return 1
         # As a Debian user installs it (README): `make install` into the VM's root, then
         # depmod, so that `modprobe kemu` finds it (vm-init.sh).
-        local release
-        release=$(cat "$KV_KDIR/include/config/kernel.release")
-        make -s -C "$repo" install DEBIAN_KERNEL="$release" MO="$(dirname "$KV_KO")" DESTDIR="$root" PREFIX=/usr >/dev/null
-        touch "$root/lib/modules/$release/"{modules.order,modules.builtin,modules.builtin.modinfo}
-        depmod -b "$root" "$release"
+        local release=$KV_RELEASE
+        make -s -C "$repo" install DEBIAN_KERNEL="$release" MO="$(dirname "$KV_KO")" DESTDIR="$root" PREFIX=/usr \
+            >/dev/null || return 1
+        touch "$root/lib/modules/$release/"{modules.order,modules.builtin,modules.builtin.modinfo} || return 1
+        depmod -b "$root" "$release" || return 1
     fi
     cp "$bins/kemuctl" "$bins/kemu-vmtest" "$root/bin/"
     echo "root:x:0:0:root:/:/bin/sh" > "$root/etc/passwd"
@@ -153,9 +153,9 @@ run_variant() {
         nonce="d$RANDOM$RANDOM"
         disk_opt=(-drive "file=$out/debian-$variant.img,if=virtio,format=raw"
                   -drive "file=$out/dd-$variant.img,if=virtio,format=raw")
-        append_extra=" kemu.debian=$nonce"
+        append_extra=" kemutest.debian=$nonce"
         # make demo: the Debian guest only (vm-init.sh), nothing of the test suite.
-        [ "$demo" = 1 ] && append_extra="$append_extra kemu.demo=1"
+        [ "$demo" = 1 ] && append_extra="$append_extra kemutest.demo=1"
     fi
     local log="$out/console-$variant.log" timeout_s=$timeout_kasan
     [ -n "$nonce" ] && timeout_s=$timeout_base
@@ -164,7 +164,7 @@ run_variant() {
     timeout --kill-after=10 "$timeout_s" qemu-system-x86_64 -m 2G -smp 2 -nographic -no-reboot \
         -monitor none -serial stdio \
         -kernel "$KV_IMAGE" -initrd "$out/initramfs-$variant.cpio.gz" "${disk_opt[@]}" \
-        -append "console=ttyS0 panic=-1 oops=panic kemu.profile=$profile$append_extra" </dev/null 2>&1 | tee "$log" | sed -u 's/^/  | /' || rc=$?
+        -append "console=ttyS0 panic=-1 oops=panic kemutest.profile=$profile$append_extra" </dev/null 2>&1 | tee "$log" | sed -u 's/^/  | /' || rc=$?
     local took=$((SECONDS - start))
 
     local ok=1

@@ -14,7 +14,7 @@ echo "KEMU-VM: init started, kernel $(uname -r), $(nproc) cpus"
 # The kernel's profile (run-tests.sh): debug (kemu's lockdep/KASAN kernels: every check)
 # or debian (Debian's stock kernels: no kmemleak; the ABI 1.5 module is built only for
 # kemu's own kernels). Checks outside a profile are named here, never silently passed.
-profile=$(sed -n 's/.*kemu.profile=\([a-z]*\).*/\1/p' /proc/cmdline)
+profile=$(sed -n 's/.*kemutest.profile=\([a-z]*\).*/\1/p' /proc/cmdline)
 case "$profile" in
     debug) ;;
     debian) echo "KEMU-VM: profile debian: kmemleak and the ABI 1.5 module are checked on kemu's debug kernels only" ;;
@@ -71,7 +71,7 @@ kthreads() { cat /proc/[0-9]*/comm 2>/dev/null | grep -c '^kemu-' ; }
 
 # The real guest: Debian's riscv64 kernel with OpenSBI, booted inside kemu.ko from the
 # disk the harness attached as /dev/vda; the host checks the disk afterwards.
-debian_nonce=$(sed -n 's/.*kemu.debian=\([^ ]*\).*/\1/p' /proc/cmdline)
+debian_nonce=$(sed -n 's/.*kemutest.debian=\([^ ]*\).*/\1/p' /proc/cmdline)
 # debian MODE DISK TAG NONCE: boots the Debian guest from DISK with `kemuctl MODE`
 # (start: inside kemu.ko; run: in userspace), prints its console as `TAG| ` lines
 # and a `KEMU-TAG: exit ..., wall ..` line; succeeds if the guest's checks passed.
@@ -91,7 +91,7 @@ debian() {
 
 # make demo: the main job and nothing else (the module loaded above, the Debian guest
 # booting inside it, the module unloaded).
-if grep -q "kemu.demo=1" /proc/cmdline; then
+if grep -q "kemutest.demo=1" /proc/cmdline; then
     echo "KEMU-VM: demo: kemuctl start of the Debian guest on /dev/vda; its console follows as 'debian|' lines"
     if debian start /dev/vda debian "$debian_nonce"; then
         echo "KEMU-STEP ok Debian's riscv64 kernel boots inside kemu.ko (OpenSBI, ext4 write, pi)"
@@ -332,11 +332,11 @@ storm_disk() {
 step "STOP and close return promptly: 64 GiB of queued disk reads" storm_disk
 # The whole surface at random (kemu-vmtest fuzz: several threads, files closed at any
 # point, every ioctl with boundary arguments, faulting console buffers, hostile guests
-# with tier 2 on). The seed is printed; kemu.fuzzseed=S and kemu.fuzzsecs=N on the
+# with tier 2 on). The seed is printed; kemutest.fuzzseed=S and kemutest.fuzzsecs=N on the
 # kernel command line replay or lengthen a run. Any kernel report fails the run.
-fuzz_seed=$(sed -n 's/.*kemu.fuzzseed=\([0-9]*\).*/\1/p' /proc/cmdline)
+fuzz_seed=$(sed -n 's/.*kemutest.fuzzseed=\([0-9]*\).*/\1/p' /proc/cmdline)
 [ -n "$fuzz_seed" ] || fuzz_seed=$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')
-fuzz_secs=$(sed -n 's/.*kemu.fuzzsecs=\([0-9]*\).*/\1/p' /proc/cmdline)
+fuzz_secs=$(sed -n 's/.*kemutest.fuzzsecs=\([0-9]*\).*/\1/p' /proc/cmdline)
 step "surface fuzz (seed $fuzz_seed, ${fuzz_secs:-45} s)" kemu-vmtest fuzz "$fuzz_seed" "${fuzz_secs:-45}"
 step "no VM or kemu thread left after the fuzz" sh -c 'kemuctl status | grep -q "VMs:      none" && [ "$(cat /proc/[0-9]*/comm 2>/dev/null | grep -c "^kemu-")" = 0 ]'
 step "ISA tests in kemuctl run with tier 2 (userspace eBPF JIT)" isa_tier2 run
