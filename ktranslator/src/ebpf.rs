@@ -8,16 +8,29 @@
 //! - r1 on entry (kept in r6) is the [`Hart`]; the program reads and writes only hart
 //!   fields at offsets fixed here (all inside the first 32 KiB of the hart: checked at
 //!   compile time) and guest RAM.
+//! - The programs use no stack: r10 is never touched (the kernel's JIT reserves no frame
+//!   without the verifier's `stack_depth`, and r10-8 would be the caller's saved rbx).
 //! - A guest memory access goes to RAM only through a TLB hit (the entry was filled by
 //!   mmu.rs for a page that lies entirely in RAM) and only if the resulting RAM offset
-//!   is at most `ram_len - 8` (bounds check against a hart field): anything else,
-//!   including misaligned accesses, MMIO, stores into code pages and faults, calls the
-//!   helper, which runs the tier-1 handler of that micro-op ([`tier2_helper`]).
-//! - Micro-ops without a native lowering (multiply-high, division, CSRs, AMOs, floating
-//!   point, system instructions) also call the helper. A helper that ends the block (a
-//!   trap, an exit of the op) returns its exit kind, which the program returns at once.
-//! - Control flow is forward only: the program always ends within its block and
-//!   returns to the dispatcher (hart.rs), which chains blocks as in tier 1.
+//!   is at most `ram_len - 8` (bounds check against a hart field), after which the offset
+//!   is masked branch-free to 0 if out of range (`array_index_mask_nospec`'s idea, so a
+//!   CPU speculating past the check still reads inside RAM): anything else, including
+//!   misaligned accesses, MMIO, stores into code pages and faults, calls the helper,
+//!   which runs the tier-1 handler of that micro-op ([`tier2_helper`]).
+//! - Division and remainder are lowered natively; the divisor is tested for zero right
+//!   before the DIV/MOD, which then never sees zero (RISC-V's results for a zero divisor
+//!   and signed overflow are produced by the surrounding code, see `divrem`).
+//! - Micro-ops without a native lowering (multiply-high, CSRs, AMOs, floating point,
+//!   system instructions) call the helper. A helper that ends the block (a trap, an exit
+//!   of the op) returns its exit kind, which the program returns at once.
+//! - Control flow is forward, but for one edge: a block whose last op branches back to
+//!   its own start jumps back inside its program (`Emitter::loop_back`) only while the
+//!   run loop would chain (budget left, no stop request) and no translated page was
+//!   invalidated meanwhile (a generation kept in a hart field, `t2_loop_gen`), with the
+//!   retired count updated on every turn; every other exit returns to the dispatcher
+//!   (hart.rs), which chains blocks as in tier 1.
+//! - An independent checker (t2check.rs, its own decoder) proves these rules for every
+//!   program before any JIT sees it; a program it refuses stays on tier 1.
 //!
 //! Precise state: native ops retire nothing until the block exits (as in tier 1, the
 //! count comes from the op's index), so a helper that traps in the middle of a block
