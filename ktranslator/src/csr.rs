@@ -9,6 +9,107 @@ use super::bus::Bus;
 use super::hart::{prv, Hart};
 use super::isa;
 
+/// CSR numbers (the privileged spec's table 2.2-2.6), by their names: the CSR table below
+/// and every user of a CSR number say them by name.
+pub mod num {
+    /// `fflags`.
+    pub const FFLAGS: u16 = 0x001;
+    /// `frm`.
+    pub const FRM: u16 = 0x002;
+    /// `fcsr`.
+    pub const FCSR: u16 = 0x003;
+    /// `sstatus`.
+    pub const SSTATUS: u16 = 0x100;
+    /// `sie`.
+    pub const SIE: u16 = 0x104;
+    /// `stvec`.
+    pub const STVEC: u16 = 0x105;
+    /// `scounteren`.
+    pub const SCOUNTEREN: u16 = 0x106;
+    /// `senvcfg`.
+    pub const SENVCFG: u16 = 0x10a;
+    /// `sscratch`.
+    pub const SSCRATCH: u16 = 0x140;
+    /// `sepc`.
+    pub const SEPC: u16 = 0x141;
+    /// `scause`.
+    pub const SCAUSE: u16 = 0x142;
+    /// `stval`.
+    pub const STVAL: u16 = 0x143;
+    /// `sip`.
+    pub const SIP: u16 = 0x144;
+    /// `satp`.
+    pub const SATP: u16 = 0x180;
+    /// `mstatus`.
+    pub const MSTATUS: u16 = 0x300;
+    /// `misa`.
+    pub const MISA: u16 = 0x301;
+    /// `medeleg`.
+    pub const MEDELEG: u16 = 0x302;
+    /// `mideleg`.
+    pub const MIDELEG: u16 = 0x303;
+    /// `mie`.
+    pub const MIE: u16 = 0x304;
+    /// `mtvec`.
+    pub const MTVEC: u16 = 0x305;
+    /// `mcounteren`.
+    pub const MCOUNTEREN: u16 = 0x306;
+    /// `menvcfg`.
+    pub const MENVCFG: u16 = 0x30a;
+    /// `mcountinhibit`.
+    pub const MCOUNTINHIBIT: u16 = 0x320;
+    /// `mhpmevent3 (to mhpmevent31, 0x33f)`.
+    pub const MHPMEVENT3: u16 = 0x323;
+    /// `mhpmevent31`.
+    pub const MHPMEVENT31: u16 = 0x33f;
+    /// `mscratch`.
+    pub const MSCRATCH: u16 = 0x340;
+    /// `mepc`.
+    pub const MEPC: u16 = 0x341;
+    /// `mcause`.
+    pub const MCAUSE: u16 = 0x342;
+    /// `mtval`.
+    pub const MTVAL: u16 = 0x343;
+    /// `mip`.
+    pub const MIP: u16 = 0x344;
+    /// `pmpcfg0 (to pmpcfg15, 0x3af; odd ones do not exist on RV64)`.
+    pub const PMPCFG0: u16 = 0x3a0;
+    /// `pmpcfg15`.
+    pub const PMPCFG15: u16 = 0x3af;
+    /// `pmpaddr0 (to pmpaddr63, 0x3ef)`.
+    pub const PMPADDR0: u16 = 0x3b0;
+    /// `pmpaddr63`.
+    pub const PMPADDR63: u16 = 0x3ef;
+    /// `mcycle`.
+    pub const MCYCLE: u16 = 0xb00;
+    /// `minstret`.
+    pub const MINSTRET: u16 = 0xb02;
+    /// `mhpmcounter3 (to mhpmcounter31, 0xb1f)`.
+    pub const MHPMCOUNTER3: u16 = 0xb03;
+    /// `mhpmcounter31`.
+    pub const MHPMCOUNTER31: u16 = 0xb1f;
+    /// `cycle`.
+    pub const CYCLE: u16 = 0xc00;
+    /// `time`.
+    pub const TIME: u16 = 0xc01;
+    /// `instret`.
+    pub const INSTRET: u16 = 0xc02;
+    /// `hpmcounter3 (to hpmcounter31, 0xc1f)`.
+    pub const HPMCOUNTER3: u16 = 0xc03;
+    /// `hpmcounter31`.
+    pub const HPMCOUNTER31: u16 = 0xc1f;
+    /// `mvendorid`.
+    pub const MVENDORID: u16 = 0xf11;
+    /// `marchid`.
+    pub const MARCHID: u16 = 0xf12;
+    /// `mimpid`.
+    pub const MIMPID: u16 = 0xf13;
+    /// `mhartid`.
+    pub const MHARTID: u16 = 0xf14;
+    /// `mconfigptr`.
+    pub const MCONFIGPTR: u16 = 0xf15;
+}
+
 /// `mstatus.SIE`.
 pub const MSTATUS_SIE: u64 = 1 << 1;
 /// `mstatus.MIE`.
@@ -366,10 +467,10 @@ fn w_satp(h: &mut Hart, _: u16, v: u64) {
     h.tlb_flush();
 }
 fn r_pmpcfg(h: &mut Hart, _: &mut dyn Bus, n: u16) -> u64 {
-    h.csr.pmpcfg.get(usize::from((n - 0x3a0) / 2)).copied().unwrap_or(0)
+    h.csr.pmpcfg.get(usize::from((n - num::PMPCFG0) / 2)).copied().unwrap_or(0)
 }
 fn w_pmpcfg(h: &mut Hart, n: u16, v: u64) {
-    let i = usize::from((n - 0x3a0) / 2);
+    let i = usize::from((n - num::PMPCFG0) / 2);
     let Some(old) = h.csr.pmpcfg.get(i).copied() else { return };
     let mut out = 0;
     for b in 0..8 {
@@ -390,10 +491,10 @@ fn w_pmpcfg(h: &mut Hart, n: u16, v: u64) {
     }
 }
 fn r_pmpaddr(h: &mut Hart, _: &mut dyn Bus, n: u16) -> u64 {
-    h.csr.pmpaddr.get(usize::from(n - 0x3b0)).copied().unwrap_or(0)
+    h.csr.pmpaddr.get(usize::from(n - num::PMPADDR0)).copied().unwrap_or(0)
 }
 fn w_pmpaddr(h: &mut Hart, n: u16, v: u64) {
-    let i = usize::from(n - 0x3b0);
+    let i = usize::from(n - num::PMPADDR0);
     let cfg = h.csr.pmpcfg.get(i / 8).copied().unwrap_or(0) >> ((i % 8) * 8);
     if cfg & 0x80 != 0 {
         return;
@@ -404,47 +505,47 @@ fn w_pmpaddr(h: &mut Hart, n: u16, v: u64) {
 }
 
 static CSR_TABLE: &[CsrOps] = &[
-    ops(0x001, 0x001, fp_on, r_fflags, Some(w_fflags)),
-    ops(0x002, 0x002, fp_on, r_frm, Some(w_frm)),
-    ops(0x003, 0x003, fp_on, r_fcsr, Some(w_fcsr)),
-    ops(0x100, 0x100, any, r_sstatus, Some(w_sstatus)),
-    ops(0x104, 0x104, any, r_sie, Some(w_sie)),
-    ops(0x105, 0x105, any, r_stvec, Some(w_stvec)),
-    ops(0x106, 0x106, any, r_scounteren, Some(w_scounteren)),
-    ops(0x10a, 0x10a, any, r_senvcfg, Some(w_senvcfg)),
-    ops(0x140, 0x140, any, r_sscratch, Some(w_sscratch)),
-    ops(0x141, 0x141, any, r_sepc, Some(w_sepc)),
-    ops(0x142, 0x142, any, r_scause, Some(w_scause)),
-    ops(0x143, 0x143, any, r_stval, Some(w_stval)),
-    ops(0x144, 0x144, any, r_sip, Some(w_sip)),
-    ops(0x180, 0x180, satp_ok, r_satp, Some(w_satp)),
-    ops(0x300, 0x300, any, r_mstatus, Some(w_mstatus)),
-    ops(0x301, 0x301, any, r_misa, Some(w_ignore)),
-    ops(0x302, 0x302, any, r_medeleg, Some(w_medeleg)),
-    ops(0x303, 0x303, any, r_mideleg, Some(w_mideleg)),
-    ops(0x304, 0x304, any, r_mie, Some(w_mie)),
-    ops(0x305, 0x305, any, r_mtvec, Some(w_mtvec)),
-    ops(0x306, 0x306, any, r_mcounteren, Some(w_mcounteren)),
-    ops(0x30a, 0x30a, any, r_menvcfg, Some(w_menvcfg)),
-    ops(0x320, 0x320, any, r_zero, Some(w_ignore)), // mcountinhibit: counters always run
-    ops(0x323, 0x33f, any, r_zero, Some(w_ignore)), // mhpmevent3..31
-    ops(0x340, 0x340, any, r_mscratch, Some(w_mscratch)),
-    ops(0x341, 0x341, any, r_mepc, Some(w_mepc)),
-    ops(0x342, 0x342, any, r_mcause, Some(w_mcause)),
-    ops(0x343, 0x343, any, r_mtval, Some(w_mtval)),
-    ops(0x344, 0x344, any, r_mip, Some(w_mip)),
-    ops(0x3a0, 0x3af, pmpcfg_ok, r_pmpcfg, Some(w_pmpcfg)),
-    ops(0x3b0, 0x3ef, any, r_pmpaddr, Some(w_pmpaddr)),
-    ops(0xb00, 0xb00, any, r_cycle, Some(w_mcycle)),
-    ops(0xb02, 0xb02, any, r_instret, Some(w_minstret)),
-    ops(0xb03, 0xb1f, any, r_zero, Some(w_ignore)), // mhpmcounter3..31
-    ops(0xc00, 0xc00, counter_ok, r_cycle, None),
-    ops(0xc01, 0xc01, counter_ok, r_time, None),
-    ops(0xc02, 0xc02, counter_ok, r_instret, None),
-    ops(0xc03, 0xc1f, counter_ok, r_zero, None), // hpmcounter3..31
-    ops(0xf11, 0xf13, any, r_zero, None),        // mvendorid, marchid, mimpid
-    ops(0xf14, 0xf14, any, r_mhartid, None),
-    ops(0xf15, 0xf15, any, r_zero, None), // mconfigptr
+    ops(num::FFLAGS, num::FFLAGS, fp_on, r_fflags, Some(w_fflags)),
+    ops(num::FRM, num::FRM, fp_on, r_frm, Some(w_frm)),
+    ops(num::FCSR, num::FCSR, fp_on, r_fcsr, Some(w_fcsr)),
+    ops(num::SSTATUS, num::SSTATUS, any, r_sstatus, Some(w_sstatus)),
+    ops(num::SIE, num::SIE, any, r_sie, Some(w_sie)),
+    ops(num::STVEC, num::STVEC, any, r_stvec, Some(w_stvec)),
+    ops(num::SCOUNTEREN, num::SCOUNTEREN, any, r_scounteren, Some(w_scounteren)),
+    ops(num::SENVCFG, num::SENVCFG, any, r_senvcfg, Some(w_senvcfg)),
+    ops(num::SSCRATCH, num::SSCRATCH, any, r_sscratch, Some(w_sscratch)),
+    ops(num::SEPC, num::SEPC, any, r_sepc, Some(w_sepc)),
+    ops(num::SCAUSE, num::SCAUSE, any, r_scause, Some(w_scause)),
+    ops(num::STVAL, num::STVAL, any, r_stval, Some(w_stval)),
+    ops(num::SIP, num::SIP, any, r_sip, Some(w_sip)),
+    ops(num::SATP, num::SATP, satp_ok, r_satp, Some(w_satp)),
+    ops(num::MSTATUS, num::MSTATUS, any, r_mstatus, Some(w_mstatus)),
+    ops(num::MISA, num::MISA, any, r_misa, Some(w_ignore)),
+    ops(num::MEDELEG, num::MEDELEG, any, r_medeleg, Some(w_medeleg)),
+    ops(num::MIDELEG, num::MIDELEG, any, r_mideleg, Some(w_mideleg)),
+    ops(num::MIE, num::MIE, any, r_mie, Some(w_mie)),
+    ops(num::MTVEC, num::MTVEC, any, r_mtvec, Some(w_mtvec)),
+    ops(num::MCOUNTEREN, num::MCOUNTEREN, any, r_mcounteren, Some(w_mcounteren)),
+    ops(num::MENVCFG, num::MENVCFG, any, r_menvcfg, Some(w_menvcfg)),
+    ops(num::MCOUNTINHIBIT, num::MCOUNTINHIBIT, any, r_zero, Some(w_ignore)), // mcountinhibit: counters always run
+    ops(num::MHPMEVENT3, num::MHPMEVENT31, any, r_zero, Some(w_ignore)), // mhpmevent3..31
+    ops(num::MSCRATCH, num::MSCRATCH, any, r_mscratch, Some(w_mscratch)),
+    ops(num::MEPC, num::MEPC, any, r_mepc, Some(w_mepc)),
+    ops(num::MCAUSE, num::MCAUSE, any, r_mcause, Some(w_mcause)),
+    ops(num::MTVAL, num::MTVAL, any, r_mtval, Some(w_mtval)),
+    ops(num::MIP, num::MIP, any, r_mip, Some(w_mip)),
+    ops(num::PMPCFG0, num::PMPCFG15, pmpcfg_ok, r_pmpcfg, Some(w_pmpcfg)),
+    ops(num::PMPADDR0, num::PMPADDR63, any, r_pmpaddr, Some(w_pmpaddr)),
+    ops(num::MCYCLE, num::MCYCLE, any, r_cycle, Some(w_mcycle)),
+    ops(num::MINSTRET, num::MINSTRET, any, r_instret, Some(w_minstret)),
+    ops(num::MHPMCOUNTER3, num::MHPMCOUNTER31, any, r_zero, Some(w_ignore)), // mhpmcounter3..31
+    ops(num::CYCLE, num::CYCLE, counter_ok, r_cycle, None),
+    ops(num::TIME, num::TIME, counter_ok, r_time, None),
+    ops(num::INSTRET, num::INSTRET, counter_ok, r_instret, None),
+    ops(num::HPMCOUNTER3, num::HPMCOUNTER31, counter_ok, r_zero, None), // hpmcounter3..31
+    ops(num::MVENDORID, num::MIMPID, any, r_zero, None),        // mvendorid, marchid, mimpid
+    ops(num::MHARTID, num::MHARTID, any, r_mhartid, None),
+    ops(num::MCONFIGPTR, num::MCONFIGPTR, any, r_zero, None), // mconfigptr
 ];
 
 fn find(num: u16) -> Option<&'static CsrOps> {
@@ -505,7 +606,7 @@ impl Hart {
             // the interrupt controller's signal, but the read-modify-write of CSRRS/CSRRC
             // uses only the writable bit (else `csrs mip, STIP` while the PLIC line is up
             // would latch SEIP forever).
-            let base = if num == 0x344 { (old & !MIP_SEIP) | (self.csr.mip & MIP_SEIP) } else { old };
+            let base = if num == self::num::MIP { (old & !MIP_SEIP) | (self.csr.mip & MIP_SEIP) } else { old };
             let new = match op {
                 CsrOp::Write => src,
                 CsrOp::Set => base | src,
@@ -637,7 +738,7 @@ mod tests {
         for w in CSR_TABLE.windows(2) {
             assert!(w[0].lo <= w[0].hi && w[0].hi < w[1].lo);
         }
-        assert!(find(0x300).is_some());
+        assert!(find(num::MSTATUS).is_some());
         assert!(find(0x7a0).is_none()); // tselect: not implemented
         assert!(find(0x3a1).is_some()); // present, but the predicate rejects odd pmpcfg
     }

@@ -12,7 +12,7 @@ fn check_state(m: &mut Machine) {
     let h = m.hart();
     assert_eq!(h.xreg(0), 0);
     assert!(matches!(h.privilege(), prv::U | prv::S | prv::M));
-    let mcause = h.csr_read(&mut bus, 0x342).unwrap();
+    let mcause = h.csr_read(&mut bus, ktranslator::csr::num::MCAUSE).unwrap();
     let code = mcause & !(1 << 63);
     if mcause >> 63 == 0 {
         assert!(matches!(code, 0..=9 | 11..=13 | 15), "mcause {mcause:#x}");
@@ -33,8 +33,8 @@ fn random_state(m: &mut Machine, rng: &mut Rng) {
         h.set_freg(r, rng.next());
     }
     // Trap vector: a wfi (so traps end the run) somewhere in RAM.
-    h.csr_write(0x305, RAM_BASE + 0x8000);
-    h.csr_write(0x300, rng.next() & 0x6000); // random FS
+    h.csr_write(ktranslator::csr::num::MTVEC, RAM_BASE + 0x8000);
+    h.csr_write(ktranslator::csr::num::MSTATUS, rng.next() & 0x6000); // random FS
     h.set_pc(RAM_BASE);
 }
 

@@ -29,17 +29,17 @@ fn wfi_exits_and_interrupt_line_wakes() {
     // Enable MTIE and MIE, trap vector at +0x100, then raise the timer line.
     let mut bus = common::TestBus::default();
     let h = m.hart();
-    assert!(h.csr_write(0x305, RAM_BASE + 0x100));
-    assert!(h.csr_write(0x304, MIP_MTIP));
-    assert!(h.csr_write(0x300, 1 << 3));
+    assert!(h.csr_write(ktranslator::csr::num::MTVEC, RAM_BASE + 0x100));
+    assert!(h.csr_write(ktranslator::csr::num::MIE, MIP_MTIP));
+    assert!(h.csr_write(ktranslator::csr::num::MSTATUS, 1 << 3));
     h.set_pc(RAM_BASE);
     assert!(!h.wfi_wakeup());
     h.set_irq(MIP_MTIP, true);
     assert!(h.wfi_wakeup());
     assert_eq!(m.run(10), Exit::Budget);
     let h = m.hart();
-    assert_eq!(h.csr_read(&mut bus, 0x342), Some((1 << 63) | 7));
-    assert_eq!(h.csr_read(&mut bus, 0x341), Some(RAM_BASE));
+    assert_eq!(h.csr_read(&mut bus, ktranslator::csr::num::MCAUSE), Some((1 << 63) | 7));
+    assert_eq!(h.csr_read(&mut bus, ktranslator::csr::num::MEPC), Some(RAM_BASE));
     assert_eq!(h.pc(), RAM_BASE + 0x100);
     assert_eq!(h.mip() & MIP_MTIP, MIP_MTIP);
     h.set_irq(MIP_MTIP, false);
@@ -55,14 +55,14 @@ fn trap_in_the_middle_of_a_block_is_precise() {
     m.write_words(RAM_BASE, &[addi(1, 0, 1), addi(2, 0, 2), ld(3, 0, 8), addi(4, 0, 4), J_SELF]);
     m.write_words(RAM_BASE + 0x200, &[J_SELF]);
     let mut bus = common::TestBus::default();
-    m.hart().csr_write(0x305, RAM_BASE + 0x200);
+    m.hart().csr_write(ktranslator::csr::num::MTVEC, RAM_BASE + 0x200);
     assert_eq!(m.run(3), Exit::Budget);
     let h = m.hart();
     assert_eq!((h.xreg(1), h.xreg(2), h.xreg(3), h.xreg(4)), (1, 2, 0, 0));
-    assert_eq!(h.csr_read(&mut bus, 0x342), Some(5)); // load access fault
-    assert_eq!(h.csr_read(&mut bus, 0x343), Some(8));
-    assert_eq!(h.csr_read(&mut bus, 0x341), Some(RAM_BASE + 8));
-    assert_eq!(h.csr_read(&mut bus, 0xb02), Some(2)); // two instructions retired
+    assert_eq!(h.csr_read(&mut bus, ktranslator::csr::num::MCAUSE), Some(5)); // load access fault
+    assert_eq!(h.csr_read(&mut bus, ktranslator::csr::num::MTVAL), Some(8));
+    assert_eq!(h.csr_read(&mut bus, ktranslator::csr::num::MEPC), Some(RAM_BASE + 8));
+    assert_eq!(h.csr_read(&mut bus, ktranslator::csr::num::MINSTRET), Some(2)); // two instructions retired
     assert_eq!(h.stats.traps, 1);
     assert_eq!(h.pc(), RAM_BASE + 0x200);
 }
@@ -98,7 +98,7 @@ fn budget_bounds_a_run_and_loops_are_chained() {
 fn trap_loops_still_end_on_budget() {
     let mut m = Machine::new(1 << 20, 1 << 16);
     // mtvec points to unmapped memory: every fetch faults again.
-    m.hart().csr_write(0x305, 0x1000);
+    m.hart().csr_write(ktranslator::csr::num::MTVEC, 0x1000);
     m.hart().set_pc(0x1000);
     assert_eq!(m.run(1000), Exit::Budget);
     assert!(m.hart().stats.traps >= 1000);
@@ -149,7 +149,7 @@ fn registers_and_privilege_accessors() {
     assert_eq!(h.privilege(), prv::S);
     h.set_privilege(2);
     assert_eq!(h.privilege(), prv::M);
-    assert!(!h.csr_write(0xf14, 1)); // read-only
+    assert!(!h.csr_write(ktranslator::csr::num::MHARTID, 1)); // read-only
     assert!(!h.csr_write(0x7c0, 1)); // absent
     h.set_pc(RAM_BASE + 3);
     assert_eq!(h.pc(), RAM_BASE + 2);
@@ -207,12 +207,12 @@ fn csrs_mip_does_not_latch_the_external_seip_line() {
     assert_eq!(m.hart().mip() & 0x220, 0x20, "SEIP follows the line once it drops");
     // The software SEIP bit itself is writable, and csrc clears only it.
     let mut bus = common::TestBus::default();
-    assert!(m.hart().csr_write(0x344, MIP_SEIP));
+    assert!(m.hart().csr_write(ktranslator::csr::num::MIP, MIP_SEIP));
     m.hart().set_irq(MIP_SEIP, true);
     m.write_words(RAM_BASE + 0x100, &[addi(5, 0, 0x200), csrc_mip_t0, J_SELF]);
     m.hart().set_pc(RAM_BASE + 0x100);
     assert_eq!(m.run(2), Exit::Budget);
-    assert_eq!(m.hart().csr_read(&mut bus, 0x344).unwrap() & MIP_SEIP, MIP_SEIP, "line still up");
+    assert_eq!(m.hart().csr_read(&mut bus, ktranslator::csr::num::MIP).unwrap() & MIP_SEIP, MIP_SEIP, "line still up");
     m.hart().set_irq(MIP_SEIP, false);
-    assert_eq!(m.hart().csr_read(&mut bus, 0x344).unwrap() & MIP_SEIP, 0, "software bit cleared");
+    assert_eq!(m.hart().csr_read(&mut bus, ktranslator::csr::num::MIP).unwrap() & MIP_SEIP, 0, "software bit cleared");
 }

@@ -5,14 +5,10 @@
 mod common;
 
 use common::{addi, bne, i_type, Machine, J_SELF, RAM_BASE, T0, T1, T2};
+use ktranslator::csr::num::{MCAUSE, MEPC, MIE, MSTATUS, MTVEC};
 use ktranslator::csr::{cause, MIP_MTIP};
 use ktranslator::hart::Exit;
 
-const MSTATUS: u16 = 0x300;
-const MIE: u16 = 0x304;
-const MTVEC: u16 = 0x305;
-const MEPC: u16 = 0x341;
-const MCAUSE: u16 = 0x342;
 const MSTATUS_MIE: u64 = 8;
 const MIE_MTIE: u64 = 1 << 7;
 const HANDLER: u64 = RAM_BASE + 0x100;

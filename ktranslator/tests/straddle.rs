@@ -112,7 +112,7 @@ fn new_mapping_of_the_second_page_is_seen() {
     m.write(pte1 + 8, &leaf(page_b).to_le_bytes());
     let satp = (8u64 << 60) | (root >> 12);
     let h = m.hart();
-    assert!(h.csr_write(0x180, satp));
+    assert!(h.csr_write(ktranslator::csr::num::SATP, satp));
     h.set_privilege(prv::S);
 
     let run = |m: &mut Machine, iters: u64| {
@@ -128,11 +128,11 @@ fn new_mapping_of_the_second_page_is_seen() {
     // Remap the second virtual page to page D; a satp write (like sfence.vma) makes
     // the hart see it.
     m.write(pte1 + 8, &leaf(page_d).to_le_bytes());
-    assert!(m.hart().csr_write(0x180, satp));
+    assert!(m.hart().csr_write(ktranslator::csr::num::SATP, satp));
     assert_eq!(run(&mut m, 10), 50);
     assert_eq!(m.hart().stats.straddle_drops, 1);
     // Back to page B.
     m.write(pte1 + 8, &leaf(page_b).to_le_bytes());
-    assert!(m.hart().csr_write(0x180, satp));
+    assert!(m.hart().csr_write(ktranslator::csr::num::SATP, satp));
     assert_eq!(run(&mut m, 10), 10);
 }

@@ -156,8 +156,8 @@ fn setup(m: &mut Machine, code: &[u32], handler: &[u32], regs: &[u64; 32], data:
         h.set_xreg(r, *v);
         h.set_freg(r, v.rotate_left(17));
     }
-    h.csr_write(0x300, fs);
-    h.csr_write(0x305, HANDLER);
+    h.csr_write(ktranslator::csr::num::MSTATUS, fs);
+    h.csr_write(ktranslator::csr::num::MTVEC, HANDLER);
     h.set_pc(CODE);
 }
 
@@ -191,12 +191,12 @@ fn state(m: &mut Machine, exit: Exit) -> State {
         pc: h.pc(),
         x: (0..32).map(|r| h.xreg(r)).collect(),
         f: (0..32).map(|r| h.freg(r)).collect(),
-        mstatus: h.csr_read(&mut bus, 0x300).unwrap_or(0),
+        mstatus: h.csr_read(&mut bus, ktranslator::csr::num::MSTATUS).unwrap_or(0),
         privilege: h.privilege(),
         insns: h.stats.insns,
         traps: h.stats.traps,
-        mcause: h.csr_read(&mut bus, 0x342).unwrap_or(0),
-        mtval: h.csr_read(&mut bus, 0x343).unwrap_or(0),
+        mcause: h.csr_read(&mut bus, ktranslator::csr::num::MCAUSE).unwrap_or(0),
+        mtval: h.csr_read(&mut bus, ktranslator::csr::num::MTVAL).unwrap_or(0),
         code,
         data,
         mmio,
@@ -305,9 +305,9 @@ fn fault_at_every_instruction_of_a_block() {
         let mut bus = common::TestBus::default();
         let h = m.hart();
         assert!(h.stats.t2_executed > before.t2_executed, "the block ran in tier 2");
-        let mepc = h.csr_read(&mut bus, 0x341).unwrap();
-        let mcause = h.csr_read(&mut bus, 0x342).unwrap();
-        let mtval = h.csr_read(&mut bus, 0x343).unwrap();
+        let mepc = h.csr_read(&mut bus, ktranslator::csr::num::MEPC).unwrap();
+        let mcause = h.csr_read(&mut bus, ktranslator::csr::num::MCAUSE).unwrap();
+        let mtval = h.csr_read(&mut bus, ktranslator::csr::num::MTVAL).unwrap();
         assert_eq!((mepc, mcause, mtval), (CODE + 4 * k as u64, 5, 0x4000_0000 + 8 * k as u64), "fault at {k}");
         // k loads retired before the fault, then the handler's wfi.
         assert_eq!(h.stats.insns - before.insns, k as u64 + 1, "retired before the fault at {k}");

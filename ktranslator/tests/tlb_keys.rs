@@ -6,6 +6,9 @@
 mod common;
 
 use common::{i_type, Machine, J_SELF, RAM_BASE};
+use ktranslator::csr::cause::LOAD_PAGE as LOAD_PAGE_FAULT;
+use ktranslator::csr::num::{MCAUSE, MSTATUS, MTVEC, SATP};
+use ktranslator::csr::{MSTATUS_MPRV, MSTATUS_MXR, MSTATUS_SUM};
 use ktranslator::hart::{prv, Exit};
 
 const A0: u32 = 10;
@@ -19,15 +22,7 @@ const PTE_U: u64 = 0x10;
 const PTE_A: u64 = 0x40;
 const PTE_D: u64 = 0x80;
 
-const MSTATUS: u16 = 0x300;
-const MCAUSE: u16 = 0x342;
-const SATP: u16 = 0x180;
-const MTVEC: u16 = 0x305;
 const MSTATUS_MPP_S: u64 = 1 << 11;
-const MSTATUS_MPRV: u64 = 1 << 17;
-const MSTATUS_SUM: u64 = 1 << 18;
-const MSTATUS_MXR: u64 = 1 << 19;
-const LOAD_PAGE_FAULT: u64 = 13;
 
 // Virtual pages (all in one level-0 table).
 const VA: u64 = 0x4000_0000;
