@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # `make bench`: kemu inside the kernel vs kemu as a process vs QEMU, on the same Debian
 # riscv64 guest, in the same run. Two tables, each from one environment:
-#   vm:   the x86_64 test VM (qemu-system-x86_64, TCG) running Debian's own generic
-#         kernel (linux-image-7.3.4+deb13-amd64, as a Debian user runs it: retpolines,
+#   vm:   the x86_64 test VM (qemu-system-x86_64, TCG) running Debian's own cloud
+#         kernel (linux-image-7.3.*-cloud-amd64, as a Debian user runs it: retpolines,
 #         IBT, every mitigation its config has); configurations kernel (`kemuctl start`,
 #         kemu.ko), user (`kemuctl run`), qemu (qemu-system-riscv64 inside the same VM)
 #         and native (the workloads built for x86_64, run in the VM). Measured twice:
@@ -21,7 +21,8 @@
 # --vm-configs/--vm-workloads: what the VM table runs (default: every configuration and
 # workload); --vm-no-bare: no bare-metal pi in the VM; --tier2-threshold: passed to the
 # tier-2 configurations (default: each host's own threshold); --kernel-variant: the VM's
-# kernel (tests/vm/kernels.sh; default debian-amd64); --module-params: kemu.ko's module
+# kernel (tests/vm/kernels.sh; default debian-cloud: the generic debian-amd64 has ext4 as
+# a module, which the bench VM does not load yet); --module-params: kemu.ko's module
 # parameters in the VM (e.g. "t2_blind=1"; named in the results' environment).
 # --smoke: one run per configuration, no warm-up, small workloads, Debian's cloud kernel
 # (already prepared for the tests), one mitigation setting, results under target/bench-smoke: what
@@ -33,7 +34,7 @@ repo=$(cd "$here/.." && pwd)
 command_line="bench/run-bench.sh $*"
 runs=${KEMU_BENCH_RUNS:-5}
 warmup=${KEMU_BENCH_WARMUP:-1}
-quick=0; smoke=0; only=""; kvariant=debian-amd64; mitig=both; out=""
+quick=0; smoke=0; only=""; kvariant=debian-cloud; mitig=both; out=""
 vm_workloads=pi,float,disk,lat,mem,file
 vm_runs=""; vm_warmup=""
 vm_configs=kernel,kernel-t2,user,user-t2,qemu,native
