@@ -22,8 +22,16 @@ case "$profile" in
 esac
 
 fails=0
+# kemutest.steps=REGEX (run-tests.sh's KEMU_VM_STEPS, a developer's quick loop) runs only
+# the steps whose names match; the others are reported as left out and the VM's result is
+# PARTIAL, never PASS.
+steps_filter=$(sed -n 's/.*kemutest.steps=\([^ ]*\).*/\1/p' /proc/cmdline)
+left_out=0
 step() { # step NAME COMMAND...: runs COMMAND, prints its output and the verdict.
     name=$1; shift
+    if [ -n "$steps_filter" ] && ! echo "$name" | grep -Eq "$steps_filter"; then
+        echo "KEMU-STEP left-out $name"; left_out=$((left_out + 1)); return 0
+    fi
     if out=$("$@" 2>&1); then
         [ -n "$out" ] && echo "$out"
         echo "KEMU-STEP ok $name"
@@ -32,6 +40,11 @@ step() { # step NAME COMMAND...: runs COMMAND, prints its output and the verdict
         echo "KEMU-STEP FAIL $name"
         fails=$((fails + 1))
     fi
+}
+result() {
+    if [ "$fails" != 0 ]; then echo "KEMU-VM: result FAIL ($fails steps)"
+    elif [ "$left_out" != 0 ]; then echo "KEMU-VM: result PARTIAL ($left_out steps left out by kemutest.steps)"
+    else echo "KEMU-VM: result PASS"; fi
 }
 expect_fail_line() { # expect_fail_line LINE COMMAND...: COMMAND fails and prints exactly LINE.
     line=$1; shift
@@ -99,7 +112,7 @@ if grep -q "kemutest.demo=1" /proc/cmdline; then
         echo "KEMU-STEP FAIL Debian's riscv64 kernel boots inside kemu.ko"; fails=$((fails + 1))
     fi
     step "rmmod kemu" rmmod kemu
-    if [ "$fails" = 0 ]; then echo "KEMU-VM: result PASS"; else echo "KEMU-VM: result FAIL ($fails steps)"; fi
+    result
     sync
     reboot -f
 fi
@@ -291,41 +304,40 @@ memcg_charge() {
     [ "$peak1" -ge $((32 << 20)) ] && [ $((peak2 - peak1)) -ge $((jit / 4)) ] && [ "$jit" -gt 0 ]
 }
 step "guest RAM and JIT programs are charged to the owner's memory cgroup" memcg_charge
-# The host stays in control: STOP (kemuctl stop) and close (kill -9 of an attached
-# kemuctl start) of hostile guests end the VM's threads within a bound (measured to
-# /proc/uptime's 10 ms). smcstorm makes every store invalidate translated code; dmastorm
-# queues 64 GiB of disk reads at once (without the fixes: 56-85 s). The bound catches a
-# hang, not a slow host: 10 s (uncontended TCG runs measured 0.06-1.3 s; 4.0 s while the
-# host also built kernels), 20 s under KASAN. That the run loop looks at the stop flag
-# at all is ktranslator's host_stop_flag_ends_an_endless_run.
+# The host stays in control: STOP and close of hostile guests end the VM's threads within
+# a bound. smcstorm makes every store invalidate translated code; dmastorm queues 64 GiB of
+# disk reads at once (without the fixes: 56-85 s). kemu-vmtest measures kemu.ko's own time
+# around the STOP ioctl and close() (measured: 0.01-0.1 s, DMA 0.6 s under KASAN); the
+# bound catches a hang, not a slow host: 10 s, 20 s under KASAN. Then the same through
+# kemuctl (stop of a detached VM, kill -9 of an attached one), where fork, exec and a busy
+# VM add seconds (5-7 s seen under KASAN after the JIT-budget steps): reported, and only a
+# hang (120 s) fails. That the run loop looks at the stop flag at all is ktranslator's
+# host_stop_flag_ends_an_endless_run.
 uptime_ms() { awk '{ printf "%d", $1 * 1000 }' /proc/uptime; }
-stop_latency() { # stop_latency GUEST MEM [DISK]
+stop_latency() { # stop_latency GUEST MEM_MIB [DISK]
     bound_ms=10000
     dmesg | grep -q "KernelAddressSanitizer initialized" && bound_ms=20000
-    id=$(kemuctl start --detach --mem "$2" --bios none --kernel "/guests/$1.elf" $3 </dev/null) || return 1
+    kemu-vmtest stop-latency "$1" "$2" $3 "$bound_ms" || return 1
+    id=$(kemuctl start --detach --mem "${2}M" --bios none --kernel "/guests/$1.elf" $3 </dev/null) || return 1
     sleep 3
-    # STOP ends the VM's threads (the bound), then frees the detached VM's memory
-    # before `kemuctl stop` returns (reported: it grows with the RAM size).
     t0=$(uptime_ms); kemuctl stop "$id" >/dev/null & spid=$!
-    while [ "$(kthreads)" -gt 0 ] && [ $(( $(uptime_ms) - t0 )) -le 30000 ]; do sleep 0.01; done
+    while [ "$(kthreads)" -gt 0 ] && [ $(( $(uptime_ms) - t0 )) -le 120000 ]; do sleep 0.05; done
     t1=$(uptime_ms); wait $spid; rc=$?; t2=$(uptime_ms)
-    echo "KEMU-LATENCY: STOP of $1: threads gone after $((t1 - t0)) ms (bound $bound_ms), kemuctl stop returned after $((t2 - t0)) ms"
-    [ $rc = 0 ] && [ $((t1 - t0)) -le $bound_ms ] || return 1
-    kemuctl start --mem "$2" --bios none --kernel "/guests/$1.elf" $3 </dev/null >/dev/null 2>&1 &
+    echo "KEMU-LATENCY: kemuctl stop of $1: threads gone after $((t1 - t0)) ms, kemuctl stop returned after $((t2 - t0)) ms"
+    [ $rc = 0 ] && [ "$(kthreads)" = 0 ] || return 1
+    kemuctl start --mem "${2}M" --bios none --kernel "/guests/$1.elf" $3 </dev/null >/dev/null 2>&1 &
     pid=$!
     sleep 3
-    # Closing stops the VM (its threads end: the bound), then frees its memory (the
-    # process is reaped after that: reported, slow under KASAN, not a guest's doing).
     t0=$(uptime_ms); kill -9 $pid
-    while [ "$(kthreads)" -gt 0 ] && [ $(( $(uptime_ms) - t0 )) -le 30000 ]; do sleep 0.01; done
+    while [ "$(kthreads)" -gt 0 ] && [ $(( $(uptime_ms) - t0 )) -le 120000 ]; do sleep 0.05; done
     t1=$(uptime_ms); wait $pid 2>/dev/null; t2=$(uptime_ms)
-    echo "KEMU-LATENCY: close (kill -9) of $1: threads gone after $((t1 - t0)) ms (bound $bound_ms), process reaped after $((t2 - t0)) ms"
-    [ "$(kthreads)" = 0 ] && [ $((t1 - t0)) -le $bound_ms ]
+    echo "KEMU-LATENCY: kill -9 of kemuctl start ($1): threads gone after $((t1 - t0)) ms, process reaped after $((t2 - t0)) ms"
+    [ "$(kthreads)" = 0 ]
 }
-step "STOP and close return promptly: code invalidation storm" stop_latency smcstorm 512M
+step "STOP and close return promptly: code invalidation storm" stop_latency smcstorm 512
 storm_disk() {
     dd if=/dev/zero of=/tmp/storm.img bs=1 count=0 seek=256M 2>/dev/null || return 1
-    stop_latency dmastorm 64M /tmp/storm.img; rc=$?
+    stop_latency dmastorm 64 /tmp/storm.img; rc=$?
     rm -f /tmp/storm.img
     return $rc
 }
@@ -386,6 +398,6 @@ fi
 echo "KEMU-VM: dmesg follows"
 dmesg
 echo "KEMU-VM: dmesg ends"
-if [ "$fails" = 0 ]; then echo "KEMU-VM: result PASS"; else echo "KEMU-VM: result FAIL ($fails steps)"; fi
+result
 sync
 reboot -f

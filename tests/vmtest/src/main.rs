@@ -817,12 +817,83 @@ fn abi_compat_checks(r: &mut Report) {
     })());
 }
 
+/// `kemu-vmtest stop-latency GUEST MEM_MIB [DISK] BOUND_MS`: how long kemu.ko itself takes to stop a
+/// hostile guest, measured around the syscalls in this process (no fork, exec or polling
+/// in the measurement, so a busy VM does not blur it). The guest (/guests/GUEST.bin, tier 2
+/// on, as `kemuctl start` runs it) runs for 3 s, then: STOP (ioctl, the threads end and the disks are
+/// synced) and close (the memory goes); then a second VM is only closed (the path of
+/// `kill -9` of its owner). Fails if either exceeds `bound`.
+fn stop_latency(args: &[String]) -> Result<(), String> {
+    let (Some(guest), Some(mib)) = (args.first(), args.get(1).and_then(|m| m.parse::<u64>().ok())) else {
+        return Err("usage: kemu-vmtest stop-latency GUEST MEM_MIB [DISK] BOUND_MS".into());
+    };
+    let disk_path = args.get(2).filter(|_| args.len() > 3);
+    let bound = Duration::from_millis(args.last().and_then(|b| b.parse().ok()).ok_or("BOUND_MS missing")?);
+    let image = std::fs::read(format!("/guests/{guest}.bin")).map_err(|e| format!("/guests/{guest}.bin: {e}"))?;
+    let boot = || -> Result<Fd, String> {
+        let fd = Fd::open(DEV).map_err(|e| e.to_string())?;
+        fd.ioctl_in(KEMU_CREATE_VM, &config(mib << 20)).map_err(|e| format!("CREATE_VM: errno {e}"))?;
+        let load = KemuLoad { guest_addr: RAM_BASE, user_addr: image.as_ptr() as u64, size: image.len() as u64, flags: 0 };
+        fd.ioctl_in(KEMU_LOAD, &load).map_err(|e| format!("LOAD: errno {e}"))?;
+        if let Some(p) = disk_path {
+            let f = open_path(p, libc::O_RDWR);
+            if f < 0 {
+                return Err(format!("{p}: {}", io::Error::last_os_error()));
+            }
+            let r = fd.ioctl_in(KEMU_ATTACH_DISK, &disk(f, 0, 0, KEMU_CACHE_WRITEBACK));
+            // SAFETY: `f` is a descriptor this function opened; the VM holds its own reference.
+            unsafe { libc::close(f) };
+            r.map_err(|e| format!("ATTACH_DISK: errno {e}"))?;
+        }
+        let start = KemuStart { pc: RAM_BASE, flags: KEMU_START_TIER2, ..Default::default() };
+        fd.ioctl_in(KEMU_START, &start).map_err(|e| format!("START: errno {e}"))?;
+        std::thread::sleep(Duration::from_secs(3));
+        let st = fd.status().map_err(|e| format!("STATUS: errno {e}"))?;
+        if st.state != KEMU_STATE_RUNNING {
+            return Err(format!("{guest} is not running after 3 s (state {}, exit {})", st.state, st.exit_reason));
+        }
+        Ok(fd)
+    };
+    let fd = boot()?;
+    let t0 = Instant::now();
+    fd.ioctl_raw(KEMU_STOP, 0).map_err(|e| format!("STOP: errno {e}"))?;
+    let stop = t0.elapsed();
+    let t1 = Instant::now();
+    drop(fd);
+    let free = t1.elapsed();
+    let fd = boot()?;
+    let t2 = Instant::now();
+    drop(fd);
+    let close = t2.elapsed();
+    println!(
+        "stop-latency: {guest}: STOP {} ms, then close (memory freed) {} ms; close of a running VM {} ms (bound {} ms)",
+        stop.as_millis(),
+        free.as_millis(),
+        close.as_millis(),
+        bound.as_millis()
+    );
+    if stop > bound || close > bound {
+        return Err(format!("{guest}: stopping took longer than {} ms", bound.as_millis()));
+    }
+    if vcpu_threads() != 0 {
+        return Err("a kemu-vcpu thread is left after close".into());
+    }
+    Ok(())
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("fuzz") {
         let seed = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(1);
         let secs = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(60);
         std::process::exit(fuzz::main(seed, secs));
+    }
+    if args.get(1).map(String::as_str) == Some("stop-latency") {
+        if let Err(e) = stop_latency(&args[2..]) {
+            println!("stop-latency: {e}");
+            std::process::exit(1);
+        }
+        return;
     }
     if std::env::args().nth(1).as_deref() == Some("bpf-load") {
         if let Err(e) = bpf_load() {
