@@ -17,6 +17,9 @@ pub mod ktranslator;
 #[path = "../kdevices/src/kdevices.rs"]
 pub mod kdevices;
 
+#[path = "../kvmm/src/kvmm.rs"]
+pub mod kvmm;
+
 mod abi;
 mod clock;
 mod console;

@@ -91,16 +91,11 @@ impl KThread {
         Ok(Self { task, start, drop_start: drop_start::<T> })
     }
 
-    /// Asks the thread to stop (its body sees `should_stop()`), waits for it to end and
-    /// drops our reference.
+    /// Waits for the thread to end (`kthread_stop`) and drops our reference. The body
+    /// must end on its own: kemu's bodies end on kvmm's stop request, which the caller
+    /// makes first.
     pub(crate) fn stop(self) {
         drop(self);
-    }
-
-    /// Whether the current kthread has been asked to stop.
-    pub(crate) fn should_stop() -> bool {
-        // SAFETY: only called from threads spawned by `KThread::spawn`.
-        unsafe { bindings::kthread_should_stop() }
     }
 }
 

@@ -1,66 +1,45 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! A VM: guest RAM, the hart, the device models, and the kthreads that run them.
+//! A VM: guest RAM, the hart, the device models, and its lifecycle (the ioctls).
 //!
-//! Threads (the same structure as `kemuctl run`, with kthreads and kernel mutexes):
-//! - `kemu-vcpu/<id>` owns the hart ([`Shared::core`], locked for as long as it runs)
-//!   and runs it in slices; each guest access outside RAM takes the machine lock for
-//!   that one access and applies kdevices' per-access decisions ([`HartLink`]);
-//! - `kemu-dma/<id>` serves the virtio-blk queues: it takes the worker lock, gets the
-//!   queue job under the machine lock, does the I/O on the VFS with only the worker lock
-//!   held, and completes under the machine lock (see kdevices' `virtio_mmio`).
+//! The machine loop is kvmm's, shared with `kemuctl run`: [`threads`] hosts it on two
+//! kthreads with kernel mutexes and condition variables (`kemu-vcpu/<id>` owns the hart,
+//! `kemu-dma/<id>` serves the virtio-blk queues); [`crate::console`] serves the VM file's
+//! `read()` and `write()`.
 //!
-//! Lock order: `worker` -> `machine` -> `console_out`; `core` is taken before any of them.
-//! The vCPU never takes `worker` while holding `machine` (after a device reset it drops
-//! `machine`, then takes `worker` once to wait for a request in flight).
+//! Lock order: `core` first (the vCPU holds it while it runs; the ioctls take it only
+//! before START), then kvmm's: `worker` -> `machine` -> `console_out`.
 //! Guest RAM is touched only through `GuestRam` (bounds-checked raw copies) once the VM
 //! runs; the ioctls touch it only before START, with `core` locked.
+
+mod threads;
 
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use kernel::{
-    bindings,
-    iov::{IovIterDest, IovIterSource},
-    new_condvar, new_mutex,
+    bindings, new_condvar, new_mutex,
     prelude::*,
     sync::{Arc, CondVar, Mutex},
-    time::msecs_to_jiffies,
     uaccess::{UserPtr, UserSlice},
 };
 
-use crate::clock::{KernelWallClock, VmClock};
-use crate::console::Ring;
+use crate::clock::VmClock;
 use crate::file_io::DiskFile;
 use crate::kdevices::{
-    host::{BlockError, BlockStorage, ConsoleSink, GuestMemory, MemError, WallClock},
     machine::Machine,
     memmap::RAM_BASE,
-    mmio::{Env, Width},
-    sifive_test::MachineEvent,
-    vcpu::{self, HartLink, Htif},
     virtio_blk::{BlkConfig, BlkWorker},
     virtio_mmio::VirtioDevice,
 };
 use crate::kthread::KThread;
-use crate::ktranslator::{
-    bus::Bus,
-    hart::{Exit, Hart},
-    ram::GuestRam,
-    tcache::{CodePages, TcArena},
+use crate::ktranslator::{hart::Hart, ram::GuestRam, tcache::TcArena};
+use crate::kvmm::{
+    host::request_stop,
+    ring::Ring,
+    state::{Control, Disk, Disks, MachineState},
+    CONSOLE_BUFFER, SCRATCH, SLOTS,
 };
 use crate::uapi;
-
-/// Instructions per slice of `Hart::run`: between slices the vCPU updates interrupt
-/// lines and checks for stop requests.
-const SLICE: u64 = 100_000;
-/// Longest WFI sleep (nanoseconds); the host's own sources wake it earlier.
-const WFI_MAX_SLEEP_NS: u64 = 100_000_000;
-/// Disk slots (virtio-mmio slots).
-const SLOTS: usize = uapi::KEMU_DISK_SLOTS as usize;
-/// Bytes the DMA thread moves per storage call.
-const SCRATCH: usize = 256 * 1024;
-/// Guest-RAM ranges written by DMA, kept apart before they are merged into one.
-const DMA_RANGES: usize = 64;
 
 /// What the vCPU thread owns while it runs.
 struct Core {
@@ -77,63 +56,9 @@ struct Core {
 // touching guest RAM (DMA), and the arena is only used by the thread holding `Core`.
 unsafe impl Send for Core {}
 
-/// Device-side state under the machine lock.
-struct Mach {
-    machine: Machine,
-    /// Virtio slots kicked since the DMA thread last looked (bit n: slot n).
-    kicks: u8,
-    /// The DMA thread must end.
-    dma_exit: bool,
-    /// Guest-RAM ranges the DMA thread wrote: the vCPU drops stale translations of them.
-    dma: KVec<(u64, u64)>,
-    /// Console input not yet taken by the UART.
-    input: Ring,
-}
-
-impl Mach {
-    /// Hands the UART as much pending input as it takes.
-    fn feed_input(&mut self) {
-        let mut chunk = [0u8; 64];
-        loop {
-            let n = self.input.peek(&mut chunk);
-            if n == 0 {
-                return;
-            }
-            let took = self.machine.console_input(&chunk[..n]);
-            self.input.consume(took);
-            if took < n {
-                return;
-            }
-        }
-    }
-
-    /// Records DMA-written ranges, merging them when there are too many.
-    fn note_dma(&mut self, written: &mut KVec<(u64, u64)>) {
-        for r in written.drain_all() {
-            if self.dma.len() >= DMA_RANGES || self.dma.push(r, GFP_KERNEL).is_err() {
-                // Too many pieces (or no memory): keep one range covering them all.
-                let (mut lo, mut hi) = (r.0, r.1.saturating_add(r.0));
-                for &(a, l) in self.dma.iter() {
-                    lo = lo.min(a);
-                    hi = hi.max(a.saturating_add(l));
-                }
-                self.dma.clear();
-                let _ = self.dma.push((lo, hi.saturating_sub(lo)), GFP_KERNEL);
-            }
-        }
-    }
-}
-
-/// One attached disk and its request processor.
-struct Disk {
-    blk: BlkWorker,
-    file: DiskFile,
-}
-
-/// The DMA side, under the worker lock.
-struct Worker {
-    disks: [Option<Disk>; SLOTS],
-    scratch: KVVec<u8>,
+/// A console ring's storage.
+fn ring() -> Result<Ring<KVec<u8>>> {
+    Ring::new(KVec::from_elem(0u8, CONSOLE_BUFFER, GFP_KERNEL)?).ok_or(EINVAL)
 }
 
 /// State shared by the VM's file and its threads.
@@ -143,8 +68,7 @@ pub(crate) struct Shared {
     id: AtomicU32,
     ram_size: u64,
     clock: VmClock,
-    stop: AtomicBool,
-    state: AtomicU32,
+    pub(crate) state: AtomicU32,
     exit_reason: AtomicU32,
     exit_code: AtomicU32,
     started_ns: AtomicU64,
@@ -153,7 +77,6 @@ pub(crate) struct Shared {
     tbs_translated: AtomicU64,
     tlb_misses: AtomicU64,
     traps: AtomicU64,
-    disk_requests: AtomicU64,
     tbs_executed: AtomicU64,
     translate_ns: AtomicU64,
     chained: AtomicU64,
@@ -162,20 +85,17 @@ pub(crate) struct Shared {
     t2_executed: AtomicU64,
     t2_compile_ns: AtomicU64,
     t2_refused: AtomicU64,
-    /// Makes the hart leave `run` at its next unchained block (`Hart::set_stop_flag`):
-    /// set by STOP and by the DMA thread when it wrote over translated code.
-    attention: AtomicBool,
+    /// kvmm's lock-free signals (stop, attention, disk requests served).
+    control: Control,
     /// HTIF `tohost`/`fromhost` of a bare-metal program (0: none), set at START.
     tohost: AtomicU64,
     fromhost: AtomicU64,
-    /// The UART's transmitter found the console buffer full: retry after a read.
-    tx_blocked: AtomicBool,
     #[pin]
     core: Mutex<Core>,
     #[pin]
-    worker: Mutex<Worker>,
+    worker: Mutex<Disks<DiskFile>>,
     #[pin]
-    machine: Mutex<Mach>,
+    pub(crate) machine: Mutex<MachineState<KVec<u8>>>,
     /// Wakes the vCPU from a WFI sleep (stop, DMA completion, console traffic).
     #[pin]
     wake: CondVar,
@@ -188,12 +108,12 @@ pub(crate) struct Shared {
     dma_synced: CondVar,
     /// Wakes writers waiting for room in the console input ring; waited on with `machine`.
     #[pin]
-    input_room: CondVar,
+    pub(crate) input_room: CondVar,
     #[pin]
-    console_out: Mutex<Ring>,
+    pub(crate) console_out: Mutex<Ring<KVec<u8>>>,
     /// Wakes console readers; waited on with `console_out`.
     #[pin]
-    console_wait: CondVar,
+    pub(crate) console_wait: CondVar,
     /// Tier 2's JIT memory budget and settings (dropped after `core`, whose hart has
     /// released every program by then).
     jit: crate::jit::VmJit,
@@ -265,15 +185,8 @@ impl Vm {
         // SAFETY: `init_in_place` fully initialised it.
         let hart = unsafe { hart.assume_init() };
         let core = Core { ram, _arena: arena, hart };
-        let worker = Worker { disks: [const { None }; SLOTS], scratch: KVVec::from_elem(0u8, SCRATCH, GFP_KERNEL)? };
         let clock = VmClock::new();
-        let mach = Mach {
-            machine: Machine::new(clock.ns()),
-            kicks: 0,
-            dma_exit: false,
-            dma: KVec::with_capacity(DMA_RANGES, GFP_KERNEL)?,
-            input: Ring::new()?,
-        };
+        let mach = MachineState::new(Machine::new(clock.ns()), ring()?);
         // In the owner's context: its memory cgroup pays for the JIT's programs.
         let jit = crate::jit::VmJit::new()?;
         let shared = Arc::pin_init(
@@ -281,7 +194,6 @@ impl Vm {
                 id: AtomicU32::new(0),
                 ram_size: cfg.ram_size,
                 clock,
-                stop: AtomicBool::new(false),
                 state: AtomicU32::new(uapi::KEMU_STATE_CREATED),
                 exit_reason: AtomicU32::new(uapi::KEMU_EXIT_NONE),
                 exit_code: AtomicU32::new(0),
@@ -291,7 +203,6 @@ impl Vm {
                 tbs_translated: AtomicU64::new(0),
                 tlb_misses: AtomicU64::new(0),
                 traps: AtomicU64::new(0),
-                disk_requests: AtomicU64::new(0),
                 tbs_executed: AtomicU64::new(0),
                 translate_ns: AtomicU64::new(0),
                 chained: AtomicU64::new(0),
@@ -300,18 +211,17 @@ impl Vm {
                 t2_executed: AtomicU64::new(0),
                 t2_compile_ns: AtomicU64::new(0),
                 t2_refused: AtomicU64::new(0),
-                attention: AtomicBool::new(false),
+                control: Control::new(),
                 tohost: AtomicU64::new(0),
                 fromhost: AtomicU64::new(0),
-                tx_blocked: AtomicBool::new(false),
                 core <- new_mutex!(core),
-                worker <- new_mutex!(worker),
+                worker <- new_mutex!(Disks::default()),
                 machine <- new_mutex!(mach),
                 wake <- new_condvar!(),
                 dma_wake <- new_condvar!(),
                 dma_synced <- new_condvar!(),
                 input_room <- new_condvar!(),
-                console_out <- new_mutex!(Ring::new()?),
+                console_out <- new_mutex!(ring()?),
                 console_wait <- new_condvar!(),
                 jit,
             }),
@@ -342,10 +252,12 @@ impl Vm {
         self.shared.id.store(id, Ordering::Relaxed);
     }
 
-    /// `KEMU_DETACH`: marks the running VM as owned by the module.
+    /// `KEMU_DETACH`: marks the started VM as owned by the module. One that already
+    /// ended (a short guest can end between START and DETACH) is detached too: its console
+    /// output and exit status wait for `KEMU_ATTACH_VM`.
     pub(crate) fn detach(&self) -> Result {
         let _ctl = self.ctl.lock();
-        if self.state() != uapi::KEMU_STATE_RUNNING {
+        if self.state() == uapi::KEMU_STATE_CREATED {
             return Err(EINVAL);
         }
         if self.detached.swap(true, Ordering::AcqRel) {
@@ -407,15 +319,11 @@ impl Vm {
         };
         let read_only = req.flags & uapi::KEMU_DISK_READONLY != 0;
         let file = DiskFile::from_fd(req.fd, read_only, write_through)?;
-        let mut worker = self.shared.worker.lock();
-        let entry = worker.disks.get_mut(slot).ok_or(EINVAL)?;
-        if entry.is_some() {
-            return Err(EEXIST);
-        }
         let config = BlkConfig::for_storage(&file);
         let mut serial = *b"kemu-disk0";
         serial[9] = b'0' + (slot as u8 & 7);
-        *entry = Some(Disk { blk: BlkWorker::new(&serial), file });
+        let disk = Disk { blk: BlkWorker::new(&serial), file };
+        self.shared.worker.lock().attach(slot, disk).map_err(|_| EEXIST)?;
         self.shared.machine.lock().machine.set_virtio(slot, Some(VirtioDevice::Block(config)));
         Ok(())
     }
@@ -456,9 +364,11 @@ impl Vm {
         self.shared.tohost.store(req.tohost, Ordering::Relaxed);
         self.shared.fromhost.store(req.fromhost, Ordering::Relaxed);
         self.shared.started_ns.store(self.shared.clock.ns(), Ordering::Relaxed);
+        let scratch = KVVec::from_elem(0u8, SCRATCH, GFP_KERNEL)?;
         self.shared.state.store(uapi::KEMU_STATE_RUNNING, Ordering::Release);
-        let dma = KThread::spawn(c"dma", self.id(), (self.shared.clone(), DmaRam(ram, code)), dma_main);
-        let vcpu = dma.as_ref().ok().map(|_| KThread::spawn(c"vcpu", self.id(), self.shared.clone(), vcpu_main));
+        let dma_arg = (self.shared.clone(), threads::DmaRam { ram, code, scratch });
+        let dma = KThread::spawn(c"dma", self.id(), dma_arg, threads::dma_main);
+        let vcpu = dma.as_ref().ok().map(|_| KThread::spawn(c"vcpu", self.id(), self.shared.clone(), threads::vcpu_main));
         match (dma, vcpu) {
             (Ok(d), Some(Ok(v))) => {
                 ctl.dma = Some(d);
@@ -489,29 +399,22 @@ impl Vm {
         Ok(())
     }
 
-    /// Stops both threads (the vCPU first, then DMA once in-flight requests are done),
-    /// then fsyncs and releases the disks.
+    /// Stops both threads (kvmm's stop request: the vCPU leaves at its next unchained
+    /// block, DMA fails its storage calls in progress), waits for them, then fsyncs and
+    /// releases the disks.
     fn stop_locked(&self, ctl: &mut VmCtl) {
         let s = &*self.shared;
-        s.stop.store(true, Ordering::Release);
-        s.attention.store(true, Ordering::Release);
-        s.wake.notify_all();
+        request_stop(s);
         if let Some(t) = ctl.vcpu.take() {
             t.stop();
         }
-        s.machine.lock().dma_exit = true;
-        s.dma_wake.notify_all();
         if let Some(t) = ctl.dma.take() {
             t.stop();
         }
-        let mut worker = s.worker.lock();
-        for d in worker.disks.iter_mut() {
-            if let Some(disk) = d.take() {
-                // The guest may not have flushed: what it wrote stays on the disk.
-                let _ = disk.file.sync();
-            }
+        for disk in s.worker.lock().take_all() {
+            // The guest may not have flushed: what it wrote stays on the disk.
+            let _ = disk.file.sync();
         }
-        drop(worker);
         if s.state.load(Ordering::Acquire) != uapi::KEMU_STATE_STOPPED {
             s.stopped_ns.store(s.clock.ns(), Ordering::Relaxed);
             s.exit_reason.store(uapi::KEMU_EXIT_STOPPED, Ordering::Relaxed);
@@ -556,7 +459,7 @@ impl Vm {
             tbs_translated: s.tbs_translated.load(Ordering::Relaxed),
             tlb_misses: s.tlb_misses.load(Ordering::Relaxed),
             traps: s.traps.load(Ordering::Relaxed),
-            disk_requests: s.disk_requests.load(Ordering::Relaxed),
+            disk_requests: s.control.disk_requests(),
             tbs_executed: s.tbs_executed.load(Ordering::Relaxed),
             translate_ns: s.translate_ns.load(Ordering::Relaxed),
             chained: s.chained.load(Ordering::Relaxed),
@@ -579,462 +482,3 @@ impl PinnedDrop for Vm {
     }
 }
 
-impl Shared {
-    /// `read()` on the VM file: guest console output. Blocks until there is some unless
-    /// `nonblock`; returns 0 (end of file) once the VM has stopped and all was read.
-    pub(crate) fn console_read(&self, out: &mut IovIterDest<'_>, nonblock: bool) -> Result<usize> {
-        let mut chunk = [0u8; 256];
-        let mut ring = self.console_out.lock();
-        while ring.len() == 0 {
-            if self.state.load(Ordering::Acquire) == uapi::KEMU_STATE_STOPPED {
-                return Ok(0);
-            }
-            if nonblock {
-                return Err(EAGAIN);
-            }
-            if self.console_wait.wait_interruptible(&mut ring) {
-                return Err(ERESTARTSYS);
-            }
-        }
-        let want = out.len().min(chunk.len());
-        let n = ring.pop(&mut chunk[..want]);
-        drop(ring);
-        if self.tx_blocked.load(Ordering::Relaxed) {
-            // The UART was waiting for room: let the vCPU retry now.
-            self.wake.notify_all();
-        }
-        let copied = out.copy_to_iter(&chunk[..n]);
-        if copied == 0 && n > 0 {
-            return Err(EFAULT);
-        }
-        Ok(copied)
-    }
-
-    /// `write()` on the VM file: guest console input. Blocks while the input buffer is
-    /// full unless `nonblock`; `EPIPE` once the VM has stopped.
-    ///
-    /// The bytes are copied from userspace before the machine lock is taken (as
-    /// [`Self::console_read`] copies out after dropping its lock): the copy can sleep in a
-    /// page fault for as long as userspace likes (userfaultfd, FUSE), and the vCPU and
-    /// STOP need that lock. At most one chunk per call; what the ring has no room for is
-    /// handed back to the iterator (a short write).
-    pub(crate) fn console_write(&self, input: &mut IovIterSource<'_>, nonblock: bool) -> Result<usize> {
-        if self.state.load(Ordering::Acquire) == uapi::KEMU_STATE_STOPPED {
-            return Err(EPIPE);
-        }
-        let mut chunk = [0u8; 256];
-        let want = input.len().min(chunk.len());
-        let n = input.copy_from_iter(&mut chunk[..want]);
-        if n == 0 && want > 0 {
-            return Err(EFAULT);
-        }
-        let mut m = self.machine.lock();
-        loop {
-            if self.state.load(Ordering::Acquire) == uapi::KEMU_STATE_STOPPED {
-                return Err(EPIPE);
-            }
-            if m.input.room() > 0 {
-                break;
-            }
-            if nonblock {
-                return Err(EAGAIN);
-            }
-            if self.input_room.wait_interruptible(&mut m) {
-                return Err(ERESTARTSYS);
-            }
-        }
-        let sent = m.input.send(&chunk[..n]);
-        m.feed_input();
-        drop(m);
-        self.wake.notify_all();
-        if sent < n {
-            // SAFETY: `copy_from_iter` advanced the iterator by exactly `n` bytes, so going
-            // back `n - sent` of them stays after its beginning.
-            unsafe { input.revert(n - sent) };
-        }
-        Ok(sent)
-    }
-}
-
-/// Guest RAM and the hart's code-page bitmap as the DMA thread sees them.
-struct DmaRam(GuestRam, CodePages);
-
-// SAFETY: the memory behind the `GuestRam` and the bitmap (in the translation-cache
-// arena) are owned by `Shared::core`, which the DMA thread keeps alive through its
-// `Arc<Shared>`; `GuestRam` only makes bounds-checked raw copies, which may race with the
-// hart as DMA does on real hardware, and the bitmap is read with atomics.
-unsafe impl Send for DmaRam {}
-
-/// What a DMA job writes into guest RAM, recorded, and the code it writes over dropped
-/// before the guest can see the job complete (`before_publish`).
-struct DmaMemory<'a> {
-    ram: &'a GuestRam,
-    code: CodePages,
-    shared: &'a Shared,
-    written: KVec<(u64, u64)>,
-}
-
-impl DmaMemory<'_> {
-    /// Whether a range written since the last note may hold translated code.
-    fn wrote_code(&self) -> bool {
-        // Order the writes before the bitmap reads (the hart marks a page, fences, then
-        // reads its code: see `CodePages`).
-        core::sync::atomic::fence(Ordering::SeqCst);
-        // SAFETY: the arena behind `code` lives in `Shared::core` (see `DmaRam`).
-        self.written.iter().any(|&(a, l)| unsafe { self.code.may_hold_code(a, l) })
-    }
-}
-
-impl GuestMemory for DmaMemory<'_> {
-    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), MemError> {
-        if self.ram.read_bytes(addr, buf) { Ok(()) } else { Err(MemError) }
-    }
-
-    /// The guest may see the job complete next: if it wrote over translated code, hand
-    /// the ranges to the vCPU and wait until it dropped that code (it leaves `run` at its
-    /// next unchained block: bounded by a slice), so no stale translation of what the
-    /// guest sees on disk can run after it sees the completion.
-    fn before_publish(&mut self) {
-        if self.written.is_empty() || !self.wrote_code() {
-            return;
-        }
-        let s = self.shared;
-        let mut m = s.machine.lock();
-        m.note_dma(&mut self.written);
-        s.attention.store(true, Ordering::Release);
-        s.wake.notify_all();
-        while !m.dma.is_empty() && !s.stop.load(Ordering::Acquire) && !KThread::should_stop() {
-            let _ = s.dma_synced.wait_interruptible_timeout(&mut m, msecs_to_jiffies(10));
-        }
-    }
-
-    fn write(&mut self, addr: u64, data: &[u8]) -> Result<(), MemError> {
-        if !self.ram.write_bytes(addr, data) {
-            return Err(MemError);
-        }
-        let len = data.len() as u64;
-        match self.written.last_mut() {
-            Some((a, l)) if a.wrapping_add(*l) == addr => *l = l.saturating_add(len),
-            _ => {
-                if self.written.push((addr, len), GFP_KERNEL).is_err() {
-                    // No memory to remember the range: widen the last one to cover it.
-                    if let Some((a, l)) = self.written.last_mut() {
-                        let end = (*a).saturating_add(*l).max(addr.saturating_add(len));
-                        *a = (*a).min(addr);
-                        *l = end - *a;
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-/// Body of the `kemu-dma/<id>` thread: serves the virtio-blk queues when kicked.
-fn dma_main((shared, ram): (Arc<Shared>, DmaRam)) {
-    let s = &*shared;
-    let mut mem = DmaMemory { ram: &ram.0, code: ram.1, shared: s, written: KVec::new() };
-    loop {
-        let kicks = {
-            let mut m = s.machine.lock();
-            while m.kicks == 0 && !m.dma_exit && !KThread::should_stop() {
-                let _ = s.dma_wake.wait_interruptible_timeout(&mut m, msecs_to_jiffies(100));
-            }
-            if m.dma_exit || KThread::should_stop() {
-                // Requests already in the rings stay there: the VM is going away.
-                return;
-            }
-            core::mem::take(&mut m.kicks)
-        };
-        let mut guard = s.worker.lock();
-        let worker = &mut *guard;
-        for (slot, entry) in worker.disks.iter_mut().enumerate() {
-            let Some(disk) = entry.as_mut() else { continue };
-            if kicks & (1 << slot) == 0 {
-                continue;
-            }
-            loop {
-                // STOP returns in bounded time whatever the guest queued: no new job
-                // once it is asked for, and the job in progress fails its remaining
-                // storage calls (`Stoppable`; the guest never sees the completion).
-                if s.stop.load(Ordering::Acquire) {
-                    break;
-                }
-                let Some(job) = s.machine.lock().machine.virtio_job(slot) else { break };
-                let mut file = Stoppable { file: &mut disk.file, stop: &s.stop };
-                let c = disk.blk.process(&job, &mut mem, &mut file, &mut worker.scratch);
-                let mut m = s.machine.lock();
-                m.note_dma(&mut mem.written);
-                m.machine.virtio_complete(slot, &c);
-                drop(m);
-                s.disk_requests.store(disk.blk.served(), Ordering::Relaxed);
-                s.wake.notify_all();
-                if !c.more {
-                    break;
-                }
-            }
-        }
-    }
-}
-
-/// Serves a bare-metal program's HTIF request in `tohost`, if it has one, as `kemuctl
-/// run` does: an exit ends the VM (code 0: power-off, else failure with that code), a
-/// character goes to the console (acknowledged in `fromhost`), anything else is
-/// acknowledged and ignored.
-fn poll_htif(s: &Shared, hart: &Hart) -> Option<(u32, u32)> {
-    let tohost = s.tohost.load(Ordering::Relaxed);
-    if tohost == 0 {
-        return None;
-    }
-    let mut b = [0u8; 8];
-    if !hart.ram().read_bytes(tohost, &mut b) {
-        return None;
-    }
-    let req = Htif::decode(u64::from_le_bytes(b))?;
-    hart.ram().write_bytes(tohost, &[0; 8]);
-    match req {
-        Htif::Exit(0) => Some((uapi::KEMU_EXIT_POWEROFF, 0)),
-        Htif::Exit(code) => Some((uapi::KEMU_EXIT_FAIL, u32::try_from(code).unwrap_or(u32::MAX))),
-        Htif::Putchar(c) => {
-            s.console_out.lock().send(&[c]);
-            s.console_wait.notify_all();
-            let fromhost = s.fromhost.load(Ordering::Relaxed);
-            if fromhost != 0 {
-                hart.ram().write_bytes(fromhost, &1u64.to_le_bytes());
-            }
-            None
-        }
-        Htif::Unsupported(_) => None,
-    }
-}
-
-/// A disk as the DMA thread uses it: every storage call fails once the VM is asked to
-/// stop, so a guest's request of any size (up to the whole disk, repeated a queue's
-/// worth of times) holds STOP for at most one scratch-sized call.
-struct Stoppable<'a> {
-    file: &'a mut DiskFile,
-    stop: &'a AtomicBool,
-}
-
-impl Stoppable<'_> {
-    fn check(&self) -> core::result::Result<(), BlockError> {
-        if self.stop.load(Ordering::Relaxed) {
-            Err(BlockError::Io)
-        } else {
-            Ok(())
-        }
-    }
-}
-
-impl BlockStorage for Stoppable<'_> {
-    fn size_bytes(&self) -> u64 {
-        self.file.size_bytes()
-    }
-    fn read_only(&self) -> bool {
-        self.file.read_only()
-    }
-    fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> core::result::Result<(), BlockError> {
-        self.check()?;
-        self.file.read_at(offset, buf)
-    }
-    fn write_at(&mut self, offset: u64, data: &[u8]) -> core::result::Result<(), BlockError> {
-        self.check()?;
-        self.file.write_at(offset, data)
-    }
-    fn flush(&mut self) -> core::result::Result<(), BlockError> {
-        // A flush is never skipped: what the guest wrote before it stays durable.
-        self.file.flush()
-    }
-}
-
-/// The vCPU's view of everything outside RAM: kdevices' machine, under its lock.
-struct VcpuBus<'a> {
-    shared: &'a Shared,
-    link: HartLink,
-    stop: bool,
-    event: Option<MachineEvent>,
-}
-
-impl VcpuBus<'_> {
-    /// Runs one device access with the machine and console locked, then applies what the
-    /// access asked of the host.
-    fn access<R>(&mut self, f: impl FnOnce(&mut Machine, &mut Env<'_>) -> R) -> R {
-        let s = self.shared;
-        let mut m = s.machine.lock();
-        let now = s.clock.ns();
-        let (r, out_changed) = {
-            let mut out = s.console_out.lock();
-            let before = out.len();
-            let wall = KernelWallClock;
-            let mut env = Env { clock: &s.clock, wall: &wall, console: &mut *out };
-            let r = f(&mut m.machine, &mut env);
-            (r, out.len() != before)
-        };
-        if out_changed {
-            s.console_wait.notify_all();
-        }
-        let a = self.link.after_access(&mut m.machine, now);
-        if a.kicks != 0 {
-            m.kicks |= a.kicks;
-            s.dma_wake.notify_all();
-        }
-        if a.console_feed {
-            m.feed_input();
-            s.input_room.notify_all();
-        }
-        if a.console_flush {
-            s.tx_blocked.store(true, Ordering::Relaxed);
-        }
-        if self.event.is_none() {
-            self.event = a.machine;
-        }
-        self.stop |= a.stop();
-        drop(m);
-        if a.resets != 0 {
-            // Wait for a request that started before the reset (kdevices' virtio_mmio).
-            drop(s.worker.lock());
-        }
-        r
-    }
-}
-
-impl Bus for VcpuBus<'_> {
-    fn mmio_read(&mut self, paddr: u64, size: u8) -> Option<u64> {
-        let width = Width::from_bytes(u64::from(size))?;
-        self.access(|m, env| m.read(env, paddr, width).ok())
-    }
-
-    fn mmio_write(&mut self, paddr: u64, size: u8, val: u64) -> bool {
-        let Some(width) = Width::from_bytes(u64::from(size)) else { return false };
-        self.access(|m, env| m.write(env, paddr, width, val).is_ok())
-    }
-
-    fn time(&mut self) -> u64 {
-        self.shared.machine.lock().machine.mtime(self.shared.clock.ns())
-    }
-
-    fn stop_requested(&mut self) -> bool {
-        core::mem::take(&mut self.stop) || self.shared.stop.load(Ordering::Relaxed)
-    }
-
-    fn host_ns(&mut self) -> u64 {
-        self.shared.clock.ns()
-    }
-}
-
-/// Hands the hart the interrupt lines the machine drives.
-fn set_lines(hart: &mut Hart, lines: u64) {
-    hart.set_irq(vcpu::MIP_LINES & !lines, false);
-    hart.set_irq(vcpu::MIP_LINES & lines, true);
-}
-
-/// Between slices: drops translations of DMA-written code, updates interrupt lines,
-/// retries blocked console output.
-fn sync(s: &Shared, m: &mut Mach, hart: &mut Hart, link: &mut HartLink) {
-    if !m.dma.is_empty() {
-        for (a, l) in m.dma.drain_all() {
-            hart.invalidate_code_range(a, l);
-        }
-        // A DMA job may be waiting for this before it completes (`before_publish`).
-        s.dma_synced.notify_all();
-    }
-    let now = s.clock.ns();
-    let lines = link.sync_lines(&mut m.machine, now, KernelWallClock.wall_ns());
-    set_lines(hart, lines);
-    if s.tx_blocked.swap(false, Ordering::Relaxed) {
-        let mut out = s.console_out.lock();
-        if !m.machine.console_drain(&mut *out as &mut dyn ConsoleSink) {
-            s.tx_blocked.store(true, Ordering::Relaxed);
-        }
-    }
-}
-
-/// Body of the `kemu-vcpu/<id>` thread.
-fn vcpu_main(shared: Arc<Shared>) {
-    let s = &*shared;
-    let mut core = s.core.lock();
-    let mut bus = VcpuBus { shared: s, link: HartLink::new(0), stop: false, event: None };
-    // SAFETY: `s.attention` lives in `shared`, which this thread holds until it returns;
-    // the flag is removed before that.
-    unsafe { core.hart.set_stop_flag(&s.attention) };
-    let mut refusal_logged = false;
-    let (reason, code) = loop {
-        if s.stop.load(Ordering::Acquire) || KThread::should_stop() {
-            break (uapi::KEMU_EXIT_STOPPED, 0);
-        }
-        // Whatever asked for attention (not STOP: checked above) is served by this sync;
-        // a request made after the clear stays set for the next round.
-        s.attention.store(false, Ordering::Relaxed);
-        {
-            let mut m = s.machine.lock();
-            sync(s, &mut m, &mut core.hart, &mut bus.link);
-        }
-        let exit = core.hart.run(&mut bus, SLICE);
-
-        let st = &core.hart.stats;
-        s.instructions.store(st.insns, Ordering::Relaxed);
-        s.tbs_translated.store(st.tbs_translated, Ordering::Relaxed);
-        s.tlb_misses.store(st.tlb_misses, Ordering::Relaxed);
-        s.traps.store(st.traps, Ordering::Relaxed);
-        s.tbs_executed.store(st.tbs_executed, Ordering::Relaxed);
-        s.translate_ns.store(st.translate_ns, Ordering::Relaxed);
-        s.chained.store(st.chained, Ordering::Relaxed);
-        s.t2_compiled.store(st.t2_compiled, Ordering::Relaxed);
-        s.t2_rejected.store(st.t2_rejected, Ordering::Relaxed);
-        s.t2_executed.store(st.t2_executed, Ordering::Relaxed);
-        s.t2_compile_ns.store(st.t2_compile_ns, Ordering::Relaxed);
-        s.t2_refused.store(core.hart.t2_refusals().0, Ordering::Relaxed);
-        if let Some(end) = poll_htif(s, &core.hart) {
-            break end;
-        }
-        if !refusal_logged {
-            if let (n @ 1.., Some(r)) = core.hart.t2_refusals() {
-                refusal_logged = true;
-                pr_warn!(
-                    "VM {}: the tier-2 checker refused a program ({:?} at instruction {}; {} so far): a lowering bug, that block stays on tier 1\n",
-                    s.id.load(Ordering::Relaxed),
-                    r.rule,
-                    r.at,
-                    n
-                );
-            }
-        }
-        match bus.event.take() {
-            Some(MachineEvent::PowerOff) => break (uapi::KEMU_EXIT_POWEROFF, 0),
-            Some(MachineEvent::Reboot) => break (uapi::KEMU_EXIT_REBOOT, 0),
-            Some(MachineEvent::Fail(c)) => break (uapi::KEMU_EXIT_FAIL, u32::from(c)),
-            None => {}
-        }
-        if exit == Exit::Wfi {
-            wfi_sleep(s, &mut core.hart, &mut bus.link);
-        }
-    };
-    // Release the tier-2 images now rather than when the VM goes away.
-    // SAFETY: `None` installs no hooks; a null flag is always valid.
-    unsafe {
-        core.hart.set_tier2(None);
-        core.hart.set_stop_flag(core::ptr::null());
-    }
-    s.exit_code.store(code, Ordering::Relaxed);
-    s.exit_reason.store(reason, Ordering::Relaxed);
-    s.stopped_ns.store(s.clock.ns(), Ordering::Relaxed);
-    s.state.store(uapi::KEMU_STATE_STOPPED, Ordering::Release);
-    s.console_wait.notify_all();
-    s.input_room.notify_all();
-}
-
-/// Sleeps after a WFI until an interrupt line rises, the next device deadline, a stop
-/// request, a DMA completion or console traffic.
-fn wfi_sleep(s: &Shared, hart: &mut Hart, link: &mut HartLink) {
-    let mut m = s.machine.lock();
-    loop {
-        sync(s, &mut m, hart, link);
-        if hart.wfi_wakeup() || s.stop.load(Ordering::Acquire) || KThread::should_stop() {
-            return;
-        }
-        let now = s.clock.ns();
-        let ns = vcpu::wfi_sleep_ns(&m.machine, now, KernelWallClock.wall_ns(), WFI_MAX_SLEEP_NS);
-        let ms = u32::try_from(ns.div_ceil(1_000_000)).unwrap_or(u32::MAX).max(1);
-        let _ = s.wake.wait_interruptible_timeout(&mut m, msecs_to_jiffies(ms));
-    }
-}

@@ -337,7 +337,9 @@ pub const KEMU_STATUS: u32 = ioc(IOC_READ, KEMU_IOC_MAGIC, 0x05, core::mem::size
 
 /// `_IO(KEMU_IOC_MAGIC, 0x07)`: hands this file's running VM to the module: it runs on
 /// with no file open (the module stays loaded meanwhile) and this file is empty again.
-/// Returns the VM id. `EINVAL` unless the VM runs; `EPERM` on a file that only attached.
+/// Returns the VM id. `EINVAL` unless the VM was started (one that already ended is
+/// detached too, since 1.6.1: its console output and exit status stay until it is
+/// attached again); `EPERM` on a file that only attached.
 pub const KEMU_DETACH: u32 = ioc(IOC_NONE, KEMU_IOC_MAGIC, 0x07, 0);
 
 /// Argument of [`KEMU_LIST_VMS`].
