@@ -84,15 +84,15 @@ impl<B: DerefMut<Target = [u8]>> ConsoleSink for Ring<B> {
 
 #[cfg(test)]
 mod tests {
-    extern crate std;
     use super::*;
-    use std::vec;
 
     #[test]
     fn wraps_and_fills() {
-        assert!(Ring::new(vec![0u8; 12]).is_none(), "not a power of two");
-        assert!(Ring::new(vec![0u8; 0]).is_none());
-        let mut r = Ring::new(vec![0u8; 8]).unwrap();
+        let mut twelve = [0u8; 12];
+        assert!(Ring::new(&mut twelve[..]).is_none(), "not a power of two");
+        assert!(Ring::new(&mut [0u8; 0][..]).is_none());
+        let mut eight = [0u8; 8];
+        let mut r = Ring::new(&mut eight[..]).unwrap();
         assert_eq!(r.send(b"abcdef"), 6);
         let mut out = [0u8; 4];
         assert_eq!(r.pop(&mut out), 4);
