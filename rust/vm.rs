@@ -73,18 +73,9 @@ pub(crate) struct Shared {
     exit_code: AtomicU32,
     started_ns: AtomicU64,
     stopped_ns: AtomicU64,
-    instructions: AtomicU64,
-    tbs_translated: AtomicU64,
-    tlb_misses: AtomicU64,
-    traps: AtomicU64,
-    tbs_executed: AtomicU64,
-    translate_ns: AtomicU64,
-    chained: AtomicU64,
-    t2_compiled: AtomicU64,
-    t2_rejected: AtomicU64,
-    t2_executed: AtomicU64,
-    t2_compile_ns: AtomicU64,
-    t2_refused: AtomicU64,
+    /// `KEMU_STATUS`'s counters, in the order of `uapi::STATUS_COUNTERS` (published by
+    /// the vCPU after every slice; `disk_requests` and `t2_jit_bytes` are read live).
+    counters: [AtomicU64; uapi::STATUS_COUNTERS.len()],
     /// kvmm's lock-free signals (stop, attention, disk requests served).
     control: Control,
     /// HTIF `tohost`/`fromhost` of a bare-metal program (0: none), set at START.
@@ -199,18 +190,7 @@ impl Vm {
                 exit_code: AtomicU32::new(0),
                 started_ns: AtomicU64::new(0),
                 stopped_ns: AtomicU64::new(0),
-                instructions: AtomicU64::new(0),
-                tbs_translated: AtomicU64::new(0),
-                tlb_misses: AtomicU64::new(0),
-                traps: AtomicU64::new(0),
-                tbs_executed: AtomicU64::new(0),
-                translate_ns: AtomicU64::new(0),
-                chained: AtomicU64::new(0),
-                t2_compiled: AtomicU64::new(0),
-                t2_rejected: AtomicU64::new(0),
-                t2_executed: AtomicU64::new(0),
-                t2_compile_ns: AtomicU64::new(0),
-                t2_refused: AtomicU64::new(0),
+                counters: [const { AtomicU64::new(0) }; uapi::STATUS_COUNTERS.len()],
                 control: Control::new(),
                 tohost: AtomicU64::new(0),
                 fromhost: AtomicU64::new(0),
@@ -448,28 +428,19 @@ impl Vm {
             uapi::KEMU_STATE_STOPPED => s.stopped_ns.load(Ordering::Relaxed).saturating_sub(started),
             _ => 0,
         };
-        uapi::KemuStatus {
+        let mut st = uapi::KemuStatus {
             id: s.id.load(Ordering::Relaxed),
             state,
             exit_reason: s.exit_reason.load(Ordering::Relaxed),
             exit_code: s.exit_code.load(Ordering::Relaxed),
             ram_size: s.ram_size,
             uptime_ns,
-            instructions: s.instructions.load(Ordering::Relaxed),
-            tbs_translated: s.tbs_translated.load(Ordering::Relaxed),
-            tlb_misses: s.tlb_misses.load(Ordering::Relaxed),
-            traps: s.traps.load(Ordering::Relaxed),
-            disk_requests: s.control.disk_requests(),
-            tbs_executed: s.tbs_executed.load(Ordering::Relaxed),
-            translate_ns: s.translate_ns.load(Ordering::Relaxed),
-            chained: s.chained.load(Ordering::Relaxed),
-            t2_compiled: s.t2_compiled.load(Ordering::Relaxed),
-            t2_rejected: s.t2_rejected.load(Ordering::Relaxed),
-            t2_executed: s.t2_executed.load(Ordering::Relaxed),
-            t2_compile_ns: s.t2_compile_ns.load(Ordering::Relaxed),
-            t2_jit_bytes: s.jit.bytes(),
-            t2_refused: s.t2_refused.load(Ordering::Relaxed),
-        }
+            ..Default::default()
+        };
+        st.set_counters(core::array::from_fn(|i| s.counters.get(i).map_or(0, |c| c.load(Ordering::Relaxed))));
+        st.disk_requests = s.control.disk_requests();
+        st.t2_jit_bytes = s.jit.bytes();
+        st
     }
 }
 

@@ -29,67 +29,86 @@ pub enum Exit {
     Stop,
 }
 
-/// Counters the host can read (never reset by the hart).
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Stats {
+/// Declares [`Stats`] and the list of its counters' names from one list.
+macro_rules! stats {
+    ($($(#[$doc:meta])* $name:ident,)*) => {
+        /// Counters the host can read (never reset by the hart).
+        #[derive(Clone, Copy, Debug, Default)]
+        pub struct Stats {
+            $($(#[$doc])* pub $name: u64,)*
+        }
+
+        impl Stats {
+            /// The counters' names, in declaration order (hosts use them as keys).
+            pub const NAMES: [&'static str; [$(stringify!($name),)*].len()] = [$(stringify!($name),)*];
+
+            /// The counters' values, in the order of [`Stats::NAMES`].
+            pub fn values(&self) -> [u64; Self::NAMES.len()] {
+                [$(self.$name,)*]
+            }
+        }
+    };
+}
+
+stats! {
     /// Instructions retired.
-    pub insns: u64,
+    insns,
     /// Traps taken (exceptions and interrupts).
-    pub traps: u64,
+    traps,
     /// Interrupts taken.
-    pub interrupts: u64,
+    interrupts,
     /// Translated blocks created.
-    pub tbs_translated: u64,
+    tbs_translated,
     /// Translated blocks executed.
-    pub tbs_executed: u64,
+    tbs_executed,
     /// The part of `tbs_translated` that holds one instruction straddling a page
     /// boundary (cached; checked against its second page at every lookup).
-    pub tbs_straddle: u64,
+    tbs_straddle,
     /// Straddling blocks dropped at a lookup because their second page was remapped or
     /// written.
-    pub straddle_drops: u64,
+    straddle_drops,
     /// Block transitions through a direct chain (no lookup).
-    pub chained: u64,
+    chained,
     /// Whole translation-cache flushes (full arena, reset, [`Hart::invalidate_code`]).
-    pub tc_flushes: u64,
+    tc_flushes,
     /// Pages whose translated blocks were dropped because they were written (by the
     /// hart or, through [`Hart::invalidate_code_range`], by a device).
-    pub code_page_flushes: u64,
+    code_page_flushes,
     /// The part of `code_page_flushes` caused by the hart's own writes (stores, AMOs,
     /// page-table A/D updates): self-modifying code.
-    pub smc_flushes: u64,
+    smc_flushes,
     /// `fence.i` instructions executed (they drop nothing: see `code_page_flushes`).
-    pub fence_i: u64,
+    fence_i,
     /// TLB misses (slow-path address translations).
-    pub tlb_misses: u64,
+    tlb_misses,
     /// TLB flushes (satp writes, sfence.vma; privilege and mstatus changes select other
     /// TLB entries instead of flushing).
-    pub tlb_flushes: u64,
+    tlb_flushes,
     /// Block lookups answered by the jump cache (virtual pc -> block), i.e. block
     /// transitions that were not chained but needed no hash lookup.
-    pub jc_hits: u64,
+    jc_hits,
     /// Block lookups the jump cache did not answer (each one is a `tb_lookups`, unless
     /// the fetch faults).
-    pub jc_misses: u64,
+    jc_misses,
     /// Hash-table lookups of translated blocks (physical pc + privilege).
-    pub tb_lookups: u64,
+    tb_lookups,
     /// The part of `tb_lookups` that found a block (the rest translate one): the
     /// TB-cache hit rate is `tb_lookup_hits / tb_lookups`.
-    pub tb_lookup_hits: u64,
+    tb_lookup_hits,
     /// Host nanoseconds spent translating blocks, as measured by
     /// [`Bus::host_ns`] (0 when the host does not implement it).
-    pub translate_ns: u64,
+    translate_ns,
     /// Blocks compiled by tier 2 (lowered to eBPF and accepted by the host's JIT).
-    pub t2_compiled: u64,
+    t2_compiled,
     /// Hot blocks tier 2 did not compile (the lowering did not fit, the JIT refused
     /// the program, or the limit of live images was reached).
-    pub t2_rejected: u64,
+    t2_rejected,
     /// Tier-2 images released (their block was invalidated or the cache flushed).
-    pub t2_freed: u64,
+    t2_freed,
     /// Blocks executed through their tier-2 code (part of `tbs_executed`).
-    pub t2_executed: u64,
+    t2_executed,
     /// Host nanoseconds spent lowering and JIT-compiling tier-2 blocks ([`Bus::host_ns`]).
-    pub t2_compile_ns: u64,
+    t2_compile_ns,
 }
 
 /// One direct-mapped TLB entry: `tag` is the guest virtual page with the key of the

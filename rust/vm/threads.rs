@@ -19,7 +19,11 @@ use crate::kdevices::{
     host::{MonotonicClock, WallClock},
     sifive_test::MachineEvent,
 };
-use crate::ktranslator::{hart::Hart, ram::GuestRam, tcache::CodePages};
+use crate::ktranslator::{
+    hart::{Hart, Stats},
+    ram::GuestRam,
+    tcache::CodePages,
+};
 use crate::kvmm::{
     host::{Queue, VmHost},
     ring::Ring,
@@ -111,8 +115,9 @@ pub(super) fn vcpu_main(shared: Arc<Shared>) {
     let mut core = s.core.lock();
     let htif = HtifPorts { tohost: s.tohost.load(Ordering::Relaxed), fromhost: s.fromhost.load(Ordering::Relaxed) };
     let mut refusal_logged = false;
+    let sources = hart_sources();
     let end = run_vcpu(s, &mut core.hart, htif, |hart| {
-        publish(s, hart);
+        publish(s, hart, &sources);
         if !refusal_logged {
             if let (n @ 1.., Some(r)) = hart.t2_refusals() {
                 refusal_logged = true;
@@ -145,19 +150,27 @@ pub(super) fn vcpu_main(shared: Arc<Shared>) {
     s.input_room.notify_all();
 }
 
+/// For each `KEMU_STATUS` counter, the index of the hart's counter of the same name
+/// (`insns` is its `instructions`); `None` for the host's own.
+fn hart_sources() -> [Option<usize>; uapi::STATUS_COUNTERS.len()] {
+    core::array::from_fn(|i| {
+        let name = uapi::STATUS_COUNTERS.get(i).map_or("", |c| c.0);
+        let name = if name == "instructions" { "insns" } else { name };
+        Stats::NAMES.iter().position(|n| *n == name)
+    })
+}
+
 /// Publishes the hart's counters for `KEMU_STATUS`.
-fn publish(s: &Shared, hart: &Hart) {
-    let st = &hart.stats;
-    s.instructions.store(st.insns, Ordering::Relaxed);
-    s.tbs_translated.store(st.tbs_translated, Ordering::Relaxed);
-    s.tlb_misses.store(st.tlb_misses, Ordering::Relaxed);
-    s.traps.store(st.traps, Ordering::Relaxed);
-    s.tbs_executed.store(st.tbs_executed, Ordering::Relaxed);
-    s.translate_ns.store(st.translate_ns, Ordering::Relaxed);
-    s.chained.store(st.chained, Ordering::Relaxed);
-    s.t2_compiled.store(st.t2_compiled, Ordering::Relaxed);
-    s.t2_rejected.store(st.t2_rejected, Ordering::Relaxed);
-    s.t2_executed.store(st.t2_executed, Ordering::Relaxed);
-    s.t2_compile_ns.store(st.t2_compile_ns, Ordering::Relaxed);
-    s.t2_refused.store(hart.t2_refusals().0, Ordering::Relaxed);
+fn publish(s: &Shared, hart: &Hart, sources: &[Option<usize>; uapi::STATUS_COUNTERS.len()]) {
+    let values = hart.stats.values();
+    for (counter, src) in s.counters.iter().zip(sources) {
+        if let Some(v) = src.and_then(|j| values.get(j)) {
+            counter.store(*v, Ordering::Relaxed);
+        }
+    }
+    if let Some(i) = uapi::STATUS_COUNTERS.iter().position(|c| c.0 == "t2_refused") {
+        if let Some(c) = s.counters.get(i) {
+            c.store(hart.t2_refusals().0, Ordering::Relaxed);
+        }
+    }
 }

@@ -271,50 +271,86 @@ pub const KEMU_EXIT_FAIL: u32 = 3;
 /// Stopped by `KEMU_STOP`, the last close or the owner's death.
 pub const KEMU_EXIT_STOPPED: u32 = 4;
 
-/// Reply of [`KEMU_STATUS`].
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct KemuStatus {
-    /// VM id (unique while the module is loaded).
-    pub id: u32,
-    /// One of the `KEMU_STATE_*` values.
-    pub state: u32,
-    /// One of the `KEMU_EXIT_*` values.
-    pub exit_reason: u32,
-    /// The guest's exit code (for [`KEMU_EXIT_FAIL`]; 0 otherwise).
-    pub exit_code: u32,
-    /// Guest RAM in bytes.
-    pub ram_size: u64,
-    /// Nanoseconds since START (frozen when stopped).
-    pub uptime_ns: u64,
-    /// Guest instructions retired.
-    pub instructions: u64,
-    /// Translated blocks created.
-    pub tbs_translated: u64,
-    /// Soft-MMU TLB misses.
-    pub tlb_misses: u64,
-    /// Traps taken by the hart.
-    pub traps: u64,
-    /// virtio-blk requests served.
-    pub disk_requests: u64,
-    /// Translated blocks executed (ABI 1.4; 0 from older modules).
-    pub tbs_executed: u64,
-    /// Nanoseconds the hart spent translating guest code (ABI 1.4).
-    pub translate_ns: u64,
-    /// Block transitions through a direct chain, without a lookup (ABI 1.4).
-    pub chained: u64,
-    /// Blocks compiled by tier 2 (ABI 1.5).
-    pub t2_compiled: u64,
-    /// Hot blocks tier 2 did not compile (ABI 1.5).
-    pub t2_rejected: u64,
-    /// Blocks executed through their tier-2 code (ABI 1.5).
-    pub t2_executed: u64,
-    /// Nanoseconds spent lowering and JIT-compiling tier-2 blocks (ABI 1.5).
-    pub t2_compile_ns: u64,
-    /// Bytes of tier-2 programs the VM holds now (ABI 1.6), against its budget.
-    pub t2_jit_bytes: u64,
-    /// Tier-2 programs the checker refused (ABI 1.6; a lowering bug if not 0).
-    pub t2_refused: u64,
+/// Declares [`KemuStatus`] and [`STATUS_COUNTERS`] from one list: the header fields,
+/// then the counters (all `u64`), each with the ABI minor version that added it.
+macro_rules! kemu_status {
+    (
+        header { $($(#[$hdoc:meta])* $h:ident: $ht:ty,)* }
+        counters { $($(#[$cdoc:meta])* $c:ident since $minor:literal,)* }
+    ) => {
+        /// Reply of [`KEMU_STATUS`].
+        #[repr(C)]
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+        pub struct KemuStatus {
+            $($(#[$hdoc])* pub $h: $ht,)*
+            $($(#[$cdoc])* pub $c: u64,)*
+        }
+
+        /// The counters of [`KemuStatus`], in struct order: the field's name (also
+        /// `kemuctl`'s JSON key) and the ABI minor version that added it (older modules
+        /// leave it 0).
+        pub const STATUS_COUNTERS: [(&str, u32); [$(stringify!($c),)*].len()] = [$((stringify!($c), $minor),)*];
+
+        impl KemuStatus {
+            /// The counters' values, in the order of [`STATUS_COUNTERS`].
+            pub fn counters(&self) -> [u64; STATUS_COUNTERS.len()] {
+                [$(self.$c,)*]
+            }
+
+            /// Sets the counters from values in the order of [`STATUS_COUNTERS`].
+            pub fn set_counters(&mut self, values: [u64; STATUS_COUNTERS.len()]) {
+                let [$($c,)*] = values;
+                $(self.$c = $c;)*
+            }
+        }
+    };
+}
+
+kemu_status! {
+    header {
+        /// VM id (unique while the module is loaded).
+        id: u32,
+        /// One of the `KEMU_STATE_*` values.
+        state: u32,
+        /// One of the `KEMU_EXIT_*` values.
+        exit_reason: u32,
+        /// The guest's exit code (for [`KEMU_EXIT_FAIL`]; 0 otherwise).
+        exit_code: u32,
+        /// Guest RAM in bytes.
+        ram_size: u64,
+        /// Nanoseconds since START (frozen when stopped).
+        uptime_ns: u64,
+    }
+    counters {
+        /// Guest instructions retired.
+        instructions since 0,
+        /// Translated blocks created.
+        tbs_translated since 0,
+        /// Soft-MMU TLB misses.
+        tlb_misses since 0,
+        /// Traps taken by the hart.
+        traps since 0,
+        /// virtio-blk requests served.
+        disk_requests since 0,
+        /// Translated blocks executed (ABI 1.4; 0 from older modules).
+        tbs_executed since 4,
+        /// Nanoseconds the hart spent translating guest code (ABI 1.4).
+        translate_ns since 4,
+        /// Block transitions through a direct chain, without a lookup (ABI 1.4).
+        chained since 4,
+        /// Blocks compiled by tier 2 (ABI 1.5).
+        t2_compiled since 5,
+        /// Hot blocks tier 2 did not compile (ABI 1.5).
+        t2_rejected since 5,
+        /// Blocks executed through their tier-2 code (ABI 1.5).
+        t2_executed since 5,
+        /// Nanoseconds spent lowering and JIT-compiling tier-2 blocks (ABI 1.5).
+        t2_compile_ns since 5,
+        /// Bytes of tier-2 programs the VM holds now (ABI 1.6), against its budget.
+        t2_jit_bytes since 6,
+        /// Tier-2 programs the checker refused (ABI 1.6; a lowering bug if not 0).
+        t2_refused since 6,
+    }
 }
 
 /// Size of [`KemuStatus`] in ABI 1.3 (the first with [`KEMU_LIST_VMS`]): the legacy

@@ -36,11 +36,14 @@ fn expectations() -> Vec<(String, u64)> {
     layout!(KemuStart, "kemu_start", pc, args, flags, tohost, fromhost);
     layout!(KemuDisk, "kemu_disk", fd, slot, flags, cache_mode, reserved);
     layout!(KemuVmList, "kemu_vm_list", statuses, capacity, entry_size);
-    layout!(
-        KemuStatus, "kemu_status", id, state, exit_reason, exit_code, ram_size, uptime_ns, instructions,
-        tbs_translated, tlb_misses, traps, disk_requests, tbs_executed, translate_ns, chained, t2_compiled,
-        t2_rejected, t2_executed, t2_compile_ns, t2_jit_bytes, t2_refused
-    );
+    layout!(KemuStatus, "kemu_status", id, state, exit_reason, exit_code, ram_size, uptime_ns);
+    // The counters, from the one list that declares them: every one must be in kemu.h,
+    // in order, as a __u64 right after the previous one.
+    let first = offset_of!(KemuStatus, uptime_ns) + 8;
+    for (i, (name, _)) in STATUS_COUNTERS.iter().enumerate() {
+        v.push((format!("offsetof(struct kemu_status, {name})"), (first + 8 * i) as u64));
+        v.push((format!("sizeof(((struct kemu_status *)0)->{name})"), 8));
+    }
     v.push(("KEMU_STATUS_SIZE_VER0".into(), KEMU_STATUS_SIZE_VER0 as u64));
     v.push(("KEMU_START_SIZE_VER0".into(), KEMU_START_SIZE_VER0 as u64));
     v.push(("KEMU_LIST_ENTRY_MAX".into(), u64::from(KEMU_LIST_ENTRY_MAX)));
