@@ -94,9 +94,7 @@ kemuctl_fnptr="$repo/target/fnptr/x86_64-unknown-linux-gnu/release/kemuctl"
 # CPU-only comparison (MIPS, dispatch designs): ktranslator's bare-metal pi benchmark
 # program, run with no firmware and no OS (`--bios none`) by every configuration.
 ktests="$repo/ktranslator/tests/guest"
-riscv64-linux-gnu-gcc -march=rv64gc -mabi=lp64d -nostdlib -nostartfiles -static -fno-pie -no-pie \
-    -mcmodel=medany -Wl,--build-id=none -Wl,--no-warn-rwx-segments -I "$ktests" -T "$ktests/link.ld" \
-    -O2 -DN="$([ "$quick" = 1 ] && echo 300 || echo 2000)" -o "$work/pi-bare.elf" "$ktests/pi.c"
+"$repo/tests/baremetal/cc" -O2 -DN="$([ "$quick" = 1 ] && echo 300 || echo 2000)" -o "$work/pi-bare.elf" "$ktests/pi.c"
 
 # The scratch disks the guest's disk workload writes to: ext4, found by label.
 scratch() { # scratch FILE LABEL

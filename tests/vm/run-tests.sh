@@ -43,17 +43,13 @@ bins="$repo/target/x86_64-unknown-linux-gnu/release"
 # Bare-metal RISC-V programs the VM tests run inside kemu.ko (flat binaries at 0x80000000).
 guests="$out/guests"
 mkdir -p "$guests"
-cross_cc() {
-    riscv64-linux-gnu-gcc -march=rv64gc -mabi=lp64d -nostdlib -nostartfiles -static -fno-pie -no-pie \
-        -mcmodel=medany -ffreestanding -fno-builtin -O2 -Wl,--build-id=none,--no-warn-rwx-segments \
-        -T "$here/guests/link.ld" "$@"
-}
+cross_cc() { "$repo/tests/baremetal/cc" "$@"; }
 for src in "$here"/guests/*.S "$here"/guests/*.c; do
     g=$(basename "${src%.*}")
     case "$src" in
         *-start.S) continue ;;                                   # entry code of a C guest
         *.c) start="$here/guests/$g-start.S"; [ -f "$start" ] || start="$here/guests/diskio-start.S"
-             cross_cc -o "$guests/$g.elf" "$start" "$src" ;;
+             cross_cc -O2 -ffreestanding -fno-builtin -o "$guests/$g.elf" "$start" "$src" ;;
         *) cross_cc -o "$guests/$g.elf" "$src" ;;
     esac
     riscv64-linux-gnu-objcopy -O binary "$guests/$g.elf" "$guests/$g.bin"
@@ -62,9 +58,7 @@ done
 # which kemu's board has at the same address), run inside kemu.ko with tier 2.
 isa="$repo/ktranslator/tests/guest"
 for g in rv64i rv64m rv64a csr_trap smc fp vm; do
-    riscv64-linux-gnu-gcc -march=rv64gc -mabi=lp64d -nostdlib -nostartfiles -static -fno-pie -no-pie \
-        -mcmodel=medany -Wl,--build-id=none,--no-warn-rwx-segments -I "$isa" -T "$isa/link.ld" \
-        -o "$guests/isa-$g.elf" "$isa/$g.S"
+    cross_cc -o "$guests/isa-$g.elf" "$isa/$g.S"
 done
 
 # shellcheck source=bad-patterns.sh

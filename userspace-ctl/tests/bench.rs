@@ -165,9 +165,8 @@ fn firmware(dir: &Path, text: &str) -> Option<PathBuf> {
     )
     .unwrap();
     let elf = dir.join("fw.elf");
-    let o = Command::new(CROSS_CC)
-        .args(["-march=rv64gc", "-mabi=lp64d", "-nostdlib", "-nostartfiles", "-static", "-Wl,-Ttext=0x80000000"])
-        .args(["-Wl,--build-id=none", "-o"])
+    let o = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/baremetal/cc"))
+        .arg("-o")
         .arg(&elf)
         .arg(&src)
         .output()

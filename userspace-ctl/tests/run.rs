@@ -31,32 +31,18 @@ fn build(name: &str, src: &str) -> PathBuf {
     let dir = tmp();
     let s = dir.join(format!("{name}.S"));
     std::fs::write(&s, src).unwrap();
-    build_file(name, &s, &dir.join("link.ld"))
+    build_file(name, &s)
 }
 
-fn build_file(name: &str, src: &Path, ld: &Path) -> PathBuf {
-    build_files(name, &[src], ld)
+fn build_file(name: &str, src: &Path) -> PathBuf {
+    build_files(name, &[src])
 }
 
-fn build_files(name: &str, srcs: &[&Path], ld: &Path) -> PathBuf {
-    if !ld.exists() {
-        std::fs::write(
-            ld,
-            "OUTPUT_ARCH(riscv)\nENTRY(_start)\nSECTIONS\n{\n  . = 0x80000000;\n  .text : { *(.text.init) *(.text .text.*) }\n  . = ALIGN(0x1000);\n  .tohost : { *(.tohost) }\n  . = ALIGN(0x1000);\n  .data : { *(.data .data.* .rodata .rodata.* .sdata .sdata.*) }\n  .bss : { *(.bss .bss.* .sbss .sbss.*) }\n}\n",
-        )
-        .unwrap();
-    }
+fn build_files(name: &str, srcs: &[&Path]) -> PathBuf {
     let out = tmp().join(format!("{name}.elf"));
-    let o = Command::new(CROSS_CC)
-        .args(["-march=rv64gc", "-mabi=lp64d", "-nostdlib", "-nostartfiles", "-static", "-fno-pie", "-no-pie"])
-        .args(["-mcmodel=medany", "-Wl,--build-id=none", "-Wl,--no-warn-rwx-segments"])
-        .arg("-I")
-        .arg(ktranslator_guest_dir())
-        .arg("-I")
-        .arg(vm_guest_dir())
-        .arg("-T")
-        .arg(ld)
-        .arg("-o")
+    // The one build fragment of the bare-metal programs (flags and linker script).
+    let o = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/baremetal/cc"))
+        .args(["-O2", "-ffreestanding", "-fno-builtin", "-o"])
         .arg(&out)
         .args(srcs)
         .output()
@@ -173,7 +159,7 @@ fn ktranslator_guest_programs_pass() {
     need_cc!();
     let dir = ktranslator_guest_dir();
     for name in ["rv64i", "rv64m", "rv64a", "csr_trap", "smc", "fp", "vm"] {
-        let elf = build_file(&format!("kt_{name}"), &dir.join(format!("{name}.S")), &dir.join("link.ld"));
+        let elf = build_file(&format!("kt_{name}"), &dir.join(format!("{name}.S")));
         let o = run_bare(&elf);
         assert_eq!(o.status.code(), Some(0), "{name}: {}", String::from_utf8_lossy(&o.stderr));
     }
@@ -240,7 +226,7 @@ fn labelled_disk(name: &str, label: &str) -> PathBuf {
 fn several_disks_in_slot_order() {
     need_cc!();
     let guest_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/guests");
-    let elf = build_file("multidisk", &guest_dir.join("multidisk.c"), &tmp().join("link.ld"));
+    let elf = build_file("multidisk", &guest_dir.join("multidisk.c"));
     let d0 = labelled_disk("md0.img", "the image");
     let d1 = labelled_disk("md1.img", "first extra");
     let d2 = labelled_disk("md2.img", "read-only extra");
@@ -313,7 +299,7 @@ fn disk_options_are_checked() {
 fn dma_over_translated_code_runs_the_new_code() {
     need_cc!();
     let g = vm_guest_dir();
-    let elf = build_files("dmacode", &[&g.join("diskio-start.S"), &g.join("dmacode.c")], &tmp().join("link.ld"));
+    let elf = build_files("dmacode", &[&g.join("diskio-start.S"), &g.join("dmacode.c")]);
     for tier in ["1", "2"] {
         let disk = tmp().join(format!("dmacode-{tier}.img"));
         let mut img = vec![0u8; 1 << 20];

@@ -237,13 +237,8 @@ pub fn build_guest(name: &str, extra: &[&str]) -> Vec<u8> {
     static BUILDS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = BUILDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let out = out_dir.join(format!("{name}.{}.{n}.elf", std::process::id()));
-    let output = Command::new(CROSS_CC)
-        .args(["-march=rv64gc", "-mabi=lp64d", "-nostdlib", "-nostartfiles", "-static", "-fno-pie", "-no-pie"])
-        .args(["-mcmodel=medany", "-Wl,--build-id=none", "-Wl,--no-warn-rwx-segments"])
-        .arg("-I")
-        .arg(guest_dir())
-        .arg("-T")
-        .arg(guest_dir().join("link.ld"))
+    // The one build fragment of the bare-metal programs (flags and linker script).
+    let output = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/baremetal/cc"))
         .args(extra)
         .arg("-o")
         .arg(&out)
