@@ -35,11 +35,9 @@ struct VmConsole {
 impl ConsoleTarget for VmConsole {
     fn console_input(&self, mut bytes: &[u8]) -> bool {
         while !bytes.is_empty() {
-            // SAFETY: writes from a valid buffer of the given length to the VM file.
-            let n = unsafe { libc::write(self.dev.file().as_raw_fd(), bytes.as_ptr().cast(), bytes.len()) };
-            match n {
-                n if n > 0 => bytes = &bytes[n as usize..],
-                _ if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted => {}
+            match rustix::io::write(self.dev.file(), bytes) {
+                Ok(n) if n > 0 => bytes = bytes.get(n..).unwrap_or(&[]),
+                Err(rustix::io::Errno::INTR) => {}
                 _ => return true, // The VM has stopped (EPIPE): the input has nowhere to go.
             }
         }
@@ -164,16 +162,14 @@ fn console_until_stopped(
     let mut stdout = std::io::stdout().lock();
     let mut buf = [0u8; 4096];
     loop {
-        // SAFETY: reads into a valid, writable buffer of the given length.
-        let n = unsafe { libc::read(dev.file().as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
-        match n {
-            0 => break,
-            n if n > 0 => {
-                stdout.write_all(&buf[..n as usize])?;
+        match rustix::io::read(dev.file(), &mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                stdout.write_all(buf.get(..n).unwrap_or(&[]))?;
                 stdout.flush()?;
             }
-            _ if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted => {}
-            _ => return Err(format!("reading the console of VM {id}: {}", std::io::Error::last_os_error()).into()),
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(format!("reading the console of VM {id}: {}", std::io::Error::from(e)).into()),
         }
     }
     drop(console);

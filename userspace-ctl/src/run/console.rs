@@ -19,6 +19,8 @@ use std::io::Read;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use rustix::termios::{isatty, tcgetattr, tcsetattr, OptionalActions, Termios};
+
 /// Where console input goes and who is told to quit: the userspace machine of
 /// `kemuctl run`, or the VM file of `kemuctl start`.
 pub(crate) trait ConsoleTarget: Send + Sync {
@@ -70,14 +72,14 @@ impl Escapes {
 }
 
 /// The terminal settings to restore, once raw mode is on.
-static SAVED: OnceLock<libc::termios> = OnceLock::new();
+static SAVED: OnceLock<Termios> = OnceLock::new();
 
-/// Puts the terminal back as it was before raw mode (no-op if it never changed).
+/// Puts the terminal back as it was before raw mode (no-op if it never changed). Only
+/// an ioctl: async-signal-safe. Stdin may be anything by now, in which case it fails
+/// harmlessly.
 pub(crate) fn restore_terminal() {
     if let Some(t) = SAVED.get() {
-        // SAFETY: tcsetattr reads the termios we saved; fd 0 may be anything by now, in
-        // which case the call fails harmlessly. It is async-signal-safe.
-        unsafe { libc::tcsetattr(0, libc::TCSANOW, t) };
+        let _ = tcsetattr(std::io::stdin(), OptionalActions::Now, t);
     }
 }
 
@@ -93,28 +95,22 @@ extern "C" fn on_fatal_signal(sig: libc::c_int) {
 
 /// Puts the terminal on stdin in raw mode; false if stdin is no terminal.
 fn enter_raw_mode() -> bool {
-    // SAFETY: isatty only inspects fd 0.
-    if unsafe { libc::isatty(0) } != 1 {
+    let stdin = std::io::stdin();
+    if !isatty(&stdin) {
         return false;
     }
-    // SAFETY: termios is plain data; tcgetattr fills it.
-    let mut t: libc::termios = unsafe { std::mem::zeroed() };
-    // SAFETY: `t` is a valid termios to write into.
-    if unsafe { libc::tcgetattr(0, &mut t) } != 0 {
-        return false;
-    }
+    let Ok(t) = tcgetattr(&stdin) else { return false };
+    let mut raw = t.clone();
     if SAVED.set(t).is_err() {
         return false;
     }
+    // (Installing a signal handler is outside rustix: libc.)
     for sig in [libc::SIGTERM, libc::SIGHUP, libc::SIGINT, libc::SIGQUIT] {
         // SAFETY: the handler only calls async-signal-safe functions.
         unsafe { libc::signal(sig, on_fatal_signal as extern "C" fn(libc::c_int) as libc::sighandler_t) };
     }
-    let mut raw = t;
-    // SAFETY: `raw` is a valid termios; cfmakeraw only edits it.
-    unsafe { libc::cfmakeraw(&mut raw) };
-    // SAFETY: `raw` is a valid termios for fd 0.
-    unsafe { libc::tcsetattr(0, libc::TCSANOW, &raw) == 0 }
+    raw.make_raw();
+    tcsetattr(&stdin, OptionalActions::Now, &raw).is_ok()
 }
 
 /// The console; restores the terminal when dropped.
