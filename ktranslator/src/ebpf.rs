@@ -47,50 +47,9 @@ use super::exec::{EXIT_CHAIN0, EXIT_CHAIN1, EXIT_JUMP};
 use super::hart::{Hart, Stats, TlbEntry, ACC_LOAD, ACC_STORE, TLB_SIZE};
 use super::tcache::TbInfo;
 
-// Instruction classes, sizes, modes and operations (Linux include/uapi/linux/bpf.h).
-const LD: u8 = 0x00;
-const LDX: u8 = 0x01;
-const STX: u8 = 0x03;
-const ALU: u8 = 0x04;
-const JMP: u8 = 0x05;
-const ALU64: u8 = 0x07;
-const W: u8 = 0x00;
-const H: u8 = 0x08;
-const B: u8 = 0x10;
-const DW: u8 = 0x18;
-const IMM: u8 = 0x00;
-const MEM: u8 = 0x60;
-const K: u8 = 0x00;
-const X: u8 = 0x08;
-const ADD: u8 = 0x00;
-const SUB: u8 = 0x10;
-const MUL: u8 = 0x20;
-const OR: u8 = 0x40;
-const AND: u8 = 0x50;
-const LSH: u8 = 0x60;
-const RSH: u8 = 0x70;
-const XOR: u8 = 0xa0;
-const MOV: u8 = 0xb0;
-const ARSH: u8 = 0xc0;
-const DIV: u8 = 0x30;
-const MOD: u8 = 0x90;
-const NEG: u8 = 0x80;
-const JA: u8 = 0x00;
-const JEQ: u8 = 0x10;
-const JGT: u8 = 0x20;
-const JGE: u8 = 0x30;
-const JNE: u8 = 0x50;
-const JSGE: u8 = 0x70;
-const CALL: u8 = 0x80;
-const EXIT: u8 = 0x90;
-const JLT: u8 = 0xa0;
-const JSLT: u8 = 0xc0;
-
-/// One eBPF instruction, as the kernel's `struct bpf_insn` lays it out in memory
-/// (code, dst | src << 4, off, imm; little-endian), read as a little-endian u64.
-pub const fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> u64 {
-    (code as u64) | (((dst & 15) | (src << 4)) as u64) << 8 | ((off as u16) as u64) << 16 | ((imm as u32) as u64) << 32
-}
+// The eBPF encoding: one definition, shared with kemuctl's JIT.
+use super::bpf::*;
+pub use super::bpf::insn;
 
 // Hart fields the programs use (byte offsets from r6). eBPF memory offsets are signed
 // 16-bit: all of them must be below 32 KiB (hart.rs puts them first).

@@ -44,6 +44,7 @@
 //! the hart never allocates: the host provides the hart's memory (zeroed or not, see
 //! [`hart::Hart::init_in_place`]), guest RAM and the translation-cache arena.
 
+pub mod bpf;
 pub mod bus;
 pub mod csr;
 pub mod decode;

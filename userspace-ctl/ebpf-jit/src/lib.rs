@@ -31,6 +31,8 @@ pub mod hooks;
 
 use std::fmt;
 
+use ktranslator::bpf::{self, Insn};
+
 /// A compiled program: `unsafe extern "C" fn(ctx: *mut u8) -> u64` (eBPF r1 = ctx,
 /// returns r0).
 pub type JitFn = unsafe extern "C" fn(ctx: *mut u8) -> u64;
@@ -201,7 +203,7 @@ impl JitArena {
 
     /// Compiles `insns` (each u64 is one 8-byte struct bpf_insn as the kernel lays it
     /// out, little-endian: code u8, dst_reg:4 | src_reg:4 << 4, off i16, imm i32).
-    /// `helper(imm)` resolves a BPF_CALL's imm to the absolute address of an
+    /// `helper(imm)` resolves a bpf::CALL's imm to the absolute address of an
     /// `extern "C" fn(u64, u64, u64, u64, u64) -> u64`; None -> JitError::BadProgram.
     ///
     /// The returned function runs from this arena: it must not be called after the arena
@@ -260,54 +262,7 @@ impl JitArena {
 }
 
 // ---------------------------------------------------------------------------------------
-// Instruction encoding constants (include/uapi/linux/bpf.h, bpf_common.h).
-
-const BPF_LD: u8 = 0x00;
-const BPF_LDX: u8 = 0x01;
-const BPF_ST: u8 = 0x02;
-const BPF_STX: u8 = 0x03;
-const BPF_ALU: u8 = 0x04;
-const BPF_JMP: u8 = 0x05;
-const BPF_JMP32: u8 = 0x06;
-const BPF_ALU64: u8 = 0x07;
-
-const BPF_H: u8 = 0x08;
-const BPF_B: u8 = 0x10;
-const BPF_DW: u8 = 0x18;
-const BPF_IMM: u8 = 0x00;
-const BPF_MEM: u8 = 0x60;
-
-const BPF_X: u8 = 0x08;
-
-const BPF_ADD: u8 = 0x00;
-const BPF_SUB: u8 = 0x10;
-const BPF_MUL: u8 = 0x20;
-const BPF_DIV: u8 = 0x30;
-const BPF_OR: u8 = 0x40;
-const BPF_AND: u8 = 0x50;
-const BPF_LSH: u8 = 0x60;
-const BPF_RSH: u8 = 0x70;
-const BPF_NEG: u8 = 0x80;
-const BPF_MOD: u8 = 0x90;
-const BPF_XOR: u8 = 0xa0;
-const BPF_MOV: u8 = 0xb0;
-const BPF_ARSH: u8 = 0xc0;
-const BPF_END: u8 = 0xd0;
-
-const BPF_JA: u8 = 0x00;
-const BPF_JEQ: u8 = 0x10;
-const BPF_JGT: u8 = 0x20;
-const BPF_JGE: u8 = 0x30;
-const BPF_JSET: u8 = 0x40;
-const BPF_JNE: u8 = 0x50;
-const BPF_JSGT: u8 = 0x60;
-const BPF_JSGE: u8 = 0x70;
-const BPF_CALL: u8 = 0x80;
-const BPF_EXIT: u8 = 0x90;
-const BPF_JLT: u8 = 0xa0;
-const BPF_JLE: u8 = 0xb0;
-const BPF_JSLT: u8 = 0xc0;
-const BPF_JSLE: u8 = 0xd0;
+// The eBPF encoding is ktranslator's (`ktranslator::bpf`), shared with the lowering.
 
 // x86 registers.
 const RAX: u8 = 0;
@@ -329,25 +284,6 @@ const R15: u8 = 15;
 /// eBPF register -> x86 register.
 const REG: [u8; 11] = [RAX, RDI, RSI, RDX, RCX, R8, RBX, R13, R14, R15, RBP];
 
-/// One decoded `struct bpf_insn`.
-#[derive(Clone, Copy)]
-struct Insn {
-    code: u8,
-    dst: u8,
-    src: u8,
-    off: i16,
-    imm: i32,
-}
-
-fn decode(raw: u64) -> Insn {
-    Insn {
-        code: raw as u8,
-        dst: (raw >> 8) as u8 & 0xf,
-        src: (raw >> 12) as u8 & 0xf,
-        off: (raw >> 16) as u16 as i16,
-        imm: (raw >> 32) as u32 as i32,
-    }
-}
 
 /// x86 condition codes (the low nibble of `0f 8x` jcc).
 const CC_B: u8 = 0x2;
@@ -531,8 +467,8 @@ impl<'a> Compiler<'a> {
         let mut second = vec![false; n];
         let mut pc = 0;
         while pc < n {
-            let i = decode(self.insns[pc]);
-            if i.code == BPF_LD | BPF_IMM | BPF_DW {
+            let i = Insn::decode(self.insns[pc]);
+            if i.code == bpf::LD | bpf::IMM | bpf::DW {
                 if pc + 1 >= n {
                     return Err(JitError::BadProgram {
                         pc,
@@ -545,8 +481,8 @@ impl<'a> Compiler<'a> {
                 pc += 1;
             }
         }
-        let last = decode(self.insns[n - 1]);
-        if second[n - 1] || (last.code != BPF_JMP | BPF_EXIT && last.code != BPF_JMP | BPF_JA) {
+        let last = Insn::decode(self.insns[n - 1]);
+        if second[n - 1] || (last.code != bpf::JMP | bpf::EXIT && last.code != bpf::JMP | bpf::JA) {
             return Err(JitError::BadProgram {
                 pc: n - 1,
                 what: "last instruction is not EXIT or JA",
@@ -557,7 +493,7 @@ impl<'a> Compiler<'a> {
         let mut pc = 0;
         while pc < n {
             self.offsets[pc] = self.code.len() as u32;
-            let i = decode(self.insns[pc]);
+            let i = Insn::decode(self.insns[pc]);
             if i.dst > 10 || i.src > 10 {
                 return Err(JitError::BadProgram {
                     pc,
@@ -565,15 +501,15 @@ impl<'a> Compiler<'a> {
                 });
             }
             match i.code & 7 {
-                BPF_ALU | BPF_ALU64 => self.alu(pc, i)?,
-                BPF_JMP | BPF_JMP32 => self.jmp(pc, i, &second)?,
-                BPF_LDX | BPF_ST | BPF_STX => self.mem(pc, i)?,
-                BPF_LD => {
-                    if i.code != BPF_LD | BPF_IMM | BPF_DW {
+                bpf::ALU | bpf::ALU64 => self.alu(pc, i)?,
+                bpf::JMP | bpf::JMP32 => self.jmp(pc, i, &second)?,
+                bpf::LDX | bpf::ST | bpf::STX => self.mem(pc, i)?,
+                bpf::LD => {
+                    if i.code != bpf::LD | bpf::IMM | bpf::DW {
                         // LD_ABS / LD_IND and friends.
                         return Err(JitError::Unsupported { pc, opcode: i.code });
                     }
-                    let hi = decode(self.insns[pc + 1]);
+                    let hi = Insn::decode(self.insns[pc + 1]);
                     if hi.code != 0 || hi.dst != 0 || hi.src != 0 || hi.off != 0 {
                         return Err(JitError::BadProgram {
                             pc,
@@ -622,9 +558,9 @@ impl<'a> Compiler<'a> {
     }
 
     fn alu(&mut self, pc: usize, i: Insn) -> R<()> {
-        let w = i.code & 7 == BPF_ALU64;
+        let w = i.code & 7 == bpf::ALU64;
         let op = i.code & 0xf0;
-        let x = i.code & BPF_X != 0;
+        let x = i.code & bpf::X != 0;
         let bad = |what| Err(JitError::BadProgram { pc, what });
         let unsupported = Err(JitError::Unsupported { pc, opcode: i.code });
         if i.dst == 10 {
@@ -634,13 +570,13 @@ impl<'a> Compiler<'a> {
         let src = REG[usize::from(i.src)];
         if i.off != 0 {
             // cpuv4 sdiv/smod/movsx use `off`; nothing else may.
-            return if matches!(op, BPF_DIV | BPF_MOD | BPF_MOV) {
+            return if matches!(op, bpf::DIV | bpf::MOD | bpf::MOV) {
                 unsupported
             } else {
                 bad("reserved field set")
             };
         }
-        if op == BPF_END {
+        if op == bpf::END {
             if w {
                 return unsupported; // cpuv4 unconditional bswap
             }
@@ -649,7 +585,7 @@ impl<'a> Compiler<'a> {
             }
             return self.endian(pc, dst, x, i.imm);
         }
-        if op == BPF_NEG {
+        if op == bpf::NEG {
             if x || i.src != 0 || i.imm != 0 {
                 return bad("reserved field set");
             }
@@ -662,12 +598,12 @@ impl<'a> Compiler<'a> {
             return bad("reserved field set");
         }
         match op {
-            BPF_ADD | BPF_SUB | BPF_OR | BPF_AND | BPF_XOR => {
+            bpf::ADD | bpf::SUB | bpf::OR | bpf::AND | bpf::XOR => {
                 let (rr_op, ext) = match op {
-                    BPF_ADD => (0x01, 0),
-                    BPF_SUB => (0x29, 5),
-                    BPF_OR => (0x09, 1),
-                    BPF_AND => (0x21, 4),
+                    bpf::ADD => (0x01, 0),
+                    bpf::SUB => (0x29, 5),
+                    bpf::OR => (0x09, 1),
+                    bpf::AND => (0x21, 4),
                     _ => (0x31, 6),
                 };
                 if x {
@@ -676,14 +612,14 @@ impl<'a> Compiler<'a> {
                     self.alu_imm(ext, w, dst, i.imm);
                 }
             }
-            BPF_MOV => {
+            bpf::MOV => {
                 if x {
                     self.mov_rr(w, dst, src);
                 } else {
                     self.mov_imm32(dst, i.imm, w);
                 }
             }
-            BPF_MUL => {
+            bpf::MUL => {
                 if x {
                     // imul dst, src
                     self.rex(w, dst, src, false);
@@ -703,10 +639,10 @@ impl<'a> Compiler<'a> {
                     }
                 }
             }
-            BPF_LSH | BPF_RSH | BPF_ARSH => {
+            bpf::LSH | bpf::RSH | bpf::ARSH => {
                 let ext = match op {
-                    BPF_LSH => 4,
-                    BPF_RSH => 5,
+                    bpf::LSH => 4,
+                    bpf::RSH => 5,
                     _ => 7,
                 };
                 if x {
@@ -725,7 +661,7 @@ impl<'a> Compiler<'a> {
                     }
                 }
             }
-            BPF_DIV | BPF_MOD => self.divmod(w, op == BPF_MOD, dst, x.then_some(src), i.imm),
+            bpf::DIV | bpf::MOD => self.divmod(w, op == bpf::MOD, dst, x.then_some(src), i.imm),
             _ => return unsupported,
         }
         Ok(())
@@ -829,7 +765,7 @@ impl<'a> Compiler<'a> {
             _ => {
                 return Err(JitError::BadProgram {
                     pc,
-                    what: "bad BPF_END width",
+                    what: "bad bpf::END width",
                 })
             }
         }
@@ -846,7 +782,7 @@ impl<'a> Compiler<'a> {
         let class = i.code & 7;
         let mode = i.code & 0xe0;
         let size = i.code & 0x18;
-        if mode != BPF_MEM {
+        if mode != bpf::MEM {
             // Atomics, MEMSX, ...
             return Err(JitError::Unsupported { pc, opcode: i.code });
         }
@@ -855,7 +791,7 @@ impl<'a> Compiler<'a> {
         let src = REG[usize::from(i.src)];
         let bad = |what| Err(JitError::BadProgram { pc, what });
         match class {
-            BPF_LDX => {
+            bpf::LDX => {
                 if i.dst == 10 {
                     return bad("write to r10");
                 }
@@ -863,33 +799,33 @@ impl<'a> Compiler<'a> {
                     return bad("reserved field set");
                 }
                 match size {
-                    BPF_B | BPF_H => {
+                    bpf::B | bpf::H => {
                         self.rex(false, dst, src, false);
-                        self.bytes(&[0x0f, if size == BPF_B { 0xb6 } else { 0xb7 }]);
+                        self.bytes(&[0x0f, if size == bpf::B { 0xb6 } else { 0xb7 }]);
                     }
                     _ => {
-                        self.rex(size == BPF_DW, dst, src, false);
+                        self.rex(size == bpf::DW, dst, src, false);
                         self.b(0x8b);
                     }
                 }
                 self.modrm_mem(dst, src, disp);
             }
-            BPF_STX => {
+            bpf::STX => {
                 if i.imm != 0 {
                     return bad("reserved field set");
                 }
                 match size {
-                    BPF_B => {
+                    bpf::B => {
                         self.rex(false, src, dst, (4..8).contains(&src));
                         self.b(0x88);
                     }
-                    BPF_H => {
+                    bpf::H => {
                         self.b(0x66);
                         self.rex(false, src, dst, false);
                         self.b(0x89);
                     }
                     _ => {
-                        self.rex(size == BPF_DW, src, dst, false);
+                        self.rex(size == bpf::DW, src, dst, false);
                         self.b(0x89);
                     }
                 }
@@ -900,13 +836,13 @@ impl<'a> Compiler<'a> {
                     return bad("reserved field set");
                 }
                 match size {
-                    BPF_B => {
+                    bpf::B => {
                         self.rex(false, 0, dst, false);
                         self.b(0xc6);
                         self.modrm_mem(0, dst, disp);
                         self.b(i.imm as u8);
                     }
-                    BPF_H => {
+                    bpf::H => {
                         self.b(0x66);
                         self.rex(false, 0, dst, false);
                         self.b(0xc7);
@@ -914,7 +850,7 @@ impl<'a> Compiler<'a> {
                         self.bytes(&(i.imm as u16).to_le_bytes());
                     }
                     _ => {
-                        self.rex(size == BPF_DW, 0, dst, false);
+                        self.rex(size == bpf::DW, 0, dst, false);
                         self.b(0xc7);
                         self.modrm_mem(0, dst, disp);
                         self.imm32(i.imm);
@@ -926,13 +862,13 @@ impl<'a> Compiler<'a> {
     }
 
     fn jmp(&mut self, pc: usize, i: Insn, second: &[bool]) -> R<()> {
-        let w = i.code & 7 == BPF_JMP;
+        let w = i.code & 7 == bpf::JMP;
         let op = i.code & 0xf0;
-        let x = i.code & BPF_X != 0;
+        let x = i.code & bpf::X != 0;
         let bad = |what| Err(JitError::BadProgram { pc, what });
         let unsupported = Err(JitError::Unsupported { pc, opcode: i.code });
         match op {
-            BPF_EXIT => {
+            bpf::EXIT => {
                 if !w || x {
                     return unsupported;
                 }
@@ -942,7 +878,7 @@ impl<'a> Compiler<'a> {
                 self.epilogue();
                 return Ok(());
             }
-            BPF_CALL => {
+            bpf::CALL => {
                 if !w || x || i.src != 0 {
                     // bpf-to-bpf (src 1), kfunc (src 2), JMP32 CALL.
                     return unsupported;
@@ -969,9 +905,9 @@ impl<'a> Compiler<'a> {
                 }
                 return Ok(());
             }
-            BPF_JA if !w => return unsupported, // cpuv4 gotol
-            BPF_JA | BPF_JEQ | BPF_JNE | BPF_JSET | BPF_JGT | BPF_JGE | BPF_JLT | BPF_JLE
-            | BPF_JSGT | BPF_JSGE | BPF_JSLT | BPF_JSLE => {}
+            bpf::JA if !w => return unsupported, // cpuv4 gotol
+            bpf::JA | bpf::JEQ | bpf::JNE | bpf::JSET | bpf::JGT | bpf::JGE | bpf::JLT | bpf::JLE
+            | bpf::JSGT | bpf::JSGE | bpf::JSLT | bpf::JSLE => {}
             _ => return unsupported,
         }
         let target = pc as i64 + 1 + i64::from(i.off);
@@ -979,23 +915,23 @@ impl<'a> Compiler<'a> {
             return bad("jump target out of range");
         }
         let target = target as usize;
-        if op == BPF_JA {
+        if op == bpf::JA {
             if x || i.dst != 0 || i.src != 0 || i.imm != 0 {
                 return bad("reserved field set");
             }
             self.b(0xe9);
         } else {
             let cc = match op {
-                BPF_JEQ => CC_E,
-                BPF_JNE | BPF_JSET => CC_NE,
-                BPF_JGT => CC_A,
-                BPF_JGE => CC_AE,
-                BPF_JLT => CC_B,
-                BPF_JLE => CC_BE,
-                BPF_JSGT => CC_G,
-                BPF_JSGE => CC_GE,
-                BPF_JSLT => CC_L,
-                _ => CC_LE, // BPF_JSLE
+                bpf::JEQ => CC_E,
+                bpf::JNE | bpf::JSET => CC_NE,
+                bpf::JGT => CC_A,
+                bpf::JGE => CC_AE,
+                bpf::JLT => CC_B,
+                bpf::JLE => CC_BE,
+                bpf::JSGT => CC_G,
+                bpf::JSGE => CC_GE,
+                bpf::JSLT => CC_L,
+                _ => CC_LE, // bpf::JSLE
             };
             let dst = REG[usize::from(i.dst)];
             let src = REG[usize::from(i.src)];
@@ -1004,17 +940,17 @@ impl<'a> Compiler<'a> {
                     return bad("reserved field set");
                 }
                 // cmp dst, src / test dst, src
-                self.rr(if op == BPF_JSET { 0x85 } else { 0x39 }, w, dst, src);
+                self.rr(if op == bpf::JSET { 0x85 } else { 0x39 }, w, dst, src);
             } else {
                 if i.src != 0 {
                     return bad("reserved field set");
                 }
-                if op == BPF_JSET {
+                if op == bpf::JSET {
                     self.rex(w, 0, dst, false);
                     self.b(0xf7);
                     self.modrm_reg(0, dst);
                     self.imm32(i.imm);
-                } else if i.imm == 0 && matches!(op, BPF_JEQ | BPF_JNE) {
+                } else if i.imm == 0 && matches!(op, bpf::JEQ | bpf::JNE) {
                     self.rr(0x85, w, dst, dst);
                 } else {
                     self.alu_imm(7, w, dst, i.imm);
