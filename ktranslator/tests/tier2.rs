@@ -14,6 +14,7 @@
 mod common;
 
 use common::{b_type, s_type, Machine, Rng, RAM_BASE};
+use proptest::prelude::*;
 use ktranslator::hart::Exit;
 
 const CODE: u64 = RAM_BASE;
@@ -113,21 +114,29 @@ fn random_insn(rng: &mut Rng, left: u32) -> u32 {
     }
 }
 
-/// The program: x31 iterations of the body, then a wfi; the trap handler skips the
+/// A random body of `n` instructions: each one from its own seed (so that a shrunk case
+/// keeps the others as they were); with `straight`, no branch, so that the loop is one
+/// block that loops on itself (tier 2 runs such loops inside the block's program).
+fn body(seeds: &[u64], straight: bool) -> Vec<u32> {
+    let n = seeds.len() as u32;
+    (0..n)
+        .zip(seeds)
+        .map(|(i, &seed)| {
+            let mut rng = Rng(seed | 1);
+            let mut w = random_insn(&mut rng, n - 1 - i);
+            while straight && w & 0x7f == 0x63 {
+                w = random_insn(&mut rng, n - 1 - i);
+            }
+            w
+        })
+        .collect()
+}
+
+/// The program: x31 iterations of `body`, then a wfi; the trap handler skips the
 /// faulting instruction.
-fn program(rng: &mut Rng) -> (Vec<u32>, Vec<u32>) {
-    let n = 8 + rng.below(40) as u32;
-    let mut code = Vec::new();
-    // A third of the bodies have no branch, so that the loop is one block that loops on
-    // itself (tier 2 runs such loops inside the block's program).
-    let straight = rng.below(3) == 0;
-    for i in 0..n {
-        let mut w = random_insn(rng, n - 1 - i);
-        while straight && w & 0x7f == 0x63 {
-            w = random_insn(rng, n - 1 - i);
-        }
-        code.push(w);
-    }
+fn program(body: Vec<u32>) -> (Vec<u32>, Vec<u32>) {
+    let n = body.len() as u32;
+    let mut code = body;
     // addi x31, x31, -1; bne x31, x0, -(4 * (n + 1)); wfi; j .
     code.push(i_type(0x13, 0, COUNT_REG, COUNT_REG, -1));
     code.push(b_type(1, COUNT_REG, 0, -4 * (n as i32 + 1)));
@@ -144,6 +153,92 @@ fn program(rng: &mut Rng) -> (Vec<u32>, Vec<u32>) {
         0x3020_0073,           // mret
     ];
     (code, handler)
+}
+
+/// One differential case: a program and what it starts from.
+#[derive(Debug)]
+struct Case {
+    code: Vec<u32>,
+    handler: Vec<u32>,
+    regs: [u64; 32],
+    data: Vec<u8>,
+    budget: u64,
+    fs: u64,
+}
+
+impl Case {
+    /// The case of `body` with registers, data, budget and FS drawn from `rng`.
+    fn new(body: Vec<u32>, rng: &mut Rng) -> Case {
+        let (code, handler) = program(body);
+        let mut regs = [0u64; 32];
+        for (r, v) in regs.iter_mut().enumerate().skip(1) {
+            *v = match rng.below(5) {
+                0 => rng.below(64),
+                1 => DATA + rng.below(4096),
+                // Division edge cases: zero, -1, the most negative 64- and 32-bit values.
+                2 => [0, u64::MAX, 1 << 63, 0xffff_ffff_8000_0000, 0x8000_0000, 0xffff_ffff][rng.below(6) as usize],
+                _ => rng.next(),
+            };
+            if r as u32 == DATA_REG {
+                *v = DATA + 8 * rng.below(8);
+            }
+            if r as u32 == CODE_REG {
+                *v = CODE;
+            }
+            if r as u32 == COUNT_REG {
+                // Mostly a few iterations; sometimes enough for the budget to end the
+                // run inside a loop.
+                *v = if rng.below(4) == 0 { 1 + rng.below(400) } else { 1 + rng.below(6) };
+            }
+        }
+        let mut data = vec![0u8; 4096];
+        data.iter_mut().for_each(|b| *b = rng.next() as u8);
+        let budget = 2_000 + rng.below(3_000);
+        // mstatus.FS: mostly Initial (FP loads and stores work), sometimes Off.
+        let fs = if rng.below(4) == 0 { 0 } else { 1 << 13 };
+        Case { code, handler, regs, data, budget, fs }
+    }
+}
+
+/// What a case did on tier 1 and on tier 2: blocks compiled and executed by tier 2,
+/// traps and SMC flushes in tier 1.
+#[derive(Default)]
+struct Counts {
+    compiled: u64,
+    t2_executed: u64,
+    faults: u64,
+    smc: u64,
+}
+
+/// Three machines: tier 1 only; tier 2 from a block's first execution; after three.
+fn machines() -> [Machine; 3] {
+    let mut m = [Machine::new(1 << 20, 1 << 16), Machine::new(1 << 20, 1 << 16), Machine::new(1 << 20, 1 << 16)];
+    assert!(m[1].enable_tier2(1) && m[2].enable_tier2(3));
+    m
+}
+
+/// Runs `case` on the three machines; the states they end in, in machine order.
+fn run_case(machines: &mut [Machine; 3], case: &Case, counts: &mut Counts) -> Vec<State> {
+    let mut states = Vec::new();
+    for (i, m) in machines.iter_mut().enumerate() {
+        m.hart().reset();
+        setup(m, &case.code, &case.handler, &case.regs, &case.data, case.fs);
+        let before = m.hart().stats;
+        let exit = m.run(case.budget);
+        let after = m.hart().stats;
+        counts.compiled += after.t2_compiled - before.t2_compiled;
+        counts.t2_executed += after.t2_executed - before.t2_executed;
+        if i == 0 {
+            counts.faults += after.traps - before.traps;
+            counts.smc += after.smc_flushes - before.smc_flushes;
+        }
+        let mut s = state(m, exit);
+        // Counters are cumulative across cases: compare this case's part.
+        s.insns -= before.insns;
+        s.traps -= before.traps;
+        states.push(s);
+    }
+    states
 }
 
 fn setup(m: &mut Machine, code: &[u32], handler: &[u32], regs: &[u64; 32], data: &[u8], fs: u64) {
@@ -210,62 +305,19 @@ fn random_programs_agree_across_tiers() {
         return;
     }
     let mut rng = Rng(0x7165_7232_5eed_0001);
-    let mut machines = [Machine::new(1 << 20, 1 << 16), Machine::new(1 << 20, 1 << 16), Machine::new(1 << 20, 1 << 16)];
-    assert!(machines[1].enable_tier2(1) && machines[2].enable_tier2(3));
-    let mut compiled = 0;
-    let mut t2_executed = 0;
-    let mut faults = 0;
-    let mut smc = 0;
+    let mut machines = machines();
+    let mut c = Counts::default();
     for case in 0..4000 {
-        let (code, handler) = program(&mut rng);
-        let mut regs = [0u64; 32];
-        for (r, v) in regs.iter_mut().enumerate().skip(1) {
-            *v = match rng.below(5) {
-                0 => rng.below(64),
-                1 => DATA + rng.below(4096),
-                // Division edge cases: zero, -1, the most negative 64- and 32-bit values.
-                2 => [0, u64::MAX, 1 << 63, 0xffff_ffff_8000_0000, 0x8000_0000, 0xffff_ffff][rng.below(6) as usize],
-                _ => rng.next(),
-            };
-            if r as u32 == DATA_REG {
-                *v = DATA + 8 * rng.below(8);
-            }
-            if r as u32 == CODE_REG {
-                *v = CODE;
-            }
-            if r as u32 == COUNT_REG {
-                // Mostly a few iterations; sometimes enough for the budget to end the
-                // run inside a loop.
-                *v = if rng.below(4) == 0 { 1 + rng.below(400) } else { 1 + rng.below(6) };
-            }
-        }
-        let mut data = vec![0u8; 4096];
-        data.iter_mut().for_each(|b| *b = rng.next() as u8);
-        let budget = 2_000 + rng.below(3_000);
-        // mstatus.FS: mostly Initial (FP loads and stores work), sometimes Off.
-        let fs = if rng.below(4) == 0 { 0 } else { 1 << 13 };
-        let mut states = Vec::new();
-        for (i, m) in machines.iter_mut().enumerate() {
-            m.hart().reset();
-            setup(m, &code, &handler, &regs, &data, fs);
-            let before = m.hart().stats;
-            let exit = m.run(budget);
-            let after = m.hart().stats;
-            compiled += after.t2_compiled - before.t2_compiled;
-            t2_executed += after.t2_executed - before.t2_executed;
-            if i == 0 {
-                faults += after.traps - before.traps;
-                smc += after.smc_flushes - before.smc_flushes;
-            }
-            let mut s = state(m, exit);
-            // Counters are cumulative across cases: compare this case's part.
-            s.insns -= before.insns;
-            s.traps -= before.traps;
-            states.push(s);
-        }
+        let n = 8 + rng.below(40) as usize;
+        let straight = rng.below(3) == 0;
+        let seeds: Vec<u64> = (0..n).map(|_| rng.next()).collect();
+        let k = Case::new(body(&seeds, straight), &mut rng);
+        let states = run_case(&mut machines, &k, &mut c);
+        let code = &k.code;
         assert_eq!(states[0], states[1], "case {case}: tier 2 (threshold 1) differs from tier 1; code {code:08x?}");
         assert_eq!(states[0], states[2], "case {case}: tier 2 (threshold 3) differs from tier 1; code {code:08x?}");
     }
+    let Counts { compiled, t2_executed, faults, smc } = c;
     eprintln!("tier 2 differential: {compiled} blocks compiled, {t2_executed} executed; {faults} traps, {smc} SMC flushes in tier 1");
     assert!(compiled > 1000 && t2_executed > 10_000, "tier 2 hardly ran");
     assert!(faults > 100 && smc > 10, "the programs must fault and modify their code");
@@ -273,6 +325,26 @@ fn random_programs_agree_across_tiers() {
         assert_eq!(m.disable_tier2(), 0, "programs left alive");
         let st = m.hart().stats;
         assert_eq!(st.t2_freed, st.t2_compiled);
+    }
+}
+
+// The same comparison with proptest: a failing case shrinks to the fewest instructions
+// (and simplest seeds) that still differ, which the seeded test above cannot do.
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_programs_agree_across_tiers_shrinking(
+        seeds in proptest::collection::vec(any::<u64>(), 1..48),
+        setup_seed in any::<u64>(),
+        straight in any::<bool>(),
+    ) {
+        if cfg!(target_arch = "x86_64") {
+            let case = Case::new(body(&seeds, straight), &mut Rng(setup_seed | 1));
+            let states = run_case(&mut machines(), &case, &mut Counts::default());
+            prop_assert_eq!(&states[0], &states[1], "tier 2 (threshold 1) differs from tier 1; case {:08x?}", case);
+            prop_assert_eq!(&states[0], &states[2], "tier 2 (threshold 3) differs from tier 1; case {:08x?}", case);
+        }
     }
 }
 
