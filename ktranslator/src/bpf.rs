@@ -1,7 +1,7 @@
 //! The eBPF instruction set as tier 2 uses it: the encoding of Linux's `struct bpf_insn`
 //! (include/uapi/linux/bpf.h, Documentation/bpf/standardization/instruction-set.rst).
 //! One definition, shared by the lowering ([`super::ebpf`]) and kemuctl's JIT
-//! (`userspace-ctl/ebpf-jit`). The program checker ([`super::t2check`]) spells the
+//! (`ebpf-jit/`). The program checker ([`super::t2check`]) spells the
 //! encoding out again on purpose: a mistake here must not fool both the lowering and the
 //! check of its output.
 //!
