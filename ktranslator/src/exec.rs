@@ -1,17 +1,12 @@
 //! The micro-op executor: runs one translated block.
 //!
 //! Every op has one handler (`op_*` below, `#[inline(always)]`), listed once in
-//! `op_table!`, which generates the two dispatch designs:
-//!
-//! - default: a `match` on the op byte inside the loop over the block's micro-ops
-//!   (`Hart::dispatch`); the handlers are inlined into the arms. With jump tables
-//!   this is one indirect jump per op; without them (x86 kernels: IBT builds Rust with
-//!   `-Cjump-tables=n`) LLVM emits a compare tree of about 8 levels instead, and
-//!   feature `hot-dispatch` (on in kemu.ko) gives the 32 hottest ops a tree of their
-//!   own, 3 levels shallower.
-//! - feature `dispatch-fnptr`: the same loop calls `HANDLERS[op]`, a 256-entry table of
-//!   function pointers: one indirect call and return per op, whatever the jump-table
-//!   setting.
+//! `op_table!`, which generates the dispatch: a `match` on the op byte inside the loop
+//! over the block's micro-ops ([`Hart::exec_uop`]); the handlers are inlined into the
+//! arms. With jump tables this is one indirect jump per op; without them (x86 kernels:
+//! IBT builds Rust with `-Cjump-tables=n`) LLVM emits a compare tree of about 8 levels
+//! instead, and feature `hot-dispatch` (on in kemu.ko) gives the 32 hottest ops a tree
+//! of their own, 3 levels shallower.
 //!
 //! The op's index in its block (`Uop::idx`) gives the retired count at an exit, so
 //! the loop keeps no counter; memory accesses inline only the TLB hit path. Every
@@ -276,28 +271,10 @@ impl Hart {
     }
 }
 
-impl Hart {
-    /// Runs micro-op `u` of the current block with its handler, by the configured
-    /// dispatch design; returns [`NEXT`] or the `EXIT_*` kind that ends the block.
-    #[inline(always)]
-    pub(super) fn exec_uop(&mut self, bus: &mut &mut dyn Bus, u: &Uop) -> u8 {
-        #[cfg(not(feature = "dispatch-fnptr"))]
-        let r = self.dispatch(bus, u);
-        #[cfg(feature = "dispatch-fnptr")]
-        let r = HANDLERS[usize::from(u.op as u8)](self, bus, u);
-        r
-    }
-}
-
 /// What a handler returns to go on with the next micro-op of the block (not an
 /// `EXIT_*` kind).
 const NEXT: u8 = 0xff;
 const _: () = assert!(NEXT as i32 == super::ebpf::HELPER_NEXT);
-
-/// A micro-op handler: `(hart, bus, op)`, returning [`NEXT`] or the `EXIT_*` kind
-/// that ends the block.
-#[cfg(feature = "dispatch-fnptr")]
-pub(super) type Handler = fn(&mut Hart, &mut &mut dyn Bus, &Uop) -> u8;
 
 /// Sign-extends the low `n` bytes of `v`.
 #[inline(always)]
@@ -577,16 +554,16 @@ impl Hart {
     }
 }
 
-/// Lists the handler of every op once, and generates from it both dispatch designs:
-/// the `match` ([`Hart::dispatch`], default) and the handler table ([`HANDLERS`],
-/// feature `dispatch-fnptr`). The match must name every op (the compiler checks it,
-/// in both configurations), so it needs no range check before its jump table.
+/// Lists the handler of every op once, and generates from it the dispatch
+/// ([`Hart::exec_uop`]). The match must name every op (the compiler checks it), so it
+/// needs no range check before its jump table.
 macro_rules! op_table {
     ($($($op:ident)|+ => $h:expr,)*) => {
         impl Hart {
+            /// Runs micro-op `u` of the current block with its handler; returns
+            /// [`NEXT`] or the `EXIT_*` kind that ends the block.
             #[inline(always)]
-            #[cfg_attr(feature = "dispatch-fnptr", allow(dead_code))]
-            pub(super) fn dispatch(&mut self, bus: &mut &mut dyn Bus, u: &Uop) -> u8 {
+            pub(super) fn exec_uop(&mut self, bus: &mut &mut dyn Bus, u: &Uop) -> u8 {
                 use Op::*;
                 // Without jump tables, the hot ops' own compare tree (LLVM drops the
                 // cases the range check rules out from each copy).
@@ -601,15 +578,6 @@ macro_rules! op_table {
                 }
             }
         }
-
-        /// Handler of each op, indexed by the op byte (256 entries, so indexing with a
-        /// `u8` needs no bounds check; values that are not ops raise illegal).
-        #[cfg(feature = "dispatch-fnptr")]
-        pub(super) static HANDLERS: [Handler; 256] = {
-            let mut t: [Handler; 256] = [Hart::op_illegal as Handler; 256];
-            $($(t[Op::$op as usize] = $h;)+)*
-            t
-        };
     };
 }
 
