@@ -18,39 +18,9 @@
 //! jump and no other taken branch. Tail merging, which would join the handlers'
 //! identical endings again, is off for the workspace (`.cargo/config.toml`, Kbuild).
 //!
-//! Measured before the `End` op (2026-11-21, 2-core x86_64 VM with eIBRS, `bench`
-//! test, pi spigot; callgrind host instructions for 600 digits = 16.8 M guest
-//! instructions, deterministic; wall MIPS for 2000 digits = 186.7 M guest
-//! instructions, best of 4 interleaved runs on a loaded host):
-//!
-//! | build | `match` | `dispatch-fnptr` |
-//! |---|---|---|
-//! | jump tables (userspace default) | 431.7 M instr., 495 MIPS | 515.8 M, 501 MIPS |
-//! | no jump tables (`-min-jump-table-entries`, like kemu.ko) | 585.5 M, 309 MIPS | 515.8 M, 491 MIPS |
-//! | retpolines (`+retpoline-indirect-calls,+retpoline-indirect-branches`) | 309 MIPS | 70 MIPS |
-//!
-//! So: with jump tables both are equally fast (the match runs 16% fewer
-//! instructions); without jump tables the handler table is 1.6x faster, unless every
-//! indirect call goes through a retpoline thunk (CPUs without eIBRS/AutoIBRS, where the
-//! kernel keeps retpolines), where the match is 4.4x faster. kemu.ko should use
-//! `dispatch-fnptr` when the kernel patched its retpolines out (`spectre_v2` reports
-//! "Enhanced / Automatic IBRS"), the match otherwise; return thunks
-//! (`CONFIG_MITIGATION_RETHUNK` on CPUs that need them) would also tax the one return
-//! per op of the table design, which userspace cannot measure.
-//!
-//! A threaded variant (each handler calling the next op's handler in tail position,
-//! no central loop) ran the fewest instructions without jump tables (459 M) but was
-//! the slowest on real hardware (308 MIPS with jump tables), so it was dropped.
-//!
-//! 2026-11-22, `match` with jump tables, same 600 digits: 436 M host instructions
-//! before the `End` op and the one-check block entry, 401 M after; 374 M with RAM's
-//! one-compare bounds check and no tail merging; 292 M (17.3 per guest instruction)
-//! with chains followed inside the loop. Without jump tables: 636 M before, 474 M
-//! after (with `hot-dispatch`). The handler table gained nothing (its call and return
-//! per op stay) and is now the slower design in every case measured: bare-metal pi
-//! without jump tables 426 MIPS for the `match` against 379, in kemu.ko in the TCG VM
-//! 36.6 against 26.3. So the `match` is the design everywhere, and choosing one at
-//! module load (the plan above) is dropped. README "Performance" has the details.
+//! The `match` is the only dispatch design: a table of handler function pointers and a
+//! threaded design (each handler calling the next) were measured against it and
+//! dropped, since neither was faster where kemu runs (see docs/journal-code.md).
 
 // Sign-extension chains (`as i32 as i64 as u64`) read best as casts.
 #![allow(clippy::cast_lossless)]
