@@ -30,25 +30,10 @@ use super::csr::{cause, CsrOp, MSTATUS_FS, MSTATUS_TVM, MSTATUS_TW};
 #[cfg(feature = "hot-dispatch")]
 use super::decode::HOT_LAST;
 use super::decode::{Op, Uop, X_SINK};
+use super::exit::ExitKind;
 use super::hart::{prv, Hart};
 use super::mmu::Stop;
 use super::tcache::END_UOP;
-
-/// Left through the taken/static exit (chain slot 0).
-pub(super) const EXIT_CHAIN0: u8 = 0;
-/// Left through the fall-through exit (chain slot 1).
-pub(super) const EXIT_CHAIN1: u8 = 1;
-/// Indirect jump: look the target up.
-pub(super) const EXIT_JUMP: u8 = 2;
-/// Static state changed (CSR, xRET, fences, invalidated code): look up again.
-pub(super) const EXIT_SYNC: u8 = 3;
-/// A trap was taken.
-pub(super) const EXIT_TRAP: u8 = 4;
-/// WFI retired.
-pub(super) const EXIT_WFI: u8 = 5;
-/// Not an exit: a chain exit went on to the next block (`Hart::next_uop`), inside
-/// `exec_tb`.
-const EXIT_CHAINED: u8 = 0xfe;
 
 #[inline(always)]
 fn sext32(v: u64) -> u64 {
@@ -91,29 +76,30 @@ impl Hart {
     /// The instruction of op `u` raised the pending exception (the ones before it in
     /// its block retired).
     #[cold]
-    fn exit_trap(&mut self, u: &Uop) -> u8 {
+    fn exit_trap(&mut self, u: &Uop) -> ExitKind {
         self.retire(usize::from(u.idx));
         self.pc = self.tb_vpc.wrapping_add(u64::from(u.pc_off));
         let (c, t) = (self.exc_cause, self.exc_tval);
         self.take_trap(c, t);
-        EXIT_TRAP
+        ExitKind::Trap
     }
 
     #[cold]
-    fn exit_illegal(&mut self, u: &Uop) -> u8 {
+    fn exit_illegal(&mut self, u: &Uop) -> ExitKind {
         self.exc_cause = cause::ILLEGAL;
         self.exc_tval = u.insn_bits();
         self.exit_trap(u)
     }
 
-    /// Leaves the current block through chain exit `slot` (0: taken/static, 1:
-    /// fall-through), whose target pc is `target`: on to the chained block inside
-    /// `exec_tb` ([`EXIT_CHAINED`]) when it has one and the run loop would chain too
-    /// (tier 1 only, budget left, no stop request), else back to the run loop.
+    /// Leaves the current block through chain exit `slot` ([`ExitKind::Chain0`]:
+    /// taken/static, [`ExitKind::Chain1`]: fall-through), whose target pc is `target`:
+    /// on to the chained block inside `exec_tb` ([`ExitKind::Chained`]) when it has one
+    /// and the run loop would chain too (tier 1 only, budget left, no stop request),
+    /// else back to the run loop.
     #[inline(always)]
-    fn exit_chain(&mut self, slot: u8, target: u64) -> u8 {
+    fn exit_chain(&mut self, slot: ExitKind, target: u64) -> ExitKind {
         if !self.t2_on && self.may_chain() {
-            let next = self.tc.chain(self.cur_tb, usize::from(slot));
+            let next = self.tc.chain(self.cur_tb, slot as usize);
             if next != 0 {
                 if let Some((vpc, p)) = self.tc.entry(next) {
                     self.stats.chained = self.stats.chained.wrapping_add(1);
@@ -121,7 +107,7 @@ impl Hart {
                     self.cur_tb = next;
                     self.tb_vpc = vpc;
                     self.next_uop = p;
-                    return EXIT_CHAINED;
+                    return ExitKind::Chained;
                 }
             }
         }
@@ -130,7 +116,7 @@ impl Hart {
     }
 
     /// The instruction of op `u` completed; leave with pc at the next one.
-    fn exit_next(&mut self, u: &Uop, kind: u8) -> u8 {
+    fn exit_next(&mut self, u: &Uop, kind: ExitKind) -> ExitKind {
         self.retire(usize::from(u.idx) + 1);
         self.pc = self.tb_vpc.wrapping_add(u64::from(u.pc_off) + u64::from(u.len));
         kind
@@ -193,10 +179,10 @@ impl Hart {
         Ok(())
     }
 
-    /// Executes translated block `tb`; returns one of the `EXIT_*` kinds with `pc`,
-    /// the counters and (for traps) the trap state updated.
+    /// Executes translated block `tb`; returns how it ended (an [`ExitKind`] up to
+    /// [`ExitKind::Wfi`]) with `pc`, the counters and (for traps) the trap state updated.
     #[inline(always)]
-    pub(super) fn exec_tb(&mut self, mut bus: &mut dyn Bus, tb: u32) -> u8 {
+    pub(super) fn exec_tb(&mut self, mut bus: &mut dyn Bus, tb: u32) -> ExitKind {
         self.stats.tbs_executed = self.stats.tbs_executed.wrapping_add(1);
         self.cur_tb = tb;
         if self.t2_on {
@@ -217,7 +203,7 @@ impl Hart {
             // SAFETY: `p` points at a micro-op of the current block inside the arena
             // (or at the static `End` of `tcache.rs`), written by the translator as a
             // valid `Uop`: it starts at a block's first (from `Tc::entry`, here or in
-            // `exit_chain`) and advances only past ops that returned `NEXT`, and a
+            // `exit_chain`) and advances only past ops that returned `Next`, and a
             // block's micro-ops are followed by an `End`, whose handler never does.
             // Micro-ops are only written by `translate_tb`, which never runs during
             // `exec_tb` (invalidation and flushes write TB headers, the bitmap and the
@@ -225,8 +211,8 @@ impl Hart {
             // the shared reference is not aliased by a write while it lives.
             let u = unsafe { &*p };
             let r = self.exec_uop(&mut bus, u);
-            if r != NEXT {
-                if r == EXIT_CHAINED {
+            if r != ExitKind::Next {
+                if r == ExitKind::Chained {
                     // The next block's first micro-op, from `Tc::entry` (see
                     // `exit_chain`).
                     p = self.next_uop;
@@ -240,11 +226,6 @@ impl Hart {
         }
     }
 }
-
-/// What a handler returns to go on with the next micro-op of the block (not an
-/// `EXIT_*` kind).
-const NEXT: u8 = 0xff;
-const _: () = assert!(NEXT as i32 == super::ebpf::HELPER_NEXT);
 
 /// Sign-extends the low `n` bytes of `v`.
 #[inline(always)]
@@ -261,12 +242,12 @@ macro_rules! alu_handlers {
             $(
                 #[inline(always)]
                 #[allow(unused_variables)] // `b` or `imm`
-                fn $name(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> u8 {
+                fn $name(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> ExitKind {
                     let $a = self.x[usize::from(u.rs1)];
                     let $b = self.x[usize::from(u.rs2)];
                     let $imm = u.imm;
                     self.x[usize::from(u.rd)] = $e;
-                    NEXT
+                    ExitKind::Next
                 }
             )*
         }
@@ -328,28 +309,28 @@ const BGEU: u8 = 5;
 
 impl Hart {
     #[inline(always)]
-    fn op_load<const N: usize, const SIGNED: bool>(&mut self, bus: &mut &mut dyn Bus, u: &Uop) -> u8 {
+    fn op_load<const N: usize, const SIGNED: bool>(&mut self, bus: &mut &mut dyn Bus, u: &Uop) -> ExitKind {
         let va = self.x[usize::from(u.rs1)].wrapping_add(u.imm);
         match self.load(&mut **bus, va, N) {
             Ok(v) => {
                 self.x[usize::from(u.rd)] = if SIGNED { sext_bytes(v, N) } else { v };
-                NEXT
+                ExitKind::Next
             }
             Err(()) => self.exit_trap(u),
         }
     }
 
     #[inline(always)]
-    fn store_result(&mut self, r: Result<(), Stop>, u: &Uop) -> u8 {
+    fn store_result(&mut self, r: Result<(), Stop>, u: &Uop) -> ExitKind {
         match r {
-            Ok(()) => NEXT,
+            Ok(()) => ExitKind::Next,
             Err(Stop::Trap) => self.exit_trap(u),
-            Err(Stop::Resync) => self.exit_next(u, EXIT_SYNC),
+            Err(Stop::Resync) => self.exit_next(u, ExitKind::Sync),
         }
     }
 
     #[inline(always)]
-    fn op_store<const N: usize>(&mut self, bus: &mut &mut dyn Bus, u: &Uop) -> u8 {
+    fn op_store<const N: usize>(&mut self, bus: &mut &mut dyn Bus, u: &Uop) -> ExitKind {
         let va = self.x[usize::from(u.rs1)].wrapping_add(u.imm);
         let v = self.x[usize::from(u.rs2)];
         let r = self.store(&mut **bus, va, N, v);
@@ -357,7 +338,7 @@ impl Hart {
     }
 
     #[inline(always)]
-    fn op_branch<const C: u8>(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> u8 {
+    fn op_branch<const C: u8>(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> ExitKind {
         let a = self.x[usize::from(u.rs1)];
         let b = self.x[usize::from(u.rs2)];
         let taken = match C {
@@ -371,125 +352,125 @@ impl Hart {
         self.retire(usize::from(u.idx) + 1);
         let here = self.tb_vpc.wrapping_add(u64::from(u.pc_off));
         if taken {
-            self.exit_chain(EXIT_CHAIN0, here.wrapping_add(u.imm))
+            self.exit_chain(ExitKind::Chain0, here.wrapping_add(u.imm))
         } else {
-            self.exit_chain(EXIT_CHAIN1, here.wrapping_add(u64::from(u.len)))
+            self.exit_chain(ExitKind::Chain1, here.wrapping_add(u64::from(u.len)))
         }
     }
 
     #[inline(always)]
-    fn op_jal(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> u8 {
+    fn op_jal(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> ExitKind {
         self.retire(usize::from(u.idx) + 1);
         let here = self.tb_vpc.wrapping_add(u64::from(u.pc_off));
         self.x[usize::from(u.rd)] = here.wrapping_add(u64::from(u.len));
-        self.exit_chain(EXIT_CHAIN0, here.wrapping_add(u.imm))
+        self.exit_chain(ExitKind::Chain0, here.wrapping_add(u.imm))
     }
 
     #[inline(always)]
-    fn op_jalr(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> u8 {
+    fn op_jalr(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> ExitKind {
         let a = self.x[usize::from(u.rs1)];
         self.retire(usize::from(u.idx) + 1);
         let here = self.tb_vpc.wrapping_add(u64::from(u.pc_off));
         self.x[usize::from(u.rd)] = here.wrapping_add(u64::from(u.len));
         self.pc = a.wrapping_add(u.imm) & !1;
-        EXIT_JUMP
+        ExitKind::Jump
     }
 
     #[inline(always)]
-    fn op_nop(&mut self, _: &mut &mut dyn Bus, _: &Uop) -> u8 {
-        NEXT
+    fn op_nop(&mut self, _: &mut &mut dyn Bus, _: &Uop) -> ExitKind {
+        ExitKind::Next
     }
 
     #[inline(always)]
-    fn op_end(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> u8 {
+    fn op_end(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> ExitKind {
         self.retire(usize::from(u.idx));
-        self.exit_chain(EXIT_CHAIN1, self.tb_vpc.wrapping_add(u64::from(u.pc_off)))
+        self.exit_chain(ExitKind::Chain1, self.tb_vpc.wrapping_add(u64::from(u.pc_off)))
     }
 
     #[inline(always)]
-    fn op_illegal(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> u8 {
+    fn op_illegal(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> ExitKind {
         self.exit_illegal(u)
     }
 
     #[inline(always)]
-    fn op_fence_i(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> u8 {
+    fn op_fence_i(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> ExitKind {
         // Every write into translated code already dropped the TBs of its page when it
         // happened (tcache.rs): nothing is stale here.
         self.stats.fence_i += 1;
-        self.exit_next(u, EXIT_SYNC)
+        self.exit_next(u, ExitKind::Sync)
     }
 
     #[inline(always)]
-    fn op_ecall(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> u8 {
+    fn op_ecall(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> ExitKind {
         self.exc_cause = cause::ECALL_U + u64::from(self.prv);
         self.exc_tval = 0;
         self.exit_trap(u)
     }
 
     #[inline(always)]
-    fn op_ebreak(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> u8 {
+    fn op_ebreak(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> ExitKind {
         self.exc_cause = cause::BREAKPOINT;
         self.exc_tval = self.tb_vpc.wrapping_add(u64::from(u.pc_off));
         self.exit_trap(u)
     }
 
     #[inline(always)]
-    fn op_xret(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> u8 {
+    fn op_xret(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> ExitKind {
         let r = if u.op == Op::Mret { self.do_mret() } else { self.do_sret() };
         if r.is_err() {
             return self.exit_illegal(u);
         }
         self.retire(usize::from(u.idx) + 1);
-        EXIT_SYNC
+        ExitKind::Sync
     }
 
     #[inline(always)]
-    fn op_wfi(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> u8 {
+    fn op_wfi(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> ExitKind {
         if self.prv == prv::U || (self.prv == prv::S && self.csr.mstatus & MSTATUS_TW != 0) {
             return self.exit_illegal(u);
         }
-        self.exit_next(u, EXIT_WFI)
+        self.exit_next(u, ExitKind::Wfi)
     }
 
     #[inline(always)]
-    fn op_sfence_vma(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> u8 {
+    fn op_sfence_vma(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> ExitKind {
         if self.prv == prv::U || (self.prv == prv::S && self.csr.mstatus & MSTATUS_TVM != 0) {
             return self.exit_illegal(u);
         }
         self.tlb_flush();
-        self.exit_next(u, EXIT_SYNC)
+        self.exit_next(u, ExitKind::Sync)
     }
 
     #[inline(always)]
-    fn op_csr(&mut self, bus: &mut &mut dyn Bus, u: &Uop) -> u8 {
+    fn op_csr(&mut self, bus: &mut &mut dyn Bus, u: &Uop) -> ExitKind {
         if self.csr_insn(&mut **bus, u).is_err() {
             return self.exit_illegal(u);
         }
-        self.exit_next(u, EXIT_SYNC)
+        self.exit_next(u, ExitKind::Sync)
     }
 
     #[inline(always)]
-    fn op_lr<const N: usize>(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> u8 {
+    fn op_lr<const N: usize>(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> ExitKind {
         if self.lr(u, N).is_err() {
             return self.exit_trap(u);
         }
-        NEXT
+        ExitKind::Next
     }
 
     #[inline(always)]
-    fn op_sc<const N: usize>(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> u8 {
+    fn op_sc<const N: usize>(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> ExitKind {
         let r = self.sc(u, N);
         self.store_result(r, u)
     }
 
     #[inline(always)]
-    fn op_amo<const N: usize>(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> u8 {
+    fn op_amo<const N: usize>(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> ExitKind {
         let r = self.amo(u, N);
         self.store_result(r, u)
     }
 
     #[inline(always)]
-    fn op_fload<const N: usize>(&mut self, bus: &mut &mut dyn Bus, u: &Uop) -> u8 {
+    fn op_fload<const N: usize>(&mut self, bus: &mut &mut dyn Bus, u: &Uop) -> ExitKind {
         if self.csr.mstatus & MSTATUS_FS == 0 {
             return self.exit_illegal(u);
         }
@@ -498,14 +479,14 @@ impl Hart {
             Ok(v) => {
                 self.f[(u.rd & 31) as usize] = if N == 4 { v | 0xffff_ffff_0000_0000 } else { v };
                 self.csr.mstatus |= MSTATUS_FS;
-                NEXT
+                ExitKind::Next
             }
             Err(()) => self.exit_trap(u),
         }
     }
 
     #[inline(always)]
-    fn op_fstore<const N: usize>(&mut self, bus: &mut &mut dyn Bus, u: &Uop) -> u8 {
+    fn op_fstore<const N: usize>(&mut self, bus: &mut &mut dyn Bus, u: &Uop) -> ExitKind {
         if self.csr.mstatus & MSTATUS_FS == 0 {
             return self.exit_illegal(u);
         }
@@ -516,11 +497,11 @@ impl Hart {
     }
 
     #[inline(always)]
-    fn op_fp(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> u8 {
+    fn op_fp(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> ExitKind {
         if self.exec_fp(u).is_err() {
             return self.exit_illegal(u);
         }
-        NEXT
+        ExitKind::Next
     }
 }
 
@@ -531,9 +512,9 @@ macro_rules! op_table {
     ($($($op:ident)|+ => $h:expr,)*) => {
         impl Hart {
             /// Runs micro-op `u` of the current block with its handler; returns
-            /// [`NEXT`] or the `EXIT_*` kind that ends the block.
+            /// [`ExitKind::Next`] or the kind of exit that ends the block.
             #[inline(always)]
-            pub(super) fn exec_uop(&mut self, bus: &mut &mut dyn Bus, u: &Uop) -> u8 {
+            pub(super) fn exec_uop(&mut self, bus: &mut &mut dyn Bus, u: &Uop) -> ExitKind {
                 use Op::*;
                 // Without jump tables, the hot ops' own compare tree (LLVM drops the
                 // cases the range check rules out from each copy).

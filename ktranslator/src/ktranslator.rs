@@ -48,6 +48,7 @@ pub mod csr;
 pub mod decode;
 pub mod ebpf;
 pub mod exec;
+mod exit;
 pub mod fpu;
 pub mod hart;
 pub mod mmu;
