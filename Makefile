@@ -30,7 +30,7 @@ KDIR_DEBIAN := 1
 # (Evaluated once, when first used.)
 KDIR = $(eval KDIR := $$(shell scripts/debian/kdir.sh --print-dir $(DEBIAN_KERNEL)))$(KDIR)
 KBUILD_CMD := scripts/debian/trixie-root.sh -- $(MAKE) CC=gcc-14 HOSTCC=gcc-14 RUSTC=rustc HOSTRUSTC=rustc \
-	BINDGEN=bindgen $(if $(KEMU_DISPATCH),KEMU_DISPATCH=$(KEMU_DISPATCH))
+	BINDGEN=bindgen
 else
 KDIR_FROM_CACHE := 1
 KDIR = $(eval KDIR := $$(shell tests/vm/build-kernel.sh --variant $(VARIANT) --print-dir))$(KDIR)

@@ -21,15 +21,13 @@ import platform
 import statistics
 import sys
 
-CONFIG_ORDER = ["kernel", "kernel-t2", "kernel-fnptr", "user", "user-t2", "user-fnptr", "qemu", "native"]
-KEMU_CONFIGS = ("kernel", "kernel-t2", "kernel-fnptr", "user", "user-t2", "user-fnptr")
+CONFIG_ORDER = ["kernel", "kernel-t2", "user", "user-t2", "qemu", "native"]
+KEMU_CONFIGS = ("kernel", "kernel-t2", "user", "user-t2")
 CONFIG_LABEL = {
     "kernel": "kernel (kemuctl start, kemu.ko), tier 1",
     "kernel-t2": "kernel, tier 2 (kernel BPF JIT)",
-    "kernel-fnptr": "kernel, tier 1, fn-pointer dispatch",
     "user": "user (kemuctl run), tier 1",
     "user-t2": "user, tier 2 (kemuctl's eBPF JIT)",
-    "user-fnptr": "user, tier 1, fn-pointer dispatch",
     "qemu": "qemu (qemu-system-riscv64 TCG)",
     "native": "native (x86_64 build)",
 }
@@ -106,12 +104,13 @@ def pct_hit(s):
     return max(0.0, (ex - tr) / ex * 100)
 
 
-def merge_dispatch(run):
-    """Runs of the two dispatch designs (env "..., dispatch match|fnptr") go into one
-    table: the fn-pointer ones as configurations kernel-fnptr and user-fnptr."""
+def legacy_dispatch(run):
+    """Runs recorded while two dispatch designs existed name theirs in the environment
+    ("..., dispatch match|fnptr"): the `match` ones are today's runs (the label goes);
+    the function-pointer design was removed, its runs are left out (None)."""
     env = run.get("env", "?")
     if ", dispatch fnptr" in env:
-        return dict(run, env=env.replace(", dispatch fnptr", ""), config=run.get("config", "?") + "-fnptr")
+        return None
     if ", dispatch match" in env:
         return dict(run, env=env.replace(", dispatch match", ""))
     return run
@@ -251,8 +250,7 @@ def table_md(env, s):
 
 def chart_svg(summary):
     """Grouped bars: speed relative to QEMU (qemu = 1; higher is better) per workload."""
-    colors = {"kernel": "#c0392b", "kernel-t2": "#78281f", "kernel-fnptr": "#e59866", "user": "#2471a3",
-              "user-t2": "#1b4f72", "user-fnptr": "#85c1e9",
+    colors = {"kernel": "#c0392b", "kernel-t2": "#78281f", "user": "#2471a3", "user-t2": "#1b4f72",
               "qemu": "#7f8c8d", "native": "#27ae60"}
     panels = []
     for env, s in summary.items():
@@ -388,7 +386,7 @@ def main():
         print("report.py: no runs recorded", file=sys.stderr)
         return 1
     date = a.date or runs[0].get("date") or "undated"
-    summary = summarize([merge_dispatch(r) for r in runs])
+    summary = summarize([r for r in map(legacy_dispatch, runs) if r is not None])
     md = [f"`{a.command}`, {date}; host: {platform.node()}, {os.cpu_count()} CPUs, {platform.release()}.", ""]
     for env, s in summary.items():
         md += [table_md(env, s), ""]

@@ -86,12 +86,8 @@ echo "== guest kit, kemuctl (static)"
 guest=$("$repo/tests/guest/build-guest.sh" | tail -n 1)
 make -s -C "$repo" kemuctl
 kemuctl="$repo/target/x86_64-unknown-linux-gnu/release/kemuctl"
-# kemuctl with the translator's function-pointer dispatch (dispatch comparison).
-RUSTFLAGS="-C target-feature=+crt-static -Cllvm-args=-enable-tail-merge=false" cargo build -q --release --target x86_64-unknown-linux-gnu \
-    --target-dir "$repo/target/fnptr" -p kemuctl --features dispatch-fnptr --manifest-path "$repo/Cargo.toml"
-kemuctl_fnptr="$repo/target/fnptr/x86_64-unknown-linux-gnu/release/kemuctl"
 
-# CPU-only comparison (MIPS, dispatch designs): ktranslator's bare-metal pi benchmark
+# CPU-only comparison (MIPS): ktranslator's bare-metal pi benchmark
 # program, run with no firmware and no OS (`--bios none`) by every configuration.
 ktests="$repo/ktranslator/tests/guest"
 "$repo/tests/baremetal/cc" -O2 -DN="$([ "$quick" = 1 ] && echo 300 || echo 2000)" -o "$work/pi-bare.elf" "$ktests/pi.c"
@@ -115,10 +111,7 @@ host_table() {
         --env host --log-dir "$work/logs-host" --out "$work/host.jsonl" \
         "$work/host-guest.img" >/dev/null || rc=$?
     "$kemuctl" bench --configs user,user-t2,qemu --runs "$runs" --warmup "$warmup" "${t2_opt[@]}" --bare "$work/pi-bare.elf" \
-        --mem 64M --env "host, bare-metal pi, dispatch match" --log-dir "$work/logs-host" \
-        --out "$work/host-bare.jsonl" >/dev/null || rc=$?
-    "$kemuctl_fnptr" bench --configs user --runs "$runs" --warmup "$warmup" --bare "$work/pi-bare.elf" \
-        --mem 64M --env "host, bare-metal pi, dispatch fnptr" --log-dir "$work/logs-host" \
+        --mem 64M --env "host, bare-metal pi" --log-dir "$work/logs-host" \
         --out "$work/host-bare.jsonl" >/dev/null || rc=$?
     return "$rc"
 }
@@ -131,12 +124,8 @@ tools_disk() { # tools_disk IMG
     rm -rf "$root"
     mkdir -p "$root/bin" "$root/lib"
     cp "$KV_KO" "$root/kemu.ko"
-    # The same module with the function-pointer dispatch, for the dispatch comparison.
-    kemu_kernel "$kvariant" "$work" --mo "$work/kmod-$kvariant-fnptr" KEMU_DISPATCH=fnptr || return 1
-    cp "$KV_KO" "$root/kemu-fnptr.ko"
     cp "$work/pi-bare.elf" "$root/pi-bare.elf"
     cp "$kemuctl" "$root/bin/kemuctl"
-    cp "$kemuctl_fnptr" "$root/bin/kemuctl-fnptr"
     cp "$guest/Image" "$guest/initrd.img" "$firmware" "$guest/pi-native" "$guest/float-native" "$root/"
     local qemu
     qemu=$(command -v qemu-system-riscv64)
@@ -207,15 +196,13 @@ if [ "$smoke" = 1 ]; then
     report_args+=(--smoke)
     if [ "$only" != vm ]; then
         report_args+=(--expect "host=user,user-t2,qemu,native"
-                      --expect "host, bare-metal pi, dispatch match=user,user-t2,qemu"
-                      --expect "host, bare-metal pi, dispatch fnptr=user")
+                      --expect "host, bare-metal pi=user,user-t2,qemu")
     fi
     if [ "$only" != host ]; then
         for m in $( [ "$mitig" = both ] && echo on off || echo "$mitig" ); do
             report_args+=(--expect "x86-64 TCG VM, $kvariant kernel *, mitigations $m*=$vm_configs")
             if [ "$vm_bare" = 1 ]; then
-                report_args+=(--expect "x86-64 TCG VM, bare-metal pi, dispatch match, mitigations $m*=kernel,kernel-t2,user,user-t2,qemu"
-                              --expect "x86-64 TCG VM, bare-metal pi, dispatch fnptr, mitigations $m*=kernel,user")
+                report_args+=(--expect "x86-64 TCG VM, bare-metal pi, mitigations $m*=kernel,kernel-t2,user,user-t2,qemu")
             fi
         done
     fi

@@ -67,21 +67,12 @@ t2_opt=""
     --env "$env" --timeout 3600 /dev/vda
 echo "KEMU-BENCHVM: kemuctl bench exit $?"
 
-# CPU only: ktranslator's bare-metal pi program (no firmware, no OS), for MIPS and the
-# dispatch designs: `match` (kemu.ko, kemuctl) and function pointers (kemu-fnptr.ko,
-# kemuctl-fnptr: its `run` has the same dispatch; its `start` drives whatever is loaded).
-bare() { # bare KEMUCTL CONFIGS ENV
-    kemuctl=$1; shift
-    "$kemuctl" bench --configs "$1" --runs "$runs" --warmup "$warmup" $t2_opt --bare /tools/pi-bare.elf --mem 64M \
-        --qemu /tools/bin/qemu-system-riscv64 --env "x86-64 TCG VM, bare-metal pi, $2, mitigations $mitigations${modparams:+, kemu.ko $modparams}" \
-        --timeout 3600
-    echo "KEMU-BENCHVM: bare-metal pi ($2) exit $?"
-}
+# CPU only: ktranslator's bare-metal pi program (no firmware, no OS), for MIPS.
 [ "$bare" = 1 ] || finish ok
-bare /tools/bin/kemuctl kernel,kernel-t2,user,user-t2,qemu "dispatch match"
-rmmod kemu
-# shellcheck disable=SC2086
-insmod /tools/kemu-fnptr.ko $modparams || finish "insmod kemu-fnptr.ko failed"
-bare /tools/bin/kemuctl-fnptr kernel,user "dispatch fnptr"
+/tools/bin/kemuctl bench --configs kernel,kernel-t2,user,user-t2,qemu --runs "$runs" --warmup "$warmup" $t2_opt \
+    --bare /tools/pi-bare.elf --mem 64M --qemu /tools/bin/qemu-system-riscv64 \
+    --env "x86-64 TCG VM, bare-metal pi, mitigations $mitigations${modparams:+, kemu.ko $modparams}" \
+    --timeout 3600
+echo "KEMU-BENCHVM: bare-metal pi exit $?"
 rmmod kemu
 finish ok

@@ -24,8 +24,8 @@ define_ops! {
     /// Raise an illegal-instruction exception (`imm` holds the instruction bits).
     Illegal,
     // The ops up to `HOT_LAST` are the 32 most executed in a Debian boot and guest
-    // test run (tier 1, 3.3 G instructions, 2026-11-22), about 97% of all: builds
-    // without jump tables dispatch them through a compare tree of their own (exec.rs).
+    // test run, about 97% of all (docs/journal-code.md): builds without jump tables
+    // dispatch them through a compare tree of their own (exec.rs).
     Add, Or, Ld, Addi, Srliw, Xor, Slliw, Addw, Sd, Slli, Srli, Bne, And, Mul, Lbu, Sltu,
     Addiw, Beq, Sub, Lw, Bltu, Bgeu, Jalr, Sw, Andi,
     /// `x[rd] = imm` (lui, auipc with the pc folded in at translation time).

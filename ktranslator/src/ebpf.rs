@@ -43,7 +43,7 @@ use core::mem::offset_of;
 
 use super::csr::MSTATUS_FS;
 use super::decode::{Op, Uop, X_SINK};
-use super::exec::{EXIT_CHAIN0, EXIT_CHAIN1, EXIT_JUMP};
+use super::exit::ExitKind;
 use super::hart::{Hart, Stats, TlbEntry, ACC_LOAD, ACC_STORE, TLB_SIZE};
 use super::tcache::TbInfo;
 
@@ -97,8 +97,8 @@ const _: () = {
     assert!(core::mem::size_of::<TlbEntry>() == 16 && offset_of!(TlbEntry, addend) == 8);
 };
 
-/// Value a helper returns to go on with the block (exec.rs `NEXT`).
-pub(super) const HELPER_NEXT: i32 = 0xff;
+/// Value a helper returns to go on with the block ([`ExitKind::Next`]).
+pub(super) const HELPER_NEXT: i32 = ExitKind::Next as i32;
 
 // Register use: r6 = hart, r9 = guest RAM base, r7 and r8 = a cache of the two guest
 // registers written last (all callee-saved: they survive helper calls). r0-r5 are
@@ -285,7 +285,7 @@ impl<'a> Emitter<'a> {
 
     /// Leaves the block: retires `n` instructions, sets pc (from `pc_reg` if given,
     /// else the constant `pc`) and returns `kind`.
-    fn leave(&mut self, n: u64, pc: u64, pc_reg: Option<u8>, kind: u8) {
+    fn leave(&mut self, n: u64, pc: u64, pc_reg: Option<u8>, kind: ExitKind) {
         self.retire(n);
         self.set_pc_return(pc, pc_reg, kind);
     }
@@ -302,7 +302,7 @@ impl<'a> Emitter<'a> {
         self.stx(DW, CTX, off as i16, R0);
     }
 
-    fn set_pc_return(&mut self, pc: u64, pc_reg: Option<u8>, kind: u8) {
+    fn set_pc_return(&mut self, pc: u64, pc_reg: Option<u8>, kind: ExitKind) {
         match pc_reg {
             Some(r) => self.stx(DW, CTX, OFF_PC as i16, r),
             None => {
@@ -310,7 +310,8 @@ impl<'a> Emitter<'a> {
                 self.stx(DW, CTX, OFF_PC as i16, R0);
             }
         }
-        self.alu64_k(MOV, R0, i32::from(kind));
+        // Programs return the kind's number (`ExitKind::from_t2` reads it back).
+        self.alu64_k(MOV, R0, i32::from(kind as u8));
         self.exit();
     }
 
@@ -546,7 +547,7 @@ impl<'a> Emitter<'a> {
         self.patch(budget);
         self.patch(stop);
         self.patch(gen);
-        self.set_pc_return(target, None, EXIT_CHAIN0);
+        self.set_pc_return(target, None, ExitKind::Chain0);
     }
 
     /// `r = |r|` as an unsigned value (r2..r5 only; clobbers r0).
@@ -637,11 +638,11 @@ impl<'a> Emitter<'a> {
             self.jmp_x(jop, R2, R3)
         };
         let n = u64::from(u.idx) + 1;
-        self.leave(n, here.wrapping_add(u64::from(u.len)), None, EXIT_CHAIN1);
+        self.leave(n, here.wrapping_add(u64::from(u.len)), None, ExitKind::Chain1);
         self.patch(j);
         match loop_start {
             Some(l) => self.loop_back(n, here.wrapping_add(u.imm), l),
-            None => self.leave(n, here.wrapping_add(u.imm), None, EXIT_CHAIN0),
+            None => self.leave(n, here.wrapping_add(u.imm), None, ExitKind::Chain0),
         }
     }
 }
@@ -706,7 +707,7 @@ pub(super) fn lower_tb(info: &TbInfo, uops: &[Uop], buf: &mut [u64], helper_imm:
                 }
                 match loop_start {
                     Some(l) => e.loop_back(n, here.wrapping_add(u.imm), l),
-                    None => e.leave(n, here.wrapping_add(u.imm), None, EXIT_CHAIN0),
+                    None => e.leave(n, here.wrapping_add(u.imm), None, ExitKind::Chain0),
                 }
                 return e.finish(uops.len());
             }
@@ -721,7 +722,7 @@ pub(super) fn lower_tb(info: &TbInfo, uops: &[Uop], buf: &mut [u64], helper_imm:
                     e.mov_imm(R2, here.wrapping_add(u64::from(u.len)));
                     e.set_x(u.rd, R2);
                 }
-                e.leave(n, 0, Some(R3), EXIT_JUMP);
+                e.leave(n, 0, Some(R3), ExitKind::Jump);
                 return e.finish(uops.len());
             }
             _ => {
@@ -734,7 +735,7 @@ pub(super) fn lower_tb(info: &TbInfo, uops: &[Uop], buf: &mut [u64], helper_imm:
         }
     }
     let n = uops.len() as u64;
-    e.leave(n, info.vpc.wrapping_add(info.size), None, EXIT_CHAIN1);
+    e.leave(n, info.vpc.wrapping_add(info.size), None, ExitKind::Chain1);
     e.finish(uops.len())
 }
 

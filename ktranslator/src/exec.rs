@@ -1,17 +1,12 @@
 //! The micro-op executor: runs one translated block.
 //!
 //! Every op has one handler (`op_*` below, `#[inline(always)]`), listed once in
-//! `op_table!`, which generates the two dispatch designs:
-//!
-//! - default: a `match` on the op byte inside the loop over the block's micro-ops
-//!   (`Hart::dispatch`); the handlers are inlined into the arms. With jump tables
-//!   this is one indirect jump per op; without them (x86 kernels: IBT builds Rust with
-//!   `-Cjump-tables=n`) LLVM emits a compare tree of about 8 levels instead, and
-//!   feature `hot-dispatch` (on in kemu.ko) gives the 32 hottest ops a tree of their
-//!   own, 3 levels shallower.
-//! - feature `dispatch-fnptr`: the same loop calls `HANDLERS[op]`, a 256-entry table of
-//!   function pointers: one indirect call and return per op, whatever the jump-table
-//!   setting.
+//! `op_table!`, which generates the dispatch: a `match` on the op byte inside the loop
+//! over the block's micro-ops ([`Hart::exec_uop`]); the handlers are inlined into the
+//! arms. With jump tables this is one indirect jump per op; without them (x86 kernels:
+//! IBT builds Rust with `-Cjump-tables=n`) LLVM emits a compare tree of about 8 levels
+//! instead, and feature `hot-dispatch` (on in kemu.ko) gives the 32 hottest ops a tree
+//! of their own, 3 levels shallower.
 //!
 //! The op's index in its block (`Uop::idx`) gives the retired count at an exit, so
 //! the loop keeps no counter; memory accesses inline only the TLB hit path. Every
@@ -23,39 +18,9 @@
 //! jump and no other taken branch. Tail merging, which would join the handlers'
 //! identical endings again, is off for the workspace (`.cargo/config.toml`, Kbuild).
 //!
-//! Measured before the `End` op (2026-11-21, 2-core x86_64 VM with eIBRS, `bench`
-//! test, pi spigot; callgrind host instructions for 600 digits = 16.8 M guest
-//! instructions, deterministic; wall MIPS for 2000 digits = 186.7 M guest
-//! instructions, best of 4 interleaved runs on a loaded host):
-//!
-//! | build | `match` | `dispatch-fnptr` |
-//! |---|---|---|
-//! | jump tables (userspace default) | 431.7 M instr., 495 MIPS | 515.8 M, 501 MIPS |
-//! | no jump tables (`-min-jump-table-entries`, like kemu.ko) | 585.5 M, 309 MIPS | 515.8 M, 491 MIPS |
-//! | retpolines (`+retpoline-indirect-calls,+retpoline-indirect-branches`) | 309 MIPS | 70 MIPS |
-//!
-//! So: with jump tables both are equally fast (the match runs 16% fewer
-//! instructions); without jump tables the handler table is 1.6x faster, unless every
-//! indirect call goes through a retpoline thunk (CPUs without eIBRS/AutoIBRS, where the
-//! kernel keeps retpolines), where the match is 4.4x faster. kemu.ko should use
-//! `dispatch-fnptr` when the kernel patched its retpolines out (`spectre_v2` reports
-//! "Enhanced / Automatic IBRS"), the match otherwise; return thunks
-//! (`CONFIG_MITIGATION_RETHUNK` on CPUs that need them) would also tax the one return
-//! per op of the table design, which userspace cannot measure.
-//!
-//! A threaded variant (each handler calling the next op's handler in tail position,
-//! no central loop) ran the fewest instructions without jump tables (459 M) but was
-//! the slowest on real hardware (308 MIPS with jump tables), so it was dropped.
-//!
-//! 2026-11-22, `match` with jump tables, same 600 digits: 436 M host instructions
-//! before the `End` op and the one-check block entry, 401 M after; 374 M with RAM's
-//! one-compare bounds check and no tail merging; 292 M (17.3 per guest instruction)
-//! with chains followed inside the loop. Without jump tables: 636 M before, 474 M
-//! after (with `hot-dispatch`). The handler table gained nothing (its call and return
-//! per op stay) and is now the slower design in every case measured: bare-metal pi
-//! without jump tables 426 MIPS for the `match` against 379, in kemu.ko in the TCG VM
-//! 36.6 against 26.3. So the `match` is the design everywhere, and choosing one at
-//! module load (the plan above) is dropped. README "Performance" has the details.
+//! The `match` is the only dispatch design: a table of handler function pointers and a
+//! threaded design (each handler calling the next) were measured against it and
+//! dropped, since neither was faster where kemu runs (see docs/journal-code.md).
 
 // Sign-extension chains (`as i32 as i64 as u64`) read best as casts.
 #![allow(clippy::cast_lossless)]
@@ -65,25 +30,10 @@ use super::csr::{cause, CsrOp, MSTATUS_FS, MSTATUS_TVM, MSTATUS_TW};
 #[cfg(feature = "hot-dispatch")]
 use super::decode::HOT_LAST;
 use super::decode::{Op, Uop, X_SINK};
+use super::exit::ExitKind;
 use super::hart::{prv, Hart};
 use super::mmu::Stop;
 use super::tcache::END_UOP;
-
-/// Left through the taken/static exit (chain slot 0).
-pub(super) const EXIT_CHAIN0: u8 = 0;
-/// Left through the fall-through exit (chain slot 1).
-pub(super) const EXIT_CHAIN1: u8 = 1;
-/// Indirect jump: look the target up.
-pub(super) const EXIT_JUMP: u8 = 2;
-/// Static state changed (CSR, xRET, fences, invalidated code): look up again.
-pub(super) const EXIT_SYNC: u8 = 3;
-/// A trap was taken.
-pub(super) const EXIT_TRAP: u8 = 4;
-/// WFI retired.
-pub(super) const EXIT_WFI: u8 = 5;
-/// Not an exit: a chain exit went on to the next block (`Hart::next_uop`), inside
-/// `exec_tb`.
-const EXIT_CHAINED: u8 = 0xfe;
 
 #[inline(always)]
 fn sext32(v: u64) -> u64 {
@@ -126,29 +76,30 @@ impl Hart {
     /// The instruction of op `u` raised the pending exception (the ones before it in
     /// its block retired).
     #[cold]
-    fn exit_trap(&mut self, u: &Uop) -> u8 {
+    fn exit_trap(&mut self, u: &Uop) -> ExitKind {
         self.retire(usize::from(u.idx));
         self.pc = self.tb_vpc.wrapping_add(u64::from(u.pc_off));
         let (c, t) = (self.exc_cause, self.exc_tval);
         self.take_trap(c, t);
-        EXIT_TRAP
+        ExitKind::Trap
     }
 
     #[cold]
-    fn exit_illegal(&mut self, u: &Uop) -> u8 {
+    fn exit_illegal(&mut self, u: &Uop) -> ExitKind {
         self.exc_cause = cause::ILLEGAL;
         self.exc_tval = u.insn_bits();
         self.exit_trap(u)
     }
 
-    /// Leaves the current block through chain exit `slot` (0: taken/static, 1:
-    /// fall-through), whose target pc is `target`: on to the chained block inside
-    /// `exec_tb` ([`EXIT_CHAINED`]) when it has one and the run loop would chain too
-    /// (tier 1 only, budget left, no stop request), else back to the run loop.
+    /// Leaves the current block through chain exit `slot` ([`ExitKind::Chain0`]:
+    /// taken/static, [`ExitKind::Chain1`]: fall-through), whose target pc is `target`:
+    /// on to the chained block inside `exec_tb` ([`ExitKind::Chained`]) when it has one
+    /// and the run loop would chain too (tier 1 only, budget left, no stop request),
+    /// else back to the run loop.
     #[inline(always)]
-    fn exit_chain(&mut self, slot: u8, target: u64) -> u8 {
+    fn exit_chain(&mut self, slot: ExitKind, target: u64) -> ExitKind {
         if !self.t2_on && self.may_chain() {
-            let next = self.tc.chain(self.cur_tb, usize::from(slot));
+            let next = self.tc.chain(self.cur_tb, slot as usize);
             if next != 0 {
                 if let Some((vpc, p)) = self.tc.entry(next) {
                     self.stats.chained = self.stats.chained.wrapping_add(1);
@@ -156,7 +107,7 @@ impl Hart {
                     self.cur_tb = next;
                     self.tb_vpc = vpc;
                     self.next_uop = p;
-                    return EXIT_CHAINED;
+                    return ExitKind::Chained;
                 }
             }
         }
@@ -165,7 +116,7 @@ impl Hart {
     }
 
     /// The instruction of op `u` completed; leave with pc at the next one.
-    fn exit_next(&mut self, u: &Uop, kind: u8) -> u8 {
+    fn exit_next(&mut self, u: &Uop, kind: ExitKind) -> ExitKind {
         self.retire(usize::from(u.idx) + 1);
         self.pc = self.tb_vpc.wrapping_add(u64::from(u.pc_off) + u64::from(u.len));
         kind
@@ -228,10 +179,10 @@ impl Hart {
         Ok(())
     }
 
-    /// Executes translated block `tb`; returns one of the `EXIT_*` kinds with `pc`,
-    /// the counters and (for traps) the trap state updated.
+    /// Executes translated block `tb`; returns how it ended (an [`ExitKind`] up to
+    /// [`ExitKind::Wfi`]) with `pc`, the counters and (for traps) the trap state updated.
     #[inline(always)]
-    pub(super) fn exec_tb(&mut self, mut bus: &mut dyn Bus, tb: u32) -> u8 {
+    pub(super) fn exec_tb(&mut self, mut bus: &mut dyn Bus, tb: u32) -> ExitKind {
         self.stats.tbs_executed = self.stats.tbs_executed.wrapping_add(1);
         self.cur_tb = tb;
         if self.t2_on {
@@ -252,7 +203,7 @@ impl Hart {
             // SAFETY: `p` points at a micro-op of the current block inside the arena
             // (or at the static `End` of `tcache.rs`), written by the translator as a
             // valid `Uop`: it starts at a block's first (from `Tc::entry`, here or in
-            // `exit_chain`) and advances only past ops that returned `NEXT`, and a
+            // `exit_chain`) and advances only past ops that returned `Next`, and a
             // block's micro-ops are followed by an `End`, whose handler never does.
             // Micro-ops are only written by `translate_tb`, which never runs during
             // `exec_tb` (invalidation and flushes write TB headers, the bitmap and the
@@ -260,8 +211,8 @@ impl Hart {
             // the shared reference is not aliased by a write while it lives.
             let u = unsafe { &*p };
             let r = self.exec_uop(&mut bus, u);
-            if r != NEXT {
-                if r == EXIT_CHAINED {
+            if r != ExitKind::Next {
+                if r == ExitKind::Chained {
                     // The next block's first micro-op, from `Tc::entry` (see
                     // `exit_chain`).
                     p = self.next_uop;
@@ -275,29 +226,6 @@ impl Hart {
         }
     }
 }
-
-impl Hart {
-    /// Runs micro-op `u` of the current block with its handler, by the configured
-    /// dispatch design; returns [`NEXT`] or the `EXIT_*` kind that ends the block.
-    #[inline(always)]
-    pub(super) fn exec_uop(&mut self, bus: &mut &mut dyn Bus, u: &Uop) -> u8 {
-        #[cfg(not(feature = "dispatch-fnptr"))]
-        let r = self.dispatch(bus, u);
-        #[cfg(feature = "dispatch-fnptr")]
-        let r = HANDLERS[usize::from(u.op as u8)](self, bus, u);
-        r
-    }
-}
-
-/// What a handler returns to go on with the next micro-op of the block (not an
-/// `EXIT_*` kind).
-const NEXT: u8 = 0xff;
-const _: () = assert!(NEXT as i32 == super::ebpf::HELPER_NEXT);
-
-/// A micro-op handler: `(hart, bus, op)`, returning [`NEXT`] or the `EXIT_*` kind
-/// that ends the block.
-#[cfg(feature = "dispatch-fnptr")]
-pub(super) type Handler = fn(&mut Hart, &mut &mut dyn Bus, &Uop) -> u8;
 
 /// Sign-extends the low `n` bytes of `v`.
 #[inline(always)]
@@ -314,12 +242,12 @@ macro_rules! alu_handlers {
             $(
                 #[inline(always)]
                 #[allow(unused_variables)] // `b` or `imm`
-                fn $name(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> u8 {
+                fn $name(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> ExitKind {
                     let $a = self.x[usize::from(u.rs1)];
                     let $b = self.x[usize::from(u.rs2)];
                     let $imm = u.imm;
                     self.x[usize::from(u.rd)] = $e;
-                    NEXT
+                    ExitKind::Next
                 }
             )*
         }
@@ -381,28 +309,28 @@ const BGEU: u8 = 5;
 
 impl Hart {
     #[inline(always)]
-    fn op_load<const N: usize, const SIGNED: bool>(&mut self, bus: &mut &mut dyn Bus, u: &Uop) -> u8 {
+    fn op_load<const N: usize, const SIGNED: bool>(&mut self, bus: &mut &mut dyn Bus, u: &Uop) -> ExitKind {
         let va = self.x[usize::from(u.rs1)].wrapping_add(u.imm);
         match self.load(&mut **bus, va, N) {
             Ok(v) => {
                 self.x[usize::from(u.rd)] = if SIGNED { sext_bytes(v, N) } else { v };
-                NEXT
+                ExitKind::Next
             }
             Err(()) => self.exit_trap(u),
         }
     }
 
     #[inline(always)]
-    fn store_result(&mut self, r: Result<(), Stop>, u: &Uop) -> u8 {
+    fn store_result(&mut self, r: Result<(), Stop>, u: &Uop) -> ExitKind {
         match r {
-            Ok(()) => NEXT,
+            Ok(()) => ExitKind::Next,
             Err(Stop::Trap) => self.exit_trap(u),
-            Err(Stop::Resync) => self.exit_next(u, EXIT_SYNC),
+            Err(Stop::Resync) => self.exit_next(u, ExitKind::Sync),
         }
     }
 
     #[inline(always)]
-    fn op_store<const N: usize>(&mut self, bus: &mut &mut dyn Bus, u: &Uop) -> u8 {
+    fn op_store<const N: usize>(&mut self, bus: &mut &mut dyn Bus, u: &Uop) -> ExitKind {
         let va = self.x[usize::from(u.rs1)].wrapping_add(u.imm);
         let v = self.x[usize::from(u.rs2)];
         let r = self.store(&mut **bus, va, N, v);
@@ -410,7 +338,7 @@ impl Hart {
     }
 
     #[inline(always)]
-    fn op_branch<const C: u8>(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> u8 {
+    fn op_branch<const C: u8>(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> ExitKind {
         let a = self.x[usize::from(u.rs1)];
         let b = self.x[usize::from(u.rs2)];
         let taken = match C {
@@ -424,125 +352,125 @@ impl Hart {
         self.retire(usize::from(u.idx) + 1);
         let here = self.tb_vpc.wrapping_add(u64::from(u.pc_off));
         if taken {
-            self.exit_chain(EXIT_CHAIN0, here.wrapping_add(u.imm))
+            self.exit_chain(ExitKind::Chain0, here.wrapping_add(u.imm))
         } else {
-            self.exit_chain(EXIT_CHAIN1, here.wrapping_add(u64::from(u.len)))
+            self.exit_chain(ExitKind::Chain1, here.wrapping_add(u64::from(u.len)))
         }
     }
 
     #[inline(always)]
-    fn op_jal(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> u8 {
+    fn op_jal(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> ExitKind {
         self.retire(usize::from(u.idx) + 1);
         let here = self.tb_vpc.wrapping_add(u64::from(u.pc_off));
         self.x[usize::from(u.rd)] = here.wrapping_add(u64::from(u.len));
-        self.exit_chain(EXIT_CHAIN0, here.wrapping_add(u.imm))
+        self.exit_chain(ExitKind::Chain0, here.wrapping_add(u.imm))
     }
 
     #[inline(always)]
-    fn op_jalr(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> u8 {
+    fn op_jalr(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> ExitKind {
         let a = self.x[usize::from(u.rs1)];
         self.retire(usize::from(u.idx) + 1);
         let here = self.tb_vpc.wrapping_add(u64::from(u.pc_off));
         self.x[usize::from(u.rd)] = here.wrapping_add(u64::from(u.len));
         self.pc = a.wrapping_add(u.imm) & !1;
-        EXIT_JUMP
+        ExitKind::Jump
     }
 
     #[inline(always)]
-    fn op_nop(&mut self, _: &mut &mut dyn Bus, _: &Uop) -> u8 {
-        NEXT
+    fn op_nop(&mut self, _: &mut &mut dyn Bus, _: &Uop) -> ExitKind {
+        ExitKind::Next
     }
 
     #[inline(always)]
-    fn op_end(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> u8 {
+    fn op_end(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> ExitKind {
         self.retire(usize::from(u.idx));
-        self.exit_chain(EXIT_CHAIN1, self.tb_vpc.wrapping_add(u64::from(u.pc_off)))
+        self.exit_chain(ExitKind::Chain1, self.tb_vpc.wrapping_add(u64::from(u.pc_off)))
     }
 
     #[inline(always)]
-    fn op_illegal(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> u8 {
+    fn op_illegal(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> ExitKind {
         self.exit_illegal(u)
     }
 
     #[inline(always)]
-    fn op_fence_i(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> u8 {
+    fn op_fence_i(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> ExitKind {
         // Every write into translated code already dropped the TBs of its page when it
         // happened (tcache.rs): nothing is stale here.
         self.stats.fence_i += 1;
-        self.exit_next(u, EXIT_SYNC)
+        self.exit_next(u, ExitKind::Sync)
     }
 
     #[inline(always)]
-    fn op_ecall(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> u8 {
+    fn op_ecall(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> ExitKind {
         self.exc_cause = cause::ECALL_U + u64::from(self.prv);
         self.exc_tval = 0;
         self.exit_trap(u)
     }
 
     #[inline(always)]
-    fn op_ebreak(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> u8 {
+    fn op_ebreak(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> ExitKind {
         self.exc_cause = cause::BREAKPOINT;
         self.exc_tval = self.tb_vpc.wrapping_add(u64::from(u.pc_off));
         self.exit_trap(u)
     }
 
     #[inline(always)]
-    fn op_xret(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> u8 {
+    fn op_xret(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> ExitKind {
         let r = if u.op == Op::Mret { self.do_mret() } else { self.do_sret() };
         if r.is_err() {
             return self.exit_illegal(u);
         }
         self.retire(usize::from(u.idx) + 1);
-        EXIT_SYNC
+        ExitKind::Sync
     }
 
     #[inline(always)]
-    fn op_wfi(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> u8 {
+    fn op_wfi(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> ExitKind {
         if self.prv == prv::U || (self.prv == prv::S && self.csr.mstatus & MSTATUS_TW != 0) {
             return self.exit_illegal(u);
         }
-        self.exit_next(u, EXIT_WFI)
+        self.exit_next(u, ExitKind::Wfi)
     }
 
     #[inline(always)]
-    fn op_sfence_vma(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> u8 {
+    fn op_sfence_vma(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> ExitKind {
         if self.prv == prv::U || (self.prv == prv::S && self.csr.mstatus & MSTATUS_TVM != 0) {
             return self.exit_illegal(u);
         }
         self.tlb_flush();
-        self.exit_next(u, EXIT_SYNC)
+        self.exit_next(u, ExitKind::Sync)
     }
 
     #[inline(always)]
-    fn op_csr(&mut self, bus: &mut &mut dyn Bus, u: &Uop) -> u8 {
+    fn op_csr(&mut self, bus: &mut &mut dyn Bus, u: &Uop) -> ExitKind {
         if self.csr_insn(&mut **bus, u).is_err() {
             return self.exit_illegal(u);
         }
-        self.exit_next(u, EXIT_SYNC)
+        self.exit_next(u, ExitKind::Sync)
     }
 
     #[inline(always)]
-    fn op_lr<const N: usize>(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> u8 {
+    fn op_lr<const N: usize>(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> ExitKind {
         if self.lr(u, N).is_err() {
             return self.exit_trap(u);
         }
-        NEXT
+        ExitKind::Next
     }
 
     #[inline(always)]
-    fn op_sc<const N: usize>(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> u8 {
+    fn op_sc<const N: usize>(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> ExitKind {
         let r = self.sc(u, N);
         self.store_result(r, u)
     }
 
     #[inline(always)]
-    fn op_amo<const N: usize>(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> u8 {
+    fn op_amo<const N: usize>(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> ExitKind {
         let r = self.amo(u, N);
         self.store_result(r, u)
     }
 
     #[inline(always)]
-    fn op_fload<const N: usize>(&mut self, bus: &mut &mut dyn Bus, u: &Uop) -> u8 {
+    fn op_fload<const N: usize>(&mut self, bus: &mut &mut dyn Bus, u: &Uop) -> ExitKind {
         if self.csr.mstatus & MSTATUS_FS == 0 {
             return self.exit_illegal(u);
         }
@@ -551,14 +479,14 @@ impl Hart {
             Ok(v) => {
                 self.f[(u.rd & 31) as usize] = if N == 4 { v | 0xffff_ffff_0000_0000 } else { v };
                 self.csr.mstatus |= MSTATUS_FS;
-                NEXT
+                ExitKind::Next
             }
             Err(()) => self.exit_trap(u),
         }
     }
 
     #[inline(always)]
-    fn op_fstore<const N: usize>(&mut self, bus: &mut &mut dyn Bus, u: &Uop) -> u8 {
+    fn op_fstore<const N: usize>(&mut self, bus: &mut &mut dyn Bus, u: &Uop) -> ExitKind {
         if self.csr.mstatus & MSTATUS_FS == 0 {
             return self.exit_illegal(u);
         }
@@ -569,24 +497,24 @@ impl Hart {
     }
 
     #[inline(always)]
-    fn op_fp(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> u8 {
+    fn op_fp(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> ExitKind {
         if self.exec_fp(u).is_err() {
             return self.exit_illegal(u);
         }
-        NEXT
+        ExitKind::Next
     }
 }
 
-/// Lists the handler of every op once, and generates from it both dispatch designs:
-/// the `match` ([`Hart::dispatch`], default) and the handler table ([`HANDLERS`],
-/// feature `dispatch-fnptr`). The match must name every op (the compiler checks it,
-/// in both configurations), so it needs no range check before its jump table.
+/// Lists the handler of every op once, and generates from it the dispatch
+/// ([`Hart::exec_uop`]). The match must name every op (the compiler checks it), so it
+/// needs no range check before its jump table.
 macro_rules! op_table {
     ($($($op:ident)|+ => $h:expr,)*) => {
         impl Hart {
+            /// Runs micro-op `u` of the current block with its handler; returns
+            /// [`ExitKind::Next`] or the kind of exit that ends the block.
             #[inline(always)]
-            #[cfg_attr(feature = "dispatch-fnptr", allow(dead_code))]
-            pub(super) fn dispatch(&mut self, bus: &mut &mut dyn Bus, u: &Uop) -> u8 {
+            pub(super) fn exec_uop(&mut self, bus: &mut &mut dyn Bus, u: &Uop) -> ExitKind {
                 use Op::*;
                 // Without jump tables, the hot ops' own compare tree (LLVM drops the
                 // cases the range check rules out from each copy).
@@ -601,15 +529,6 @@ macro_rules! op_table {
                 }
             }
         }
-
-        /// Handler of each op, indexed by the op byte (256 entries, so indexing with a
-        /// `u8` needs no bounds check; values that are not ops raise illegal).
-        #[cfg(feature = "dispatch-fnptr")]
-        pub(super) static HANDLERS: [Handler; 256] = {
-            let mut t: [Handler; 256] = [Hart::op_illegal as Handler; 256];
-            $($(t[Op::$op as usize] = $h;)+)*
-            t
-        };
     };
 }
 

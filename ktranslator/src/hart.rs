@@ -188,7 +188,7 @@ pub struct Hart {
     pub(super) tb_vpc: u64,
     /// The block being executed (`exec_tb` follows chains from block to block).
     pub(super) cur_tb: u32,
-    /// First micro-op of the block an exit chained to (see `EXIT_CHAINED`).
+    /// First micro-op of the block an exit chained to (see `ExitKind::Chained`).
     pub(super) next_uop: *const super::decode::Uop,
     /// Host address of guest RAM, for tier-2 programs.
     pub(super) t2_ram_ptr: u64,
@@ -424,8 +424,7 @@ impl Hart {
     /// end their block with a non-chain exit), so pending interrupts are only looked at
     /// after those exits.
     pub fn run(&mut self, bus: &mut dyn Bus, budget: u64) -> Exit {
-        use super::exec::{EXIT_CHAIN0, EXIT_CHAIN1, EXIT_JUMP, EXIT_WFI};
-        const _: () = assert!(EXIT_CHAIN0 == 0 && EXIT_CHAIN1 == 1);
+        use super::exit::ExitKind;
         let start_insns = self.stats.insns;
         let start_traps = self.stats.traps;
         // Previous block and the chain slot it left through, for direct chaining.
@@ -489,9 +488,9 @@ impl Hart {
                 // set on it is harmless, since nothing reaches a killed block. The
                 // arena is never flushed while a block runs.
                 let last = self.cur_tb;
-                if kind <= EXIT_CHAIN1 {
+                if let Some(slot) = kind.chain_slot() {
                     prev = last;
-                    prev_slot = usize::from(kind - EXIT_CHAIN0);
+                    prev_slot = slot;
                     if !self.may_chain() {
                         break;
                     }
@@ -505,8 +504,8 @@ impl Hart {
                 }
                 prev = 0;
                 match kind {
-                    EXIT_WFI if !self.wfi_wakeup() => return Exit::Wfi,
-                    EXIT_JUMP => {}
+                    ExitKind::Wfi if !self.wfi_wakeup() => return Exit::Wfi,
+                    ExitKind::Jump => {}
                     _ => check_irq = true,
                 }
                 break;

@@ -20,11 +20,10 @@
 //!  the list of its page's bucket. A 32-bit instruction across the page end gets a
 //!  cached TB of its own, checked against its second page at every lookup.
 //!     ▼
-//!  executor (exec.rs): a `match` over the block's micro-ops (or, with feature
-//!  `dispatch-fnptr`, a call through a table of handlers: see exec.rs for the
-//!  measurements); loads/stores inline the TLB hit path (compare + add into guest
-//!  RAM; TLB entries are tagged with privilege, SUM, MXR and an epoch, so traps,
-//!  xRET and SUM toggles flush nothing and sfence.vma/satp writes are an increment),
+//!  executor (exec.rs): a `match` over the block's micro-ops; loads/stores inline
+//!  the TLB hit path (compare + add into guest RAM; TLB entries are tagged with
+//!  privilege, SUM, MXR and an epoch, so traps, xRET and SUM toggles flush nothing
+//!  and sfence.vma/satp writes are an increment),
 //!  the slow path walks Sv39/Sv48 page tables, does MMIO through the Bus trait,
 //!  emulates misaligned accesses, and on a store into a code page drops that page's
 //!  TBs and ends the block (SMC); since every write into code is seen when it
@@ -50,6 +49,7 @@ pub mod csr;
 pub mod decode;
 pub mod ebpf;
 pub mod exec;
+mod exit;
 pub mod fpu;
 pub mod hart;
 pub mod mmu;

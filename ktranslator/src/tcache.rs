@@ -5,18 +5,18 @@
 //! Arena layout (in 64-bit words): `[0]` unused (TB index 0 means "none"), then the
 //! code-page bitmap (one bit per 4 KiB page of guest RAM), then the page-bucket heads
 //! (lists of the TBs of the RAM pages `p` with `p % buckets == i`), then TBs allocated
-//! linearly. A TB is a header of [`HDR_WORDS`] words followed by its micro-ops (two
-//! words each). When the arena is full everything is flushed at once.
+//! linearly. A TB is a header of [`HDR_WORDS`] words ([`TbHeader`]) followed by its
+//! micro-ops (two words each). When the arena is full everything is flushed at once.
 //!
 //! A 32-bit instruction that straddles a page boundary gets a TB of its own (the block
-//! before it ends at the boundary), marked `META_STRADDLE`, with two more words after
-//! its op: the RAM offset its second half was fetched from and that halfword. It is
-//! cached like any TB (hash, jump cache, its first page's bucket), but every lookup
-//! that finds it translates the second virtual page again (a fetch-TLB hit, usually)
-//! and compares the offset and the halfword; on a mismatch it is dropped and
-//! translated again. So neither a new mapping of the second page nor a write into it
-//! can run stale code, without linking the TB to the second page. Nothing chains into
-//! such a TB (a chain would skip the check).
+//! before it ends at the boundary), marked straddling ([`TbMeta::straddle`]), with two
+//! more words after its op: the RAM offset its second half was fetched from and that
+//! halfword. It is cached like any TB (hash, jump cache, its first page's bucket), but
+//! every lookup that finds it translates the second virtual page again (a fetch-TLB
+//! hit, usually) and compares the offset and the halfword; on a mismatch it is dropped
+//! and translated again. So neither a new mapping of the second page nor a write into
+//! it can run stale code, without linking the TB to the second page. Nothing chains
+//! into such a TB (a chain would skip the check).
 //!
 //! Every TB belongs to one RAM page (a straddling one to its first page), so code is
 //! invalidated per page: a write into a page whose bit is set in the code-page bitmap
@@ -28,6 +28,7 @@
 //! dead one. Because every write into translated code is seen when it happens,
 //! `fence.i` has nothing left to drop.
 
+use core::mem::{offset_of, size_of};
 use core::ptr;
 use core::sync::atomic::{fence, AtomicU64, Ordering};
 
@@ -38,30 +39,152 @@ use super::hart::{Hart, HASH_SIZE, JC_SIZE};
 /// Maximum guest instructions per TB.
 pub(super) const MAX_TB_INSNS: usize = 128;
 const _: () = assert!(MAX_TB_INSNS < 256, "Uop::idx is a u8, also for the `End` op");
-/// Header words of a TB: vpc, ppc, meta, chains, hash link, page-bucket link, tier-2
-/// entry, tier-2 handle, execution count.
+/// Header words of a TB ([`TbHeader`]).
 pub(super) const HDR_WORDS: usize = 9;
 /// Extra words of a straddling TB after its op: RAM offset of the second half, and
 /// the second halfword.
 const STRADDLE_WORDS: usize = 2;
 const UOP_WORDS: usize = 2;
-const H_VPC: usize = 0;
-const H_PPC: usize = 1;
-/// prv (8 bits) | ninsns (16 bits) << 8 | size in bytes (16 bits) << 24 | flags.
-const H_META: usize = 2;
-/// Meta flag: a single instruction that straddles into the next page.
+
+/// The header of a translated block: the first [`HDR_WORDS`] words of the TB in the
+/// arena, one `u64` each, at these word offsets from the TB's index (fixed: asserted
+/// below):
+///
+/// | word | field | contents |
+/// |---|---|---|
+/// | 0 | `vpc` | virtual pc of the first instruction; [`DEAD_VPC`] once the TB is killed |
+/// | 1 | `ppc` | physical pc of the first instruction |
+/// | 2 | `meta` | [`TbMeta`]: privilege, instruction count, size in bytes, flags |
+/// | 3 | `chains` | [`TbPair`]: the TB chained to exit slot 0 (low half) and slot 1 (high half); 0: none |
+/// | 4 | `hash_links` | [`TbPair`]: next TB of the hash chain (low; 0: none) and previous one (high; 0: this TB is the head), so a TB leaves its chain in constant time |
+/// | 5 | `bucket_next` | next TB of its page bucket's list (0: none) |
+/// | 6 | `t2_entry` | tier 2: the host's callable entry of the block's compiled code (0: none) |
+/// | 7 | `t2_handle` | tier 2: the host's handle of that code, for releasing it |
+/// | 8 | `hot` | tier 2: tier-1 executions so far (`u64::MAX`: not to be compiled) |
+///
+/// The arena is only accessed a word at a time (bounds-checked, [`Tc`]'s accessors by
+/// field); a whole header is written once, when its block is translated
+/// ([`Tc::write_header`]).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub(super) struct TbHeader {
+    vpc: u64,
+    ppc: u64,
+    meta: TbMeta,
+    chains: TbPair,
+    hash_links: TbPair,
+    bucket_next: u64,
+    t2_entry: u64,
+    t2_handle: u64,
+    hot: u64,
+}
+
+// Arena word offsets of the header fields.
+const H_VPC: usize = offset_of!(TbHeader, vpc) / 8;
+const H_PPC: usize = offset_of!(TbHeader, ppc) / 8;
+const H_META: usize = offset_of!(TbHeader, meta) / 8;
+const H_CHAINS: usize = offset_of!(TbHeader, chains) / 8;
+const H_HASH_LINKS: usize = offset_of!(TbHeader, hash_links) / 8;
+const H_BUCKET_NEXT: usize = offset_of!(TbHeader, bucket_next) / 8;
+const H_T2_ENTRY: usize = offset_of!(TbHeader, t2_entry) / 8;
+const H_T2_HANDLE: usize = offset_of!(TbHeader, t2_handle) / 8;
+const H_HOT: usize = offset_of!(TbHeader, hot) / 8;
+// The layout is fixed: every field a whole word, at the offsets documented above.
+const _: () = {
+    assert!(size_of::<TbHeader>() == HDR_WORDS * 8);
+    assert!(size_of::<TbMeta>() == 8 && size_of::<TbPair>() == 8);
+    assert!(H_VPC == 0 && H_PPC == 1 && H_META == 2 && H_CHAINS == 3 && H_HASH_LINKS == 4);
+    assert!(H_BUCKET_NEXT == 5 && H_T2_ENTRY == 6 && H_T2_HANDLE == 7 && H_HOT == 8);
+};
+
+/// Word 2 of a [`TbHeader`]: bits 0-7 the privilege the block was translated for,
+/// bits 8-23 its instruction count, bits 24-39 its size in bytes of guest code, bit
+/// 40 set for a single instruction that straddles into the next page; the other bits
+/// are 0.
+#[repr(transparent)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct TbMeta(u64);
+
+const META_NINSNS_SHIFT: u32 = 8;
+const META_SIZE_SHIFT: u32 = 24;
 const META_STRADDLE: u64 = 1 << 40;
-const H_CHAIN: usize = 3;
-/// Hash-chain links: the next TB (low 32 bits; 0: none) and the previous one (high 32
-/// bits; 0: this TB is the chain's head), so a TB leaves its chain in constant time.
-const H_NEXT: usize = 4;
-const H_PNEXT: usize = 5;
-/// Tier 2: the host's callable entry of the block's compiled code (0: none).
-const H_T2_ENTRY: usize = 6;
-/// Tier 2: the host's handle of that code, for releasing it.
-const H_T2_HANDLE: usize = 7;
-/// Tier 2: tier-1 executions so far (`u64::MAX`: not to be compiled).
-const H_HOT: usize = 8;
+// Instruction counts and sizes (at most a page) fit their 16 bits.
+const _: () = assert!(MAX_TB_INSNS <= 0xffff && 4096 <= 0xffff);
+
+impl TbMeta {
+    /// The meta word of a block translated at privilege `prv`: `ninsns` instructions,
+    /// `size` bytes (both below 2^16), straddling a page end if `straddle`.
+    #[inline]
+    fn new(prv: u8, ninsns: usize, size: u64, straddle: bool) -> TbMeta {
+        let mut w = u64::from(prv) | ((ninsns as u64 & 0xffff) << META_NINSNS_SHIFT) | ((size & 0xffff) << META_SIZE_SHIFT);
+        if straddle {
+            w |= META_STRADDLE;
+        }
+        TbMeta(w)
+    }
+
+    /// The privilege the block was translated for.
+    #[inline(always)]
+    fn prv(self) -> u8 {
+        self.0 as u8
+    }
+
+    /// The block's guest instructions (its micro-ops before the `End`).
+    #[inline(always)]
+    fn ninsns(self) -> usize {
+        ((self.0 >> META_NINSNS_SHIFT) & 0xffff) as usize
+    }
+
+    /// Bytes of guest code.
+    #[inline(always)]
+    fn size(self) -> u64 {
+        (self.0 >> META_SIZE_SHIFT) & 0xffff
+    }
+
+    /// A single instruction straddling a page boundary (two more words follow its
+    /// micro-ops, see the module documentation).
+    #[inline(always)]
+    fn straddle(self) -> bool {
+        self.0 & META_STRADDLE != 0
+    }
+
+    /// Words the TB takes in the arena: header, micro-ops with their `End`, straddle
+    /// words.
+    #[inline]
+    fn tb_words(self) -> usize {
+        let extra = if self.straddle() { STRADDLE_WORDS } else { 0 };
+        HDR_WORDS + (self.ninsns() + 1) * UOP_WORDS + extra
+    }
+}
+
+/// Words 3 and 4 of a [`TbHeader`]: two TB indices (0: none), slot 0 in the low 32 bits
+/// and slot 1 in the high 32 bits (chains: the two exit slots; hash links: next and
+/// previous).
+#[repr(transparent)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct TbPair(u64);
+
+impl TbPair {
+    /// Neither slot set.
+    const NONE: TbPair = TbPair(0);
+
+    /// The TB in slot `slot` (0 or 1; higher values wrap).
+    #[inline(always)]
+    fn get(self, slot: usize) -> u32 {
+        (self.0 >> (32 * (slot & 1))) as u32
+    }
+
+    /// This pair with slot `slot` (0 or 1; higher values wrap) set to `tb`.
+    #[inline]
+    fn with(self, slot: usize, tb: u32) -> TbPair {
+        let sh = 32 * (slot & 1);
+        TbPair((self.0 & !(0xffff_ffff << sh)) | (u64::from(tb) << sh))
+    }
+}
+
+/// Hash-link slots ([`TbPair`]): the next TB of the chain, the previous one.
+const LINK_NEXT: usize = 0;
+const LINK_PREV: usize = 1;
 /// Virtual pc of a killed TB: odd, so it never equals a pc.
 const DEAD_VPC: u64 = u64::MAX;
 /// Most page buckets (a power of two): one per page of up to 512 MiB of RAM, so that
@@ -172,7 +295,7 @@ pub(super) struct TbInfo {
     /// Bytes of guest code.
     pub(super) size: u64,
     pub(super) uops: *const Uop,
-    /// A single instruction straddling a page boundary (`META_STRADDLE`).
+    /// A single instruction straddling a page boundary ([`TbMeta::straddle`]).
     pub(super) straddle: bool,
 }
 
@@ -276,22 +399,22 @@ impl Tc {
 
     pub(super) fn info(&self, tb: u32) -> TbInfo {
         let t = tb as usize;
-        let meta = self.rd(t + H_META);
-        let ninsns = ((meta >> 8) & 0xffff) as usize;
+        let meta = self.meta(tb);
+        let ninsns = meta.ninsns();
         // The micro-ops and their `End` lie in the arena (always true of a TB written
         // by `translate_tb`; checked so that a bad header cannot lead outside it).
         let inside = t + HDR_WORDS + (ninsns + 1) * UOP_WORDS <= self.arena.words;
         TbInfo {
-            vpc: self.rd(t + H_VPC),
+            vpc: self.vpc_of(tb),
             ninsns: if inside { ninsns } else { 0 },
-            size: (meta >> 24) & 0xffff,
+            size: meta.size(),
             uops: if inside {
                 // SAFETY: only forms a pointer, to micro-ops inside the arena (checked).
                 unsafe { self.arena.ptr.add(t + HDR_WORDS).cast::<Uop>().cast_const() }
             } else {
                 &END_UOP
             },
-            straddle: meta & META_STRADDLE != 0,
+            straddle: meta.straddle(),
         }
     }
 
@@ -314,24 +437,77 @@ impl Tc {
         }
     }
 
-    fn prv_of(&self, tb: u32) -> u8 {
-        self.rd(tb as usize + H_META) as u8
+    /// Writes the whole header of the TB at arena index `t`.
+    fn write_header(&mut self, t: usize, h: &TbHeader) {
+        self.wr(t + H_VPC, h.vpc);
+        self.wr(t + H_PPC, h.ppc);
+        self.wr(t + H_META, h.meta.0);
+        self.wr(t + H_CHAINS, h.chains.0);
+        self.wr(t + H_HASH_LINKS, h.hash_links.0);
+        self.wr(t + H_BUCKET_NEXT, h.bucket_next);
+        self.wr(t + H_T2_ENTRY, h.t2_entry);
+        self.wr(t + H_T2_HANDLE, h.t2_handle);
+        self.wr(t + H_HOT, h.hot);
     }
 
+    /// The meta word of `tb`.
+    #[inline(always)]
+    fn meta(&self, tb: u32) -> TbMeta {
+        TbMeta(self.rd(tb as usize + H_META))
+    }
+
+    /// The privilege `tb` was translated for.
+    #[inline(always)]
+    fn prv_of(&self, tb: u32) -> u8 {
+        self.meta(tb).prv()
+    }
+
+    /// Whether `tb` is a single instruction straddling a page boundary.
+    #[inline(always)]
     fn is_straddle(&self, tb: u32) -> bool {
-        self.rd(tb as usize + H_META) & META_STRADDLE != 0
+        self.meta(tb).straddle()
+    }
+
+    /// The chain slots of `tb`.
+    #[inline(always)]
+    fn chains(&self, tb: u32) -> TbPair {
+        TbPair(self.rd(tb as usize + H_CHAINS))
+    }
+
+    fn set_chains(&mut self, tb: u32, c: TbPair) {
+        self.wr(tb as usize + H_CHAINS, c.0);
     }
 
     /// The chained successor of `tb` through exit `slot` (0 or 1), or 0.
     #[inline]
     pub(super) fn chain(&self, tb: u32, slot: usize) -> u32 {
-        (self.rd(tb as usize + H_CHAIN) >> (32 * (slot & 1))) as u32
+        self.chains(tb).get(slot)
+    }
+
+    /// The hash-chain links of `tb` ([`LINK_NEXT`], [`LINK_PREV`]).
+    #[inline(always)]
+    fn hash_links(&self, tb: u32) -> TbPair {
+        TbPair(self.rd(tb as usize + H_HASH_LINKS))
+    }
+
+    fn set_hash_links(&mut self, tb: u32, l: TbPair) {
+        self.wr(tb as usize + H_HASH_LINKS, l.0);
     }
 
     /// The virtual pc of `tb`.
     #[inline(always)]
     pub(super) fn vpc_of(&self, tb: u32) -> u64 {
         self.rd(tb as usize + H_VPC)
+    }
+
+    fn set_vpc(&mut self, tb: u32, vpc: u64) {
+        self.wr(tb as usize + H_VPC, vpc);
+    }
+
+    /// The physical pc of `tb`.
+    #[inline(always)]
+    fn ppc_of(&self, tb: u32) -> u64 {
+        self.rd(tb as usize + H_PPC)
     }
 
     /// The tier-2 entry of `tb` (0: none).
@@ -375,11 +551,8 @@ impl Tc {
             if t >= self.next || t + HDR_WORDS > self.arena.words {
                 return None;
             }
-            let meta = self.rd(t + H_META);
-            let n = ((meta >> 8) & 0xffff) as usize;
-            let extra = if meta & META_STRADDLE != 0 { STRADDLE_WORDS } else { 0 };
             let tb = t as u32;
-            t += HDR_WORDS + (n + 1) * UOP_WORDS + extra;
+            t += self.meta(tb).tb_words();
             Some(tb)
         })
     }
@@ -390,17 +563,14 @@ impl Tc {
     /// invalidating a page kills every chain into its TBs), and `next` does not
     /// straddle a page boundary (its second page is checked at every lookup).
     pub(super) fn try_chain(&mut self, prev: u32, slot: usize, next: u32) {
-        let (p, n) = (prev as usize, next as usize);
         if self.is_straddle(next) {
             return;
         }
-        if (self.rd(p + H_VPC) ^ self.rd(n + H_VPC)) >> 12 != 0 || (self.rd(p + H_PPC) ^ self.rd(n + H_PPC)) >> 12 != 0 {
+        if (self.vpc_of(prev) ^ self.vpc_of(next)) >> 12 != 0 || (self.ppc_of(prev) ^ self.ppc_of(next)) >> 12 != 0 {
             return;
         }
-        let w = self.rd(p + H_CHAIN);
-        let sh = 32 * (slot & 1);
-        let w = (w & !(0xffff_ffff << sh)) | (u64::from(next) << sh);
-        self.wr(p + H_CHAIN, w);
+        let c = self.chains(prev).with(slot, next);
+        self.set_chains(prev, c);
     }
 }
 
@@ -436,12 +606,12 @@ impl Hart {
         let mut skipped = 0;
         while t != 0 && left > 0 {
             left -= 1;
-            let next = self.tc.rd(t + H_PNEXT) as usize;
-            let ppc = self.tc.rd(t + H_PPC);
+            let next = self.tc.rd(t + H_BUCKET_NEXT) as usize;
+            let ppc = self.tc.ppc_of(t as u32);
             if (ppc.wrapping_sub(base) >> 12) as usize == page {
                 self.tc.wr(link, next as u64);
                 self.kill_tb(t as u32, ppc);
-                self.tc.wr(t + H_PNEXT, 0);
+                self.tc.wr(t + H_BUCKET_NEXT, 0);
             } else {
                 skipped += 1;
                 if skipped > MAX_BUCKET_SKIP {
@@ -452,11 +622,11 @@ impl Hart {
                     // whatever comes next (no other TB is reachable after a flush).
                     self.tc_flush();
                     if self.cur_tb != 0 {
-                        self.tc.wr(self.cur_tb as usize + H_CHAIN, 0);
+                        self.tc.set_chains(self.cur_tb, TbPair::NONE);
                     }
                     return true;
                 }
-                link = t + H_PNEXT;
+                link = t + H_BUCKET_NEXT;
             }
             t = next;
         }
@@ -467,26 +637,25 @@ impl Hart {
     /// Removes `tb` (at physical pc `ppc`) from its hash chain and makes it unreachable
     /// (it stays in its page-bucket list: the caller unlinks it from there if needed).
     fn kill_tb(&mut self, tb: u32, ppc: u64) {
-        let links = self.tc.rd(tb as usize + H_NEXT);
-        let (next, prev) = (links as u32, (links >> 32) as u32);
+        let links = self.tc.hash_links(tb);
+        let (next, prev) = (links.get(LINK_NEXT), links.get(LINK_PREV));
         if prev == 0 {
             let h = hash(ppc, self.tc.prv_of(tb));
             if self.hash[h] == tb {
                 self.hash[h] = next;
             }
         } else {
-            let p = prev as usize + H_NEXT;
-            self.tc.wr(p, (self.tc.rd(p) & !0xffff_ffff) | u64::from(next));
+            let l = self.tc.hash_links(prev).with(LINK_NEXT, next);
+            self.tc.set_hash_links(prev, l);
         }
         if next != 0 {
-            let n = next as usize + H_NEXT;
-            self.tc.wr(n, (self.tc.rd(n) & 0xffff_ffff) | u64::from(prev) << 32);
+            let l = self.tc.hash_links(next).with(LINK_PREV, prev);
+            self.tc.set_hash_links(next, l);
         }
         self.t2_release(tb);
-        let t = tb as usize;
-        self.tc.wr(t + H_VPC, DEAD_VPC);
-        self.tc.wr(t + H_CHAIN, 0);
-        self.tc.wr(t + H_NEXT, 0);
+        self.tc.set_vpc(tb, DEAD_VPC);
+        self.tc.set_chains(tb, TbPair::NONE);
+        self.tc.set_hash_links(tb, TbPair::NONE);
     }
 
     /// Drops all translated blocks.
@@ -507,7 +676,7 @@ impl Hart {
         let e = self.jc[jci];
         // An entry of an older epoch (before a TLB flush) is empty.
         let t = if e >> 32 == u64::from(self.jc_epoch) { e as u32 } else { 0 };
-        if t != 0 && self.tc.rd(t as usize + H_VPC) == pc && self.tc.prv_of(t) == self.prv {
+        if t != 0 && self.tc.vpc_of(t) == pc && self.tc.prv_of(t) == self.prv {
             if !self.tc.is_straddle(t) {
                 self.stats.jc_hits = self.stats.jc_hits.wrapping_add(1);
                 return Ok(t);
@@ -524,8 +693,7 @@ impl Hart {
         self.stats.tb_lookups = self.stats.tb_lookups.wrapping_add(1);
         let mut t = self.hash[h];
         while t != 0 {
-            let i = t as usize;
-            if self.tc.rd(i + H_PPC) == ppc && self.tc.rd(i + H_VPC) == pc && self.tc.prv_of(t) == self.prv {
+            if self.tc.ppc_of(t) == ppc && self.tc.vpc_of(t) == pc && self.tc.prv_of(t) == self.prv {
                 if !self.tc.is_straddle(t) || self.straddle_valid(t, pc)? {
                     self.stats.tb_lookup_hits = self.stats.tb_lookup_hits.wrapping_add(1);
                     self.jc[jci] = self.jc_entry(t);
@@ -536,17 +704,17 @@ impl Hart {
                 t = self.hash[h];
                 continue;
             }
-            t = self.tc.rd(i + H_NEXT) as u32;
+            t = self.tc.hash_links(t).get(LINK_NEXT);
         }
         let t0 = bus.host_ns();
         let r = self.translate_tb(pc, off);
         self.stats.translate_ns = self.stats.translate_ns.wrapping_add(bus.host_ns().wrapping_sub(t0));
         let t = r?;
         let head = self.hash[h];
-        self.tc.wr(t as usize + H_NEXT, u64::from(head));
+        self.tc.set_hash_links(t, TbPair::NONE.with(LINK_NEXT, head));
         if head != 0 {
-            let n = head as usize + H_NEXT;
-            self.tc.wr(n, (self.tc.rd(n) & 0xffff_ffff) | u64::from(t) << 32);
+            let l = self.tc.hash_links(head).with(LINK_PREV, t);
+            self.tc.set_hash_links(head, l);
         }
         self.hash[h] = t;
         self.jc[jci] = self.jc_entry(t);
@@ -568,7 +736,7 @@ impl Hart {
         let off2 = self.fetch_offset(next_page)?;
         // The fetch-TLB fill may have updated an A bit in a page of code: check that
         // the TB is still live.
-        let live = self.tc.rd(tb as usize + H_VPC) == pc;
+        let live = self.tc.vpc_of(tb) == pc;
         let same = off2 == self.tc.rd(x) && self.ram.read(off2, 2) == Some(self.tc.rd(x + 1));
         if live && same {
             return Ok(true);
@@ -576,7 +744,7 @@ impl Hart {
         if live {
             self.stats.straddle_drops = self.stats.straddle_drops.wrapping_add(1);
             self.tc_gen = self.tc_gen.wrapping_add(1);
-            let ppc = self.tc.rd(tb as usize + H_PPC);
+            let ppc = self.tc.ppc_of(tb);
             self.kill_tb(tb, ppc);
         }
         Ok(false)
@@ -643,28 +811,30 @@ impl Hart {
         let [a, b] = uop_words(&end_op);
         self.tc.wr(t + HDR_WORDS + n * UOP_WORDS, a);
         self.tc.wr(t + HDR_WORDS + n * UOP_WORDS + 1, b);
-        let mut meta = u64::from(self.prv) | ((n as u64) << 8) | (pos << 24);
-        let mut end = t + HDR_WORDS + (n + 1) * UOP_WORDS;
+        let meta = TbMeta::new(self.prv, n, pos, straddle.is_some());
         if let Some((off2, hi)) = straddle {
-            meta |= META_STRADDLE;
-            self.tc.wr(end, off2);
-            self.tc.wr(end + 1, hi);
-            end += STRADDLE_WORDS;
+            let x = t + HDR_WORDS + (n + 1) * UOP_WORDS;
+            self.tc.wr(x, off2);
+            self.tc.wr(x + 1, hi);
             self.stats.tbs_straddle = self.stats.tbs_straddle.wrapping_add(1);
         }
-        self.tc.wr(t + H_VPC, pc);
-        self.tc.wr(t + H_PPC, self.ram.base().wrapping_add(off));
-        self.tc.wr(t + H_META, meta);
-        self.tc.wr(t + H_CHAIN, 0);
-        self.tc.wr(t + H_NEXT, 0);
-        self.tc.wr(t + H_T2_ENTRY, 0);
-        self.tc.wr(t + H_T2_HANDLE, 0);
-        self.tc.wr(t + H_HOT, 0);
-        self.stats.tbs_translated += 1;
-        self.tc.next = end;
-        // The page fits the bitmap (else `off` would not be a RAM offset).
+        // The page fits the bitmap (else `off` would not be a RAM offset); the TB goes
+        // first in its bucket's list.
         let b = self.tc.bucket_of(page as usize);
-        self.tc.wr(t + H_PNEXT, self.tc.rd(b));
+        let header = TbHeader {
+            vpc: pc,
+            ppc: self.ram.base().wrapping_add(off),
+            meta,
+            chains: TbPair::NONE,
+            hash_links: TbPair::NONE,
+            bucket_next: self.tc.rd(b),
+            t2_entry: 0,
+            t2_handle: 0,
+            hot: 0,
+        };
+        self.tc.write_header(t, &header);
+        self.stats.tbs_translated += 1;
+        self.tc.next = t + meta.tb_words();
         self.tc.wr(b, t as u64);
         Ok(t as u32)
     }
@@ -694,5 +864,26 @@ mod tests {
         // SAFETY: `[u64; 2]` and `Uop` have the same size and `w` holds a valid `Op`.
         let back: Uop = unsafe { core::mem::transmute(w) };
         assert_eq!(back, u);
+    }
+
+    #[test]
+    fn tb_meta_fields() {
+        let m = TbMeta::new(3, 128, 4096, true);
+        assert_eq!(m.0, 3 | 128 << 8 | 4096 << 24 | 1 << 40);
+        assert_eq!((m.prv(), m.ninsns(), m.size(), m.straddle()), (3, 128, 4096, true));
+        assert_eq!(m.tb_words(), HDR_WORDS + 129 * UOP_WORDS + STRADDLE_WORDS);
+        let m = TbMeta::new(0, 1, 2, false);
+        assert_eq!((m.prv(), m.ninsns(), m.size(), m.straddle()), (0, 1, 2, false));
+        assert_eq!(m.tb_words(), HDR_WORDS + 2 * UOP_WORDS);
+    }
+
+    #[test]
+    fn tb_pair_slots() {
+        let p = TbPair::NONE.with(0, 7).with(1, 0xffff_fff0);
+        assert_eq!(p.0, 7 | 0xffff_fff0 << 32);
+        assert_eq!((p.get(0), p.get(1)), (7, 0xffff_fff0));
+        let p = p.with(0, 9);
+        assert_eq!((p.get(LINK_NEXT), p.get(LINK_PREV)), (9, 0xffff_fff0));
+        assert_eq!(p.with(1, 0).0, 9);
     }
 }

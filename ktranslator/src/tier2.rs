@@ -18,7 +18,7 @@ use core::ptr;
 
 use super::bus::Bus;
 use super::decode::Uop;
-use super::exec::EXIT_SYNC;
+use super::exit::ExitKind;
 use super::hart::Hart;
 use super::t2check::{check, CheckEnv, Refusal};
 
@@ -98,7 +98,8 @@ impl Tier2Host {
 
 /// The one helper of tier-2 programs: runs micro-op `uop` (the address of a `Uop` in
 /// the translation cache) of the running block with its tier-1 handler, on the hart
-/// `ctx`. Returns 0xff to go on with the block, or the exit kind that ends it.
+/// `ctx`. Returns the number of `ExitKind::Next` (0xff) to go on with the block, or that
+/// of the exit kind that ends it.
 ///
 /// # Safety
 /// Only tier-2 code calls it, from [`Hart::exec_t2`], with the hart pointer it was
@@ -114,7 +115,7 @@ pub unsafe extern "C" fn tier2_helper(ctx: u64, uop: u64, _: u64, _: u64, _: u64
         let bus = &mut *h.t2_bus.cast::<&mut dyn Bus>();
         (h, bus, &*(uop as *const Uop))
     };
-    u64::from(h.exec_uop(bus, u))
+    u64::from(h.exec_uop(bus, u) as u8)
 }
 
 impl Hart {
@@ -141,7 +142,7 @@ impl Hart {
 
     /// Runs block `tb` through its tier-2 `entry`.
     #[inline(always)]
-    pub(super) fn exec_t2(&mut self, bus: &mut &mut dyn Bus, tb: u32, entry: u64) -> u8 {
+    pub(super) fn exec_t2(&mut self, bus: &mut &mut dyn Bus, tb: u32, entry: u64) -> ExitKind {
         self.stats.t2_executed = self.stats.t2_executed.wrapping_add(1);
         self.t2_bus = ptr::from_mut(bus).cast::<c_void>();
         self.t2_running = tb;
@@ -153,11 +154,7 @@ impl Hart {
             self.t2_free(h);
         }
         // Programs only return exit kinds; anything else resynchronises.
-        if r <= u64::from(super::exec::EXIT_WFI) {
-            r as u8
-        } else {
-            EXIT_SYNC
-        }
+        ExitKind::from_t2(r)
     }
 
     /// Tries to compile block `tb`; true if it now has tier-2 code.

@@ -238,12 +238,10 @@ pub const KEMU_START_TIER2: u64 = 1 << 0;
 /// times tier 1 runs a block before tier 2 compiles it (0: the module's default,
 /// [`KEMU_TIER2_THRESHOLD_DEFAULT`]).
 pub const KEMU_START_T2_THRESHOLD_SHIFT: u32 = 32;
-/// The module's default tier-2 threshold. The kernel's BPF JIT takes about 0.5 ms per
-/// block in the TCG test VM (allocating the `bpf_prog`, the JIT's passes, copying into
-/// the executable pack), so only blocks that stay hot pay off: in the bench VM,
-/// thresholds of 64, 512, 1024, 4096 and 16384 gave Debian's boot to init in 42.2,
-/// 39.0, 39.6, 34.7 and 33.9 s (tier 1: 47.8 to 52.8 s) and pi in 1814 (the limit of
-/// live blocks was reached), 380, 309, 303 and 337 ms (tier 1: about 1450 ms).
+/// The module's default tier-2 threshold. The kernel's BPF JIT is slow to compile a
+/// block (allocating the `bpf_prog`, the JIT's passes, copying into the executable
+/// pack), so only blocks that stay hot pay off; 4096 was about the best for both
+/// Debian's boot and pi in the bench VM (see docs/journal-code.md).
 pub const KEMU_TIER2_THRESHOLD_DEFAULT: u32 = 4096;
 
 /// `_IOW(KEMU_IOC_MAGIC, 0x03, struct kemu_start)`: starts the VM's hart on a kthread.

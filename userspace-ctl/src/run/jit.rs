@@ -10,11 +10,10 @@ use ebpf_jit::hooks::{self, HookJit};
 /// Code space for compiled blocks (virtual: pages are only used once written). A Linux
 /// boot compiles about 20,000 blocks of typically 300 bytes to a few KiB.
 const ARENA_BYTES: usize = 256 << 20;
-/// Tier-1 executions of a block before it is compiled. kemuctl's JIT compiles a block in
-/// about 3 µs on the host (kemu.ko's takes far longer, see
-/// `uapi::KEMU_TIER2_THRESHOLD_DEFAULT`): on the host (3 runs each), Debian's boot to
-/// init took 2.51-2.87 s with a threshold of 16, 2.39-2.73 s with 64, 2.43-2.48 s with
-/// 512 and 2.56-2.95 s with 4096; pi 36 to 48 ms with any of them.
+/// Tier-1 executions of a block before it is compiled. kemuctl's JIT compiles a block
+/// quickly (kemu.ko's takes far longer, see `uapi::KEMU_TIER2_THRESHOLD_DEFAULT`), so
+/// a lower threshold pays off: 512 booted Debian about as fast as any and most steadily
+/// (see docs/journal-code.md).
 pub(crate) const THRESHOLD_DEFAULT: u32 = 512;
 /// Most compiled blocks alive at once.
 const MAX_BLOCKS: u32 = 1 << 20;
