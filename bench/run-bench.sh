@@ -89,7 +89,7 @@ kemuctl="$repo/target/x86_64-unknown-linux-gnu/release/kemuctl"
 
 # CPU-only comparison (MIPS): ktranslator's bare-metal pi benchmark
 # program, run with no firmware and no OS (`--bios none`) by every configuration.
-ktests="$repo/ktranslator/tests/guest"
+ktests="$repo/tests/baremetal/isa"
 "$repo/tests/baremetal/cc" -O2 -DN="$([ "$quick" = 1 ] && echo 300 || echo 2000)" -o "$work/pi-bare.elf" "$ktests/pi.c"
 
 # The scratch disks the guest's disk workload writes to: ext4, found by label.

@@ -1,5 +1,5 @@
 //! Benchmark (not a timed test): MIPS of the hart on a CPU-bound guest program, the
-//! pi spigot of `tests/guest/pi.c` built with the cross compiler at -O2. Run with
+//! pi spigot of `tests/baremetal/isa/pi.c` built with the cross compiler at -O2. Run with
 //! `cargo test -p ktranslator --release --test bench -- --ignored --nocapture`;
 //! `KEMU_PI_DIGITS` sets the number of digits (default 2000); `KEMU_TIER2=N` turns tier
 //! 2 on with threshold N. The same ELF (printed path) runs on `qemu-system-riscv64 -M

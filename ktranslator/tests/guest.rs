@@ -1,4 +1,4 @@
-//! Self-checking guest programs (tests/guest/*.S), built with the riscv64 cross
+//! Self-checking guest programs (tests/baremetal/isa/*.S), built with the riscv64 cross
 //! compiler at test time and run on the hart; each reports pass or its failing case
 //! through the SiFive test device.
 

@@ -44,11 +44,12 @@ bins="$repo/target/x86_64-unknown-linux-gnu/release"
 guests="$out/guests"
 mkdir -p "$guests"
 cross_cc() { "$repo/tests/baremetal/cc" "$@"; }
-for src in "$here"/guests/*.S "$here"/guests/*.c; do
+bm="$repo/tests/baremetal"
+for src in "$bm"/vm/*.S "$bm"/vm/*.c; do
     g=$(basename "${src%.*}")
     case "$src" in
         *-start.S) continue ;;                                   # entry code of a C guest
-        *.c) start="$here/guests/$g-start.S"; [ -f "$start" ] || start="$here/guests/diskio-start.S"
+        *.c) start="$bm/vm/$g-start.S"; [ -f "$start" ] || start="$bm/vm/diskio-start.S"
              cross_cc -O2 -ffreestanding -fno-builtin -o "$guests/$g.elf" "$start" "$src" ;;
         *) cross_cc -o "$guests/$g.elf" "$src" ;;
     esac
@@ -56,7 +57,7 @@ for src in "$here"/guests/*.S "$here"/guests/*.c; do
 done
 # ktranslator's self-checking ISA programs (they report through the SiFive test device,
 # which kemu's board has at the same address), run inside kemu.ko with tier 2.
-isa="$repo/ktranslator/tests/guest"
+isa="$bm/isa"
 for g in rv64i rv64m rv64a csr_trap smc fp vm; do
     cross_cc -o "$guests/isa-$g.elf" "$isa/$g.S"
 done

@@ -160,7 +160,7 @@ four_disks() { # four VMs at once, each with its own disk, driven by a bare-meta
 }
 step "four VMs at once, each writing and reading its own disk" four_disks
 # Code read by disk DMA over code that already ran: the guest polls the used ring and
-# calls the new code at once (tests/vm/guests/dmacode.c), in both tiers.
+# calls the new code at once (tests/baremetal/vm/dmacode.c), in both tiers.
 dmacode() {
     for t in 1 2; do
         printf '\023\005\040\000\147\200\000\000' > /tmp/code.img   # li a0, 2; ret

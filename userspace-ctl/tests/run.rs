@@ -18,12 +18,12 @@ fn tmp() -> PathBuf {
 }
 
 fn ktranslator_guest_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../ktranslator/tests/guest")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/baremetal/isa")
 }
 
 /// The VM tests' bare-metal guests (their shared `virtio-blk.h`).
 fn vm_guest_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/vm/guests")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/baremetal/vm")
 }
 
 /// Assembles `src` (GNU as syntax, entry `_start`) into an ELF linked at 0x80000000.
@@ -225,7 +225,7 @@ fn labelled_disk(name: &str, label: &str) -> PathBuf {
 #[test]
 fn several_disks_in_slot_order() {
     need_cc!();
-    let guest_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/guests");
+    let guest_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/baremetal/run");
     let elf = build_file("multidisk", &guest_dir.join("multidisk.c"));
     let d0 = labelled_disk("md0.img", "the image");
     let d1 = labelled_disk("md1.img", "first extra");
@@ -293,7 +293,7 @@ fn disk_options_are_checked() {
 }
 
 /// Code read by disk DMA over code that already ran and was translated: the guest polls
-/// the used ring and calls the new code at once, which must run (tests/vm/guests/dmacode.c;
+/// the used ring and calls the new code at once, which must run (tests/baremetal/vm/dmacode.c;
 /// the VM tests run it inside kemu.ko too). In both tiers.
 #[test]
 fn dma_over_translated_code_runs_the_new_code() {

@@ -225,10 +225,10 @@ pub fn require_cross_cc() -> bool {
 }
 
 fn guest_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/guest")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/baremetal/isa")
 }
 
-/// Builds `tests/guest/<name>` (a .S or .c file) into an ELF in the target tmpdir.
+/// Builds `tests/baremetal/isa/<name>` (a .S or .c file) into an ELF in the target tmpdir.
 pub fn build_guest(name: &str, extra: &[&str]) -> Vec<u8> {
     let out_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("guest");
     std::fs::create_dir_all(&out_dir).unwrap();

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 // What kemu's bare-metal virtio-blk test guests share: the virt board's addresses, the
 // virtio-mmio version 2 registers, and the split-queue layout (virtio 1.x, section 2.7).
-// Used by tests/vm/guests/{diskio,dmastorm,dmacode}.c and userspace-ctl/tests/guests/multidisk.c.
+// Used by tests/baremetal/vm/{diskio,dmastorm,dmacode}.c and tests/baremetal/run/multidisk.c.
 #include <stdint.h>
 
 #define UART_THR (*(volatile uint8_t *)0x10000000UL)
