@@ -400,8 +400,7 @@ impl Vm {
             s.exit_reason.store(uapi::KEMU_EXIT_STOPPED, Ordering::Relaxed);
             s.state.store(uapi::KEMU_STATE_STOPPED, Ordering::Release);
         }
-        s.console_wait.notify_all();
-        s.input_room.notify_all();
+        s.wake_state_waiters();
     }
 
     /// Stops the VM if it runs (the owner's file is closing).
@@ -441,6 +440,19 @@ impl Vm {
         st.disk_requests = s.control.disk_requests();
         st.t2_jit_bytes = s.jit.bytes();
         st
+    }
+}
+
+impl Shared {
+    /// Wakes the VM file's readers and writers after the state changed to stopped. They
+    /// check the state with their lock held (readers `console_out`, writers `machine`)
+    /// and then sleep: taking each lock once before the notification makes sure that
+    /// none is between its check and its sleep, which would miss it and sleep forever.
+    fn wake_state_waiters(&self) {
+        drop(self.console_out.lock());
+        self.console_wait.notify_all();
+        drop(self.machine.lock());
+        self.input_room.notify_all();
     }
 }
 

@@ -146,8 +146,7 @@ pub(super) fn vcpu_main(shared: Arc<Shared>) {
     s.exit_reason.store(reason, Ordering::Relaxed);
     s.stopped_ns.store(s.clock.ns(), Ordering::Relaxed);
     s.state.store(uapi::KEMU_STATE_STOPPED, Ordering::Release);
-    s.console_wait.notify_all();
-    s.input_room.notify_all();
+    s.wake_state_waiters();
 }
 
 /// For each `KEMU_STATUS` counter, the index of the hart's counter of the same name

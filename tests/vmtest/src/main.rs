@@ -439,6 +439,30 @@ fn lifecycle_checks(r: &mut Report) {
         let st = wait_stopped(&fd, Duration::from_secs(30))?;
         (st.exit_reason == KEMU_EXIT_POWEROFF).then_some(()).ok_or(format!("{st:?}"))
     })());
+    r.check("read() blocked on the console returns end of file when a guest ends (300 short guests)", (|| {
+        // `hello` prints a line and powers off at once: the reader wakes for the last
+        // bytes, reads them and checks the state again just as the guest ends. A wake-up
+        // lost between its check and its sleep would block it forever. (The read path
+        // waits without a timeout; kemu.ko takes the reader's lock before it notifies.)
+        for run in 0..300 {
+            let fd = boot_guest("hello")?;
+            let raw = Fd(fd.0);
+            let (tx, rx) = std::sync::mpsc::channel();
+            let reader = std::thread::spawn(move || {
+                let r = read_console(&raw);
+                std::mem::forget(raw); // `fd` owns the descriptor
+                let _ = tx.send(r);
+            });
+            match rx.recv_timeout(Duration::from_secs(20)) {
+                Ok(Ok(text)) if text == "hello from a RISC-V guest inside kemu.ko\n" => {}
+                Ok(Ok(text)) => return Err(format!("run {run}: the console said {text:?}")),
+                Ok(Err(e)) => return Err(format!("run {run}: {e}")),
+                Err(_) => return Err(format!("run {run}: read() still blocked 20 s after START of a guest that ends at once")),
+            }
+            let _ = reader.join();
+        }
+        Ok(())
+    })());
     r.check("a running VM: START/LOAD give EBUSY, STOP stops it, START after gives EINVAL", (|| {
         let fd = boot_guest("spin")?;
         // Counters are published after each slice of the vCPU loop: wait for two.
