@@ -34,7 +34,7 @@ CONFIG_LABEL = {
 
 # metric -> (label, unit, lower_is_better)
 METRICS = [
-    ("bare_mips", "MIPS, whole process (bare-metal pi)", "MIPS", False),
+    ("bare_mips", "MIPS, whole process (bare-metal program)", "MIPS", False),
     ("wall_init_s", "boot to init, host wall clock", "s", True),
     ("guest_init_s", "boot to init, guest uptime", "s", True),
     ("wall_total_s", "whole run to poweroff, host wall clock", "s", True),
@@ -119,6 +119,19 @@ def legacy_dispatch(run):
 def is_bare(run):
     """A bare-metal program run (`kemuctl bench --bare`): no guest workloads."""
     return run.get("config") != "native" and not run.get("workloads")
+
+
+def bare_program(env):
+    """The program a bare-metal environment names ("..., bare-metal branchy, ..." ->
+    "branchy"), None for the others."""
+    _, found, rest = (env or "").partition("bare-metal ")
+    return (rest.split(",")[0].strip() or None) if found else None
+
+
+def metric_label(m, label, env):
+    """A metric's label in env's table: the bare-metal MIPS row names its program."""
+    prog = bare_program(env) if m == "bare_mips" else None
+    return f"MIPS, whole process (bare-metal {prog})" if prog else label
 
 
 def run_values(run):
@@ -217,6 +230,7 @@ def table_md(env, s):
         row = s["metrics"].get(m)
         if not row:
             continue
+        label = metric_label(m, label, env)
         cells = []
         for c in cfgs:
             v = row.get(c)

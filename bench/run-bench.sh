@@ -19,8 +19,9 @@
 #                      [--out DIR] [--vm-configs LIST] [--vm-workloads LIST] [--vm-no-bare]
 #                      [--tier2-threshold N] [--module-params "P=V ..."]
 # --vm-configs/--vm-workloads: what the VM table runs (default: every configuration and
-# workload); --vm-no-bare: no bare-metal pi in the VM; --tier2-threshold: passed to the
-# tier-2 configurations (default: each host's own threshold); --kernel-variant: the VM's
+# workload); --vm-no-bare: no bare-metal programs (pi, branchy) in the VM;
+# --tier2-threshold: passed to the tier-2 configurations (default: each host's own
+# threshold); --kernel-variant: the VM's
 # kernel (tests/vm/kernels.sh; default debian-cloud: the generic debian-amd64 has ext4 as
 # a module, which the bench VM does not load yet); --module-params: kemu.ko's module
 # parameters in the VM (e.g. "t2_blind=1"; named in the results' environment).
@@ -87,10 +88,18 @@ guest=$("$repo/tests/guest/build-guest.sh" | tail -n 1)
 make -s -C "$repo" kemuctl
 kemuctl="$repo/target/x86_64-unknown-linux-gnu/release/kemuctl"
 
-# CPU-only comparison (MIPS): ktranslator's bare-metal pi benchmark
-# program, run with no firmware and no OS (`--bios none`) by every configuration.
+# CPU-only comparison (MIPS): ktranslator's bare-metal pi and branchy benchmark
+# programs, run with no firmware and no OS (`--bios none`) by every configuration.
 ktests="$repo/tests/baremetal/isa"
 "$repo/tests/baremetal/cc" -O2 -DN="$([ "$quick" = 1 ] && echo 300 || echo 2000)" -o "$work/pi-bare.elf" "$ktests/pi.c"
+# And branchy code with short blocks (a list, a tree, a lexer, CRC-32, a sort: issue 22),
+# N rounds; its native build prints the checksum the RISC-V build must reach (-DEXPECT:
+# a run with another one fails).
+branchy_n=$([ "$quick" = 1 ] && echo 1000 || echo 30000)
+gcc -O2 -DHOST -DN="$branchy_n" -o "$work/branchy-host" "$ktests/branchy.c"
+branchy_sum=$("$work/branchy-host" | sed -n 's/^branchy N=[0-9]* checksum=\(0x[0-9a-f]*\)$/\1/p')
+[ -n "$branchy_sum" ] || { echo "run-bench.sh: the native build of branchy.c printed no checksum" >&2; exit 1; }
+"$repo/tests/baremetal/cc" -O2 -DN="$branchy_n" -DEXPECT="$branchy_sum" -o "$work/branchy-bare.elf" "$ktests/branchy.c"
 
 # The scratch disks the guest's disk workload writes to: ext4, found by label.
 scratch() { # scratch FILE LABEL
@@ -113,6 +122,9 @@ host_table() {
     "$kemuctl" bench --configs user,user-t2,qemu --runs "$runs" --warmup "$warmup" "${t2_opt[@]}" --bare "$work/pi-bare.elf" \
         --mem 64M --env "host, bare-metal pi" --log-dir "$work/logs-host" \
         --out "$work/host-bare.jsonl" >/dev/null || rc=$?
+    "$kemuctl" bench --configs user,user-t2,qemu --runs "$runs" --warmup "$warmup" "${t2_opt[@]}" --bare "$work/branchy-bare.elf" \
+        --mem 64M --env "host, bare-metal branchy" --log-dir "$work/logs-host-branchy" \
+        --out "$work/host-branchy.jsonl" >/dev/null || rc=$?
     return "$rc"
 }
 
@@ -125,6 +137,7 @@ tools_disk() { # tools_disk IMG
     mkdir -p "$root/bin" "$root/lib"
     cp "$KV_KO" "$root/kemu.ko"
     cp "$work/pi-bare.elf" "$root/pi-bare.elf"
+    cp "$work/branchy-bare.elf" "$root/branchy-bare.elf"
     cp "$kemuctl" "$root/bin/kemuctl"
     cp "$guest/Image" "$guest/initrd.img" "$firmware" "$guest/pi-native" "$guest/float-native" "$root/"
     local qemu
@@ -196,19 +209,21 @@ if [ "$smoke" = 1 ]; then
     report_args+=(--smoke)
     if [ "$only" != vm ]; then
         report_args+=(--expect "host=user,user-t2,qemu,native"
-                      --expect "host, bare-metal pi=user,user-t2,qemu")
+                      --expect "host, bare-metal pi=user,user-t2,qemu"
+                      --expect "host, bare-metal branchy=user,user-t2,qemu")
     fi
     if [ "$only" != host ]; then
         for m in $( [ "$mitig" = both ] && echo on off || echo "$mitig" ); do
             report_args+=(--expect "x86-64 TCG VM, $kvariant kernel *, mitigations $m*=$vm_configs")
             if [ "$vm_bare" = 1 ]; then
-                report_args+=(--expect "x86-64 TCG VM, bare-metal pi, mitigations $m*=kernel,kernel-t2,user,user-t2,qemu")
+                report_args+=(--expect "x86-64 TCG VM, bare-metal pi, mitigations $m*=kernel,kernel-t2,user,user-t2,qemu"
+                              --expect "x86-64 TCG VM, bare-metal branchy, mitigations $m*=kernel,kernel-t2,user,user-t2,qemu")
             fi
         done
     fi
 fi
 # Tables in this order: host, then the VM with mitigations on, then off.
 jsonl=()
-for f in host host-bare vm-on vm-off; do [ -s "$work/$f.jsonl" ] && jsonl+=("$work/$f.jsonl"); done
+for f in host host-bare host-branchy vm-on vm-off; do [ -s "$work/$f.jsonl" ] && jsonl+=("$work/$f.jsonl"); done
 python3 "$here/report.py" "${report_args[@]}" "${jsonl[@]}" || status=1
 exit "$status"

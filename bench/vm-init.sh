@@ -67,12 +67,14 @@ t2_opt=""
     --env "$env" --timeout 3600 /dev/vda
 echo "KEMU-BENCHVM: kemuctl bench exit $?"
 
-# CPU only: ktranslator's bare-metal pi program (no firmware, no OS), for MIPS.
+# CPU only: ktranslator's bare-metal pi and branchy programs (no firmware, no OS), for MIPS.
 [ "$bare" = 1 ] || finish ok
-/tools/bin/kemuctl bench --configs kernel,kernel-t2,user,user-t2,qemu --runs "$runs" --warmup "$warmup" $t2_opt \
-    --bare /tools/pi-bare.elf --mem 64M --qemu /tools/bin/qemu-system-riscv64 \
-    --env "x86-64 TCG VM, bare-metal pi, mitigations $mitigations${modparams:+, kemu.ko $modparams}" \
-    --timeout 3600
-echo "KEMU-BENCHVM: bare-metal pi exit $?"
+for prog in pi branchy; do
+    /tools/bin/kemuctl bench --configs kernel,kernel-t2,user,user-t2,qemu --runs "$runs" --warmup "$warmup" $t2_opt \
+        --bare "/tools/$prog-bare.elf" --mem 64M --qemu /tools/bin/qemu-system-riscv64 \
+        --env "x86-64 TCG VM, bare-metal $prog, mitigations $mitigations${modparams:+, kemu.ko $modparams}" \
+        --timeout 3600
+    echo "KEMU-BENCHVM: bare-metal $prog exit $?"
+done
 rmmod kemu
 finish ok
