@@ -439,12 +439,12 @@ fn lifecycle_checks(r: &mut Report) {
         let st = wait_stopped(&fd, Duration::from_secs(30))?;
         (st.exit_reason == KEMU_EXIT_POWEROFF).then_some(()).ok_or(format!("{st:?}"))
     })());
-    r.check("read() blocked on the console returns end of file when a guest ends (300 short guests)", (|| {
+    r.check("read() blocked on the console returns end of file when a guest ends (200 short guests)", (|| {
         // `hello` prints a line and powers off at once: the reader wakes for the last
         // bytes, reads them and checks the state again just as the guest ends. A wake-up
         // lost between its check and its sleep would block it forever. (The read path
         // waits without a timeout; kemu.ko takes the reader's lock before it notifies.)
-        for run in 0..300 {
+        for run in 0..200 {
             let fd = boot_guest("hello")?;
             let raw = Fd(fd.0);
             let (tx, rx) = std::sync::mpsc::channel();
