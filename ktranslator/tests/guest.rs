@@ -79,8 +79,15 @@ mod branchy {
 
     const ROUNDS: u32 = 30;
 
-    /// The line the native build prints: "branchy N=<rounds> checksum=0x<hex>\n".
+    /// The line the native build prints: "branchy N=<rounds> checksum=0x<hex>\n". Built
+    /// and run once per test process (the tests run in parallel: a second build writing
+    /// the same executable while the first runs it fails with ETXTBSY).
     fn native_line() -> String {
+        static LINE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        LINE.get_or_init(build_and_run_native).clone()
+    }
+
+    fn build_and_run_native() -> String {
         let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/baremetal/isa/branchy.c");
         let exe = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("branchy-host.{}", std::process::id()));
         let n = format!("-DN={ROUNDS}");
