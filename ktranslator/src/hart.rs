@@ -29,9 +29,20 @@ pub enum Exit {
     Stop,
 }
 
-/// Declares [`Stats`] and the list of its counters' names from one list.
+/// A counter's key: its field name, or the `as` name given in [`stats!`].
+macro_rules! stat_key {
+    ($name:ident) => {
+        stringify!($name)
+    };
+    ($name:ident $key:literal) => {
+        $key
+    };
+}
+
+/// Declares [`Stats`] and the list of its counters' keys from one list (a field may
+/// give its key with `as "key"`, where hosts know the counter by another name).
 macro_rules! stats {
-    ($($(#[$doc:meta])* $name:ident,)*) => {
+    ($($(#[$doc:meta])* $name:ident $(as $key:literal)?,)*) => {
         /// Counters the host can read (never reset by the hart).
         #[derive(Clone, Copy, Debug, Default)]
         pub struct Stats {
@@ -39,8 +50,9 @@ macro_rules! stats {
         }
 
         impl Stats {
-            /// The counters' names, in declaration order (hosts use them as keys).
-            pub const NAMES: [&'static str; [$(stringify!($name),)*].len()] = [$(stringify!($name),)*];
+            /// The counters' keys, in declaration order: kemuctl's JSON keys and the names
+            /// of kemu.ko's `KEMU_STATUS` counters that come from the hart.
+            pub const NAMES: [&'static str; [$(stringify!($name),)*].len()] = [$(stat_key!($name $($key)?),)*];
 
             /// The counters' values, in the order of [`Stats::NAMES`].
             pub fn values(&self) -> [u64; Self::NAMES.len()] {
@@ -52,7 +64,7 @@ macro_rules! stats {
 
 stats! {
     /// Instructions retired.
-    insns,
+    insns as "instructions",
     /// Traps taken (exceptions and interrupts).
     traps,
     /// Interrupts taken.

@@ -177,30 +177,28 @@ fn htif_exit_and_unsupported() {
     assert_eq!((end, end.status()), (End::HtifUnsupported(0x100), 1));
 }
 
-#[test]
-fn stop_request_ends_a_spinning_guest() {
+/// Runs `program` while another thread asks the VM to stop after 100 ms.
+fn run_until_stopped(program: &[u32]) -> (End, Vec<u8>) {
     let h = host();
     std::thread::scope(|s| {
         s.spawn(|| {
             std::thread::sleep(Duration::from_millis(100));
             request_stop(&h);
         });
-        let (end, out) = run(&[SPIN], HtifPorts::default(), &h);
-        assert_eq!(end, End::Stopped);
-        assert!(out.is_empty());
-    });
+        run(program, HtifPorts::default(), &h)
+    })
+}
+
+#[test]
+fn stop_request_ends_a_spinning_guest() {
+    let (end, out) = run_until_stopped(&[SPIN]);
+    assert_eq!(end, End::Stopped);
+    assert!(out.is_empty());
 }
 
 #[test]
 fn wfi_sleeps_until_stopped() {
-    let h = host();
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            std::thread::sleep(Duration::from_millis(100));
-            request_stop(&h);
-        });
-        // wfi; j wfi (no interrupt is enabled: only the stop request ends it).
-        let (end, _) = run(&[0x1050_0073, 0xffdf_f06f], HtifPorts::default(), &h);
-        assert_eq!(end, End::Stopped);
-    });
+    // wfi; j wfi (no interrupt is enabled: only the stop request ends it).
+    let (end, _) = run_until_stopped(&[0x1050_0073, 0xffdf_f06f]);
+    assert_eq!(end, End::Stopped);
 }

@@ -115,9 +115,9 @@ pub(super) fn vcpu_main(shared: Arc<Shared>) {
     let mut core = s.core.lock();
     let htif = HtifPorts { tohost: s.tohost.load(Ordering::Relaxed), fromhost: s.fromhost.load(Ordering::Relaxed) };
     let mut refusal_logged = false;
-    let sources = hart_sources();
+    let publisher = Publisher::new();
     let end = run_vcpu(s, &mut core.hart, htif, |hart| {
-        publish(s, hart, &sources);
+        publisher.publish(s, hart);
         if !refusal_logged {
             if let (n @ 1.., Some(r)) = hart.t2_refusals() {
                 refusal_logged = true;
@@ -149,26 +149,37 @@ pub(super) fn vcpu_main(shared: Arc<Shared>) {
     s.wake_state_waiters();
 }
 
-/// For each `KEMU_STATUS` counter, the index of the hart's counter of the same name
-/// (`insns` is its `instructions`); `None` for the host's own.
-fn hart_sources() -> [Option<usize>; uapi::STATUS_COUNTERS.len()] {
-    core::array::from_fn(|i| {
-        let name = uapi::STATUS_COUNTERS.get(i).map_or("", |c| c.0);
-        let name = if name == "instructions" { "insns" } else { name };
-        Stats::NAMES.iter().position(|n| *n == name)
-    })
+/// Where each `KEMU_STATUS` counter comes from, worked out once per vCPU thread.
+struct Publisher {
+    /// For each counter, the index of the hart's counter of the same key in
+    /// [`Stats::NAMES`]; `None` for the host's own.
+    hart: [Option<usize>; uapi::STATUS_COUNTERS.len()],
+    /// The counter of programs the tier-2 checker refused (the hart counts them apart
+    /// from [`Stats`]).
+    refused: Option<usize>,
 }
 
-/// Publishes the hart's counters for `KEMU_STATUS`.
-fn publish(s: &Shared, hart: &Hart, sources: &[Option<usize>; uapi::STATUS_COUNTERS.len()]) {
-    let values = hart.stats.values();
-    for (counter, src) in s.counters.iter().zip(sources) {
-        if let Some(v) = src.and_then(|j| values.get(j)) {
-            counter.store(*v, Ordering::Relaxed);
+impl Publisher {
+    fn new() -> Self {
+        let slot = |name: &str| uapi::STATUS_COUNTERS.iter().position(|c| c.0 == name);
+        Self {
+            hart: core::array::from_fn(|i| {
+                let name = uapi::STATUS_COUNTERS.get(i).map_or("", |c| c.0);
+                Stats::NAMES.iter().position(|n| *n == name)
+            }),
+            refused: slot("t2_refused"),
         }
     }
-    if let Some(i) = uapi::STATUS_COUNTERS.iter().position(|c| c.0 == "t2_refused") {
-        if let Some(c) = s.counters.get(i) {
+
+    /// Publishes the hart's counters for `KEMU_STATUS`.
+    fn publish(&self, s: &Shared, hart: &Hart) {
+        let values = hart.stats.values();
+        for (counter, src) in s.counters.iter().zip(&self.hart) {
+            if let Some(v) = src.and_then(|j| values.get(j)) {
+                counter.store(*v, Ordering::Relaxed);
+            }
+        }
+        if let Some(c) = self.refused.and_then(|i| s.counters.get(i)) {
             c.store(hart.t2_refusals().0, Ordering::Relaxed);
         }
     }

@@ -32,23 +32,6 @@ use kvmm::worker::DmaMemory;
 use crate::machine_args::MachineArgs;
 use crate::stats_json;
 
-/// Host clocks: monotonic from the start of the run, wall from the Unix epoch.
-struct HostClock {
-    origin: Instant,
-}
-
-impl MonotonicClock for HostClock {
-    fn monotonic_ns(&self) -> u64 {
-        u64::try_from(self.origin.elapsed().as_nanos()).unwrap_or(u64::MAX)
-    }
-}
-
-impl WallClock for HostClock {
-    fn wall_ns(&self) -> u64 {
-        SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
-    }
-}
-
 /// Everything the threads share: kvmm's state behind std locks.
 struct Vm {
     machine: Mutex<MachineState<Vec<u8>>>,
@@ -60,7 +43,8 @@ struct Vm {
     worker_wake: Condvar,
     /// Tells the worker that the vCPU dropped the code DMA wrote over.
     dma_synced: Condvar,
-    clock: HostClock,
+    /// Zero of the run's monotonic clock.
+    origin: Instant,
     control: Control,
     /// The user asked to quit (Ctrl-A x).
     quit: AtomicBool,
@@ -72,15 +56,17 @@ fn relock<T>(r: std::sync::LockResult<MutexGuard<'_, T>>) -> MutexGuard<'_, T> {
     r.unwrap_or_else(|e| e.into_inner())
 }
 
+/// Monotonic time from the start of the run.
 impl MonotonicClock for Vm {
     fn monotonic_ns(&self) -> u64 {
-        self.clock.monotonic_ns()
+        u64::try_from(self.origin.elapsed().as_nanos()).unwrap_or(u64::MAX)
     }
 }
 
+/// Wall time from the Unix epoch.
 impl WallClock for Vm {
     fn wall_ns(&self) -> u64 {
-        self.clock.wall_ns()
+        SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
     }
 }
 
@@ -225,8 +211,9 @@ pub(crate) fn cmd_run(
         hart.set_xreg(10 + i, *a);
     }
 
-    let clock = HostClock { origin: Instant::now() };
-    let mut machine = Machine::new(clock.monotonic_ns());
+    // The run's monotonic clock starts now, at 0.
+    let origin = Instant::now();
+    let mut machine = Machine::new(0);
     let have_disk = !disks.is_empty();
     let mut slots = Disks::default();
     for (slot, disk) in disks {
@@ -242,7 +229,7 @@ pub(crate) fn cmd_run(
         vcpu_wake: Condvar::new(),
         worker_wake: Condvar::new(),
         dma_synced: Condvar::new(),
-        clock,
+        origin,
         control: Control::new(),
         quit: AtomicBool::new(false),
     });

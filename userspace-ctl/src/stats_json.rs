@@ -5,7 +5,7 @@
 //! the counter lists, never from a copy of them:
 //!
 //! - `run`: `mode` = `"run"`, then every counter of ktranslator's `hart::Stats` under its
-//!   name ([`Stats::NAMES`]; `insns` is written `instructions`, as kemu.ko calls it),
+//!   key ([`Stats::NAMES`]: the field's name, `instructions` for `insns`),
 //!   then the host's own: `wall_ns` (host wall time from the start of the guest to its
 //!   end), `disk_requests` (virtio-blk requests served, all disks), `dma_code_flushes`
 //!   (translation-cache invalidations by disk DMA into code), `disk_syncs` (fdatasync
@@ -35,9 +35,8 @@ pub(crate) fn run_stats(
 ) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert("mode".into(), "run".into());
-    for (name, v) in Stats::NAMES.iter().zip(s.values()) {
-        let key = if *name == "insns" { "instructions" } else { name };
-        m.insert(key.into(), v.into());
+    for (key, v) in Stats::NAMES.iter().zip(s.values()) {
+        m.insert((*key).into(), v.into());
     }
     m.insert("wall_ns".into(), ns(wall).into());
     m.insert("disk_requests".into(), disk_requests.into());
