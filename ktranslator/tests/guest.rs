@@ -70,7 +70,7 @@ guest_tests! {
 }
 
 /// `tests/baremetal/isa/branchy.c` (the branchy benchmark) with a few rounds: the checksum it
-/// prints through the UART must be the one its native build (`-DHOST`, the host's `cc`)
+/// prints through the UART must be the one its native build (`-DHOST`, the host's `gcc`)
 /// prints, and the program itself checks it too (`-DEXPECT`), on each tier.
 mod branchy {
     use super::common;
@@ -91,7 +91,7 @@ mod branchy {
         let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/baremetal/isa/branchy.c");
         let exe = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("branchy-host.{}", std::process::id()));
         let n = format!("-DN={ROUNDS}");
-        let o = Command::new("cc").args(["-O2", "-DHOST", &n, "-o"]).arg(&exe).arg(&src).output().expect("running cc");
+        let o = Command::new("gcc").args(["-O2", "-DHOST", &n, "-o"]).arg(&exe).arg(&src).output().expect("running gcc");
         assert!(o.status.success(), "native build of branchy.c failed:\n{}", String::from_utf8_lossy(&o.stderr));
         let o = Command::new(&exe).output().expect("running the native branchy");
         let _ = std::fs::remove_file(&exe);

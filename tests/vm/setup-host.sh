@@ -13,7 +13,7 @@ SUDO=""
 export DEBIAN_FRONTEND=noninteractive
 
 need_apt=0
-for cmd in /usr/bin/rustc clang-19 ld.lld-19 qemu-system-x86_64 qemu-system-riscv64 flex bison bc cpio \
+for cmd in /usr/bin/rustc gcc clang-19 ld.lld-19 qemu-system-x86_64 qemu-system-riscv64 flex bison bc cpio \
            busybox riscv64-linux-gnu-gcc mke2fs debugfs; do
     command -v "$cmd" >/dev/null 2>&1 || { need_apt=1; break; }
 done
@@ -48,7 +48,7 @@ PIN
     $SUDO apt-get update -q
     $SUDO apt-get install -y -q --no-install-recommends \
         rustc-web rust-web-src clang-19 lld-19 llvm-19 libclang-19-dev \
-        flex bison bc libelf-dev libssl-dev cpio xz-utils zstd make python3 \
+        gcc libc6-dev flex bison bc libelf-dev libssl-dev cpio xz-utils zstd make python3 \
         busybox-static e2fsprogs kmod \
         gcc-riscv64-linux-gnu binutils-riscv64-linux-gnu libc6-dev-riscv64-cross
     $SUDO apt-get install -y -q --no-install-recommends -t bookworm-backports \
