@@ -63,12 +63,8 @@ const OFF_TLB_KEY: usize = offset_of!(Hart, tlb_key);
 const OFF_RAM_PTR: usize = offset_of!(Hart, t2_ram_ptr);
 const OFF_RAM_LIMIT: usize = offset_of!(Hart, t2_ram_limit);
 const OFF_INSN_LIMIT: usize = offset_of!(Hart, chain_insn_limit);
-const OFF_EXIT_REQ: usize = offset_of!(Hart, exit_req);
-const OFF_TC_GEN: usize = offset_of!(Hart, tc_gen);
-const OFF_LOOP_GEN: usize = offset_of!(Hart, t2_loop_gen);
-const OFF_TBS_EXECUTED: usize = offset_of!(Hart, stats) + offset_of!(Stats, tbs_executed);
-const OFF_CHAINED: usize = offset_of!(Hart, stats) + offset_of!(Stats, chained);
-const OFF_T2_EXECUTED: usize = offset_of!(Hart, stats) + offset_of!(Stats, t2_executed);
+const OFF_STEPS: usize = offset_of!(Hart, t2_steps);
+const OFF_CUR_TB: usize = offset_of!(Hart, cur_tb);
 const TLB_BYTES: usize = TLB_SIZE * core::mem::size_of::<TlbEntry>();
 const _: () = {
     let ends = [
@@ -82,12 +78,8 @@ const _: () = {
         OFF_RAM_PTR,
         OFF_RAM_LIMIT,
         OFF_INSN_LIMIT,
-        OFF_EXIT_REQ,
-        OFF_TC_GEN,
-        OFF_LOOP_GEN,
-        OFF_TBS_EXECUTED,
-        OFF_CHAINED,
-        OFF_T2_EXECUTED,
+        OFF_STEPS,
+        OFF_CUR_TB,
     ];
     let mut i = 0;
     while i < ends.len() {
@@ -117,8 +109,28 @@ const CTX: u8 = 6;
 const CACHE: [u8; 2] = [7, 8];
 const RAM: u8 = 9;
 
-/// Writes eBPF instructions into a fixed buffer; `full` once it overflowed (the block
-/// is then not compiled).
+/// Most blocks in one region (one program).
+pub(super) const MAX_REGION: usize = 16;
+/// Most indirect-jump targets an indirect jump is compared with inline.
+const MAX_PREDICTED: usize = 4;
+/// Most jumps to region blocks not emitted yet.
+const MAX_FIXUPS: usize = 8 * MAX_REGION;
+
+/// One translated block of a region, as the lowering sees it.
+#[derive(Clone, Copy)]
+pub(super) struct RegionBlock<'a> {
+    /// Its index in the translation cache (the program names the block it leaves
+    /// from in `Hart::cur_tb`, for the run loop's chaining).
+    pub(super) tb: u32,
+    pub(super) info: TbInfo,
+    pub(super) uops: &'a [Uop],
+    /// The block after a call in the region: indirect jumps (returns) compare their
+    /// target with its address inline.
+    pub(super) landing: bool,
+}
+
+/// Writes eBPF instructions into a fixed buffer; `full` once it overflowed (the
+/// program is then not compiled).
 pub(super) struct Emitter<'a> {
     buf: &'a mut [u64],
     n: usize,
@@ -130,6 +142,22 @@ pub(super) struct Emitter<'a> {
     cached: [u8; 2],
     /// The cache slot to replace next.
     victim: usize,
+    /// The region's blocks: virtual pc and translation-cache index (see
+    /// [`lower_region`]); `nblocks` of them, none if jumps between blocks are off.
+    vpcs: [u64; MAX_REGION],
+    tbs: [u32; MAX_REGION],
+    nblocks: usize,
+    /// Blocks that indirect jumps predict (return landings).
+    predicted: [usize; MAX_PREDICTED],
+    npredicted: usize,
+    /// Where each block's code starts (`usize::MAX`: not emitted yet).
+    labels: [usize; MAX_REGION],
+    /// Jumps to blocks not emitted yet: (instruction, block).
+    fixups: [(usize, usize); MAX_FIXUPS],
+    nfixups: usize,
+    /// The block being lowered: its index in the region and its virtual pc.
+    cur: usize,
+    cur_vpc: u64,
 }
 
 fn xoff(r: u8) -> i16 {
@@ -147,12 +175,42 @@ fn fits_i32(v: u64) -> bool {
 
 impl<'a> Emitter<'a> {
     pub(super) fn new(buf: &'a mut [u64], helper_imm: i32) -> Emitter<'a> {
-        Emitter { buf, n: 0, full: false, helper_imm, fallbacks: 0, cached: [0; 2], victim: 0 }
+        Emitter {
+            buf,
+            n: 0,
+            full: false,
+            helper_imm,
+            fallbacks: 0,
+            cached: [0; 2],
+            victim: 0,
+            vpcs: [0; MAX_REGION],
+            tbs: [0; MAX_REGION],
+            nblocks: 0,
+            predicted: [0; MAX_PREDICTED],
+            npredicted: 0,
+            labels: [usize::MAX; MAX_REGION],
+            fixups: [(0, 0); MAX_FIXUPS],
+            nfixups: 0,
+            cur: 0,
+            cur_vpc: 0,
+        }
     }
 
     /// Instructions emitted, or `None` if the buffer overflowed or more than half of
-    /// the block's `nuops` micro-ops went to the helper (see [`lower_tb`]).
-    pub(super) fn finish(self, nuops: usize) -> Option<usize> {
+    /// the region's `nuops` micro-ops went to the helper (see [`lower_region`]).
+    pub(super) fn finish(mut self, nuops: usize) -> Option<usize> {
+        for k in 0..self.nfixups {
+            let (at, block) = self.fixups[k];
+            match self.labels.get(block) {
+                Some(&l) if l != usize::MAX && l > at => {
+                    let off = l - at - 1;
+                    if let Some(slot) = self.buf.get_mut(at) {
+                        *slot = (*slot & !(0xffff << 16)) | ((off as u64 & 0xffff) << 16);
+                    }
+                }
+                _ => self.full = true,
+            }
+        }
         if self.full || self.fallbacks * 2 > nuops {
             None
         } else {
@@ -283,11 +341,74 @@ impl<'a> Emitter<'a> {
         self.ldx(DW, RAM, CTX, OFF_RAM_PTR as i16);
     }
 
-    /// Leaves the block: retires `n` instructions, sets pc (from `pc_reg` if given,
+    /// Leaves the program: retires `n` instructions, sets pc (from `pc_reg` if given,
     /// else the constant `pc`) and returns `kind`.
     fn leave(&mut self, n: u64, pc: u64, pc_reg: Option<u8>, kind: ExitKind) {
         self.retire(n);
         self.set_pc_return(pc, pc_reg, kind);
+    }
+
+    /// The region block at virtual pc `vpc`, if the region has one: a direct jump
+    /// there goes on inside the program.
+    fn block_at(&self, vpc: u64) -> Option<usize> {
+        self.vpcs[..self.nblocks].iter().position(|&v| v == vpc)
+    }
+
+    /// Leaves the current block through a direct exit to `target` (`kind`: its chain
+    /// slot): on to the region block there, if any, else out of the program.
+    fn exit_to(&mut self, n: u64, target: u64, kind: ExitKind) {
+        match self.block_at(target) {
+            Some(b) => self.transition(n, b, target, kind),
+            None => self.leave(n, target, None, kind),
+        }
+    }
+
+    /// A block transition inside the program, to region block `to`: retires the `n`
+    /// instructions of the current block, counts the transition and jumps to `to`'s
+    /// code, unless the run loop would not go on here (the retired count reached
+    /// `chain_insn_limit`: the budget, or a stop request, which zeroes the limit); then
+    /// it leaves with pc `target` and `kind`, as the block alone would. These are the
+    /// only backward jumps of a program, so every loop retires at least one
+    /// instruction per turn and ends within the run's budget (the checker,
+    /// t2check.rs, accepts a backward jump only behind exactly this sequence).
+    fn transition(&mut self, n: u64, to: usize, target: u64, kind: ExitKind) {
+        self.ldx(DW, R0, CTX, OFF_INSNS as i16);
+        self.alu64_k(ADD, R0, (n & 0x1ff) as i32);
+        self.stx(DW, CTX, OFF_INSNS as i16, R0);
+        self.ldx(DW, R1, CTX, OFF_INSN_LIMIT as i16);
+        let budget = self.jmp_x(JGE, R0, R1);
+        self.add_mem(OFF_STEPS, 1);
+        match self.labels.get(to) {
+            Some(&l) if l != usize::MAX => {
+                // Programs are far shorter than 32K instructions (the buffer is).
+                let back = l as i64 - self.n as i64 - 1;
+                self.emit(insn(JMP | JA, 0, 0, back as i16, 0));
+            }
+            _ => {
+                match self.fixups.get_mut(self.nfixups) {
+                    Some(f) => {
+                        *f = (self.n, to);
+                        self.nfixups += 1;
+                    }
+                    None => self.full = true,
+                }
+                self.emit(insn(JMP | JA, 0, 0, 0, 0));
+            }
+        }
+        self.patch(budget);
+        self.set_pc_return(target, None, kind);
+    }
+
+    /// Starts the code of region block `k` at virtual pc `vpc`: other blocks jump
+    /// here, so nothing is known of the register cache.
+    fn start_block(&mut self, k: usize, vpc: u64) {
+        if let Some(l) = self.labels.get_mut(k) {
+            *l = self.n;
+        }
+        self.cur = k;
+        self.cur_vpc = vpc;
+        self.cached = [0; 2];
+        self.victim = 0;
     }
 
     /// Adds `n` to the retired-instruction counter.
@@ -303,6 +424,12 @@ impl<'a> Emitter<'a> {
     }
 
     fn set_pc_return(&mut self, pc: u64, pc_reg: Option<u8>, kind: ExitKind) {
+        if self.nblocks > 1 && kind.chain_slot().is_some() {
+            // The block that leaves, whose chain slot the run loop follows next.
+            let tb = self.tbs.get(self.cur).copied().unwrap_or(0);
+            self.mov_imm(R0, u64::from(tb));
+            self.stx(W, CTX, OFF_CUR_TB as i16, R0);
+        }
         match pc_reg {
             Some(r) => self.stx(DW, CTX, OFF_PC as i16, r),
             None => {
@@ -315,10 +442,12 @@ impl<'a> Emitter<'a> {
         self.exit();
     }
 
-    /// Runs micro-op `u` (at host address `uop_addr`) through the helper; returns from
-    /// the program with the helper's exit kind unless it says to go on.
+    /// Runs micro-op `u` (at host address `uop_addr`) of the current block through the
+    /// helper, which also gets the block's virtual pc (for the pc of a trap); returns
+    /// from the program with the helper's exit kind unless it says to go on.
     fn helper(&mut self, uop_addr: u64) {
         self.alu64_x(MOV, R1, CTX);
+        self.mov_imm(R3, self.cur_vpc);
         self.ld_imm64(R2, uop_addr);
         self.emit(insn(JMP | CALL, 0, 0, 0, self.helper_imm));
         let next = self.jmp_k(JEQ, R0, HELPER_NEXT);
@@ -522,34 +651,6 @@ impl<'a> Emitter<'a> {
         true
     }
 
-    /// The taken exit of a branch back to the block's own start (`loop_start` is the
-    /// first instruction after the prologue): retires the block, then runs it again
-    /// unless the run loop would stop chaining here (budget, a stop request) or a
-    /// translated page was invalidated meanwhile (`tc_gen` moved); so a loop runs in
-    /// tier-2 code for as long as tier 1 would chain it to itself, with the same
-    /// counters, and returns to the dispatcher in bounded time.
-    fn loop_back(&mut self, n: u64, target: u64, loop_start: usize) {
-        self.retire(n);
-        self.ldx(DW, R0, CTX, OFF_INSNS as i16);
-        self.ldx(DW, R1, CTX, OFF_INSN_LIMIT as i16);
-        let budget = self.jmp_x(JGE, R0, R1);
-        self.ldx(B, R0, CTX, OFF_EXIT_REQ as i16);
-        let stop = self.jmp_k(JNE, R0, 0);
-        self.ldx(DW, R0, CTX, OFF_TC_GEN as i16);
-        self.ldx(DW, R1, CTX, OFF_LOOP_GEN as i16);
-        let gen = self.jmp_x(JNE, R0, R1);
-        for off in [OFF_TBS_EXECUTED, OFF_CHAINED, OFF_T2_EXECUTED] {
-            self.add_mem(off, 1);
-        }
-        // Backward jump to the loop start (blocks are far shorter than 32K insns).
-        let back = loop_start as i64 - self.n as i64 - 1;
-        self.emit(insn(JMP | JA, 0, 0, back as i16, 0));
-        self.patch(budget);
-        self.patch(stop);
-        self.patch(gen);
-        self.set_pc_return(target, None, ExitKind::Chain0);
-    }
-
     /// `r = |r|` as an unsigned value (r2..r5 only; clobbers r0).
     fn abs(&mut self, r: u8) {
         self.alu64_x(MOV, R0, r);
@@ -618,9 +719,8 @@ impl<'a> Emitter<'a> {
         self.set_x(u.rd, R2);
     }
 
-    /// A conditional branch: both exits of the block (`loop_start`: the block loops on
-    /// itself through the taken exit, see [`Emitter::loop_back`]).
-    fn branch(&mut self, u: &Uop, here: u64, loop_start: Option<usize>) {
+    /// A conditional branch: both exits of the block.
+    fn branch(&mut self, u: &Uop, here: u64) {
         use Op::*;
         let jop = match u.op {
             Beq => JEQ,
@@ -638,105 +738,135 @@ impl<'a> Emitter<'a> {
             self.jmp_x(jop, R2, R3)
         };
         let n = u64::from(u.idx) + 1;
-        self.leave(n, here.wrapping_add(u64::from(u.len)), None, ExitKind::Chain1);
+        self.exit_to(n, here.wrapping_add(u64::from(u.len)), ExitKind::Chain1);
         self.patch(j);
-        match loop_start {
-            Some(l) => self.loop_back(n, here.wrapping_add(u.imm), l),
-            None => self.leave(n, here.wrapping_add(u.imm), None, ExitKind::Chain0),
+        self.exit_to(n, here.wrapping_add(u.imm), ExitKind::Chain0);
+    }
+
+    /// An indirect jump to the address in r3 (bit 0 clear), `n` instructions into the
+    /// block: a jump without a link (a return, a tail call) whose target is one of the
+    /// region's return landings goes on there inside the program; anything else
+    /// leaves for the run loop's lookup.
+    fn indirect(&mut self, n: u64, link: bool) {
+        if !link {
+            for k in 0..self.npredicted {
+                let b = self.predicted[k];
+                let vpc = self.vpcs[b];
+                let miss = if fits_i32(vpc) {
+                    self.jmp_k(JNE, R3, vpc as i32)
+                } else {
+                    self.ld_imm64(R4, vpc);
+                    self.jmp_x(JNE, R3, R4)
+                };
+                self.transition(n, b, vpc, ExitKind::Jump);
+                self.patch(miss);
+            }
         }
+        self.leave(n, 0, Some(R3), ExitKind::Jump);
+    }
+
+    /// Lowers the micro-ops of one block; its exits go to other region blocks
+    /// ([`Emitter::exit_to`]) or out of the program.
+    fn block(&mut self, info: &TbInfo, uops: &[Uop]) {
+        for u in uops {
+            let uop_addr = u as *const Uop as u64;
+            let here = info.vpc.wrapping_add(u64::from(u.pc_off));
+            let n = u64::from(u.idx) + 1;
+            use Op::*;
+            match u.op {
+                Nop => {}
+                Lb => self.mem_access(u, uop_addr, B, false, true, false),
+                Lh => self.mem_access(u, uop_addr, H, false, true, false),
+                Lw => self.mem_access(u, uop_addr, W, false, true, false),
+                Ld => self.mem_access(u, uop_addr, DW, false, false, false),
+                Lbu => self.mem_access(u, uop_addr, B, false, false, false),
+                Lhu => self.mem_access(u, uop_addr, H, false, false, false),
+                Lwu => self.mem_access(u, uop_addr, W, false, false, false),
+                Sb => self.mem_access(u, uop_addr, B, true, false, false),
+                Sh => self.mem_access(u, uop_addr, H, true, false, false),
+                Sw => self.mem_access(u, uop_addr, W, true, false, false),
+                Sd => self.mem_access(u, uop_addr, DW, true, false, false),
+                Flw => self.mem_access(u, uop_addr, W, false, false, true),
+                Fld => self.mem_access(u, uop_addr, DW, false, false, true),
+                Fsw => self.mem_access(u, uop_addr, W, true, false, true),
+                Fsd => self.mem_access(u, uop_addr, DW, true, false, true),
+                Beq | Bne | Blt | Bge | Bltu | Bgeu => return self.branch(u, here),
+                Jal => {
+                    let link = here.wrapping_add(u64::from(u.len));
+                    if u.rd != X_SINK {
+                        self.mov_imm(R2, link);
+                        self.set_x(u.rd, R2);
+                    }
+                    return self.exit_to(n, here.wrapping_add(u.imm), ExitKind::Chain0);
+                }
+                Jalr => {
+                    // Target first: rd may be rs1.
+                    self.get_x(R3, u.rs1);
+                    if u.imm != 0 {
+                        self.alu64_k(ADD, R3, u.imm as i32);
+                    }
+                    self.alu64_k(AND, R3, -2);
+                    if u.rd != X_SINK {
+                        self.mov_imm(R2, here.wrapping_add(u64::from(u.len)));
+                        self.set_x(u.rd, R2);
+                    }
+                    return self.indirect(n, u.rd != X_SINK);
+                }
+                _ => {
+                    if !self.alu(u) {
+                        self.fallbacks += 1;
+                        self.helper(uop_addr);
+                        self.uncache(u.rd);
+                    }
+                }
+            }
+        }
+        self.exit_to(uops.len() as u64, info.vpc.wrapping_add(info.size), ExitKind::Chain1);
     }
 }
 
-/// Lowers translated block `info` to eBPF in `buf`; returns the number of instructions,
-/// or `None` if the program does not fit `buf` or is not worth compiling.
+/// Lowers a region, translated blocks `blocks` (the first is the entry, the head),
+/// to one eBPF program in `buf`; returns the number of instructions, or `None` if the
+/// program does not fit `buf` or is not worth compiling.
 ///
-/// A block where most micro-ops would call the helper (floating point, CSRs, system
+/// The region's blocks all lie in the head's virtual and physical page and were
+/// translated for the head's privilege (tier2.rs picks them so): whenever the head
+/// runs, the run loop would find exactly these blocks at their addresses, so a direct
+/// exit to one of them (or an indirect one whose target matches a return landing)
+/// goes on inside the program ([`Emitter::transition`]); and invalidating the page
+/// kills the head with the rest, which releases the program. A straddling head (one
+/// instruction across a page boundary, checked at every lookup) gets a program of its
+/// own without jumps to itself.
+///
+/// A region where most micro-ops would call the helper (floating point, CSRs, system
 /// instructions, AMOs) stays in tier 1: each helper call costs more than tier 1's
 /// dispatch of that op (measured on Debian's float benchmark: 25 to 45% slower when
 /// every floating-point op went through the helper), and nothing else is gained.
-pub(super) fn lower_tb(info: &TbInfo, uops: &[Uop], buf: &mut [u64], helper_imm: i32) -> Option<usize> {
+pub(super) fn lower_region(blocks: &[RegionBlock<'_>], buf: &mut [u64], helper_imm: i32) -> Option<usize> {
     let mut e = Emitter::new(buf, helper_imm);
-    e.prologue();
-    // A block whose last op branches (or jumps) back to its own start loops inside its
-    // program. (Straddling blocks are checked at every lookup: they never loop here.)
-    let loops = !info.straddle
-        && uops.last().is_some_and(|u| {
-            matches!(u.op, Op::Beq | Op::Bne | Op::Blt | Op::Bge | Op::Bltu | Op::Bgeu | Op::Jal)
-                && info.vpc.wrapping_add(u64::from(u.pc_off)).wrapping_add(u.imm) == info.vpc
-        });
-    let loop_start = if loops {
-        // The snapshot lives in the hart: programs have no stack (the kernel's JIT
-        // reserves none for them, rust/bpf_jit.c), so r10 is never used.
-        e.ldx(DW, R0, CTX, OFF_TC_GEN as i16);
-        e.stx(DW, CTX, OFF_LOOP_GEN as i16, R0);
-        Some(e.n)
-    } else {
-        None
-    };
-    for u in uops {
-        let uop_addr = u as *const Uop as u64;
-        let here = info.vpc.wrapping_add(u64::from(u.pc_off));
-        let n = u64::from(u.idx) + 1;
-        use Op::*;
-        match u.op {
-            Nop => {}
-            Lb => e.mem_access(u, uop_addr, B, false, true, false),
-            Lh => e.mem_access(u, uop_addr, H, false, true, false),
-            Lw => e.mem_access(u, uop_addr, W, false, true, false),
-            Ld => e.mem_access(u, uop_addr, DW, false, false, false),
-            Lbu => e.mem_access(u, uop_addr, B, false, false, false),
-            Lhu => e.mem_access(u, uop_addr, H, false, false, false),
-            Lwu => e.mem_access(u, uop_addr, W, false, false, false),
-            Sb => e.mem_access(u, uop_addr, B, true, false, false),
-            Sh => e.mem_access(u, uop_addr, H, true, false, false),
-            Sw => e.mem_access(u, uop_addr, W, true, false, false),
-            Sd => e.mem_access(u, uop_addr, DW, true, false, false),
-            Flw => e.mem_access(u, uop_addr, W, false, false, true),
-            Fld => e.mem_access(u, uop_addr, DW, false, false, true),
-            Fsw => e.mem_access(u, uop_addr, W, true, false, true),
-            Fsd => e.mem_access(u, uop_addr, DW, true, false, true),
-            Beq | Bne | Blt | Bge | Bltu | Bgeu => {
-                e.branch(u, here, loop_start);
-                return e.finish(uops.len());
-            }
-            Jal => {
-                let link = here.wrapping_add(u64::from(u.len));
-                if u.rd != X_SINK {
-                    e.mov_imm(R2, link);
-                    e.set_x(u.rd, R2);
-                }
-                match loop_start {
-                    Some(l) => e.loop_back(n, here.wrapping_add(u.imm), l),
-                    None => e.leave(n, here.wrapping_add(u.imm), None, ExitKind::Chain0),
-                }
-                return e.finish(uops.len());
-            }
-            Jalr => {
-                // Target first: rd may be rs1.
-                e.get_x(R3, u.rs1);
-                if u.imm != 0 {
-                    e.alu64_k(ADD, R3, u.imm as i32);
-                }
-                e.alu64_k(AND, R3, -2);
-                if u.rd != X_SINK {
-                    e.mov_imm(R2, here.wrapping_add(u64::from(u.len)));
-                    e.set_x(u.rd, R2);
-                }
-                e.leave(n, 0, Some(R3), ExitKind::Jump);
-                return e.finish(uops.len());
-            }
-            _ => {
-                if !e.alu(u) {
-                    e.fallbacks += 1;
-                    e.helper(uop_addr);
-                    e.uncache(u.rd);
-                }
+    let head = blocks.first()?;
+    if blocks.len() > MAX_REGION {
+        return None;
+    }
+    if !head.info.straddle {
+        for (k, b) in blocks.iter().enumerate() {
+            e.vpcs[k] = b.info.vpc;
+            e.tbs[k] = b.tb;
+            if b.landing && e.npredicted < MAX_PREDICTED {
+                e.predicted[e.npredicted] = k;
+                e.npredicted += 1;
             }
         }
+        e.nblocks = blocks.len();
     }
-    let n = uops.len() as u64;
-    e.leave(n, info.vpc.wrapping_add(info.size), None, ExitKind::Chain1);
-    e.finish(uops.len())
+    e.prologue();
+    let mut nuops = 0;
+    for (k, b) in blocks.iter().enumerate() {
+        e.start_block(k, b.info.vpc);
+        e.block(&b.info, b.uops);
+        nuops += b.uops.len();
+    }
+    e.finish(nuops)
 }
 
 /// Result of [`PROBE_PROGRAM`].

@@ -116,7 +116,7 @@ impl Hart {
     }
 
     /// The instruction of op `u` completed; leave with pc at the next one.
-    fn exit_next(&mut self, u: &Uop, kind: ExitKind) -> ExitKind {
+    pub(super) fn exit_next(&mut self, u: &Uop, kind: ExitKind) -> ExitKind {
         self.retire(usize::from(u.idx) + 1);
         self.pc = self.tb_vpc.wrapping_add(u64::from(u.pc_off) + u64::from(u.len));
         kind
@@ -186,10 +186,10 @@ impl Hart {
         self.stats.tbs_executed = self.stats.tbs_executed.wrapping_add(1);
         self.cur_tb = tb;
         if self.t2_on {
-            // Tier-2 code first: it needs only the block's virtual pc (for helpers).
+            // Tier-2 code first (its helper gets each block's virtual pc from the
+            // program).
             let entry = self.tc.t2_entry(tb);
             if entry != 0 {
-                self.tb_vpc = self.tc.vpc_of(tb);
                 return self.exec_t2(&mut bus, tb, entry);
             }
         }

@@ -117,8 +117,11 @@ stats! {
     t2_rejected,
     /// Tier-2 images released (their block was invalidated or the cache flushed).
     t2_freed,
-    /// Blocks executed through their tier-2 code (part of `tbs_executed`).
+    /// Blocks executed through their tier-2 code (part of `tbs_executed`): program
+    /// entries plus the block transitions inside programs.
     t2_executed,
+    /// Tier-2 program entries (calls of a program; a region runs many blocks per entry).
+    t2_entries,
     /// Host nanoseconds spent lowering and JIT-compiling tier-2 blocks ([`Bus::host_ns`]).
     t2_compile_ns,
 }
@@ -215,9 +218,11 @@ pub struct Hart {
     pub(super) t2_deferred: u64,
     /// Live tier-2 images.
     pub(super) t2_live: u32,
-    /// `tc_gen` when a self-looping tier-2 block started (ebpf.rs `loop_back`): the
-    /// programs keep nothing on the stack, so they touch only hart fields and RAM.
-    pub(super) t2_loop_gen: u64,
+    /// Block transitions inside tier-2 programs (a region's jumps from block to
+    /// block, ebpf.rs `transition`) since the program was entered: `exec_t2` adds them
+    /// to `tbs_executed`, `chained` and `t2_executed` when it returns, so a transition
+    /// writes one counter, not three.
+    pub(super) t2_steps: u64,
     /// The host's tier-2 hooks.
     pub(super) t2: super::tier2::Tier2Host,
     /// Statistics.
@@ -416,6 +421,15 @@ impl Hart {
     fn host_stop_requested(&self) -> bool {
         // SAFETY: `set_stop_flag`'s contract keeps a non-null flag valid.
         !self.host_stop.is_null() && unsafe { (*self.host_stop).load(core::sync::atomic::Ordering::Relaxed) }
+    }
+
+    /// The bus asked to stop: the run loop returns [`Exit::Stop`] at the next block
+    /// transition. The chain limit drops to 0 with it, so that tier-2 code, which
+    /// checks only the limit between blocks, sees the request too.
+    #[inline]
+    pub(super) fn request_exit(&mut self) {
+        self.exit_req = true;
+        self.chain_insn_limit = 0;
     }
 
     /// Whether a block that left through a chain exit may go on to its successor:

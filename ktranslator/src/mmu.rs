@@ -260,7 +260,7 @@ impl Hart {
         }
         let r = bus.mmio_read(pa, size as u8);
         if bus.stop_requested() {
-            self.exit_req = true;
+            self.request_exit();
         }
         match r {
             Some(v) => Ok(if size < 8 { v & ((1u64 << (size * 8)) - 1) } else { v }),
@@ -326,7 +326,7 @@ impl Hart {
         }
         let ok = bus.mmio_write(pa, size as u8, val);
         if bus.stop_requested() {
-            self.exit_req = true;
+            self.request_exit();
         }
         if ok {
             Ok(())

@@ -109,15 +109,48 @@ pub enum Rule {
     Counter,
 }
 
-/// What the checker needs to know about the program's block and host.
+/// Most blocks one program may hold.
+pub const MAX_BLOCKS: usize = 16;
+
+/// What the checker needs to know about the program's blocks and host.
 #[derive(Clone, Copy, Debug)]
 pub struct CheckEnv {
     /// The only `BPF_CALL` immediate allowed (the tier-2 helper).
     pub helper_imm: i32,
-    /// Host address of the block's first micro-op.
-    pub uops: u64,
-    /// Number of micro-ops of the block.
-    pub nuops: usize,
+    /// The micro-ops of the program's blocks: host address of each block's first
+    /// micro-op and their number; `nblocks` of them.
+    blocks: [(u64, usize); MAX_BLOCKS],
+    nblocks: usize,
+}
+
+impl CheckEnv {
+    /// No blocks yet, helper `helper_imm`.
+    pub fn new(helper_imm: i32) -> CheckEnv {
+        CheckEnv { helper_imm, blocks: [(0, 0); MAX_BLOCKS], nblocks: 0 }
+    }
+
+    /// Adds a block of the program: `nuops` micro-ops from host address `uops`. False
+    /// if there is no room ([`MAX_BLOCKS`]): the helper may not be called on it.
+    pub fn add_block(&mut self, uops: u64, nuops: usize) -> bool {
+        match self.blocks.get_mut(self.nblocks) {
+            Some(b) => {
+                *b = (uops, nuops);
+                self.nblocks += 1;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Whether `v` is the address of one of the blocks' micro-ops.
+    fn is_uop(&self, v: u64) -> bool {
+        const _: () = assert!(size_of::<Uop>().is_power_of_two());
+        let size = size_of::<Uop>() as u64;
+        self.blocks[..self.nblocks].iter().any(|&(lo, n)| {
+            let end = (n as u64).saturating_mul(size).saturating_add(lo);
+            v >= lo && v < end && (v - lo) & (size - 1) == 0
+        })
+    }
 }
 
 /// Abstract value of a register.
@@ -173,7 +206,42 @@ fn join_regs(a: &Regs, b: &Regs) -> Regs {
 }
 
 /// Most forward jumps pending (not yet reached) at once.
-const PENDING: usize = 16;
+const PENDING: usize = 64;
+/// Most distinct targets of loop edges.
+const LOOP_TARGETS: usize = 2 * MAX_BLOCKS;
+/// The loop tail's length before its backward jump (ebpf.rs `transition`).
+const TAIL: usize = 8;
+
+/// States at loop targets: (target, state), `n` of them.
+#[derive(Clone, Copy)]
+struct LoopStates {
+    at: [(u32, Regs); LOOP_TARGETS],
+    n: usize,
+}
+
+impl LoopStates {
+    const EMPTY: LoopStates = LoopStates { at: [(0, [Val::Uninit; 10]); LOOP_TARGETS], n: 0 };
+
+    fn get(&self, t: usize) -> Option<Regs> {
+        self.at[..self.n].iter().find(|e| e.0 as usize == t).map(|e| e.1)
+    }
+
+    /// Joins `r` into the state at `t`; false if there is no room for another target.
+    fn join(&mut self, t: usize, r: &Regs) -> bool {
+        if let Some(e) = self.at[..self.n].iter_mut().find(|e| e.0 as usize == t) {
+            e.1 = join_regs(&e.1, r);
+            return true;
+        }
+        match self.at.get_mut(self.n) {
+            Some(e) => {
+                *e = (t as u32, *r);
+                self.n += 1;
+                true
+            }
+            None => false,
+        }
+    }
+}
 /// Longest program checked (the lowering buffer, tier2.rs, is shorter).
 pub const MAX_INSNS: usize = 1 << 15;
 
@@ -184,7 +252,7 @@ const OFF_INSNS: usize = offset_of!(Hart, stats) + offset_of!(Stats, insns);
 const OFF_RAM_PTR: usize = offset_of!(Hart, t2_ram_ptr);
 const OFF_RAM_LIMIT: usize = offset_of!(Hart, t2_ram_limit);
 const TLB_BYTES: usize = 3 * TLB_SIZE * size_of::<TlbEntry>();
-const FIELDS: [(usize, usize, bool); 17] = [
+const FIELDS: [(usize, usize, bool); 13] = [
     // x1..x31 and the x0 sink (x0 itself reads as 0 and is never written).
     (OFF_X + 8, 8 * 32, true),
     (OFF_X, 8, false),
@@ -192,17 +260,13 @@ const FIELDS: [(usize, usize, bool); 17] = [
     (offset_of!(Hart, csr) + offset_of!(Csrs, mstatus), 8, true),
     (offset_of!(Hart, pc), 8, true),
     (OFF_INSNS, 8, true),
-    (offset_of!(Hart, stats) + offset_of!(Stats, tbs_executed), 8, true),
-    (offset_of!(Hart, stats) + offset_of!(Stats, chained), 8, true),
-    (offset_of!(Hart, stats) + offset_of!(Stats, t2_executed), 8, true),
-    (offset_of!(Hart, t2_loop_gen), 8, true),
+    (offset_of!(Hart, t2_steps), 8, true),
+    (offset_of!(Hart, cur_tb), 4, true),
     (offset_of!(Hart, tlb), TLB_BYTES, false),
     (offset_of!(Hart, tlb_key), 24, false),
     (OFF_RAM_PTR, 8, false),
     (OFF_RAM_LIMIT, 8, false),
     (offset_of!(Hart, chain_insn_limit), 8, false),
-    (offset_of!(Hart, exit_req), 1, false),
-    (offset_of!(Hart, tc_gen), 8, false),
 ];
 
 /// Whether bytes `[lo, hi)` of the hart lie inside one field tier 2 may read (or, with
@@ -256,10 +320,12 @@ struct Checker<'a> {
     /// Forward jumps not reached yet: (target, state on that edge).
     pending: [(u32, Regs); PENDING],
     npending: usize,
-    /// State assumed to arrive at the loop target over the loop edge, if any.
-    loop_in: Option<(u32, Regs)>,
-    /// The loop edge this pass found: (target, state on it).
-    loop_out: Option<(u32, Regs)>,
+    /// The lowest target in `pending` (`usize::MAX`: none).
+    pending_min: usize,
+    /// States assumed to arrive at loop targets over loop edges.
+    loop_in: &'a LoopStates,
+    /// The states this pass found on loop edges.
+    loop_out: LoopStates,
     /// Last instruction reached by a jump (a join point).
     last_join: usize,
 }
@@ -274,32 +340,33 @@ pub fn check(prog: &[u64], env: &CheckEnv) -> Result<(), Refusal> {
     if prog.is_empty() || prog.len() > MAX_INSNS {
         return refuse(0, Rule::Size);
     }
-    let mut loop_in: Option<(u32, Regs)> = None;
-    // Each round can only lower the state assumed at the loop target (a join over a
+    let mut loop_in = LoopStates::EMPTY;
+    // Each round can only lower the states assumed at loop targets (joins over a
     // lattice of small height), so a few rounds reach the fixed point.
-    for _ in 0..8 {
+    for _ in 0..16 {
         let mut c = Checker {
             prog,
             env,
             pending: [(0, [Val::Uninit; 10]); PENDING],
             npending: 0,
-            loop_in,
-            loop_out: None,
+            pending_min: usize::MAX,
+            loop_in: &loop_in,
+            loop_out: LoopStates::EMPTY,
             last_join: 0,
         };
         c.pass()?;
-        match (loop_in, c.loop_out) {
-            (_, None) => return Ok(()),
-            (Some((t, assumed)), Some((t2, found))) if t == t2 => {
-                let joined = join_regs(&assumed, &found);
-                if joined == assumed {
-                    return Ok(());
-                }
-                loop_in = Some((t, joined));
+        let found = c.loop_out;
+        let mut next = loop_in;
+        for &(t, r) in &found.at[..found.n] {
+            if !next.join(t as usize, &r) {
+                return refuse(t as usize, Rule::Loop);
             }
-            (None, Some(edge)) => loop_in = Some(edge),
-            (Some(_), Some((t2, _))) => return refuse(t2 as usize, Rule::Loop),
         }
+        let same = next.n == loop_in.n && next.at[..next.n].iter().all(|&(t, r)| loop_in.get(t as usize) == Some(r));
+        if same {
+            return Ok(());
+        }
+        loop_in = next;
     }
     refuse(0, Rule::Loop)
 }
@@ -316,23 +383,27 @@ impl Checker<'_> {
         while i < n {
             let mut state = cur.take();
             let mut joined = false;
-            let mut k = 0;
-            while k < self.npending {
-                if self.pending[k].0 as usize == i {
-                    let s = self.pending[k].1;
-                    state = Some(state.map_or(s, |c| join_regs(&c, &s)));
-                    self.npending -= 1;
-                    self.pending[k] = self.pending[self.npending];
-                    joined = true;
-                } else {
-                    k += 1;
+            if i == self.pending_min {
+                let mut k = 0;
+                let mut min = usize::MAX;
+                while k < self.npending {
+                    let t = self.pending[k].0 as usize;
+                    if t == i {
+                        let s = self.pending[k].1;
+                        state = Some(state.map_or(s, |c| join_regs(&c, &s)));
+                        self.npending -= 1;
+                        self.pending[k] = self.pending[self.npending];
+                        joined = true;
+                    } else {
+                        min = min.min(t);
+                        k += 1;
+                    }
                 }
+                self.pending_min = min;
             }
-            if let Some((t, s)) = self.loop_in {
-                if t as usize == i {
-                    state = Some(state.map_or(s, |c| join_regs(&c, &s)));
-                    joined = true;
-                }
+            if let Some(s) = self.loop_in.get(i) {
+                state = Some(state.map_or(s, |c| join_regs(&c, &s)));
+                joined = true;
             }
             if joined {
                 self.last_join = i;
@@ -398,6 +469,7 @@ impl Checker<'_> {
         }
         self.pending[self.npending] = (t as u32, r);
         self.npending += 1;
+        self.pending_min = self.pending_min.min(t);
         Ok(())
     }
 
@@ -427,14 +499,7 @@ impl Checker<'_> {
                 let lo = u64::from(ins.imm as u32);
                 let hi = (self.prog[i + 1] >> 32) & 0xffff_ffff;
                 let v = lo | hi << 32;
-                const _: () = assert!(size_of::<Uop>().is_power_of_two());
-                let size = size_of::<Uop>() as u64;
-                let end = (self.env.nuops as u64).saturating_mul(size).saturating_add(self.env.uops);
-                r[d] = if v >= self.env.uops && v < end && (v - self.env.uops) & (size - 1) == 0 {
-                    Val::UopPtr
-                } else {
-                    Val::Scalar
-                };
+                r[d] = if self.env.is_uop(v) { Val::UopPtr } else { Val::Scalar };
             }
             CLASS_LDX => {
                 if ins.code & 0xe0 != MODE_MEM {
@@ -643,7 +708,9 @@ impl Checker<'_> {
                 if ins.src != 0 || ins.dst != 0 || ins.off != 0 || ins.imm != self.env.helper_imm {
                     return refuse(i, Rule::Call);
                 }
-                if r[1] != Val::Ctx(0) || r[2] != Val::UopPtr {
+                // r3: the block's virtual pc, which becomes guest-visible (a trap's pc):
+                // a plain value, never a host pointer.
+                if r[1] != Val::Ctx(0) || r[2] != Val::UopPtr || !r[3].plain() {
                     return refuse(i, Rule::Call);
                 }
                 r[0] = Val::Scalar;
@@ -702,32 +769,25 @@ impl Checker<'_> {
         Ok(Some(fall))
     }
 
-    /// The one backward jump: `ja` at `i` back to `t`, allowed only at the end of the
-    /// bounded loop tail (see ebpf.rs `loop_back`), 20 instructions that no jump
-    /// enters: retire (`counter_update`), `insns >= chain_insn_limit` exits, a stop
-    /// request exits, `tc_gen` moved exits, then three counter updates.
+    /// A backward jump: `ja` at `i` back to `t`, allowed only at the end of the
+    /// bounded loop tail (see ebpf.rs `transition`), [`TAIL`] instructions that no
+    /// jump enters: retire (`counter_update`), exit if `insns >= chain_insn_limit`,
+    /// then anything that leaves r6 the hart (the transition counter).
     fn loop_edge(&mut self, i: usize, t: usize, r: &Regs) -> Result<(), Refusal> {
-        const TAIL: usize = 20;
-        if self.loop_out.is_some() || i < TAIL || t == 0 || t > i - TAIL || self.last_join > i - TAIL {
+        if i < TAIL || t == 0 || t > i - TAIL || self.last_join > i - TAIL {
             return refuse(i, Rule::Loop);
         }
         let at = |k: usize| decode(self.prog[i - TAIL + k]);
         let ldx_ctx = |ins: &Insn, size: u8, field: usize| {
             ins.code == (CLASS_LDX | MODE_MEM | size) && ins.src == 6 && ins.off as usize == field
         };
-        let (budget_a, budget_b, budget_j) = (at(3), at(4), at(5));
-        let (stop_l, stop_j) = (at(6), at(7));
+        let (retired, limit, budget) = (at(2), at(3), at(4));
         let tail_ok = self.counter_update(i - TAIL + 2)
-            && ldx_ctx(&budget_a, 0x18, OFF_INSNS)
-            && ldx_ctx(&budget_b, 0x18, offset_of!(Hart, chain_insn_limit))
-            && budget_j.code == (CLASS_JMP | SRC_X | 0x30)
-            && budget_j.dst == budget_a.dst
-            && budget_j.src == budget_b.dst
-            && budget_a.dst != budget_b.dst
-            && ldx_ctx(&stop_l, 0x10, offset_of!(Hart, exit_req))
-            && stop_j.code == (CLASS_JMP | 0x50)
-            && stop_j.dst == stop_l.dst
-            && stop_j.imm == 0
+            && ldx_ctx(&limit, 0x18, offset_of!(Hart, chain_insn_limit))
+            && budget.code == (CLASS_JMP | SRC_X | 0x30)
+            && budget.dst == retired.src
+            && budget.src == limit.dst
+            && limit.dst != retired.src
             // r6 is the hart in all of them: it is at the edge, and nothing in the
             // tail writes it.
             && r[6] == Val::Ctx(0)
@@ -738,7 +798,9 @@ impl Checker<'_> {
         if !tail_ok {
             return refuse(i, Rule::Loop);
         }
-        self.loop_out = Some((t as u32, *r));
+        if !self.loop_out.join(t, r) {
+            return refuse(i, Rule::Loop);
+        }
         Ok(())
     }
 }

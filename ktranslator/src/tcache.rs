@@ -33,7 +33,7 @@ use core::ptr;
 use core::sync::atomic::{fence, AtomicU64, Ordering};
 
 use super::bus::Bus;
-use super::decode::{decode_at, ends_block, is_csr, Op, Uop};
+use super::decode::{decode_at, ends_block, is_csr, Op, Uop, X_SINK};
 use super::hart::{Hart, HASH_SIZE, JC_SIZE};
 
 /// Maximum guest instructions per TB.
@@ -45,6 +45,9 @@ pub(super) const HDR_WORDS: usize = 9;
 /// the second halfword.
 const STRADDLE_WORDS: usize = 2;
 const UOP_WORDS: usize = 2;
+/// Most links a region lookup follows along one hash chain (chains are one or two
+/// blocks long, hart.rs `HASH_SIZE`).
+const HASH_WALK_MAX: usize = 4096;
 
 /// The header of a translated block: the first [`HDR_WORDS`] words of the TB in the
 /// arena, one `u64` each, at these word offsets from the TB's index (fixed: asserted
@@ -719,6 +722,101 @@ impl Hart {
         self.hash[h] = t;
         self.jc[jci] = self.jc_entry(t);
         Ok(t)
+    }
+
+    /// The live block at virtual `vpc` that the run loop would find whenever block
+    /// `tb` runs: in `tb`'s virtual and physical page, translated for its privilege,
+    /// not straddling a page boundary (0: none such is translated).
+    fn peer_at(&self, tb: u32, vpc: u64) -> u32 {
+        let (vpc0, ppc0, prv) = (self.tc.vpc_of(tb), self.tc.ppc_of(tb), self.tc.prv_of(tb));
+        if (vpc ^ vpc0) >> 12 != 0 || vpc & 1 != 0 {
+            return 0;
+        }
+        let ppc = (ppc0 & !0xfff) | (vpc & 0xfff);
+        let mut t = self.hash[hash(ppc, prv)];
+        // Hash chains hold each TB once; the bound only guards a corrupted arena.
+        let mut left = HASH_WALK_MAX;
+        while t != 0 && left > 0 {
+            left -= 1;
+            if self.tc.ppc_of(t) == ppc && self.tc.vpc_of(t) == vpc && self.tc.prv_of(t) == prv {
+                return if self.tc.is_straddle(t) { 0 } else { t };
+            }
+            t = self.tc.hash_links(t).get(LINK_NEXT);
+        }
+        0
+    }
+
+    /// Picks the region of tier-2 head `tb` (ebpf.rs `lower_region`): `tb` first, then,
+    /// breadth first, the translated blocks its blocks' direct exits lead to (branch
+    /// targets, fall-throughs, jump targets) and the blocks after their calls (return
+    /// landings, marked in `landing`), as far as [`Hart::peer_at`] finds them, up to
+    /// `tbs.len()` blocks. Returns how many it put in `tbs`. A straddling head stays
+    /// alone.
+    pub(super) fn t2_region(&self, tb: u32, tbs: &mut [u32], landing: &mut [bool]) -> usize {
+        let Some(first) = tbs.first_mut() else { return 0 };
+        *first = tb;
+        if self.tc.is_straddle(tb) {
+            return 1;
+        }
+        let mut count = 1;
+        let mut k = 0;
+        while k < count {
+            let info = self.tc.info(tbs[k]);
+            // SAFETY: as in `exec_tb`: `info.uops` points at `info.ninsns` valid
+            // micro-ops in the arena, which nothing writes while this slice lives.
+            let uops: &[Uop] = unsafe { core::slice::from_raw_parts(info.uops, info.ninsns) };
+            // (address, is a return landing)
+            let mut next = [(0u64, false); 2];
+            let n = match uops.last() {
+                Some(u) => {
+                    let here = info.vpc.wrapping_add(u64::from(u.pc_off));
+                    let after = here.wrapping_add(u64::from(u.len));
+                    let call = u.rd != X_SINK;
+                    match u.op {
+                        Op::Beq | Op::Bne | Op::Blt | Op::Bge | Op::Bltu | Op::Bgeu => {
+                            next = [(here.wrapping_add(u.imm), false), (after, false)];
+                            2
+                        }
+                        Op::Jal => {
+                            next = [(here.wrapping_add(u.imm), false), (after, true)];
+                            1 + usize::from(call)
+                        }
+                        Op::Jalr if call => {
+                            next[0] = (after, true);
+                            1
+                        }
+                        Op::Jalr => 0,
+                        _ => {
+                            next[0] = (info.vpc.wrapping_add(info.size), false);
+                            1
+                        }
+                    }
+                }
+                None => 0,
+            };
+            for &(vpc, is_landing) in &next[..n] {
+                let t = self.peer_at(tb, vpc);
+                if t == 0 {
+                    continue;
+                }
+                let i = match tbs[..count].iter().position(|&x| x == t) {
+                    Some(i) => i,
+                    None if count < tbs.len() => {
+                        tbs[count] = t;
+                        count += 1;
+                        count - 1
+                    }
+                    None => continue,
+                };
+                if is_landing {
+                    if let Some(l) = landing.get_mut(i) {
+                        *l = true;
+                    }
+                }
+            }
+            k += 1;
+        }
+        count
     }
 
     fn jc_entry(&self, tb: u32) -> u64 {

@@ -20,6 +20,7 @@ use super::bus::Bus;
 use super::decode::Uop;
 use super::exit::ExitKind;
 use super::hart::Hart;
+use super::ebpf::{lower_region, RegionBlock, MAX_REGION};
 use super::t2check::{check, CheckEnv, Refusal};
 
 /// Capacity of the lowering buffer in eBPF instructions (a 128-instruction block of
@@ -97,14 +98,19 @@ impl Tier2Host {
 }
 
 /// The one helper of tier-2 programs: runs micro-op `uop` (the address of a `Uop` in
-/// the translation cache) of the running block with its tier-1 handler, on the hart
-/// `ctx`. Returns the number of `ExitKind::Next` (0xff) to go on with the block, or that
-/// of the exit kind that ends it.
+/// the translation cache) of the running program's block at virtual pc `vpc` with its
+/// tier-1 handler, on the hart `ctx`. Returns the number of `ExitKind::Next` (0xff) to
+/// go on with the program, or that of the exit kind that ends it.
+///
+/// An op that went on normally but dropped translated code (a page-table A/D update
+/// into a page of code) ends the program after it ([`ExitKind::Sync`], pc at the next
+/// instruction): the rest of the program may be stale, so a program never runs on
+/// past a change of translated code.
 ///
 /// # Safety
 /// Only tier-2 code calls it, from [`Hart::exec_t2`], with the hart pointer it was
-/// given and the address of a micro-op of its own block.
-pub unsafe extern "C" fn tier2_helper(ctx: u64, uop: u64, _: u64, _: u64, _: u64) -> u64 {
+/// given and the address of a micro-op of one of its blocks.
+pub unsafe extern "C" fn tier2_helper(ctx: u64, uop: u64, vpc: u64, _: u64, _: u64) -> u64 {
     // SAFETY: `ctx` is the hart that `exec_t2` passed to the running program, derived
     // from its `&mut self`, which is not used until the program returns; `t2_bus`
     // points at the `&mut dyn Bus` that `exec_t2` borrowed for the same time; `uop`
@@ -115,7 +121,13 @@ pub unsafe extern "C" fn tier2_helper(ctx: u64, uop: u64, _: u64, _: u64, _: u64
         let bus = &mut *h.t2_bus.cast::<&mut dyn Bus>();
         (h, bus, &*(uop as *const Uop))
     };
-    u64::from(h.exec_uop(bus, u) as u8)
+    h.tb_vpc = vpc;
+    let gen = h.tc_gen;
+    let mut kind = h.exec_uop(bus, u);
+    if kind == ExitKind::Next && h.tc_gen != gen {
+        kind = h.exit_next(u, ExitKind::Sync);
+    }
+    u64::from(kind as u8)
 }
 
 impl Hart {
@@ -143,12 +155,18 @@ impl Hart {
     /// Runs block `tb` through its tier-2 `entry`.
     #[inline(always)]
     pub(super) fn exec_t2(&mut self, bus: &mut &mut dyn Bus, tb: u32, entry: u64) -> ExitKind {
-        self.stats.t2_executed = self.stats.t2_executed.wrapping_add(1);
+        self.stats.t2_entries = self.stats.t2_entries.wrapping_add(1);
         self.t2_bus = ptr::from_mut(bus).cast::<c_void>();
         self.t2_running = tb;
+        self.t2_steps = 0;
         let r = run_entry(entry, ptr::from_mut(self).cast::<c_void>());
         self.t2_running = 0;
         self.t2_bus = ptr::null_mut();
+        // The blocks the program ran: its entry and the transitions inside it.
+        let steps = self.t2_steps;
+        self.stats.t2_executed = self.stats.t2_executed.wrapping_add(steps.wrapping_add(1));
+        self.stats.tbs_executed = self.stats.tbs_executed.wrapping_add(steps);
+        self.stats.chained = self.stats.chained.wrapping_add(steps);
         if self.t2_deferred != 0 {
             let h = core::mem::replace(&mut self.t2_deferred, 0);
             self.t2_free(h);
@@ -160,7 +178,7 @@ impl Hart {
     /// Tries to compile block `tb`; true if it now has tier-2 code.
     #[inline(never)]
     pub(super) fn t2_compile(&mut self, bus: &mut dyn Bus, tb: u32) -> bool {
-        let info = &self.tc.info(tb);
+        let info = self.tc.info(tb);
         let Some(compile) = self.t2.compile else { return false };
         if self.t2_live >= self.t2.max_blocks {
             self.stats.t2_rejected += 1;
@@ -168,13 +186,29 @@ impl Hart {
             return false;
         }
         let t0 = bus.host_ns();
-        // SAFETY: as in `exec_tb`: `info.uops` points at `info.ninsns` valid micro-ops
-        // in the arena, which nothing writes while this slice lives.
-        let uops: &[Uop] = unsafe { core::slice::from_raw_parts(info.uops, info.ninsns) };
-        let n = super::ebpf::lower_tb(info, uops, &mut self.t2_buf, self.t2.helper_imm);
+        let mut tbs = [0u32; MAX_REGION];
+        let mut landing = [false; MAX_REGION];
+        let count = self.t2_region(tb, &mut tbs, &mut landing);
+        let mut region = [RegionBlock { tb, info, uops: &[], landing: false }; MAX_REGION];
+        let mut env = CheckEnv::new(self.t2.helper_imm);
+        for k in 0..count {
+            let info = self.tc.info(tbs[k]);
+            // SAFETY: as in `exec_tb`: `info.uops` points at `info.ninsns` valid
+            // micro-ops in the arena, which nothing writes while these slices live
+            // (nothing is translated or flushed while a region is compiled).
+            let uops: &[Uop] = unsafe { core::slice::from_raw_parts(info.uops, info.ninsns) };
+            env.add_block(uops.as_ptr() as u64, uops.len());
+            region[k] = RegionBlock { tb: tbs[k], info, uops, landing: landing[k] };
+        }
+        // A region that does not fit the buffer is tried again with fewer blocks.
+        let mut count = count;
+        let mut n = None;
+        while count > 0 && n.is_none() {
+            n = lower_region(&region[..count], &mut self.t2_buf, self.t2.helper_imm);
+            count = if n.is_none() && count > 1 { count / 2 } else { 0 };
+        }
         // The checker proves the program safe before any JIT sees it (t2check.rs).
         let n = n.and_then(|n| {
-            let env = CheckEnv { helper_imm: self.t2.helper_imm, uops: uops.as_ptr() as u64, nuops: uops.len() };
             match check(&self.t2_buf[..n], &env) {
                 Ok(()) => Some(n),
                 Err(e) => {
