@@ -20,8 +20,10 @@ use ktranslator::hart::Exit;
 const CODE: u64 = RAM_BASE;
 const HANDLER: u64 = RAM_BASE + 0x8000;
 const DATA: u64 = RAM_BASE + 0x1_0000;
-/// Registers the body does not write: x29 data pointer, x30 code pointer, x31 loop
+/// Registers the body does not write: x28 the link register of its call (the trap
+/// handler saves and restores it), x29 data pointer, x30 code pointer, x31 loop
 /// counter.
+const LINK_REG: u32 = 28;
 const DATA_REG: u32 = 29;
 const CODE_REG: u32 = 30;
 const COUNT_REG: u32 = 31;
@@ -36,7 +38,7 @@ fn i_type(op: u32, f3: u32, rd: u32, rs1: u32, imm: i32) -> u32 {
 /// One random body instruction (4 bytes); `left` is how many body instructions follow
 /// (forward branches stay inside the body).
 fn random_insn(rng: &mut Rng, left: u32) -> u32 {
-    let rd = 1 + rng.below(28) as u32;
+    let rd = 1 + rng.below(27) as u32;
     let rs1 = rng.below(32) as u32;
     let rs2 = rng.below(32) as u32;
     let imm = (rng.below(4096) as i32) - 2048;
@@ -132,16 +134,35 @@ fn body(seeds: &[u64], straight: bool) -> Vec<u32> {
         .collect()
 }
 
+/// `jal rd, off`.
+fn jal(rd: u32, off: i32) -> u32 {
+    let o = off as u32;
+    0x6f | (rd << 7) | (o & 0xff000) | ((o >> 11) & 1) << 20 | ((o >> 1) & 0x3ff) << 21 | ((o >> 20) & 1) << 31
+}
+
 /// The program: x31 iterations of `body`, then a wfi; the trap handler skips the
-/// faulting instruction.
-fn program(body: Vec<u32>) -> (Vec<u32>, Vec<u32>) {
-    let n = body.len() as u32;
+/// faulting instruction. With `call` = (position, function body), the loop calls a
+/// function (`jal x28` at that position of the body; the function is its body and
+/// `jalr x0, 0(x28)`, after the loop in the same page), so a loop turn spans several
+/// blocks linked by a call and a return: tier 2 compiles such loops as regions.
+fn program(body: Vec<u32>, call: Option<(usize, Vec<u32>)>) -> (Vec<u32>, Vec<u32>) {
     let mut code = body;
+    let call_at = call.as_ref().map(|(at, _)| {
+        let at = (*at).min(code.len());
+        code.insert(at, 0);
+        at
+    });
+    let n = code.len() as u32;
     // addi x31, x31, -1; bne x31, x0, -(4 * (n + 1)); wfi; j .
     code.push(i_type(0x13, 0, COUNT_REG, COUNT_REG, -1));
     code.push(b_type(1, COUNT_REG, 0, -4 * (n as i32 + 1)));
     code.push(0x1050_0073);
     code.push(common::J_SELF);
+    if let (Some(at), Some((_, func))) = (call_at, call) {
+        code[at] = jal(LINK_REG, 4 * (code.len() - at) as i32);
+        code.extend(func);
+        code.push(i_type(0x67, 0, 0, LINK_REG, 0));
+    }
     // Handler: mepc += 4 (x28 saved in mscratch); mret.
     let csr = |f3: u32, rd: u32, rs1: u32, num: i32| i_type(0x73, f3, rd, rs1, num);
     let handler = vec![
@@ -169,7 +190,13 @@ struct Case {
 impl Case {
     /// The case of `body` with registers, data, budget and FS drawn from `rng`.
     fn new(body: Vec<u32>, rng: &mut Rng) -> Case {
-        let (code, handler) = program(body);
+        // A third of the cases call a function from the loop.
+        let call = (rng.below(3) == 0).then(|| {
+            let at = rng.below(body.len() as u64 + 1) as usize;
+            let seeds: Vec<u64> = (0..1 + rng.below(12)).map(|_| rng.next()).collect();
+            (at, self::body(&seeds, false))
+        });
+        let (code, handler) = program(body, call);
         let mut regs = [0u64; 32];
         for (r, v) in regs.iter_mut().enumerate().skip(1) {
             *v = match rng.below(5) {
@@ -206,6 +233,8 @@ impl Case {
 struct Counts {
     compiled: u64,
     t2_executed: u64,
+    /// Blocks tier 2 entered from another block of the same program (a region).
+    in_region: u64,
     faults: u64,
     smc: u64,
 }
@@ -228,6 +257,7 @@ fn run_case(machines: &mut [Machine; 3], case: &Case, counts: &mut Counts) -> Ve
         let after = m.hart().stats;
         counts.compiled += after.t2_compiled - before.t2_compiled;
         counts.t2_executed += after.t2_executed - before.t2_executed;
+        counts.in_region += (after.t2_executed - before.t2_executed) - (after.t2_entries - before.t2_entries);
         if i == 0 {
             counts.faults += after.traps - before.traps;
             counts.smc += after.smc_flushes - before.smc_flushes;
@@ -317,9 +347,13 @@ fn random_programs_agree_across_tiers() {
         assert_eq!(states[0], states[1], "case {case}: tier 2 (threshold 1) differs from tier 1; code {code:08x?}");
         assert_eq!(states[0], states[2], "case {case}: tier 2 (threshold 3) differs from tier 1; code {code:08x?}");
     }
-    let Counts { compiled, t2_executed, faults, smc } = c;
-    eprintln!("tier 2 differential: {compiled} blocks compiled, {t2_executed} executed; {faults} traps, {smc} SMC flushes in tier 1");
+    let Counts { compiled, t2_executed, in_region, faults, smc } = c;
+    eprintln!(
+        "tier 2 differential: {compiled} programs compiled, {t2_executed} blocks executed ({in_region} entered inside \
+         a region); {faults} traps, {smc} SMC flushes in tier 1"
+    );
     assert!(compiled > 1000 && t2_executed > 10_000, "tier 2 hardly ran");
+    assert!(in_region > 10_000, "regions hardly ran");
     assert!(faults > 100 && smc > 10, "the programs must fault and modify their code");
     for m in machines.iter_mut() {
         assert_eq!(m.disable_tier2(), 0, "programs left alive");

@@ -1,0 +1,280 @@
+//! Tier-2 regions (several blocks in one program, ebpf.rs `lower_region`) against tier
+//! 1, on loops whose turn spans several blocks linked by a direct jump, a call and a
+//! return: a fault at every load of the region, code rewritten in the middle of a live
+//! region, and the budget, a stop request and an interrupt while a region loops. Each
+//! program runs on a tier-1 machine and a tier-2 one (threshold 2: the loop's head is
+//! compiled on its second turn, when the other blocks exist), which must end in the
+//! same state; the tier-2 machine must have run blocks inside regions.
+
+mod common;
+
+use common::{addi, b_type, i_type, s_type, Machine, RAM_BASE, TESTDEV};
+use ktranslator::csr::{num, MIP_MTIP, MSTATUS_MIE};
+use ktranslator::hart::Exit;
+
+const CODE: u64 = RAM_BASE;
+const HANDLER: u64 = RAM_BASE + 0x8000;
+const DATA: u64 = RAM_BASE + 0x1_0000;
+/// An address with neither RAM nor a device behind it.
+const BAD: u64 = 0xc001_0000;
+
+const RA: u32 = 1;
+const WFI: u32 = 0x1050_0073;
+const J_SELF: u32 = common::J_SELF;
+
+/// `jal rd, off`.
+fn jal(rd: u32, off: i32) -> u32 {
+    let o = off as u32;
+    0x6f | (rd << 7) | (o & 0xff000) | ((o >> 11) & 1) << 20 | ((o >> 1) & 0x3ff) << 21 | ((o >> 20) & 1) << 31
+}
+/// `jalr x0, 0(rs1)` (a return).
+fn ret(rs1: u32) -> u32 {
+    i_type(0x67, 0, 0, rs1, 0)
+}
+/// `ld rd, off(rs1)`.
+fn ld(rd: u32, rs1: u32, off: i32) -> u32 {
+    i_type(0x03, rd, 3, rs1, off)
+}
+/// An R-type ALU op.
+fn r_type(f3: u32, f7: u32, rd: u32, rs1: u32, rs2: u32) -> u32 {
+    0x33 | (rd << 7) | (f3 << 12) | (rs1 << 15) | (rs2 << 20) | (f7 << 25)
+}
+fn blt(rs1: u32, rs2: u32, off: i32) -> u32 {
+    b_type(4, rs1, rs2, off)
+}
+
+/// The state compared across tiers.
+#[derive(Debug, PartialEq, Eq)]
+struct State {
+    exit: Exit,
+    pc: u64,
+    x: Vec<u64>,
+    insns: u64,
+    mepc: u64,
+    mcause: u64,
+    mtval: u64,
+    code: Vec<u8>,
+}
+
+fn state(m: &mut Machine, exit: Exit) -> State {
+    let mut bus = common::TestBus::default();
+    let mut code = vec![0u8; 256];
+    let h = m.hart();
+    assert!(h.ram().read_bytes(CODE, &mut code));
+    State {
+        exit,
+        pc: h.pc(),
+        x: (0..32).map(|r| h.xreg(r)).collect(),
+        insns: h.stats.insns,
+        mepc: h.csr_read(&mut bus, num::MEPC).unwrap(),
+        mcause: h.csr_read(&mut bus, num::MCAUSE).unwrap(),
+        mtval: h.csr_read(&mut bus, num::MTVAL).unwrap(),
+        code,
+    }
+}
+
+/// Tier 1 and tier 2 (threshold 2), or `None` where tier 2 does not exist.
+fn machines() -> Option<[Machine; 2]> {
+    if !cfg!(target_arch = "x86_64") {
+        return None;
+    }
+    let mut m = [Machine::new(1 << 20, 1 << 16), Machine::new(1 << 20, 1 << 16)];
+    assert!(m[1].enable_tier2(2));
+    Some(m)
+}
+
+/// Loads `code` and `handler` and the data page, sets registers `regs` ((index, value))
+/// and pc = CODE, on both machines.
+fn setup(ms: &mut [Machine; 2], code: &[u32], handler: &[u32], regs: &[(usize, u64)]) {
+    for m in ms.iter_mut() {
+        m.write_words(CODE, code);
+        m.write_words(HANDLER, handler);
+        let data: Vec<u8> = (0..4096u32).map(|i| (i * 7 + 1) as u8).collect();
+        m.write(DATA, &data);
+        let h = m.hart();
+        h.reset();
+        for &(r, v) in regs {
+            h.set_xreg(r, v);
+        }
+        h.csr_write(num::MTVEC, HANDLER);
+        h.set_pc(CODE);
+    }
+}
+
+/// Runs both machines with `budget`; checks they agree and returns the state.
+#[track_caller]
+fn run_both(ms: &mut [Machine; 2], budget: u64, what: &str) -> State {
+    let e0 = ms[0].run(budget);
+    let s0 = state(&mut ms[0], e0);
+    let e1 = ms[1].run(budget);
+    let s1 = state(&mut ms[1], e1);
+    assert_eq!(s0, s1, "{what}: tier 2 differs from tier 1");
+    s0
+}
+
+/// Blocks the tier-2 machine entered inside a program so far (region transitions).
+fn in_region(m: &mut Machine) -> u64 {
+    let st = m.hart().stats;
+    st.t2_executed - st.t2_entries
+}
+
+/// A fault at each load of a four-block region (head, a block reached by a direct
+/// jump, a function reached by a call, the block after the call reached by the
+/// return) on the loop's last turn: precise mepc, mtval, retired count and the results
+/// of exactly the loads before it.
+#[test]
+fn fault_at_every_load_of_a_region() {
+    let Some(mut ms) = machines() else {
+        eprintln!("SKIPPED: tier 2's userspace JIT is x86-64 only");
+        return;
+    };
+    const TURNS: u64 = 6;
+    // Word index of each of the seven loads, and its destination register.
+    let loads: [(usize, u32); 7] = [(5, 10), (6, 11), (9, 12), (16, 15), (17, 16), (11, 13), (12, 14)];
+    for (k, &(fault_at, _)) in loads.iter().enumerate() {
+        let base = |at: usize| if at == fault_at { 5 } else { 29 };
+        let ldk = |at: usize, rd: u32| ld(rd, base(at), 8 * (rd as i32 - 10));
+        let code = [
+            addi(20, 20, 1),                 // 0 head: turn += 1
+            r_type(0, 0x20, 6, 20, 21),      // 1 x6 = turn - TURNS
+            i_type(0x13, 6, 3, 6, 1),        // 2 x6 = (x6 == 0)   (sltiu)
+            i_type(0x13, 6, 1, 6, 30),       // 3 x6 <<= 30
+            r_type(0, 0, 5, 29, 6),          // 4 x5 = data + x6: BAD on the last turn
+            ldk(5, 10),                      // 5
+            ldk(6, 11),                      // 6
+            jal(0, 8),                       // 7 j B
+            0x0000_0013,                     // 8 (nop, skipped)
+            ldk(9, 12),                      // 9 B:
+            jal(RA, 4 * 6),                  // 10 call F
+            ldk(11, 13),                     // 11 C: (the return lands here)
+            ldk(12, 14),                     // 12
+            blt(20, 21, -4 * 13),            // 13 loop while turn < TURNS
+            WFI,                             // 14
+            J_SELF,                          // 15
+            ldk(16, 15),                     // 16 F:
+            ldk(17, 16),                     // 17
+            ret(RA),                         // 18
+        ];
+        setup(&mut ms, &code, &[WFI, J_SELF], &[(21, TURNS), (29, DATA)]);
+        let start = ms[0].hart().stats.insns;
+        let s = run_both(&mut ms, 100_000, &format!("fault at load {k}"));
+        assert_eq!(s.exit, Exit::Wfi);
+        let pc = CODE + 4 * fault_at as u64;
+        let rd = loads[k].1;
+        assert_eq!((s.mepc, s.mcause, s.mtval), (pc, 5, BAD + 8 * (rd as u64 - 10)), "fault at load {k}");
+        // A whole turn: 5 + 2 + 1 (jal) + 1 + 1 (call) + 2 (F) + 1 (ret) + 2 + 1 (blt).
+        let per_turn = 16;
+        let before_fault = match fault_at {
+            5 | 6 => fault_at,
+            9 => 8,
+            16 | 17 => 10 + (fault_at - 16),
+            _ => 13 + (fault_at - 11),
+        } as u64;
+        assert_eq!(s.insns - start, (TURNS - 1) * per_turn + before_fault + 1, "retired before the fault at load {k} (+ wfi)");
+        let mut data = |rd: u32| ms[0].read_u64(DATA + 8 * (rd as u64 - 10));
+        // Loads in program order on the last turn; the ones before the fault hold data.
+        let order = [10, 11, 12, 15, 16, 13, 14];
+        let pos = order.iter().position(|&r| r == rd).unwrap();
+        for (i, &r) in order.iter().enumerate() {
+            if i < pos {
+                assert_eq!(s.x[r as usize], data(r), "x{r} loaded before the fault at load {k}");
+            }
+        }
+    }
+    assert!(in_region(&mut ms[1]) > 0, "no block ran inside a region");
+}
+
+/// Stores into code of a live region: into a function the region called earlier in the
+/// turn, and into the next instruction of the storing block itself. The new code runs
+/// from the next execution on (for the block itself: at once), as in tier 1.
+#[test]
+fn code_rewritten_inside_a_live_region() {
+    let Some(mut ms) = machines() else {
+        eprintln!("SKIPPED: tier 2's userspace JIT is x86-64 only");
+        return;
+    };
+    const TURNS: u64 = 40;
+    const PATCH_TURN: u64 = 15;
+    // addi x8, x0, 2 and addi x17, x17, 100: the replacements.
+    let new_f = addi(8, 0, 2);
+    let new_c = addi(17, 17, 100);
+    let code = [
+        addi(20, 20, 1),            // 0 head
+        jal(RA, 4 * 10),            // 1 call F (11)
+        r_type(0, 0, 7, 7, 8),      // 2 C: x7 += x8
+        b_type(1, 20, 22, 4 * 4),   // 3 bne turn, PATCH_TURN -> 7
+        s_type(2, 30, 9, 4 * 11),   // 4 sw x9, F(x30): F's first instruction
+        s_type(2, 30, 18, 4 * 6),   // 5 sw x18, 6*4(x30): the instruction after this one
+        addi(17, 17, 1),            // 6 rewritten to add 100 at once
+        blt(20, 21, -4 * 7),        // 7 loop while turn < TURNS
+        WFI,                        // 8
+        J_SELF,                     // 9
+        0x0000_0013,                // 10
+        addi(8, 0, 1),              // 11 F: x8 = 1 (rewritten to 2)
+        ret(RA),                    // 12
+    ];
+    setup(
+        &mut ms,
+        &code,
+        &[WFI, J_SELF],
+        &[(21, TURNS), (22, PATCH_TURN), (30, CODE), (9, u64::from(new_f)), (18, u64::from(new_c))],
+    );
+    let s = run_both(&mut ms, 100_000, "code rewritten in a region");
+    assert_eq!(s.exit, Exit::Wfi);
+    assert_eq!(s.x[7], PATCH_TURN + 2 * (TURNS - PATCH_TURN), "x7: F's new code from the turn after the store");
+    assert_eq!(s.x[17], 100, "x17: the rewritten instruction ran right after the store");
+    let st = ms[1].hart().stats;
+    assert!(st.smc_flushes >= 2, "both stores hit translated code");
+    assert!(in_region(&mut ms[1]) > 0, "no block ran inside a region");
+}
+
+/// A region that loops for long: every run ends at the budget exactly where tier 1's
+/// does; an interrupt raised between runs is taken at the next run's start; a stop
+/// request from the bus (a device write inside the loop) ends the run at the next
+/// block transition, as in tier 1.
+#[test]
+fn budget_interrupt_and_stop_in_a_looping_region() {
+    let Some(mut ms) = machines() else {
+        eprintln!("SKIPPED: tier 2's userspace JIT is x86-64 only");
+        return;
+    };
+    let code = [
+        addi(20, 20, 1),            // 0 head
+        jal(RA, 4 * 8),             // 1 call F (9)
+        addi(7, 7, 3),              // 2 C
+        b_type(1, 20, 23, -4 * 3),  // 3 bne turn, x23 -> head
+        s_type(2, 24, 0, 0),        // 4 sw x0, 0(x24): the test device asks to stop
+        jal(0, -4 * 5),             // 5 j head (on for ever)
+        0x0000_0013,                // 6
+        0x0000_0013,                // 7
+        0x0000_0013,                // 8
+        addi(8, 8, 1),              // 9 F
+        ret(RA),                    // 10
+    ];
+    // Handler: x25 = mepc; mie = 0 (the line stays raised); park.
+    let handler = [i_type(0x73, 25, 2, 0, 0x341), i_type(0x73, 0, 1, 0, 0x304), WFI, J_SELF];
+    setup(&mut ms, &code, &handler, &[(23, 1 << 40), (24, TESTDEV)]);
+    for (i, budget) in [5_000u64, 777, 1, 12_345, 3].into_iter().enumerate() {
+        let s = run_both(&mut ms, budget, &format!("budget run {i}"));
+        assert_eq!(s.exit, Exit::Budget, "budget run {i}");
+    }
+    assert!(in_region(&mut ms[1]) > 1000, "the loop did not run inside a region");
+    // An interrupt between runs: taken before any block of the next run.
+    let stopped_at = ms[0].hart().pc();
+    for m in ms.iter_mut() {
+        let h = m.hart();
+        h.csr_write(num::MIE, MIP_MTIP);
+        let st = h.csr_read(&mut common::TestBus::default(), num::MSTATUS).unwrap();
+        h.csr_write(num::MSTATUS, st | MSTATUS_MIE);
+        h.set_irq(MIP_MTIP, true);
+    }
+    let s = run_both(&mut ms, 10_000, "interrupt");
+    assert_eq!(s.exit, Exit::Wfi);
+    assert_eq!((s.mepc, s.x[25], s.mcause), (stopped_at, stopped_at, (1 << 63) | 7), "the interrupt's mepc");
+    // A stop request from a device write inside the loop, on turn 700.
+    setup(&mut ms, &code, &handler, &[(23, 700), (24, TESTDEV)]);
+    let s = run_both(&mut ms, 1 << 40, "stop request");
+    assert_eq!(s.exit, Exit::Stop);
+    assert_eq!(s.x[20], 700, "stopped on the turn of the device write");
+    assert_eq!(s.pc, CODE, "stopped at the next block (the loop's head)");
+}
