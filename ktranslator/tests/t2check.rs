@@ -5,21 +5,26 @@
 mod common;
 
 use std::ffi::c_void;
-use std::sync::Mutex;
+use std::cell::{Cell, RefCell};
 
-use common::{addi, bne, i_type, s_type, Machine, J_SELF, RAM_BASE, S0, T0, T1, T2};
+use common::{addi, bne, i_type, s_type, Machine, J_SELF, RAM_BASE, S0, S1, T0, T1, T2};
 use ktranslator::ebpf::insn;
 use ktranslator::t2check::{check, CheckEnv, Rule};
 use ktranslator::tier2::Tier2Host;
 
-/// Programs the capturing host was asked to compile (after the checker passed them).
-static PROGRAMS: Mutex<Vec<Vec<u64>>> = Mutex::new(Vec::new());
+// Programs the capturing host was asked to compile (after the checker passed them), and
+// the check environment of the program under test; per test thread: the hart calls the
+// hooks on the thread that runs it, and the tests run in parallel.
+thread_local! {
+    static PROGRAMS: RefCell<Vec<Vec<u64>>> = const { RefCell::new(Vec::new()) };
+    static ENV: Cell<Option<CheckEnv>> = const { Cell::new(None) };
+}
 const HELPER_IMM: i32 = 0x1234;
 
 unsafe extern "C" fn capture(_: *mut c_void, insns: *const u64, n: usize, _entry: *mut u64) -> u64 {
     // SAFETY: ktranslator passes `n` valid instructions at `insns`.
     let p = unsafe { std::slice::from_raw_parts(insns, n) }.to_vec();
-    PROGRAMS.lock().unwrap().push(p);
+    PROGRAMS.with_borrow_mut(|v| v.push(p));
     0 // refused: the block stays on tier 1
 }
 
@@ -51,12 +56,12 @@ fn loop_program() -> Vec<u64> {
         threshold: 1,
         max_blocks: 1024,
     };
-    PROGRAMS.lock().unwrap().clear();
+    PROGRAMS.with_borrow_mut(|v| v.clear());
     // SAFETY: `capture` never returns a handle, so nothing is ever run or freed.
     unsafe { m.hart().set_tier2(Some(host)) };
     m.run(2000);
     assert_eq!(m.hart().t2_refusals().0, 0, "the checker refused a program of the lowering");
-    let progs = PROGRAMS.lock().unwrap();
+    let progs = PROGRAMS.take();
     // The loop block (at `loop`: the first block, from 0, runs into it): the one with
     // a helper call, a division and a loop edge.
     progs
@@ -122,16 +127,15 @@ fn expect(p: &[u64], rule: Rule, what: &str) {
     }
 }
 
-static ENV: Mutex<Option<CheckEnv>> = Mutex::new(None);
 fn env_of_original() -> CheckEnv {
-    ENV.lock().unwrap().expect("set by the test")
+    ENV.get().expect("set by the test")
 }
 
 #[test]
 fn real_programs_pass_and_mutations_are_refused() {
     let p = loop_program();
     let e = env(&p);
-    *ENV.lock().unwrap() = Some(e);
+    ENV.set(Some(e));
     check(&p, &e).expect("the original program passes");
     let back = find(&p, |w| code(w) == 0x05 && off(w) < 0);
 
@@ -189,4 +193,80 @@ fn real_programs_pass_and_mutations_are_refused() {
     expect(&m(&|q| q[st_x] = with_regs(q[st_x], 6, 6)), Rule::Pointer, "hart pointer stored");
     expect(&m(&|q| q[st_x] = with_regs(q[st_x], 6, 9)), Rule::Pointer, "RAM pointer stored");
     expect(&m(&|q| q[ld_ctx] = (q[ld_ctx] & !0xe0) | 0xc0), Rule::Opcode, "atomic instead of load");
+}
+
+/// The program of a region: a loop whose turn calls a function and holds an inner loop
+/// (`head: addi; jal F; C: addi; inner: addi; bne inner; bne head; wfi`, `F: addi; ret`),
+/// compiled when the head is hot (threshold 2): several blocks, several loop edges.
+fn region_program() -> Vec<u64> {
+    let mut m = Machine::new(1 << 20, 1 << 16);
+    let jal = |rd: u32, off: i32| {
+        let o = off as u32;
+        0x6f | (rd << 7) | (o & 0xff000) | ((o >> 11) & 1) << 20 | ((o >> 1) & 0x3ff) << 21 | ((o >> 20) & 1) << 31
+    };
+    let code = [
+        addi(T0, T0, 1),             // 0 head
+        jal(1, 4 * 7),               // 1 call F (8)
+        addi(T1, 0, 3),              // 2 C
+        addi(T1, T1, -1),            // 3 inner
+        bne(T1, 0, -4),              // 4 bne inner
+        bne(T0, S1, -4 * 5),         // 5 bne head
+        0x1050_0073,                 // 6 wfi
+        J_SELF,                      // 7
+        i_type(0x03, T2, 3, S0, 0),  // 8 F: ld t2, 0(s0)
+        i_type(0x67, 0, 0, 1, 0),    // 9 ret
+    ];
+    m.write_words(RAM_BASE, &code);
+    m.hart().set_xreg(S0 as usize, RAM_BASE + 0x1000);
+    m.hart().set_xreg(S1 as usize, 50);
+    let host = Tier2Host {
+        compile: Some(capture),
+        free: None,
+        opaque: std::ptr::null_mut(),
+        helper_imm: HELPER_IMM,
+        threshold: 2,
+        max_blocks: 1024,
+    };
+    PROGRAMS.with_borrow_mut(|v| v.clear());
+    // SAFETY: `capture` never returns a handle, so nothing is ever run or freed.
+    unsafe { m.hart().set_tier2(Some(host)) };
+    m.run(5000);
+    assert_eq!(m.hart().t2_refusals().0, 0, "the checker refused a program of the lowering");
+    let progs = PROGRAMS.take();
+    // The head's region: the program with the most loop edges.
+    let back = |p: &Vec<u64>| p.iter().filter(|&&w| w as u8 == 0x05 && off(w) < 0).count();
+    progs.iter().max_by_key(|p| back(p)).expect("programs were compiled").clone()
+}
+
+#[test]
+fn region_programs_pass_and_every_loop_edge_needs_its_tail() {
+    let p = region_program();
+    let edges: Vec<usize> = (0..p.len()).filter(|&i| code(p[i]) == 0x05 && off(p[i]) < 0).collect();
+    assert!(edges.len() >= 2, "a region with the inner loop and the outer loop: {} loop edges", edges.len());
+    let e = env(&p);
+    ENV.set(Some(e));
+    check(&p, &e).expect("the region's program passes");
+    // The tail before each loop edge: retire (ld, add, st), the limit, the budget jump,
+    // the transition counter (ld, add, st).
+    for &back in &edges {
+        let budget = back - 4;
+        assert_eq!(code(p[budget]), 0x3d, "the budget check 4 before the loop edge at {back}");
+        let m = |f: &dyn Fn(&mut Vec<u64>)| {
+            let mut q = p.clone();
+            f(&mut q);
+            q
+        };
+        expect(&m(&|q| q[budget] = insn(0x07, 0, 0, 0, 0)), Rule::Loop, "a loop edge without the budget check");
+        expect(&m(&|q| q[back - 7] = with_imm(q[back - 7], 0)), Rule::Counter, "a loop edge retiring nothing");
+        expect(&m(&|q| q[back - 5] = with_off(q[back - 5], off(q[back - 8]))), Rule::Loop, "the budget against another field");
+    }
+    // The helper's third argument (the block's pc) must be a plain value.
+    let call = find(&p, |w| code(w) == 0x85);
+    let r3 = (0..call).rev().find(|&i| dst(p[i]) == 3 && code(p[i]) != 0).expect("r3 set before the call");
+    let mut q = p.clone();
+    q[r3] = insn(0xbf, 3, 6, 0, 0); // r3 = r6 (the hart pointer)
+    if code(p[r3 + 1]) == 0 {
+        q[r3 + 1] = insn(0xb7, 0, 0, 0, 0); // the LD_IMM64's second half: r0 = 0
+    }
+    expect(&q, Rule::Call, "a host pointer as the helper's pc");
 }
