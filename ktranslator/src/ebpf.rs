@@ -1,9 +1,11 @@
-//! eBPF instruction encoding and the tier-2 lowering of translated blocks to eBPF.
+//! The tier-2 lowering of translated blocks to eBPF.
 //!
 //! A hot translated block (tier 1: micro-ops run by the executor, exec.rs) is lowered
-//! here to one eBPF program, which the host JIT-compiles (the kernel's BPF JIT in
-//! kemu.ko, a userspace eBPF JIT in `kemuctl run`; see tier2.rs). Only the data format
-//! is eBPF's: no verifier ever sees these programs, so they are safe by construction:
+//! here, with the blocks of its page that its exits lead to (a region, see
+//! [`lower_region`]), to one eBPF program, which the host JIT-compiles (the kernel's BPF
+//! JIT in kemu.ko, a userspace eBPF JIT in `kemuctl run`; see tier2.rs). Only the data
+//! format is eBPF's: no verifier ever sees these programs, so they are safe by
+//! construction:
 //!
 //! - r1 on entry (kept in r6) is the [`Hart`]; the program reads and writes only hart
 //!   fields at offsets fixed here (all inside the first 32 KiB of the hart: checked at
@@ -22,19 +24,24 @@
 //!   and signed overflow are produced by the surrounding code, see `divrem`).
 //! - Micro-ops without a native lowering (multiply-high, CSRs, AMOs, floating point,
 //!   system instructions) call the helper. A helper that ends the block (a trap, an exit
-//!   of the op) returns its exit kind, which the program returns at once.
-//! - Control flow is forward, but for one edge: a block whose last op branches back to
-//!   its own start jumps back inside its program (`Emitter::loop_back`) only while the
-//!   run loop would chain (budget left, no stop request) and no translated page was
-//!   invalidated meanwhile (a generation kept in a hart field, `t2_loop_gen`), with the
-//!   retired count updated on every turn; every other exit returns to the dispatcher
-//!   (hart.rs), which chains blocks as in tier 1.
+//!   of the op, translated code dropped) returns its exit kind, which the program
+//!   returns at once.
+//! - Control flow: a block's direct exit to another block of the region (and an
+//!   indirect jump whose target is one of the region's return landings) is a jump inside
+//!   the program ([`Emitter::transition`]): retire the block's instructions, count the
+//!   transition, and go on only while the run loop would chain (the retired count below
+//!   `chain_insn_limit`, which a stop request zeroes); every other exit returns to the
+//!   dispatcher (hart.rs) with pc set, naming the block it leaves from in
+//!   `Hart::cur_tb` so that the run loop chains on from there as in tier 1. Jumps
+//!   backward are exactly those transitions, so every loop retires instructions and
+//!   ends within the run's budget.
 //! - An independent checker (t2check.rs, its own decoder) proves these rules for every
 //!   program before any JIT sees it; a program it refuses stays on tier 1.
 //!
-//! Precise state: native ops retire nothing until the block exits (as in tier 1, the
+//! Precise state: native ops retire nothing until their block exits (as in tier 1, the
 //! count comes from the op's index), so a helper that traps in the middle of a block
-//! sets pc and the retired count from its micro-op exactly as tier 1 would.
+//! sets pc (from the block's virtual pc, which the program passes it) and the retired
+//! count from its micro-op exactly as tier 1 would.
 //!
 //! [`Hart`]: super::hart::Hart
 //! [`tier2_helper`]: super::tier2::tier2_helper
@@ -426,8 +433,9 @@ impl<'a> Emitter<'a> {
     fn set_pc_return(&mut self, pc: u64, pc_reg: Option<u8>, kind: ExitKind) {
         if self.nblocks > 1 && kind.chain_slot().is_some() {
             // The block that leaves, whose chain slot the run loop follows next.
+            // (A 32-bit move of the index right before the store: the checker's pattern.)
             let tb = self.tbs.get(self.cur).copied().unwrap_or(0);
-            self.mov_imm(R0, u64::from(tb));
+            self.emit(insn(ALU | K | MOV, R0, 0, 0, tb as i32));
             self.stx(W, CTX, OFF_CUR_TB as i16, R0);
         }
         match pc_reg {

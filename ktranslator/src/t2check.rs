@@ -12,25 +12,29 @@
 //!   `CALL` of the tier-2 helper, `EXIT`), registers r0-r9 only (no r10: programs have
 //!   no stack), and reads no register before writing it (r1, the hart, excepted);
 //! - every memory access is either hart-relative, at offsets inside the fields tier 2
-//!   may read (writes: only the guest registers, `mstatus`, `pc` and the counters), or
-//!   a guest-RAM access behind the bounds pattern: an offset compared unsigned against
+//!   may read (writes: only the guest registers, `mstatus`, `pc`, the retired and
+//!   transition counters, and `cur_tb`, the block a program leaves from), or a
+//!   guest-RAM access behind the bounds pattern: an offset compared unsigned against
 //!   the hart's `t2_ram_limit` (RAM length - 8), then added to the RAM base, with an
 //!   access of at most 8 bytes at it;
 //! - host pointers (the hart, the RAM base, micro-op addresses) never reach memory, the
 //!   return value or arithmetic other than those patterns;
 //! - every jump lands on an instruction boundary inside the program; jumps go forward
-//!   except one loop edge, which must sit at the end of the bounded loop tail (retire
-//!   at least one instruction, stop at the budget, at a stop request and at a
-//!   translation-cache change) and that no other jump enters;
+//!   except loop edges (any number: a region's program has one per backward block
+//!   transition), each at the end of the bounded loop tail (retire at least one
+//!   instruction, leave once the retired count reaches `chain_insn_limit`) that no
+//!   other jump enters;
 //! - the retired-instruction counter only grows (written only as load, add 1-511,
 //!   store), so the loop above ends;
 //! - division and remainder divide by a register tested nonzero on that path;
-//! - the helper is called with r1 = the hart and r2 = a micro-op of this block;
+//! - the helper is called with r1 = the hart, r2 = a micro-op of one of the program's
+//!   blocks and r3 a plain value (the block's pc, which becomes guest-visible);
 //! - the last instruction does not fall off the end, and `EXIT` returns a plain value.
 //!
 //! The analysis is a forward pass over the instructions with one abstract value per
 //! register; states meet at jump targets (a few pending at a time: programs branch
-//! locally), and the loop edge is iterated to a fixed point.
+//! locally, but a region's jumps to later blocks stay pending longer), and the loop
+//! edges are iterated to a fixed point (the states at their targets only get coarser).
 
 use core::mem::{offset_of, size_of};
 
@@ -117,24 +121,25 @@ pub const MAX_BLOCKS: usize = 16;
 pub struct CheckEnv {
     /// The only `BPF_CALL` immediate allowed (the tier-2 helper).
     pub helper_imm: i32,
-    /// The micro-ops of the program's blocks: host address of each block's first
+    /// The program's blocks: translation-cache index, host address of the first
     /// micro-op and their number; `nblocks` of them.
-    blocks: [(u64, usize); MAX_BLOCKS],
+    blocks: [(u32, u64, usize); MAX_BLOCKS],
     nblocks: usize,
 }
 
 impl CheckEnv {
     /// No blocks yet, helper `helper_imm`.
     pub fn new(helper_imm: i32) -> CheckEnv {
-        CheckEnv { helper_imm, blocks: [(0, 0); MAX_BLOCKS], nblocks: 0 }
+        CheckEnv { helper_imm, blocks: [(0, 0, 0); MAX_BLOCKS], nblocks: 0 }
     }
 
-    /// Adds a block of the program: `nuops` micro-ops from host address `uops`. False
-    /// if there is no room ([`MAX_BLOCKS`]): the helper may not be called on it.
-    pub fn add_block(&mut self, uops: u64, nuops: usize) -> bool {
+    /// Adds a block of the program: translation-cache index `tb`, `nuops` micro-ops
+    /// from host address `uops`. False if there is no room ([`MAX_BLOCKS`]): the helper
+    /// may not be called on it, nor the program leave from it.
+    pub fn add_block(&mut self, tb: u32, uops: u64, nuops: usize) -> bool {
         match self.blocks.get_mut(self.nblocks) {
             Some(b) => {
-                *b = (uops, nuops);
+                *b = (tb, uops, nuops);
                 self.nblocks += 1;
                 true
             }
@@ -146,7 +151,7 @@ impl CheckEnv {
     fn is_uop(&self, v: u64) -> bool {
         const _: () = assert!(size_of::<Uop>().is_power_of_two());
         let size = size_of::<Uop>() as u64;
-        self.blocks[..self.nblocks].iter().any(|&(lo, n)| {
+        self.blocks[..self.nblocks].iter().any(|&(_, lo, n)| {
             let end = (n as u64).saturating_mul(size).saturating_add(lo);
             v >= lo && v < end && (v - lo) & (size - 1) == 0
         })
@@ -251,6 +256,7 @@ const OFF_F: usize = offset_of!(Hart, f);
 const OFF_INSNS: usize = offset_of!(Hart, stats) + offset_of!(Stats, insns);
 const OFF_RAM_PTR: usize = offset_of!(Hart, t2_ram_ptr);
 const OFF_RAM_LIMIT: usize = offset_of!(Hart, t2_ram_limit);
+const OFF_CUR_TB: usize = offset_of!(Hart, cur_tb);
 const TLB_BYTES: usize = 3 * TLB_SIZE * size_of::<TlbEntry>();
 const FIELDS: [(usize, usize, bool); 13] = [
     // x1..x31 and the x0 sink (x0 itself reads as 0 and is never written).
@@ -261,7 +267,7 @@ const FIELDS: [(usize, usize, bool); 13] = [
     (offset_of!(Hart, pc), 8, true),
     (OFF_INSNS, 8, true),
     (offset_of!(Hart, t2_steps), 8, true),
-    (offset_of!(Hart, cur_tb), 4, true),
+    (OFF_CUR_TB, 4, true),
     (offset_of!(Hart, tlb), TLB_BYTES, false),
     (offset_of!(Hart, tlb_key), 24, false),
     (OFF_RAM_PTR, 8, false),
@@ -559,6 +565,9 @@ impl Checker<'_> {
                 if lo < OFF_INSNS + 8 && lo + size > OFF_INSNS && !self.counter_update(i) {
                     return refuse(i, Rule::Counter);
                 }
+                if lo < OFF_CUR_TB + 4 && lo + size > OFF_CUR_TB && !self.cur_tb_update(i) {
+                    return refuse(i, Rule::HartAccess);
+                }
                 Ok(())
             }
             Val::RamPtr if off == 0 => Ok(()),
@@ -568,6 +577,21 @@ impl Checker<'_> {
             Val::Uninit => refuse(i, Rule::Uninit),
             _ => refuse(i, Rule::Pointer),
         }
+    }
+
+    /// Whether the store at `i` is `rX = tb (32-bit move); cur_tb = rX` (4 bytes) with no
+    /// jump to the store and `tb` one of the program's blocks: the run loop follows the
+    /// chains of the block a program names there, so it must be a real block.
+    fn cur_tb_update(&self, i: usize) -> bool {
+        if i < 1 || self.last_join > i - 1 {
+            return false;
+        }
+        let (mov, st) = (decode(self.prog[i - 1]), decode(self.prog[i]));
+        mov.code == (CLASS_ALU | 0xb0)
+            && mov.dst == st.src
+            && st.code == (CLASS_STX | MODE_MEM | 0x00)
+            && st.off as usize == OFF_CUR_TB
+            && self.env.blocks[..self.env.nblocks].iter().any(|b| b.0 == mov.imm as u32)
     }
 
     /// Whether the store at `i` is the end of `rX = insns; rX += 1..511; insns = rX`

@@ -197,7 +197,7 @@ impl Hart {
             // micro-ops in the arena, which nothing writes while these slices live
             // (nothing is translated or flushed while a region is compiled).
             let uops: &[Uop] = unsafe { core::slice::from_raw_parts(info.uops, info.ninsns) };
-            env.add_block(uops.as_ptr() as u64, uops.len());
+            env.add_block(tbs[k], uops.as_ptr() as u64, uops.len());
             region[k] = RegionBlock { tb: tbs[k], info, uops, landing: landing[k] };
         }
         // A region that does not fit the buffer is tried again with fewer blocks.

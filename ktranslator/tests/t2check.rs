@@ -87,8 +87,19 @@ fn env(p: &[u64]) -> CheckEnv {
         .collect();
     let lo = *uops.iter().min().expect("a helper call");
     let hi = *uops.iter().max().unwrap();
+    // The blocks a region's program leaves from: `mov32 r0, tb` right before a 4-byte
+    // store through the hart (`cur_tb`).
+    let mut tbs: Vec<u32> = (1..p.len())
+        .filter(|&i| code(p[i - 1]) == 0xb4 && code(p[i]) == 0x63 && dst(p[i]) == 6)
+        .map(|i| (p[i - 1] >> 32) as u32)
+        .collect();
+    tbs.sort_unstable();
+    tbs.dedup();
     let mut e = CheckEnv::new(HELPER_IMM);
-    assert!(e.add_block(lo, ((hi - lo) / 16 + 1) as usize));
+    assert!(e.add_block(tbs.first().copied().unwrap_or(0), lo, ((hi - lo) / 16 + 1) as usize));
+    for &tb in tbs.iter().skip(1) {
+        assert!(e.add_block(tb, 0, 0));
+    }
     e
 }
 
@@ -260,6 +271,15 @@ fn region_programs_pass_and_every_loop_edge_needs_its_tail() {
         expect(&m(&|q| q[back - 7] = with_imm(q[back - 7], 0)), Rule::Counter, "a loop edge retiring nothing");
         expect(&m(&|q| q[back - 5] = with_off(q[back - 5], off(q[back - 8]))), Rule::Loop, "the budget against another field");
     }
+    // The block a program leaves from must be one of its blocks, set by the pattern.
+    let leave = find(&p, |w| code(w) == 0xb4) + 1;
+    assert!(code(p[leave]) == 0x63 && dst(p[leave]) == 6, "mov32 r0, tb; cur_tb = r0");
+    let mut q = p.clone();
+    q[leave - 1] = with_imm(q[leave - 1], 0x7fff_0000);
+    expect(&q, Rule::HartAccess, "leaving from a block not in the program");
+    let mut q = p.clone();
+    q[leave - 1] = insn(0x07, 0, 0, 0, 1); // r0 += 1 instead of the move
+    expect(&q, Rule::HartAccess, "cur_tb from a computed value");
     // The helper's third argument (the block's pc) must be a plain value.
     let call = find(&p, |w| code(w) == 0x85);
     let r3 = (0..call).rev().find(|&i| dst(p[i]) == 3 && code(p[i]) != 0).expect("r3 set before the call");
