@@ -245,6 +245,8 @@ pub struct Hart {
     pub(super) t2_first_refusal: u64,
     /// Output of the tier-2 lowering of one block.
     pub(super) t2_buf: [u64; super::tier2::T2_BUF_INSNS],
+    /// The tier-2 checker's working state (too big for a kernel stack).
+    pub(super) t2_check: super::t2check::CheckScratch,
 }
 
 impl Hart {

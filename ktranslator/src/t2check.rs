@@ -158,8 +158,10 @@ impl CheckEnv {
     }
 }
 
-/// Abstract value of a register.
+/// Abstract value of a register. (`repr(u8)`: the tag comes first and `Uninit` is 0,
+/// so the all-zero [`CheckScratch`] of a zeroed hart is valid.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
 enum Val {
     /// Not written yet (or clobbered by a call): must not be read.
     Uninit,
@@ -231,20 +233,19 @@ impl LoopStates {
         self.at[..self.n].iter().find(|e| e.0 as usize == t).map(|e| e.1)
     }
 
-    /// Joins `r` into the state at `t`; false if there is no room for another target.
-    fn join(&mut self, t: usize, r: &Regs) -> bool {
+    /// Joins `r` into the state at `t`; whether that changed it, or `None` if there is
+    /// no room for another target.
+    fn join(&mut self, t: usize, r: &Regs) -> Option<bool> {
         if let Some(e) = self.at[..self.n].iter_mut().find(|e| e.0 as usize == t) {
-            e.1 = join_regs(&e.1, r);
-            return true;
+            let j = join_regs(&e.1, r);
+            let changed = j != e.1;
+            e.1 = j;
+            return Some(changed);
         }
-        match self.at.get_mut(self.n) {
-            Some(e) => {
-                *e = (t as u32, *r);
-                self.n += 1;
-                true
-            }
-            None => false,
-        }
+        let e = self.at.get_mut(self.n)?;
+        *e = (t as u32, *r);
+        self.n += 1;
+        Some(true)
     }
 }
 /// Longest program checked (the lowering buffer, tier2.rs, is shorter).
@@ -324,14 +325,14 @@ struct Checker<'a> {
     prog: &'a [u64],
     env: &'a CheckEnv,
     /// Forward jumps not reached yet: (target, state on that edge).
-    pending: [(u32, Regs); PENDING],
+    pending: &'a mut [(u32, Regs); PENDING],
     npending: usize,
     /// The lowest target in `pending` (`usize::MAX`: none).
     pending_min: usize,
     /// States assumed to arrive at loop targets over loop edges.
     loop_in: &'a LoopStates,
     /// The states this pass found on loop edges.
-    loop_out: LoopStates,
+    loop_out: &'a mut LoopStates,
     /// Last instruction reached by a jump (a join point).
     last_join: usize,
 }
@@ -340,39 +341,60 @@ fn refuse<T>(at: usize, rule: Rule) -> Result<T, Refusal> {
     Err(Refusal { at: at as u32, rule })
 }
 
+/// The checker's working state (about 16 KiB: more than a kernel stack should hold, so
+/// the hart keeps one, `Hart::t2_check`).
+pub struct CheckScratch {
+    pending: [(u32, Regs); PENDING],
+    loop_in: LoopStates,
+    loop_out: LoopStates,
+}
+
+impl CheckScratch {
+    /// Empty (all zero bytes would do too).
+    pub const NEW: CheckScratch =
+        CheckScratch { pending: [(0, [Val::Uninit; 10]); PENDING], loop_in: LoopStates::EMPTY, loop_out: LoopStates::EMPTY };
+}
+
 /// Checks `prog` (eBPF instructions as ebpf.rs encodes them) against the rules in the
-/// module docs.
+/// module docs, with its working state on the stack (for tests and userspace; the hart
+/// uses [`check_with`]).
 pub fn check(prog: &[u64], env: &CheckEnv) -> Result<(), Refusal> {
+    let mut scratch = CheckScratch::NEW;
+    check_with(prog, env, &mut scratch)
+}
+
+/// [`check`] with the working state in `scratch`.
+pub fn check_with(prog: &[u64], env: &CheckEnv, scratch: &mut CheckScratch) -> Result<(), Refusal> {
     if prog.is_empty() || prog.len() > MAX_INSNS {
         return refuse(0, Rule::Size);
     }
-    let mut loop_in = LoopStates::EMPTY;
+    let CheckScratch { pending, loop_in, loop_out } = scratch;
+    loop_in.n = 0;
     // Each round can only lower the states assumed at loop targets (joins over a
     // lattice of small height), so a few rounds reach the fixed point.
     for _ in 0..16 {
+        loop_out.n = 0;
         let mut c = Checker {
             prog,
             env,
-            pending: [(0, [Val::Uninit; 10]); PENDING],
+            pending: &mut *pending,
             npending: 0,
             pending_min: usize::MAX,
-            loop_in: &loop_in,
-            loop_out: LoopStates::EMPTY,
+            loop_in: &*loop_in,
+            loop_out: &mut *loop_out,
             last_join: 0,
         };
         c.pass()?;
-        let found = c.loop_out;
-        let mut next = loop_in;
-        for &(t, r) in &found.at[..found.n] {
-            if !next.join(t as usize, &r) {
-                return refuse(t as usize, Rule::Loop);
+        let mut changed = false;
+        for &(t, r) in &loop_out.at[..loop_out.n] {
+            match loop_in.join(t as usize, &r) {
+                Some(c) => changed |= c,
+                None => return refuse(t as usize, Rule::Loop),
             }
         }
-        let same = next.n == loop_in.n && next.at[..next.n].iter().all(|&(t, r)| loop_in.get(t as usize) == Some(r));
-        if same {
+        if !changed {
             return Ok(());
         }
-        loop_in = next;
     }
     refuse(0, Rule::Loop)
 }
@@ -822,7 +844,7 @@ impl Checker<'_> {
         if !tail_ok {
             return refuse(i, Rule::Loop);
         }
-        if !self.loop_out.join(t, r) {
+        if self.loop_out.join(t, r).is_none() {
             return refuse(i, Rule::Loop);
         }
         Ok(())

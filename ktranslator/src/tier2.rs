@@ -21,7 +21,7 @@ use super::decode::Uop;
 use super::exit::ExitKind;
 use super::hart::Hart;
 use super::ebpf::{lower_region, RegionBlock, MAX_REGION};
-use super::t2check::{check, CheckEnv, Refusal};
+use super::t2check::{check_with, CheckEnv, Refusal};
 
 /// Capacity of the lowering buffer in eBPF instructions (a 128-instruction block of
 /// loads and stores needs about 3,000).
@@ -209,7 +209,7 @@ impl Hart {
         }
         // The checker proves the program safe before any JIT sees it (t2check.rs).
         let n = n.and_then(|n| {
-            match check(&self.t2_buf[..n], &env) {
+            match check_with(&self.t2_buf[..n], &env, &mut self.t2_check) {
                 Ok(()) => Some(n),
                 Err(e) => {
                     self.t2_refused += 1;
