@@ -27,7 +27,7 @@
 //!   of the op, translated code dropped) returns its exit kind, which the program
 //!   returns at once.
 //! - Control flow: a block's direct exit to another block of the region (and an
-//!   indirect jump whose target is one of the region's return landings) is a jump inside
+//!   indirect jump whose target is one of the region's predicted blocks) is a jump inside
 //!   the program ([`Emitter::transition`]): retire the block's instructions, count the
 //!   transition, and go on only while the run loop would chain (the retired count below
 //!   `chain_insn_limit`, which a stop request zeroes); every other exit returns to the
@@ -52,7 +52,7 @@ use super::csr::MSTATUS_FS;
 use super::decode::{Op, Uop, X_SINK};
 use super::exit::ExitKind;
 use super::hart::{Hart, Stats, TlbEntry, ACC_LOAD, ACC_STORE, TLB_SIZE};
-use super::tcache::TbInfo;
+use super::tcache::{Tc, TbInfo};
 
 // The eBPF encoding: one definition, shared with kemuctl's JIT.
 use super::bpf::*;
@@ -118,22 +118,26 @@ const RAM: u8 = 9;
 
 /// Most blocks in one region (one program).
 pub(super) const MAX_REGION: usize = 16;
-/// Most indirect-jump targets an indirect jump is compared with inline.
-const MAX_PREDICTED: usize = 4;
+/// Most predictions of a region ((jump site, target) pairs, see [`lower_region`]).
+pub(super) const MAX_PREDICTED: usize = 32;
+/// Most targets one indirect jump compares with inline.
+const MAX_COMPARES: usize = 12;
 /// Most jumps to region blocks not emitted yet.
 const MAX_FIXUPS: usize = 8 * MAX_REGION;
 
-/// One translated block of a region, as the lowering sees it.
-#[derive(Clone, Copy)]
-pub(super) struct RegionBlock<'a> {
-    /// Its index in the translation cache (the program names the block it leaves
-    /// from in `Hart::cur_tb`, for the run loop's chaining).
-    pub(super) tb: u32,
-    pub(super) info: TbInfo,
-    pub(super) uops: &'a [Uop],
-    /// The block after a call in the region: indirect jumps (returns) compare their
-    /// target with its address inline.
-    pub(super) landing: bool,
+/// The lowering's tables of one region, kept in the hart (`Hart::t2_lower`): a kernel
+/// stack is small. All zero is a valid (empty) value.
+pub(super) struct LowerScratch {
+    /// The region's blocks: virtual pc and translation-cache index.
+    vpcs: [u64; MAX_REGION],
+    tbs: [u32; MAX_REGION],
+    /// Where each block's code starts (`u32::MAX`: not emitted yet).
+    labels: [u32; MAX_REGION],
+    /// Jumps to blocks not emitted yet: (instruction, block).
+    fixups: [(u32, u32); MAX_FIXUPS],
+    /// The region's predictions: (jump site, target) block indices (site `u32::MAX`:
+    /// any indirect jump), in the order they are compared.
+    predicted: [(u32, u32); MAX_PREDICTED],
 }
 
 /// Writes eBPF instructions into a fixed buffer; `full` once it overflowed (the
@@ -149,18 +153,11 @@ pub(super) struct Emitter<'a> {
     cached: [u8; 2],
     /// The cache slot to replace next.
     victim: usize,
-    /// The region's blocks: virtual pc and translation-cache index (see
-    /// [`lower_region`]); `nblocks` of them, none if jumps between blocks are off.
-    vpcs: [u64; MAX_REGION],
-    tbs: [u32; MAX_REGION],
+    /// The region's tables (see [`lower_region`]): `nblocks` blocks (none if jumps
+    /// between blocks are off), `npredicted` predicted, `nfixups` jumps to patch.
+    s: &'a mut LowerScratch,
     nblocks: usize,
-    /// Blocks that indirect jumps predict (return landings).
-    predicted: [usize; MAX_PREDICTED],
     npredicted: usize,
-    /// Where each block's code starts (`usize::MAX`: not emitted yet).
-    labels: [usize; MAX_REGION],
-    /// Jumps to blocks not emitted yet: (instruction, block).
-    fixups: [(usize, usize); MAX_FIXUPS],
     nfixups: usize,
     /// The block being lowered: its index in the region and its virtual pc.
     cur: usize,
@@ -181,7 +178,8 @@ fn fits_i32(v: u64) -> bool {
 }
 
 impl<'a> Emitter<'a> {
-    pub(super) fn new(buf: &'a mut [u64], helper_imm: i32) -> Emitter<'a> {
+    pub(super) fn new(buf: &'a mut [u64], helper_imm: i32, s: &'a mut LowerScratch) -> Emitter<'a> {
+        s.labels = [u32::MAX; MAX_REGION];
         Emitter {
             buf,
             n: 0,
@@ -190,13 +188,9 @@ impl<'a> Emitter<'a> {
             fallbacks: 0,
             cached: [0; 2],
             victim: 0,
-            vpcs: [0; MAX_REGION],
-            tbs: [0; MAX_REGION],
+            s,
             nblocks: 0,
-            predicted: [0; MAX_PREDICTED],
             npredicted: 0,
-            labels: [usize::MAX; MAX_REGION],
-            fixups: [(0, 0); MAX_FIXUPS],
             nfixups: 0,
             cur: 0,
             cur_vpc: 0,
@@ -207,10 +201,11 @@ impl<'a> Emitter<'a> {
     /// the region's `nuops` micro-ops went to the helper (see [`lower_region`]).
     pub(super) fn finish(mut self, nuops: usize) -> Option<usize> {
         for k in 0..self.nfixups {
-            let (at, block) = self.fixups[k];
-            match self.labels.get(block) {
-                Some(&l) if l != usize::MAX && l > at => {
-                    let off = l - at - 1;
+            let (at, block) = self.s.fixups[k];
+            let (at, block) = (at as usize, block as usize);
+            match self.s.labels.get(block) {
+                Some(&l) if l != u32::MAX && l as usize > at => {
+                    let off = l as usize - at - 1;
                     if let Some(slot) = self.buf.get_mut(at) {
                         *slot = (*slot & !(0xffff << 16)) | ((off as u64 & 0xffff) << 16);
                     }
@@ -358,7 +353,7 @@ impl<'a> Emitter<'a> {
     /// The region block at virtual pc `vpc`, if the region has one: a direct jump
     /// there goes on inside the program.
     fn block_at(&self, vpc: u64) -> Option<usize> {
-        self.vpcs[..self.nblocks].iter().position(|&v| v == vpc)
+        self.s.vpcs[..self.nblocks].iter().position(|&v| v == vpc)
     }
 
     /// Leaves the current block through a direct exit to `target` (`kind`: its chain
@@ -385,16 +380,16 @@ impl<'a> Emitter<'a> {
         self.ldx(DW, R1, CTX, OFF_INSN_LIMIT as i16);
         let budget = self.jmp_x(JGE, R0, R1);
         self.add_mem(OFF_STEPS, 1);
-        match self.labels.get(to) {
-            Some(&l) if l != usize::MAX => {
+        match self.s.labels.get(to) {
+            Some(&l) if l != u32::MAX => {
                 // Programs are far shorter than 32K instructions (the buffer is).
-                let back = l as i64 - self.n as i64 - 1;
+                let back = i64::from(l) - self.n as i64 - 1;
                 self.emit(insn(JMP | JA, 0, 0, back as i16, 0));
             }
             _ => {
-                match self.fixups.get_mut(self.nfixups) {
+                match self.s.fixups.get_mut(self.nfixups) {
                     Some(f) => {
-                        *f = (self.n, to);
+                        *f = (self.n as u32, to as u32);
                         self.nfixups += 1;
                     }
                     None => self.full = true,
@@ -409,8 +404,8 @@ impl<'a> Emitter<'a> {
     /// Starts the code of region block `k` at virtual pc `vpc`: other blocks jump
     /// here, so nothing is known of the register cache.
     fn start_block(&mut self, k: usize, vpc: u64) {
-        if let Some(l) = self.labels.get_mut(k) {
-            *l = self.n;
+        if let Some(l) = self.s.labels.get_mut(k) {
+            *l = self.n as u32;
         }
         self.cur = k;
         self.cur_vpc = vpc;
@@ -431,10 +426,11 @@ impl<'a> Emitter<'a> {
     }
 
     fn set_pc_return(&mut self, pc: u64, pc_reg: Option<u8>, kind: ExitKind) {
-        if self.nblocks > 1 && kind.chain_slot().is_some() {
-            // The block that leaves, whose chain slot the run loop follows next.
+        if self.nblocks > 1 && (kind.chain_slot().is_some() || kind == ExitKind::Jump) {
+            // The block that leaves: the run loop follows its chain slot next, or logs
+            // its indirect jump's target.
             // (A 32-bit move of the index right before the store: the checker's pattern.)
-            let tb = self.tbs.get(self.cur).copied().unwrap_or(0);
+            let tb = self.s.tbs.get(self.cur).copied().unwrap_or(0);
             self.emit(insn(ALU | K | MOV, R0, 0, 0, tb as i32));
             self.stx(W, CTX, OFF_CUR_TB as i16, R0);
         }
@@ -752,23 +748,41 @@ impl<'a> Emitter<'a> {
     }
 
     /// An indirect jump to the address in r3 (bit 0 clear), `n` instructions into the
-    /// block: a jump without a link (a return, a tail call) whose target is one of the
-    /// region's return landings goes on there inside the program; anything else
-    /// leaves for the run loop's lookup.
+    /// block: a jump without a link (a return, a tail call, a `switch`) whose target is
+    /// one of the blocks predicted for it (the targets the jump log saw, the region's
+    /// return landings) goes on there inside the program; anything else leaves for the
+    /// run loop's lookup. The compares: the target's page against the region's (all of
+    /// whose blocks lie in one page), then its offset in the page against each block's.
     fn indirect(&mut self, n: u64, link: bool) {
-        if !link {
+        let cur = self.cur as u32;
+        let mine = |&(site, target): &(u32, u32)| site == cur || site == u32::MAX && target != cur;
+        let targets = self.s.predicted[..self.npredicted].iter().filter(|p| mine(p)).count();
+        if !link && targets > 0 {
+            let page = self.s.vpcs[0] as i64 >> 12;
+            self.alu64_x(MOV, R4, R3);
+            self.alu64_k(ARSH, R4, 12);
+            let other_page = if page == i64::from(page as i32) {
+                self.jmp_k(JNE, R4, page as i32)
+            } else {
+                self.ld_imm64(R5, page as u64);
+                self.jmp_x(JNE, R4, R5)
+            };
+            self.alu64_x(MOV, R4, R3);
+            self.alu64_k(AND, R4, 0xfff);
+            let mut compares = 0;
             for k in 0..self.npredicted {
-                let b = self.predicted[k];
-                let vpc = self.vpcs[b];
-                let miss = if fits_i32(vpc) {
-                    self.jmp_k(JNE, R3, vpc as i32)
-                } else {
-                    self.ld_imm64(R4, vpc);
-                    self.jmp_x(JNE, R3, R4)
-                };
+                let p = self.s.predicted[k];
+                if !mine(&p) || compares == MAX_COMPARES {
+                    continue;
+                }
+                compares += 1;
+                let b = p.1 as usize;
+                let vpc = self.s.vpcs[b];
+                let miss = self.jmp_k(JNE, R4, (vpc & 0xfff) as i32);
                 self.transition(n, b, vpc, ExitKind::Jump);
                 self.patch(miss);
             }
+            self.patch(other_page);
         }
         self.leave(n, 0, Some(R3), ExitKind::Jump);
     }
@@ -833,46 +847,59 @@ impl<'a> Emitter<'a> {
     }
 }
 
-/// Lowers a region, translated blocks `blocks` (the first is the entry, the head),
-/// to one eBPF program in `buf`; returns the number of instructions, or `None` if the
-/// program does not fit `buf` or is not worth compiling.
+/// Lowers a region, the translated blocks `region` of `tc` (the first is the entry, the
+/// head), to one eBPF program in `buf`; returns the number of instructions, or `None` if
+/// the program does not fit `buf` or is not worth compiling. `predicted` lists (jump
+/// site, target) pairs of indices into `region`: an indirect jump in block `site` (any
+/// block for `usize::MAX`) compares its target with block `target`'s address, in this
+/// order; `s` holds the lowering's tables.
 ///
 /// The region's blocks all lie in the head's virtual and physical page and were
-/// translated for the head's privilege (tier2.rs picks them so): whenever the head
-/// runs, the run loop would find exactly these blocks at their addresses, so a direct
-/// exit to one of them (or an indirect one whose target matches a return landing)
-/// goes on inside the program ([`Emitter::transition`]); and invalidating the page
-/// kills the head with the rest, which releases the program. A straddling head (one
-/// instruction across a page boundary, checked at every lookup) gets a program of its
-/// own without jumps to itself.
+/// translated for the head's privilege (`Hart::t2_region` picks them so): whenever the
+/// head runs, the run loop would find exactly these blocks at their addresses, so a
+/// direct exit to one of them (or an indirect one whose target matches a predicted
+/// block) goes on inside the program ([`Emitter::transition`]); and invalidating the
+/// page kills the head with the rest, which releases the program. A straddling head
+/// (one instruction across a page boundary, checked at every lookup) gets a program of
+/// its own without jumps to itself.
 ///
 /// A region where most micro-ops would call the helper (floating point, CSRs, system
 /// instructions, AMOs) stays in tier 1: each helper call costs more than tier 1's
 /// dispatch of that op (measured on Debian's float benchmark: 25 to 45% slower when
 /// every floating-point op went through the helper), and nothing else is gained.
-pub(super) fn lower_region(blocks: &[RegionBlock<'_>], buf: &mut [u64], helper_imm: i32) -> Option<usize> {
-    let mut e = Emitter::new(buf, helper_imm);
-    let head = blocks.first()?;
-    if blocks.len() > MAX_REGION {
+pub(super) fn lower_region(
+    tc: &Tc,
+    region: &[u32],
+    predicted: &[(usize, usize)],
+    buf: &mut [u64],
+    helper_imm: i32,
+    s: &mut LowerScratch,
+) -> Option<usize> {
+    let head = *region.first()?;
+    if region.len() > MAX_REGION {
         return None;
     }
-    if !head.info.straddle {
-        for (k, b) in blocks.iter().enumerate() {
-            e.vpcs[k] = b.info.vpc;
-            e.tbs[k] = b.tb;
-            if b.landing && e.npredicted < MAX_PREDICTED {
-                e.predicted[e.npredicted] = k;
-                e.npredicted += 1;
-            }
+    let straddle = tc.block(head).0.straddle;
+    let mut e = Emitter::new(buf, helper_imm, s);
+    if !straddle {
+        for (k, &tb) in region.iter().enumerate() {
+            e.s.vpcs[k] = tc.block(tb).0.vpc;
+            e.s.tbs[k] = tb;
         }
-        e.nblocks = blocks.len();
+        e.nblocks = region.len();
+        let inside = |&&(site, target): &&(usize, usize)| target < region.len() && (site < region.len() || site == usize::MAX);
+        for &(site, target) in predicted.iter().filter(inside).take(MAX_PREDICTED) {
+            e.s.predicted[e.npredicted] = (site as u32, target as u32);
+            e.npredicted += 1;
+        }
     }
     e.prologue();
     let mut nuops = 0;
-    for (k, b) in blocks.iter().enumerate() {
-        e.start_block(k, b.info.vpc);
-        e.block(&b.info, b.uops);
-        nuops += b.uops.len();
+    for (k, &tb) in region.iter().enumerate() {
+        let (info, uops) = tc.block(tb);
+        e.start_block(k, info.vpc);
+        e.block(&info, uops);
+        nuops += uops.len();
     }
     e.finish(nuops)
 }

@@ -122,6 +122,9 @@ stats! {
     t2_executed,
     /// Tier-2 program entries (calls of a program; a region runs many blocks per entry).
     t2_entries,
+    /// Regions compiled again because their indirect jumps kept leaving for blocks of
+    /// their own page (tier2.rs `t2_recompile`).
+    t2_recompiled,
     /// Host nanoseconds spent lowering and JIT-compiling tier-2 blocks ([`Bus::host_ns`]).
     t2_compile_ns,
 }
@@ -145,6 +148,8 @@ pub(super) const TLB_BITS: u32 = 8;
 pub(super) const TLB_SIZE: usize = 1 << TLB_BITS;
 /// Jump-cache entries (virtual pc -> translated block).
 pub(super) const JC_SIZE: usize = 1024;
+/// Entries of the indirect-jump log (`Hart::jump_log`).
+pub(super) const JUMP_LOG_SIZE: usize = 4096;
 /// Translation-cache hash buckets (physical pc + privilege -> translated block).
 /// A Linux guest keeps about 100,000 blocks alive (the arena is rarely flushed), and
 /// every `satp` write (each context switch) empties the jump cache, so after a switch
@@ -247,6 +252,13 @@ pub struct Hart {
     pub(super) t2_buf: [u64; super::tier2::T2_BUF_INSNS],
     /// The tier-2 checker's working state (too big for a kernel stack).
     pub(super) t2_check: super::t2check::CheckScratch,
+    /// The tier-2 lowering's tables of one region (kept off the kernel stack too).
+    pub(super) t2_lower: super::ebpf::LowerScratch,
+    /// Recent indirect jumps between blocks (with tier 2 on): `source << 32 | target`
+    /// block indices, at a hash of the pair (so a jump site keeps several targets);
+    /// tier 2 reads it to predict a region's indirect jumps (`Hart::t2_region`). Only a
+    /// hint: a predicted target is checked against the actual address every time.
+    pub(super) jump_log: [u64; JUMP_LOG_SIZE],
 }
 
 impl Hart {
@@ -458,6 +470,8 @@ impl Hart {
         // Previous block and the chain slot it left through, for direct chaining.
         let mut prev: u32 = 0;
         let mut prev_slot: usize = 0;
+        // The block that left through an indirect jump, for the jump log (tier 2).
+        let mut jumped_from: u32 = 0;
         let mut check_irq = true;
         loop {
             let steps = self.stats.insns.wrapping_sub(start_insns).wrapping_add(self.stats.traps.wrapping_sub(start_traps));
@@ -475,6 +489,7 @@ impl Hart {
                         self.stats.interrupts += 1;
                         self.take_trap(cause, 0);
                         prev = 0;
+                        jumped_from = 0;
                         check_irq = true;
                         continue;
                     }
@@ -491,12 +506,17 @@ impl Hart {
                         if prev != 0 && self.tc_gen == gen {
                             self.tc.try_chain(prev, prev_slot, tb);
                         }
+                        if jumped_from != 0 {
+                            self.log_jump(jumped_from, tb);
+                            jumped_from = 0;
+                        }
                         tb
                     }
                     Err(()) => {
                         let (c, t) = (self.exc_cause, self.exc_tval);
                         self.take_trap(c, t);
                         prev = 0;
+                        jumped_from = 0;
                         check_irq = true;
                         continue;
                     }
@@ -533,7 +553,11 @@ impl Hart {
                 prev = 0;
                 match kind {
                     ExitKind::Wfi if !self.wfi_wakeup() => return Exit::Wfi,
-                    ExitKind::Jump => {}
+                    ExitKind::Jump => {
+                        if self.t2_on {
+                            jumped_from = last;
+                        }
+                    }
                     _ => check_irq = true,
                 }
                 break;

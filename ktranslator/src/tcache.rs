@@ -34,7 +34,7 @@ use core::sync::atomic::{fence, AtomicU64, Ordering};
 
 use super::bus::Bus;
 use super::decode::{decode_at, ends_block, is_csr, Op, Uop, X_SINK};
-use super::hart::{Hart, HASH_SIZE, JC_SIZE};
+use super::hart::{Hart, HASH_SIZE, JC_SIZE, JUMP_LOG_SIZE};
 
 /// Maximum guest instructions per TB.
 pub(super) const MAX_TB_INSNS: usize = 128;
@@ -48,6 +48,10 @@ const UOP_WORDS: usize = 2;
 /// Most links a region lookup follows along one hash chain (chains are one or two
 /// blocks long, hart.rs `HASH_SIZE`).
 const HASH_WALK_MAX: usize = 4096;
+/// Most targets of one indirect jump a region takes from the jump log.
+const MAX_JUMP_TARGETS: usize = 12;
+/// The prediction site of return landings (`Hart::t2_region`): any indirect jump.
+pub(super) const ANY_SITE: usize = usize::MAX;
 
 /// The header of a translated block: the first [`HDR_WORDS`] words of the TB in the
 /// arena, one `u64` each, at these word offsets from the TB's index (fixed: asserted
@@ -421,6 +425,17 @@ impl Tc {
         }
     }
 
+    /// Block `tb` and its micro-ops (none for an index that cannot be a TB).
+    pub(super) fn block(&self, tb: u32) -> (TbInfo, &[Uop]) {
+        let info = self.info(tb);
+        // SAFETY: `info` checked that its `ninsns` micro-ops lie in the arena (or points
+        // at `END_UOP` with `ninsns` 0), which holds valid micro-ops written by the
+        // translator and is only written through `&mut self`, which this borrow rules
+        // out for the slice's life.
+        let uops = unsafe { core::slice::from_raw_parts(info.uops, info.ninsns) };
+        (info, uops)
+    }
+
     /// What running TB `tb` needs: its virtual pc and its first micro-op, or `None`
     /// for an index that cannot be a TB (never the case for the indices the hash
     /// table and the chains hold).
@@ -747,26 +762,28 @@ impl Hart {
     }
 
     /// Picks the region of tier-2 head `tb` (ebpf.rs `lower_region`): `tb` first, then,
-    /// breadth first, the translated blocks its blocks' direct exits lead to (branch
-    /// targets, fall-throughs, jump targets) and the blocks after their calls (return
-    /// landings, marked in `landing`), as far as [`Hart::peer_at`] finds them, up to
-    /// `tbs.len()` blocks. Returns how many it put in `tbs`. A straddling head stays
-    /// alone.
-    pub(super) fn t2_region(&self, tb: u32, tbs: &mut [u32], landing: &mut [bool]) -> usize {
-        let Some(first) = tbs.first_mut() else { return 0 };
+    /// breadth first, the translated blocks its blocks' exits lead to, as far as
+    /// [`Hart::peer_at`] finds them: direct exits (branch targets, fall-throughs, jump
+    /// targets), the blocks after calls (return landings) and, for an indirect jump
+    /// without a link (a return, a `switch`), the targets the jump log saw it take. At
+    /// most `tbs.len()` blocks; returns how many it put in `tbs`, and how many
+    /// predictions it put in `predicted`: (site, target) pairs of region indices, an
+    /// indirect jump in block `site` comparing its target with block `target`'s address
+    /// ([`ANY_SITE`] for return landings: every such jump compares with them). A
+    /// straddling head stays alone.
+    pub(super) fn t2_region(&self, tb: u32, tbs: &mut [u32], predicted: &mut [(usize, usize)]) -> (usize, usize) {
+        let Some(first) = tbs.first_mut() else { return (0, 0) };
         *first = tb;
         if self.tc.is_straddle(tb) {
-            return 1;
+            return (1, 0);
         }
-        let mut count = 1;
+        let (mut count, mut npred) = (1, 0);
         let mut k = 0;
         while k < count {
-            let info = self.tc.info(tbs[k]);
-            // SAFETY: as in `exec_tb`: `info.uops` points at `info.ninsns` valid
-            // micro-ops in the arena, which nothing writes while this slice lives.
-            let uops: &[Uop] = unsafe { core::slice::from_raw_parts(info.uops, info.ninsns) };
-            // (address, is a return landing)
-            let mut next = [(0u64, false); 2];
+            let site = tbs[k];
+            let (info, uops) = self.tc.block(site);
+            // (address, prediction site of a jump there)
+            let mut next = [(0u64, None); 2];
             let n = match uops.last() {
                 Some(u) => {
                     let here = info.vpc.wrapping_add(u64::from(u.pc_off));
@@ -774,49 +791,81 @@ impl Hart {
                     let call = u.rd != X_SINK;
                     match u.op {
                         Op::Beq | Op::Bne | Op::Blt | Op::Bge | Op::Bltu | Op::Bgeu => {
-                            next = [(here.wrapping_add(u.imm), false), (after, false)];
+                            next = [(here.wrapping_add(u.imm), None), (after, None)];
                             2
                         }
                         Op::Jal => {
-                            next = [(here.wrapping_add(u.imm), false), (after, true)];
+                            next = [(here.wrapping_add(u.imm), None), (after, Some(ANY_SITE))];
                             1 + usize::from(call)
                         }
                         Op::Jalr if call => {
-                            next[0] = (after, true);
+                            next[0] = (after, Some(ANY_SITE));
                             1
                         }
                         Op::Jalr => 0,
                         _ => {
-                            next[0] = (info.vpc.wrapping_add(info.size), false);
+                            next[0] = (info.vpc.wrapping_add(info.size), None);
                             1
                         }
                     }
                 }
                 None => 0,
             };
-            for &(vpc, is_landing) in &next[..n] {
-                let t = self.peer_at(tb, vpc);
-                if t == 0 {
-                    continue;
-                }
-                let i = match tbs[..count].iter().position(|&x| x == t) {
-                    Some(i) => i,
-                    None if count < tbs.len() => {
-                        tbs[count] = t;
-                        count += 1;
-                        count - 1
+            let mut add = |t: u32, pred: Option<usize>, tbs: &mut [u32], count: &mut usize| {
+                let Some(i) = Self::region_add(tbs, count, t) else { return };
+                if let Some(site) = pred {
+                    if npred < predicted.len() && !predicted[..npred].contains(&(site, i)) {
+                        predicted[npred] = (site, i);
+                        npred += 1;
                     }
-                    None => continue,
-                };
-                if is_landing {
-                    if let Some(l) = landing.get_mut(i) {
-                        *l = true;
+                }
+            };
+            for &(vpc, pred) in &next[..n] {
+                let t = self.peer_at(tb, vpc);
+                if t != 0 {
+                    add(t, pred, tbs, &mut count);
+                }
+            }
+            if matches!(uops.last(), Some(u) if u.op == Op::Jalr && u.rd == X_SINK) {
+                let mut found = 0;
+                for &e in self.jump_log.iter() {
+                    if e >> 32 != u64::from(site) || found == MAX_JUMP_TARGETS {
+                        continue;
+                    }
+                    let t = e as u32;
+                    // Still a block the run loop would find at its address.
+                    if t != 0 && self.peer_at(tb, self.tc.vpc_of(t)) == t {
+                        found += 1;
+                        add(t, Some(k), tbs, &mut count);
                     }
                 }
             }
             k += 1;
         }
-        count
+        (count, npred)
+    }
+
+    /// The index of `t` in `tbs[..*count]`, added at the end if missing and there is
+    /// room.
+    fn region_add(tbs: &mut [u32], count: &mut usize, t: u32) -> Option<usize> {
+        if let Some(i) = tbs[..*count].iter().position(|&x| x == t) {
+            return Some(i);
+        }
+        let slot = tbs.get_mut(*count)?;
+        *slot = t;
+        *count += 1;
+        Some(*count - 1)
+    }
+
+    /// Notes an indirect jump from block `from` to block `to` in the jump log.
+    pub(super) fn log_jump(&mut self, from: u32, to: u32) {
+        const _: () = assert!(JUMP_LOG_SIZE == 1 << 12);
+        let key = u64::from(from) << 32 | u64::from(to);
+        // The top 12 bits of a multiplicative hash of the pair.
+        let i = (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 52) as usize;
+        if let Some(e) = self.jump_log.get_mut(i) {
+            *e = key;
+        }
     }
 
     fn jc_entry(&self, tb: u32) -> u64 {

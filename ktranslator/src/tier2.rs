@@ -20,12 +20,16 @@ use super::bus::Bus;
 use super::decode::Uop;
 use super::exit::ExitKind;
 use super::hart::Hart;
-use super::ebpf::{lower_region, RegionBlock, MAX_REGION};
+use super::ebpf::{lower_region, MAX_PREDICTED, MAX_REGION};
 use super::t2check::{check_with, CheckEnv, Refusal};
 
 /// Capacity of the lowering buffer in eBPF instructions (a 128-instruction block of
 /// loads and stores needs about 3,000).
 pub const T2_BUF_INSNS: usize = 6144;
+
+/// Indirect jumps out of a region to blocks of its own page (beyond three times the
+/// threshold) after which the region is picked and compiled again.
+const RECOMPILE_EXITS: u64 = 256;
 
 /// Compiles an eBPF program: `(opaque, insns, count, entry out)`. Returns a nonzero
 /// handle and writes the callable entry point to `*entry`, or returns 0 if refused.
@@ -172,13 +176,33 @@ impl Hart {
             self.t2_free(h);
         }
         // Programs only return exit kinds; anything else resynchronises.
-        ExitKind::from_t2(r)
+        let kind = ExitKind::from_t2(r);
+        // An indirect jump out to a block of the region's own page: the region was
+        // picked before the jump log knew that target (or before it was translated).
+        // After enough of them the region is picked again, once.
+        if kind == ExitKind::Jump && (self.pc ^ self.tc.vpc_of(tb)) >> 12 == 0 {
+            let threshold = u64::from(self.t2.threshold);
+            if self.tc.bump_hot(tb) == threshold.saturating_mul(3).saturating_add(RECOMPILE_EXITS) {
+                self.t2_recompile(*bus, tb);
+            }
+        }
+        kind
+    }
+
+    /// Compiles the region of head `tb` again (its program is not running).
+    #[inline(never)]
+    fn t2_recompile(&mut self, bus: &mut dyn Bus, tb: u32) {
+        let h = self.tc.take_t2(tb);
+        if h != 0 {
+            self.t2_free(h);
+        }
+        self.stats.t2_recompiled += 1;
+        self.t2_compile(bus, tb);
     }
 
     /// Tries to compile block `tb`; true if it now has tier-2 code.
     #[inline(never)]
     pub(super) fn t2_compile(&mut self, bus: &mut dyn Bus, tb: u32) -> bool {
-        let info = self.tc.info(tb);
         let Some(compile) = self.t2.compile else { return false };
         if self.t2_live >= self.t2.max_blocks {
             self.stats.t2_rejected += 1;
@@ -186,25 +210,20 @@ impl Hart {
             return false;
         }
         let t0 = bus.host_ns();
-        let mut tbs = [0u32; MAX_REGION];
-        let mut landing = [false; MAX_REGION];
-        let count = self.t2_region(tb, &mut tbs, &mut landing);
-        let mut region = [RegionBlock { tb, info, uops: &[], landing: false }; MAX_REGION];
+        let mut region = [0u32; MAX_REGION];
+        let mut predicted = [(0usize, 0usize); MAX_PREDICTED];
+        let (count, npred) = self.t2_region(tb, &mut region, &mut predicted);
         let mut env = CheckEnv::new(self.t2.helper_imm);
-        for k in 0..count {
-            let info = self.tc.info(tbs[k]);
-            // SAFETY: as in `exec_tb`: `info.uops` points at `info.ninsns` valid
-            // micro-ops in the arena, which nothing writes while these slices live
-            // (nothing is translated or flushed while a region is compiled).
-            let uops: &[Uop] = unsafe { core::slice::from_raw_parts(info.uops, info.ninsns) };
-            env.add_block(tbs[k], uops.as_ptr() as u64, uops.len());
-            region[k] = RegionBlock { tb: tbs[k], info, uops, landing: landing[k] };
+        for &t in &region[..count] {
+            let uops = self.tc.block(t).1;
+            env.add_block(t, uops.as_ptr() as u64, uops.len());
         }
         // A region that does not fit the buffer is tried again with fewer blocks.
         let mut count = count;
         let mut n = None;
         while count > 0 && n.is_none() {
-            n = lower_region(&region[..count], &mut self.t2_buf, self.t2.helper_imm);
+            let (tc, buf, lower) = (&self.tc, &mut self.t2_buf, &mut self.t2_lower);
+            n = lower_region(tc, &region[..count], &predicted[..npred], buf, self.t2.helper_imm, lower);
             count = if n.is_none() && count > 1 { count / 2 } else { 0 };
         }
         // The checker proves the program safe before any JIT sees it (t2check.rs).
