@@ -782,8 +782,8 @@ impl<'a> Compiler<'a> {
         let class = i.code & 7;
         let mode = i.code & 0xe0;
         let size = i.code & 0x18;
-        if mode != bpf::MEM {
-            // Atomics, MEMSX, ...
+        if mode != bpf::MEM && !(mode == bpf::MEMSX && class == bpf::LDX && size != bpf::DW) {
+            // Atomics, ...
             return Err(JitError::Unsupported { pc, opcode: i.code });
         }
         let disp = i32::from(i.off);
@@ -798,10 +798,20 @@ impl<'a> Compiler<'a> {
                 if i.imm != 0 {
                     return bad("reserved field set");
                 }
-                match size {
-                    bpf::B | bpf::H => {
+                match (size, mode == bpf::MEMSX) {
+                    (bpf::B | bpf::H, false) => {
                         self.rex(false, dst, src, false);
                         self.bytes(&[0x0f, if size == bpf::B { 0xb6 } else { 0xb7 }]);
+                    }
+                    // movsx r64, r/m8 / r/m16
+                    (bpf::B | bpf::H, true) => {
+                        self.rex(true, dst, src, false);
+                        self.bytes(&[0x0f, if size == bpf::B { 0xbe } else { 0xbf }]);
+                    }
+                    // movsxd r64, r/m32
+                    (_, true) => {
+                        self.rex(true, dst, src, false);
+                        self.b(0x63);
                     }
                     _ => {
                         self.rex(size == bpf::DW, dst, src, false);

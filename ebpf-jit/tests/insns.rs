@@ -573,6 +573,26 @@ fn loads_stores_all_sizes_and_bases() {
     }
 }
 
+/// BPF_MEMSX (sign-extending loads of 1, 2 and 4 bytes), every destination and base
+/// register, values with the sign bit set and clear.
+#[test]
+fn sign_extending_loads() {
+    let mut r = Runner::new();
+    for (sz, n) in [(B, 1usize), (H, 2), (W, 4)] {
+        for base in 1..=9u8 {
+            for dst in REGS {
+                for v in [0x7fu64, 0x80, 0x7fff, 0x8000, 0x7fff_ffff, 0x8000_0000, 0x1234_5687_89ab_cdef] {
+                    let mut b8 = v.to_le_bytes();
+                    let p = [mov64(base, 1), insn(LDX | MEMSX | sz, dst, base, 0, 0), mov64(0, dst), exit()];
+                    let bits = 8 * n as u32;
+                    let want = ((v << (64 - bits)) as i64 >> (64 - bits)) as u64;
+                    assert_eq!(r.run_ptr(&p, b8.as_mut_ptr()), want, "ldsx r{dst} [r{base}] size {n} of {v:#x}");
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn stack_through_r10() {
     let mut r = Runner::new();

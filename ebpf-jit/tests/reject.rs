@@ -89,13 +89,17 @@ fn unknown_and_unsupported_opcodes() {
     let mut p = prog(&[&ld_imm64(0, 1), &[exit()]]);
     p[0] |= 1 << 12;
     assert_eq!(unsupported(&p).0, 0);
-    // Atomics, MEMSX.
+    // Atomics; MEMSX of 8 bytes (there is none) and in a store class.
     assert_eq!(
         unsupported(&[insn(STX | ATOMIC | DW, 1, 2, 0, 0), exit()]).0,
         0
     );
     assert_eq!(
-        unsupported(&[insn(LDX | MEMSX | W, 0, 1, 0, 0), exit()]).0,
+        unsupported(&[insn(LDX | MEMSX | DW, 0, 1, 0, 0), exit()]).0,
+        0
+    );
+    assert_eq!(
+        unsupported(&[insn(STX | MEMSX | W, 1, 0, 0, 0), exit()]).0,
         0
     );
     // Signed division, MOVSX (off != 0).

@@ -41,6 +41,8 @@ pub const DW: u8 = 0x18;
 pub const IMM: u8 = 0x00;
 /// Memory at `reg + off`.
 pub const MEM: u8 = 0x60;
+/// Sign-extending load mode (`BPF_MEMSX`, cpu v4: Linux 6.6 and later).
+pub const MEMSX: u8 = 0x80;
 
 // Sources (arithmetic and jumps).
 /// The immediate.

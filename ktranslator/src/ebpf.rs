@@ -485,11 +485,11 @@ impl<'a> Emitter<'a> {
             // Load/store immediates are 12-bit.
             self.alu64_k(ADD, R2, u.imm as i32);
         }
-        // r3 = &tlb[acc][index] - OFF_TLB (relative to the hart).
+        // r3 = &tlb[acc][index] - OFF_TLB (relative to the hart): the page number's
+        // low bits times the entry size (16), in one shift and one mask.
         self.alu64_x(MOV, R3, R2);
-        self.alu64_k(RSH, R3, 12);
-        self.alu64_k(AND, R3, (TLB_SIZE - 1) as i32);
-        self.alu64_k(LSH, R3, 4);
+        self.alu64_k(RSH, R3, 12 - 4);
+        self.alu64_k(AND, R3, ((TLB_SIZE - 1) << 4) as i32);
         self.alu64_x(ADD, R3, CTX);
         let entry = (OFF_TLB + acc * TLB_BYTES) as i16;
         self.ldx(DW, R4, R3, entry);
@@ -522,6 +522,12 @@ impl<'a> Emitter<'a> {
                 self.get_x(R5, u.rs2);
             }
             self.stx(size, R4, 0, R5);
+        } else if signed && nbytes < 8 && !fp {
+            // One sign-extending load (BPF_MEMSX).
+            self.emit(insn(LDX | MEMSX | size, R2, R4, 0, 0));
+            if u.rd != X_SINK {
+                self.set_x(u.rd, R2);
+            }
         } else {
             self.ldx(size, R2, R4, 0);
             if fp {
@@ -532,15 +538,8 @@ impl<'a> Emitter<'a> {
                 self.stx(DW, CTX, foff(u.rd), R2);
                 self.alu64_k(OR, R1, MSTATUS_FS as i32);
                 self.stx(DW, CTX, OFF_MSTATUS as i16, R1);
-            } else {
-                if signed && nbytes < 8 {
-                    let sh = 64 - 8 * nbytes as i32;
-                    self.alu64_k(LSH, R2, sh);
-                    self.alu64_k(ARSH, R2, sh);
-                }
-                if u.rd != X_SINK {
-                    self.set_x(u.rd, R2);
-                }
+            } else if u.rd != X_SINK {
+                self.set_x(u.rd, R2);
             }
         }
         self.emit(insn(JMP | JA, 0, 0, 0, 0));

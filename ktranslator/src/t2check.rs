@@ -291,6 +291,7 @@ const CLASS_JMP: u8 = 0x05;
 const CLASS_ALU64: u8 = 0x07;
 const MODE_IMM: u8 = 0x00;
 const MODE_MEM: u8 = 0x60;
+const MODE_MEMSX: u8 = 0x80;
 const SRC_X: u8 = 0x08;
 
 struct Insn {
@@ -530,11 +531,19 @@ impl Checker<'_> {
                 r[d] = if self.env.is_uop(v) { Val::UopPtr } else { Val::Scalar };
             }
             CLASS_LDX => {
-                if ins.code & 0xe0 != MODE_MEM {
-                    return refuse(i, Rule::Opcode);
-                }
                 let size = size_bytes(ins.code);
-                r[d] = self.load(i, r[s], ins.off, size)?;
+                match ins.code & 0xe0 {
+                    MODE_MEM => r[d] = self.load(i, r[s], ins.off, size)?,
+                    // Sign-extending loads of 1-4 bytes, from guest RAM only.
+                    MODE_MEMSX if size < 8 => {
+                        if r[s] != Val::RamPtr {
+                            return refuse(i, Rule::RamAccess);
+                        }
+                        self.load(i, r[s], ins.off, size)?;
+                        r[d] = Val::Scalar;
+                    }
+                    _ => return refuse(i, Rule::Opcode),
+                }
             }
             CLASS_STX => {
                 if ins.code & 0xe0 != MODE_MEM {
