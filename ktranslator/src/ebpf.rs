@@ -13,12 +13,13 @@
 //! - The programs use no stack: r10 is never touched (the kernel's JIT reserves no frame
 //!   without the verifier's `stack_depth`, and r10-8 would be the caller's saved rbx).
 //! - A guest memory access goes to RAM only through a TLB hit (the entry was filled by
-//!   mmu.rs for a page that lies entirely in RAM) and only if the resulting RAM offset
-//!   is at most `ram_len - 8` (bounds check against a hart field), after which the offset
-//!   is masked branch-free to 0 if out of range (`array_index_mask_nospec`'s idea, so a
-//!   CPU speculating past the check still reads inside RAM): anything else, including
-//!   misaligned accesses, MMIO, stores into code pages and faults, calls the helper,
-//!   which runs the tier-1 handler of that micro-op ([`tier2_helper`]).
+//!   mmu.rs for a page that lies entirely in RAM), at the entry's RAM page offset plus
+//!   the address's offset in the page masked to the access's alignment: since every
+//!   entry's page offset is at most `ram_len - 4096` (`TlbEntry`'s invariant), that is
+//!   inside RAM without a bounds check, even for a CPU speculating past the tag
+//!   comparison. Anything else, including misaligned accesses, MMIO, stores into code
+//!   pages and faults, calls the helper, which runs the tier-1 handler of that micro-op
+//!   ([`tier2_helper`]).
 //! - Division and remainder are lowered natively; the divisor is tested for zero right
 //!   before the DIV/MOD, which then never sees zero (RISC-V's results for a zero divisor
 //!   and signed overflow are produced by the surrounding code, see `divrem`).
@@ -68,7 +69,6 @@ const OFF_INSNS: usize = offset_of!(Hart, stats) + offset_of!(Stats, insns);
 const OFF_TLB: usize = offset_of!(Hart, tlb);
 const OFF_TLB_KEY: usize = offset_of!(Hart, tlb_key);
 const OFF_RAM_PTR: usize = offset_of!(Hart, t2_ram_ptr);
-const OFF_RAM_LIMIT: usize = offset_of!(Hart, t2_ram_limit);
 const OFF_INSN_LIMIT: usize = offset_of!(Hart, chain_insn_limit);
 const OFF_STEPS: usize = offset_of!(Hart, t2_steps);
 const OFF_CUR_TB: usize = offset_of!(Hart, cur_tb);
@@ -83,7 +83,6 @@ const _: () = {
         OFF_TLB + 3 * TLB_BYTES,
         OFF_TLB_KEY + 24,
         OFF_RAM_PTR,
-        OFF_RAM_LIMIT,
         OFF_INSN_LIMIT,
         OFF_STEPS,
         OFF_CUR_TB,
@@ -93,7 +92,7 @@ const _: () = {
         assert!(ends[i] < 0x7ff0, "tier-2 hart fields must lie in the first 32 KiB");
         i += 1;
     }
-    assert!(core::mem::size_of::<TlbEntry>() == 16 && offset_of!(TlbEntry, addend) == 8);
+    assert!(core::mem::size_of::<TlbEntry>() == 16 && offset_of!(TlbEntry, page) == 8);
 };
 
 /// Value a helper returns to go on with the block ([`ExitKind::Next`]).
@@ -501,19 +500,15 @@ impl<'a> Emitter<'a> {
         self.ldx(DW, R0, CTX, (OFF_TLB_KEY + 8 * acc) as i16);
         self.alu64_x(OR, R5, R0);
         let miss = self.jmp_x(JNE, R4, R5);
+        // The RAM offset: the entry's page plus the offset in the page, masked to the
+        // access's alignment (a no-op on a hit, which is aligned). The entry's page is
+        // at most the RAM length - 4096 whatever entry this is (`TlbEntry`'s
+        // invariant), so the access lies in RAM without a bounds check, also for a CPU
+        // that speculates past the tag comparison.
         self.ldx(DW, R4, R3, entry + 8);
-        self.alu64_x(ADD, R4, R2);
-        // Bounds: RAM offset <= ram_len - 8.
-        self.ldx(DW, R0, CTX, OFF_RAM_LIMIT as i16);
-        let oob = self.jmp_x(JGT, R4, R0);
-        // Under speculation past that branch, an offset beyond the limit becomes 0
-        // (the kernel's array_index_mask_nospec, without a branch): mask = !((limit -
-        // off | off) >> 63, arithmetic), all ones exactly when off <= limit < 2^63.
-        self.alu64_x(SUB, R0, R4);
-        self.alu64_x(OR, R0, R4);
-        self.alu64_k(ARSH, R0, 63);
-        self.alu64_k(XOR, R0, -1);
-        self.alu64_x(AND, R4, R0);
+        self.alu64_x(MOV, R5, R2);
+        self.alu64_k(AND, R5, 0xfff & !(nbytes as i32 - 1));
+        self.alu64_x(ADD, R4, R5);
         self.alu64_x(ADD, R4, RAM);
         if store {
             if fp {
@@ -545,7 +540,6 @@ impl<'a> Emitter<'a> {
         self.emit(insn(JMP | JA, 0, 0, 0, 0));
         let done = self.n - 1;
         self.patch(miss);
-        self.patch(oob);
         if let Some(j) = fs_off {
             self.patch(j);
         }

@@ -130,13 +130,19 @@ stats! {
 }
 
 /// One direct-mapped TLB entry: `tag` is the guest virtual page with the key of the
-/// translation regime in bits 3-11 (see mmu.rs; [`TLB_INVALID`] when empty) and
-/// `addend` turns a virtual address in that page into a guest-RAM offset.
+/// translation regime in bits 3-11 (see mmu.rs; [`TLB_INVALID`] when empty) and `page`
+/// the guest-RAM offset of the page it maps.
+///
+/// Invariant: `page` is at most the RAM length - 4096 in every entry, empty or not (only
+/// `Hart::tlb_fill` writes it, for pages that lie entirely in RAM; zeroed entries hold
+/// 0, and tier 2 runs only with at least 4 KiB of RAM). Tier-2 programs rely on it: a
+/// page offset plus an offset inside the page is inside RAM, whatever the tag
+/// comparison did (t2check.rs).
 #[derive(Clone, Copy, Debug, Default)]
 #[repr(C)]
 pub(super) struct TlbEntry {
     pub(super) tag: u64,
-    pub(super) addend: u64,
+    pub(super) page: u64,
 }
 
 /// Tag of an empty TLB entry: its key has the reserved privilege 2, which no lookup
@@ -212,8 +218,6 @@ pub struct Hart {
     pub(super) next_uop: *const super::decode::Uop,
     /// Host address of guest RAM, for tier-2 programs.
     pub(super) t2_ram_ptr: u64,
-    /// Highest RAM offset a tier-2 program may access 8 bytes at (`len - 8`).
-    pub(super) t2_ram_limit: u64,
     /// `stats.insns` at which chaining stops: the run loop's, the executor's chain
     /// exits' (`Hart::may_chain`) and tier-2 loops'.
     pub(super) chain_insn_limit: u64,
@@ -277,7 +281,6 @@ impl Hart {
         };
         h.ram = ram;
         h.t2_ram_ptr = ram.host_ptr() as u64;
-        h.t2_ram_limit = (ram.len() as u64).saturating_sub(8);
         h.tc = Tc::new(arena, ram.len());
         h.csr.mhartid = hartid;
         h.reset();

@@ -14,9 +14,11 @@
 //! - every memory access is either hart-relative, at offsets inside the fields tier 2
 //!   may read (writes: only the guest registers, `mstatus`, `pc`, the retired and
 //!   transition counters, and `cur_tb`, the block a program leaves from), or a
-//!   guest-RAM access behind the bounds pattern: an offset compared unsigned against
-//!   the hart's `t2_ram_limit` (RAM length - 8), then added to the RAM base, with an
-//!   access of at most 8 bytes at it;
+//!   guest-RAM access through the page pattern: a TLB entry's page offset (loaded from
+//!   the second word of an entry, at the hart plus a multiple of 16 inside the table)
+//!   plus a value at most n < 4096, added to the RAM base, with an access of at most
+//!   `4096 - n` bytes at it. Every entry's page offset is at most the RAM length -
+//!   4096 (the hart's invariant, `TlbEntry`), so such an access is inside RAM;
 //! - host pointers (the hart, the RAM base, micro-op addresses) never reach memory, the
 //!   return value or arithmetic other than those patterns;
 //! - every jump lands on an instruction boundary inside the program; jumps go forward
@@ -169,33 +171,53 @@ enum Val {
     Scalar,
     /// A plain value at most this (unsigned).
     Bounded(u32),
+    /// A plain value at most this and a multiple of 16 (a TLB entry's place in its
+    /// table).
+    Aligned16(u32),
     /// A plain value that is not zero.
     NonZero,
-    /// The hart's `t2_ram_limit` (RAM length - 8).
-    RamLimit,
-    /// A plain value known to be at most the RAM limit.
-    RamOff,
+    /// A TLB entry's RAM page offset: at most the RAM length - 4096 (the hart's
+    /// invariant, `TlbEntry`).
+    RamPage,
+    /// A RAM page offset plus a plain value at most n (n < 4096): `4096 - n` bytes at
+    /// it are RAM.
+    RamOff(u32),
     /// The hart pointer plus 0..=n (n = 0: the hart itself).
     Ctx(u32),
+    /// The hart pointer plus a multiple of 16 at most n: a TLB entry's address, relative
+    /// to the table.
+    CtxEntry(u32),
     /// The host address of guest RAM.
     RamBase,
-    /// RAM base + an offset at most RAM length - 8.
-    RamPtr,
+    /// RAM base + `RamOff(n)`.
+    RamPtr(u32),
     /// The address of one of the block's micro-ops.
     UopPtr,
 }
 
 impl Val {
     fn plain(self) -> bool {
-        matches!(self, Val::Scalar | Val::Bounded(_) | Val::NonZero | Val::RamLimit | Val::RamOff)
+        matches!(self, Val::Scalar | Val::Bounded(_) | Val::Aligned16(_) | Val::NonZero | Val::RamPage | Val::RamOff(_))
+    }
+
+    /// The bound of a bounded plain value.
+    fn bound(self) -> Option<u32> {
+        match self {
+            Val::Bounded(m) | Val::Aligned16(m) => Some(m),
+            _ => None,
+        }
     }
 
     fn join(self, o: Val) -> Val {
         use Val::*;
         match (self, o) {
             _ if self == o => self,
-            (Bounded(a), Bounded(b)) => Bounded(a.max(b)),
-            (Ctx(a), Ctx(b)) => Ctx(a.max(b)),
+            (Aligned16(a), Aligned16(b)) => Aligned16(a.max(b)),
+            (Bounded(a) | Aligned16(a), Bounded(b) | Aligned16(b)) => Bounded(a.max(b)),
+            (RamOff(a), RamOff(b)) => RamOff(a.max(b)),
+            (CtxEntry(a), CtxEntry(b)) => CtxEntry(a.max(b)),
+            (Ctx(a) | CtxEntry(a), Ctx(b) | CtxEntry(b)) => Ctx(a.max(b)),
+            (RamPtr(a), RamPtr(b)) => RamPtr(a.max(b)),
             _ if self.plain() && o.plain() => Scalar,
             _ => Uninit,
         }
@@ -256,10 +278,10 @@ const OFF_X: usize = offset_of!(Hart, x);
 const OFF_F: usize = offset_of!(Hart, f);
 const OFF_INSNS: usize = offset_of!(Hart, stats) + offset_of!(Stats, insns);
 const OFF_RAM_PTR: usize = offset_of!(Hart, t2_ram_ptr);
-const OFF_RAM_LIMIT: usize = offset_of!(Hart, t2_ram_limit);
+const OFF_TLB: usize = offset_of!(Hart, tlb);
 const OFF_CUR_TB: usize = offset_of!(Hart, cur_tb);
 const TLB_BYTES: usize = 3 * TLB_SIZE * size_of::<TlbEntry>();
-const FIELDS: [(usize, usize, bool); 13] = [
+const FIELDS: [(usize, usize, bool); 12] = [
     // x1..x31 and the x0 sink (x0 itself reads as 0 and is never written).
     (OFF_X + 8, 8 * 32, true),
     (OFF_X, 8, false),
@@ -272,7 +294,6 @@ const FIELDS: [(usize, usize, bool); 13] = [
     (offset_of!(Hart, tlb), TLB_BYTES, false),
     (offset_of!(Hart, tlb_key), 24, false),
     (OFF_RAM_PTR, 8, false),
-    (OFF_RAM_LIMIT, 8, false),
     (offset_of!(Hart, chain_insn_limit), 8, false),
 ];
 
@@ -536,7 +557,7 @@ impl Checker<'_> {
                     MODE_MEM => r[d] = self.load(i, r[s], ins.off, size)?,
                     // Sign-extending loads of 1-4 bytes, from guest RAM only.
                     MODE_MEMSX if size < 8 => {
-                        if r[s] != Val::RamPtr {
+                        if !matches!(r[s], Val::RamPtr(_)) {
                             return refuse(i, Rule::RamAccess);
                         }
                         self.load(i, r[s], ins.off, size)?;
@@ -561,26 +582,33 @@ impl Checker<'_> {
 
     fn load(&self, i: usize, base: Val, off: i16, size: usize) -> Result<Val, Refusal> {
         match base {
-            Val::Ctx(extra) => {
+            Val::Ctx(extra) | Val::CtxEntry(extra) => {
                 let Ok(lo) = usize::try_from(off) else { return refuse(i, Rule::HartAccess) };
                 if !hart_ok(lo, lo + extra as usize + size, false) {
                     return refuse(i, Rule::HartAccess);
                 }
+                // The second word of a TLB entry: the base is 16-aligned relative to
+                // the table (CtxEntry), the offset 8 past an entry's start.
+                let page_word = matches!(base, Val::CtxEntry(_))
+                    && size == 8
+                    && lo >= OFF_TLB
+                    && (lo - OFF_TLB) % size_of::<TlbEntry>() == 8
+                    && lo + extra as usize + size <= OFF_TLB + TLB_BYTES;
                 Ok(match (extra, lo, size) {
+                    _ if page_word => Val::RamPage,
                     (0, OFF_RAM_PTR, 8) => Val::RamBase,
-                    (0, OFF_RAM_LIMIT, 8) => Val::RamLimit,
                     (_, _, 1) => Val::Bounded(0xff),
                     (_, _, 2) => Val::Bounded(0xffff),
                     _ => Val::Scalar,
                 })
             }
-            Val::RamPtr if off == 0 => Ok(match size {
+            Val::RamPtr(n) if off == 0 && n as usize + size <= 4096 => Ok(match size {
                 1 => Val::Bounded(0xff),
                 2 => Val::Bounded(0xffff),
                 _ => Val::Scalar,
             }),
             // A plain value used as an address: a RAM access without the pattern.
-            v if v == Val::RamPtr || v == Val::RamBase || v.plain() => refuse(i, Rule::RamAccess),
+            v if matches!(v, Val::RamPtr(_) | Val::RamBase) || v.plain() => refuse(i, Rule::RamAccess),
             Val::Uninit => refuse(i, Rule::Uninit),
             _ => refuse(i, Rule::Pointer),
         }
@@ -601,10 +629,10 @@ impl Checker<'_> {
                 }
                 Ok(())
             }
-            Val::RamPtr if off == 0 => Ok(()),
+            Val::RamPtr(n) if off == 0 && n as usize + size <= 4096 => Ok(()),
             // A plain value used as an address: a RAM access without the pattern.
-            v if v == Val::RamPtr || v == Val::RamBase || v.plain() => refuse(i, Rule::RamAccess),
-            Val::Ctx(_) => refuse(i, Rule::HartAccess),
+            v if matches!(v, Val::RamPtr(_) | Val::RamBase) || v.plain() => refuse(i, Rule::RamAccess),
+            Val::Ctx(_) | Val::CtxEntry(_) => refuse(i, Rule::HartAccess),
             Val::Uninit => refuse(i, Rule::Uninit),
             _ => refuse(i, Rule::Pointer),
         }
@@ -687,15 +715,30 @@ impl Checker<'_> {
                 Val::Scalar
             }
             // ADD: the two pointer patterns, else plain values.
+            // A RAM page offset plus a bounded in-page offset.
+            0x00 if x && wide && matches!((dst, src), (Val::RamPage, _) | (_, Val::RamPage)) => {
+                let other = if dst == Val::RamPage { src } else { dst };
+                match other.bound() {
+                    Some(n) if n < 4096 => Val::RamOff(n),
+                    _ => return refuse(i, Rule::RamAccess),
+                }
+            }
             0x00 if x && wide && !(dst.plain() && src.plain()) => match (dst, src) {
-                (Val::Ctx(a), Val::Bounded(b)) | (Val::Bounded(b), Val::Ctx(a)) => {
+                (Val::Ctx(a) | Val::CtxEntry(a), v) | (v, Val::Ctx(a) | Val::CtxEntry(a)) if v.bound().is_some() => {
+                    let b = v.bound().unwrap_or(u32::MAX);
                     let sum = a.saturating_add(b);
                     if sum > 0x8000 {
                         return refuse(i, Rule::Pointer);
                     }
-                    Val::Ctx(sum)
+                    // The hart plus a multiple of 16: a TLB entry's address (if it
+                    // points into the table; `load` checks the offset).
+                    if matches!((dst, src), (Val::Ctx(0), Val::Aligned16(_)) | (Val::Aligned16(_), Val::Ctx(0))) {
+                        Val::CtxEntry(sum)
+                    } else {
+                        Val::Ctx(sum)
+                    }
                 }
-                (Val::RamOff, Val::RamBase) | (Val::RamBase, Val::RamOff) => Val::RamPtr,
+                (Val::RamOff(n), Val::RamBase) | (Val::RamBase, Val::RamOff(n)) => Val::RamPtr(n),
                 (Val::Uninit, _) | (_, Val::Uninit) => return refuse(i, Rule::Uninit),
                 // RAM base plus anything not proven below the limit.
                 (Val::RamBase, _) | (_, Val::RamBase) => return refuse(i, Rule::RamAccess),
@@ -716,26 +759,35 @@ impl Checker<'_> {
                     }
                     // Shifts by an immediate must be below the width.
                     0x60 | 0x70 | 0xc0 if !x && !(0..width).contains(&ins.imm) => return refuse(i, Rule::Opcode),
-                    0x60 if !x => match dv {
-                        Val::Bounded(m) => {
+                    0x60 if !x => match dv.bound() {
+                        Some(m) => {
                             let v = u64::from(m) << ins.imm;
                             u32::try_from(v).map_or(Val::Scalar, Val::Bounded)
                         }
-                        _ => Val::Scalar,
+                        None => Val::Scalar,
                     },
-                    0x70 if !x => match dv {
-                        Val::Bounded(m) => Val::Bounded(m >> ins.imm.min(31)),
-                        _ => Val::Scalar,
+                    0x70 if !x => match dv.bound() {
+                        Some(m) => Val::Bounded(m >> ins.imm.min(31)),
+                        None => Val::Scalar,
                     },
-                    // AND never makes a value larger.
-                    0x50 => match (dv, sv, x) {
-                        (Val::RamOff, _, _) | (_, Val::RamOff, true) => Val::RamOff,
-                        (Val::Bounded(a), Val::Bounded(b), true) => Val::Bounded(a.min(b)),
-                        (Val::Bounded(a), _, true) | (_, Val::Bounded(a), true) => Val::Bounded(a),
-                        (Val::Bounded(a), _, false) if ins.imm >= 0 => Val::Bounded(a.min(ins.imm as u32)),
-                        (_, _, false) if ins.imm >= 0 => Val::Bounded(ins.imm as u32),
-                        _ => Val::Scalar,
-                    },
+                    // AND never makes a value larger, nor an aligned one unaligned; a
+                    // mask with the low 4 bits clear makes it a multiple of 16.
+                    0x50 => {
+                        let k = (!x && ins.imm >= 0).then_some(ins.imm as u32);
+                        let other = if x { sv.bound() } else { k };
+                        let b = match (dv.bound(), other) {
+                            (Some(a), Some(b)) => Some(a.min(b)),
+                            (a, b) => a.or(b),
+                        };
+                        let aligned = matches!(dv, Val::Aligned16(_))
+                            || x && matches!(sv, Val::Aligned16(_))
+                            || k.is_some_and(|k| k & 15 == 0);
+                        match b {
+                            Some(b) if aligned => Val::Aligned16(b),
+                            Some(b) => Val::Bounded(b),
+                            None => Val::Scalar,
+                        }
+                    }
                     _ => Val::Scalar,
                 }
             }
@@ -815,9 +867,6 @@ impl Checker<'_> {
             // jne r, 0 / jeq r, 0: r is nonzero on the taken / fall-through edge.
             (0x50, false) if ins.imm == 0 => taken[d] = Val::NonZero,
             (0x10, false) if ins.imm == 0 => fall[d] = Val::NonZero,
-            // jgt r, limit / jle r, limit: r <= the RAM limit on the other edge.
-            (0x20, true) if r[s] == Val::RamLimit => fall[d] = Val::RamOff,
-            (0xb0, true) if r[s] == Val::RamLimit => taken[d] = Val::RamOff,
             _ => {}
         }
         self.push(i, t, taken)?;

@@ -162,9 +162,15 @@ fn real_programs_pass_and_mutations_are_refused() {
     let st_x = find(&p, |w| code(w) == 0x7b && dst(w) == 6 && off(w) < 256 * 8 && off(w) > 8);
     expect(&m(&|q| q[st_x] = with_off(q[st_x], 0)), Rule::HartAccess, "write of x0");
     expect(&m(&|q| q[1] = with_off(q[1], off(q[1]) + 8)), Rule::RamAccess, "RAM base from another field");
-    // Guest RAM: no bounds check, or an access past the checked offset.
-    let bounds = find(&p, |w| code(w) == 0x2d);
-    expect(&m(&|q| q[bounds] = insn(0x05, 0, 0, 0, 0)), Rule::RamAccess, "RAM access without the bounds check");
+    // Guest RAM: the page offset from another word, an unaligned entry, an unmasked or
+    // too wide in-page offset, an access past it.
+    let page = find(&p, |w| code(w) == 0x79 && src(w) == 3 && off(w) % 16 == 8);
+    expect(&m(&|q| q[page] = with_off(q[page], off(q[page]) - 8)), Rule::RamAccess, "page offset from the tag word");
+    let index = find(&p, |w| code(w) == 0x57 && dst(w) == 3 && (w >> 32) == 0xff0);
+    expect(&m(&|q| q[index] = with_imm(q[index], 0xff8)), Rule::RamAccess, "TLB index not a multiple of 16");
+    let in_page = find(&p, |w| code(w) == 0x57 && dst(w) == 5 && (w >> 32) == 0xff8);
+    expect(&m(&|q| q[in_page] = with_imm(q[in_page], 0x1ff8)), Rule::RamAccess, "in-page offset past the page");
+    expect(&m(&|q| q[in_page] = insn(0xb7, 0, 0, 0, 0)), Rule::RamAccess, "in-page offset not masked");
     let add_base = find(&p, |w| code(w) == 0x0f && src(w) == 9);
     let access = add_base + 1 + find(&p[add_base + 1..], |w| matches!(code(w), 0x61 | 0x69 | 0x71 | 0x79 | 0x63 | 0x6b | 0x73 | 0x7b));
     expect(&m(&|q| q[access] = with_off(q[access], 8)), Rule::RamAccess, "RAM access past the checked offset");
