@@ -123,6 +123,19 @@ pub(super) const MAX_PREDICTED: usize = 32;
 const MAX_COMPARES: usize = 12;
 /// Most jumps to region blocks not emitted yet.
 const MAX_FIXUPS: usize = 8 * MAX_REGION;
+/// Most exits placed out of line, after the blocks ([`Emitter::stub`]).
+const MAX_STUBS: usize = 8 * MAX_REGION;
+
+/// An exit placed after the blocks: the jump to it, the block it leaves from, the
+/// instructions to retire first, the pc and the exit kind.
+#[derive(Clone, Copy)]
+struct Stub {
+    at: u32,
+    block: u32,
+    retire: u32,
+    pc: u64,
+    kind: ExitKind,
+}
 
 /// The lowering's tables of one region, kept in the hart (`Hart::t2_lower`): a kernel
 /// stack is small. All zero is a valid (empty) value.
@@ -137,6 +150,8 @@ pub(super) struct LowerScratch {
     /// The region's predictions: (jump site, target) block indices (site `u32::MAX`:
     /// any indirect jump), in the order they are compared.
     predicted: [(u32, u32); MAX_PREDICTED],
+    /// Exits to emit after the blocks.
+    stubs: [Stub; MAX_STUBS],
 }
 
 /// Writes eBPF instructions into a fixed buffer; `full` once it overflowed (the
@@ -158,6 +173,7 @@ pub(super) struct Emitter<'a> {
     nblocks: usize,
     npredicted: usize,
     nfixups: usize,
+    nstubs: usize,
     /// The block being lowered: its index in the region and its virtual pc.
     cur: usize,
     cur_vpc: u64,
@@ -191,6 +207,7 @@ impl<'a> Emitter<'a> {
             nblocks: 0,
             npredicted: 0,
             nfixups: 0,
+            nstubs: 0,
             cur: 0,
             cur_vpc: 0,
         }
@@ -199,6 +216,13 @@ impl<'a> Emitter<'a> {
     /// Instructions emitted, or `None` if the buffer overflowed or more than half of
     /// the region's `nuops` micro-ops went to the helper (see [`lower_region`]).
     pub(super) fn finish(mut self, nuops: usize) -> Option<usize> {
+        // The exits placed out of line: forward jumps from the blocks.
+        for k in 0..self.nstubs {
+            let st = self.s.stubs[k];
+            self.patch(st.at as usize);
+            self.cur = st.block as usize;
+            self.leave(u64::from(st.retire), st.pc, None, st.kind);
+        }
         for k in 0..self.nfixups {
             let (at, block) = self.s.fixups[k];
             let (at, block) = (at as usize, block as usize);
@@ -345,8 +369,37 @@ impl<'a> Emitter<'a> {
     /// Leaves the program: retires `n` instructions, sets pc (from `pc_reg` if given,
     /// else the constant `pc`) and returns `kind`.
     fn leave(&mut self, n: u64, pc: u64, pc_reg: Option<u8>, kind: ExitKind) {
-        self.retire(n);
+        if n != 0 {
+            self.retire(n);
+        }
         self.set_pc_return(pc, pc_reg, kind);
+    }
+
+    /// Leaves the program as [`Emitter::leave`] with a constant pc, from code placed
+    /// after the blocks (exits are cold: the blocks' code stays dense); `jump`, if
+    /// given, is the conditional jump to take there, else an unconditional one is
+    /// emitted here.
+    fn stub(&mut self, jump: Option<usize>, n: u64, pc: u64, kind: ExitKind) {
+        if self.nstubs == MAX_STUBS {
+            if let Some(j) = jump {
+                let over = self.jmp_k(JA, R0, 0);
+                self.patch(j);
+                self.leave(n, pc, None, kind);
+                self.patch(over);
+            } else {
+                self.leave(n, pc, None, kind);
+            }
+            return;
+        }
+        let at = match jump {
+            Some(j) => j,
+            None => {
+                self.emit(insn(JMP | JA, 0, 0, 0, 0));
+                self.n - 1
+            }
+        };
+        self.s.stubs[self.nstubs] = Stub { at: at as u32, block: self.cur as u32, retire: n as u32, pc, kind };
+        self.nstubs += 1;
     }
 
     /// The region block at virtual pc `vpc`, if the region has one: a direct jump
@@ -360,7 +413,7 @@ impl<'a> Emitter<'a> {
     fn exit_to(&mut self, n: u64, target: u64, kind: ExitKind) {
         match self.block_at(target) {
             Some(b) => self.transition(n, b, target, kind),
-            None => self.leave(n, target, None, kind),
+            None => self.stub(None, n, target, kind),
         }
     }
 
@@ -378,6 +431,10 @@ impl<'a> Emitter<'a> {
         self.stx(DW, CTX, OFF_INSNS as i16, R0);
         self.ldx(DW, R1, CTX, OFF_INSN_LIMIT as i16);
         let budget = self.jmp_x(JGE, R0, R1);
+        let stubbed = self.nstubs < MAX_STUBS;
+        if stubbed {
+            self.stub(Some(budget), 0, target, kind);
+        }
         self.add_mem(OFF_STEPS, 1);
         match self.s.labels.get(to) {
             Some(&l) if l != u32::MAX => {
@@ -396,8 +453,10 @@ impl<'a> Emitter<'a> {
                 self.emit(insn(JMP | JA, 0, 0, 0, 0));
             }
         }
-        self.patch(budget);
-        self.set_pc_return(target, None, kind);
+        if !stubbed {
+            self.patch(budget);
+            self.set_pc_return(target, None, kind);
+        }
     }
 
     /// Starts the code of region block `k` at virtual pc `vpc`: other blocks jump

@@ -235,7 +235,7 @@ fn join_regs(a: &Regs, b: &Regs) -> Regs {
 }
 
 /// Most forward jumps pending (not yet reached) at once.
-const PENDING: usize = 64;
+const PENDING: usize = 256;
 /// Most distinct targets of loop edges.
 const LOOP_TARGETS: usize = 2 * MAX_BLOCKS;
 /// The loop tail's length before its backward jump (ebpf.rs `transition`).
