@@ -379,7 +379,8 @@ impl CheckScratch {
 
 /// Checks `prog` (eBPF instructions as ebpf.rs encodes them) against the rules in the
 /// module docs, with its working state on the stack (for tests and userspace; the hart
-/// uses [`check_with`]).
+/// uses [`check_with`]; kemu.ko, whose stacks are small, leaves it out).
+#[cfg(not(feature = "bpf-prog-run"))]
 pub fn check(prog: &[u64], env: &CheckEnv) -> Result<(), Refusal> {
     let mut scratch = CheckScratch::NEW;
     check_with(prog, env, &mut scratch)
