@@ -649,7 +649,8 @@ impl Checker<'_> {
         let (mov, st) = (decode(self.prog[i - 1]), decode(self.prog[i]));
         mov.code == (CLASS_ALU | 0xb0)
             && mov.dst == st.src
-            && st.code == (CLASS_STX | MODE_MEM | 0x00)
+            // (STX of 4 bytes: the size bits are 0.)
+            && st.code == (CLASS_STX | MODE_MEM)
             && st.off as usize == OFF_CUR_TB
             && self.env.blocks[..self.env.nblocks].iter().any(|b| b.0 == mov.imm as u32)
     }

@@ -161,7 +161,7 @@ fn fault_at_every_load_of_a_region() {
         assert_eq!(s.exit, Exit::Wfi);
         let pc = CODE + 4 * fault_at as u64;
         let rd = loads[k].1;
-        assert_eq!((s.mepc, s.mcause, s.mtval), (pc, 5, BAD + 8 * (rd as u64 - 10)), "fault at load {k}");
+        assert_eq!((s.mepc, s.mcause, s.mtval), (pc, 5, BAD + 8 * (u64::from(rd) - 10)), "fault at load {k}");
         // A whole turn: 5 + 2 + 1 (jal) + 1 + 1 (call) + 2 (F) + 1 (ret) + 2 + 1 (blt).
         let per_turn = 16;
         let before_fault = match fault_at {
@@ -171,7 +171,7 @@ fn fault_at_every_load_of_a_region() {
             _ => 13 + (fault_at - 11),
         } as u64;
         assert_eq!(s.insns - start, (TURNS - 1) * per_turn + before_fault + 1, "retired before the fault at load {k} (+ wfi)");
-        let mut data = |rd: u32| ms[0].read_u64(DATA + 8 * (rd as u64 - 10));
+        let mut data = |rd: u32| ms[0].read_u64(DATA + 8 * (u64::from(rd) - 10));
         // Loads in program order on the last turn; the ones before the fault hold data.
         let order = [10, 11, 12, 15, 16, 13, 14];
         let pos = order.iter().position(|&r| r == rd).unwrap();
