@@ -33,7 +33,7 @@ const _: () = assert!(size_of::<KemuVersion>() == 4 + 4 + 8);
 const _: () = assert!(size_of::<KemuVmConfig>() == 8 + 8 + 4 + 4 + 4 * 8);
 const _: () = assert!(size_of::<KemuLoad>() == 4 * 8);
 const _: () = assert!(size_of::<KemuStart>() == 8 + 3 * 8 + 8 + 2 * 8);
-const _: () = assert!(size_of::<KemuStatus>() == 4 * 4 + 7 * 8 + 3 * 8 + 4 * 8 + 2 * 8 + 8);
+const _: () = assert!(size_of::<KemuStatus>() == 4 * 4 + 7 * 8 + 3 * 8 + 4 * 8 + 2 * 8);
 const _: () = assert!(size_of::<KemuDisk>() == 4 * 4 + 2 * 8);
 const _: () = assert!(size_of::<KemuVmList>() == 8 + 4 + 4);
 

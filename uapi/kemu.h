@@ -12,7 +12,7 @@
 #include <linux/types.h>
 
 #define KEMU_ABI_MAJOR 1
-#define KEMU_ABI_MINOR 7
+#define KEMU_ABI_MINOR 6
 
 #define KEMU_IOC_MAGIC 0xBE
 
@@ -140,10 +140,9 @@ struct kemu_status {
 	__u64 t2_compile_ns;	/* ABI 1.5: time spent compiling them */
 	__u64 t2_jit_bytes;	/* ABI 1.6: bytes of tier-2 programs the VM holds */
 	__u64 t2_refused;	/* ABI 1.6: tier-2 programs the checker refused */
-	__u64 t2_entries;	/* ABI 1.7: tier-2 program entries (a program runs a region of blocks) */
 };
 
-/* Size of struct kemu_status in ABI 1.3 (72), 1.4 (96), 1.5 (128), 1.6 (144). */
+/* Size of struct kemu_status in ABI 1.3 (72), 1.4 (96), 1.5 (128). */
 #define KEMU_STATUS_SIZE_VER0 72
 
 #define KEMU_STATUS _IOR(KEMU_IOC_MAGIC, 0x05, struct kemu_status)

@@ -22,7 +22,7 @@
 /// Major ABI version: bumped on incompatible changes.
 pub const KEMU_ABI_MAJOR: u32 = 1;
 /// Minor ABI version: bumped on compatible additions.
-pub const KEMU_ABI_MINOR: u32 = 7;
+pub const KEMU_ABI_MINOR: u32 = 6;
 
 /// Ioctl type ("magic") byte of `/dev/kemu`, unused by in-tree drivers.
 pub const KEMU_IOC_MAGIC: u32 = 0xBE;
@@ -348,9 +348,6 @@ kemu_status! {
         t2_jit_bytes since 6,
         /// Tier-2 programs the checker refused (ABI 1.6; a lowering bug if not 0).
         t2_refused since 6,
-        /// Tier-2 program entries (ABI 1.7): a program holds a region of blocks, so
-        /// `t2_executed / t2_entries` is the blocks run per entry.
-        t2_entries since 7,
     }
 }
 
@@ -365,13 +362,9 @@ pub const fn status_size(minor: u32) -> usize {
         0..=3 => KEMU_STATUS_SIZE_VER0,
         4 => 96,
         5 => 128,
-        6 => 144,
         _ => core::mem::size_of::<KemuStatus>(),
     }
 }
-
-// Each minor's size ends where the next minor's first counter starts.
-const _: () = assert!(status_size(6) == core::mem::offset_of!(KemuStatus, t2_entries));
 
 /// `_IOR(KEMU_IOC_MAGIC, 0x05, struct kemu_status)`: the VM's state and counters.
 pub const KEMU_STATUS: u32 = ioc(IOC_READ, KEMU_IOC_MAGIC, 0x05, core::mem::size_of::<KemuStatus>());
