@@ -136,7 +136,7 @@ struct kemu_status {
 	__u64 chained;		/* ABI 1.4: block transitions through a direct chain */
 	__u64 t2_compiled;	/* ABI 1.5: blocks compiled by tier 2 */
 	__u64 t2_rejected;	/* ABI 1.5: hot blocks tier 2 did not compile */
-	__u64 t2_executed;	/* ABI 1.5: blocks executed through tier-2 code */
+	__u64 t2_executed;	/* ABI 1.5: tier-2 program entries (a program runs a region of blocks) */
 	__u64 t2_compile_ns;	/* ABI 1.5: time spent compiling them */
 	__u64 t2_jit_bytes;	/* ABI 1.6: bytes of tier-2 programs the VM holds */
 	__u64 t2_refused;	/* ABI 1.6: tier-2 programs the checker refused */

@@ -29,8 +29,8 @@
 //!   returns at once.
 //! - Control flow: a block's direct exit to another block of the region (and an
 //!   indirect jump whose target is one of the region's predicted blocks) is a jump inside
-//!   the program ([`Emitter::transition`]): retire the block's instructions, count the
-//!   transition, and go on only while the run loop would chain (the retired count below
+//!   the program ([`Emitter::transition`]): retire the block's instructions and go on
+//!   only while the run loop would chain (the retired count below
 //!   `chain_insn_limit`, which a stop request zeroes); every other exit returns to the
 //!   dispatcher (hart.rs) with pc set, naming the block it leaves from in
 //!   `Hart::cur_tb` so that the run loop chains on from there as in tier 1. Jumps
@@ -70,7 +70,6 @@ const OFF_TLB: usize = offset_of!(Hart, tlb);
 const OFF_TLB_KEY: usize = offset_of!(Hart, tlb_key);
 const OFF_RAM_PTR: usize = offset_of!(Hart, t2_ram_ptr);
 const OFF_INSN_LIMIT: usize = offset_of!(Hart, chain_insn_limit);
-const OFF_STEPS: usize = offset_of!(Hart, t2_steps);
 const OFF_CUR_TB: usize = offset_of!(Hart, cur_tb);
 const TLB_BYTES: usize = TLB_SIZE * core::mem::size_of::<TlbEntry>();
 const _: () = {
@@ -84,7 +83,6 @@ const _: () = {
         OFF_TLB_KEY + 24,
         OFF_RAM_PTR,
         OFF_INSN_LIMIT,
-        OFF_STEPS,
         OFF_CUR_TB,
     ];
     let mut i = 0;
@@ -418,8 +416,9 @@ impl<'a> Emitter<'a> {
     }
 
     /// A block transition inside the program, to region block `to`: retires the `n`
-    /// instructions of the current block, counts the transition and jumps to `to`'s
-    /// code, unless the run loop would not go on here (the retired count reached
+    /// instructions of the current block and jumps to `to`'s code (no statistics: the
+    /// counters count program entries), unless the run loop would not go on here (the
+    /// retired count reached
     /// `chain_insn_limit`: the budget, or a stop request, which zeroes the limit); then
     /// it leaves with pc `target` and `kind`, as the block alone would. These are the
     /// only backward jumps of a program, so every loop retires at least one
@@ -435,7 +434,6 @@ impl<'a> Emitter<'a> {
         if stubbed {
             self.stub(Some(budget), 0, target, kind);
         }
-        self.add_mem(OFF_STEPS, 1);
         match self.s.labels.get(to) {
             Some(&l) if l != u32::MAX => {
                 // Programs are far shorter than 32K instructions (the buffer is).

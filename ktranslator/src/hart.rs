@@ -117,11 +117,10 @@ stats! {
     t2_rejected,
     /// Tier-2 images released (their block was invalidated or the cache flushed).
     t2_freed,
-    /// Blocks executed through their tier-2 code (part of `tbs_executed`): program
-    /// entries plus the block transitions inside programs.
+    /// Tier-2 program entries (part of `tbs_executed`): a program runs a region of
+    /// blocks, whose transitions inside it count nowhere, so `insns / t2_executed` is
+    /// not far from the guest instructions per entry.
     t2_executed,
-    /// Tier-2 program entries (calls of a program; a region runs many blocks per entry).
-    t2_entries,
     /// Regions compiled again because their indirect jumps kept leaving for blocks of
     /// their own page (tier2.rs `t2_recompile`).
     t2_recompiled,
@@ -227,11 +226,6 @@ pub struct Hart {
     pub(super) t2_deferred: u64,
     /// Live tier-2 images.
     pub(super) t2_live: u32,
-    /// Block transitions inside tier-2 programs (a region's jumps from block to
-    /// block, ebpf.rs `transition`) since the program was entered: `exec_t2` adds them
-    /// to `tbs_executed`, `chained` and `t2_executed` when it returns, so a transition
-    /// writes one counter, not three.
-    pub(super) t2_steps: u64,
     /// The host's tier-2 hooks.
     pub(super) t2: super::tier2::Tier2Host,
     /// Statistics.

@@ -12,8 +12,8 @@
 //!   `CALL` of the tier-2 helper, `EXIT`), registers r0-r9 only (no r10: programs have
 //!   no stack), and reads no register before writing it (r1, the hart, excepted);
 //! - every memory access is either hart-relative, at offsets inside the fields tier 2
-//!   may read (writes: only the guest registers, `mstatus`, `pc`, the retired and
-//!   transition counters, and `cur_tb`, the block a program leaves from), or a
+//!   may read (writes: only the guest registers, `mstatus`, `pc`, the retired counter
+//!   and `cur_tb`, the block a program leaves from), or a
 //!   guest-RAM access through the page pattern: a TLB entry's page offset (loaded from
 //!   the second word of an entry, at the hart plus a multiple of 16 inside the table)
 //!   plus a value at most n < 4096, added to the RAM base, with an access of at most
@@ -239,7 +239,7 @@ const PENDING: usize = 256;
 /// Most distinct targets of loop edges.
 const LOOP_TARGETS: usize = 2 * MAX_BLOCKS;
 /// The loop tail's length before its backward jump (ebpf.rs `transition`).
-const TAIL: usize = 8;
+const TAIL: usize = 5;
 
 /// States at loop targets: (target, state), `n` of them.
 #[derive(Clone, Copy)]
@@ -281,7 +281,7 @@ const OFF_RAM_PTR: usize = offset_of!(Hart, t2_ram_ptr);
 const OFF_TLB: usize = offset_of!(Hart, tlb);
 const OFF_CUR_TB: usize = offset_of!(Hart, cur_tb);
 const TLB_BYTES: usize = 3 * TLB_SIZE * size_of::<TlbEntry>();
-const FIELDS: [(usize, usize, bool); 12] = [
+const FIELDS: [(usize, usize, bool); 11] = [
     // x1..x31 and the x0 sink (x0 itself reads as 0 and is never written).
     (OFF_X + 8, 8 * 32, true),
     (OFF_X, 8, false),
@@ -289,7 +289,6 @@ const FIELDS: [(usize, usize, bool); 12] = [
     (offset_of!(Hart, csr) + offset_of!(Csrs, mstatus), 8, true),
     (offset_of!(Hart, pc), 8, true),
     (OFF_INSNS, 8, true),
-    (offset_of!(Hart, t2_steps), 8, true),
     (OFF_CUR_TB, 4, true),
     (offset_of!(Hart, tlb), TLB_BYTES, false),
     (offset_of!(Hart, tlb_key), 24, false),
@@ -877,8 +876,7 @@ impl Checker<'_> {
 
     /// A backward jump: `ja` at `i` back to `t`, allowed only at the end of the
     /// bounded loop tail (see ebpf.rs `transition`), [`TAIL`] instructions that no
-    /// jump enters: retire (`counter_update`), exit if `insns >= chain_insn_limit`,
-    /// then anything that leaves r6 the hart (the transition counter).
+    /// jump enters: retire (`counter_update`), then exit if `insns >= chain_insn_limit`.
     fn loop_edge(&mut self, i: usize, t: usize, r: &Regs) -> Result<(), Refusal> {
         if i < TAIL || t == 0 || t > i - TAIL || self.last_join > i - TAIL {
             return refuse(i, Rule::Loop);

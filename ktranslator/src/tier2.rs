@@ -160,18 +160,12 @@ impl Hart {
     /// Runs block `tb` through its tier-2 `entry`.
     #[inline(always)]
     pub(super) fn exec_t2(&mut self, bus: &mut &mut dyn Bus, tb: u32, entry: u64) -> ExitKind {
-        self.stats.t2_entries = self.stats.t2_entries.wrapping_add(1);
+        self.stats.t2_executed = self.stats.t2_executed.wrapping_add(1);
         self.t2_bus = ptr::from_mut(bus).cast::<c_void>();
         self.t2_running = tb;
-        self.t2_steps = 0;
         let r = run_entry(entry, ptr::from_mut(self).cast::<c_void>());
         self.t2_running = 0;
         self.t2_bus = ptr::null_mut();
-        // The blocks the program ran: its entry and the transitions inside it.
-        let steps = self.t2_steps;
-        self.stats.t2_executed = self.stats.t2_executed.wrapping_add(steps.wrapping_add(1));
-        self.stats.tbs_executed = self.stats.tbs_executed.wrapping_add(steps);
-        self.stats.chained = self.stats.chained.wrapping_add(steps);
         if self.t2_deferred != 0 {
             let h = core::mem::replace(&mut self.t2_deferred, 0);
             self.t2_free(h);

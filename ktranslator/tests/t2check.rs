@@ -190,7 +190,7 @@ fn real_programs_pass_and_mutations_are_refused() {
     expect(&m(&|q| q[budget] = insn(0x07, 0, 0, 0, 0)), Rule::Loop, "loop without the budget check");
     expect(&m(&|q| q[back - 1] = q[back]), Rule::Loop, "a loop edge without its tail");
     // The retired-instruction counter only grows.
-    let retire = back - 7;
+    let retire = back - 4;
     assert_eq!(code(p[retire]), 0x07, "retire's add");
     expect(&m(&|q| q[retire] = with_imm(q[retire], -1)), Rule::Counter, "counter decreased");
     // Division by a register not tested for zero.
@@ -263,10 +263,9 @@ fn region_programs_pass_and_every_loop_edge_needs_its_tail() {
     let e = env(&p);
     ENV.set(Some(e));
     check(&p, &e).expect("the region's program passes");
-    // The tail before each loop edge: retire (ld, add, st), the limit, the budget jump,
-    // the transition counter (ld, add, st).
+    // The tail before each loop edge: retire (ld, add, st), the limit, the budget jump.
     for &back in &edges {
-        let budget = back - 4;
+        let budget = back - 1;
         assert_eq!(code(p[budget]), 0x3d, "the budget check 4 before the loop edge at {back}");
         let m = |f: &dyn Fn(&mut Vec<u64>)| {
             let mut q = p.clone();
@@ -274,8 +273,8 @@ fn region_programs_pass_and_every_loop_edge_needs_its_tail() {
             q
         };
         expect(&m(&|q| q[budget] = insn(0x07, 0, 0, 0, 0)), Rule::Loop, "a loop edge without the budget check");
-        expect(&m(&|q| q[back - 7] = with_imm(q[back - 7], 0)), Rule::Counter, "a loop edge retiring nothing");
-        expect(&m(&|q| q[back - 5] = with_off(q[back - 5], off(q[back - 8]))), Rule::Loop, "the budget against another field");
+        expect(&m(&|q| q[back - 4] = with_imm(q[back - 4], 0)), Rule::Counter, "a loop edge retiring nothing");
+        expect(&m(&|q| q[back - 2] = with_off(q[back - 2], off(q[back - 5]))), Rule::Loop, "the budget against another field");
     }
     // The block a program leaves from must be one of its blocks, set by the pattern.
     let leave = find(&p, |w| code(w) == 0xb4) + 1;

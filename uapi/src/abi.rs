@@ -340,7 +340,8 @@ kemu_status! {
         t2_compiled since 5,
         /// Hot blocks tier 2 did not compile (ABI 1.5).
         t2_rejected since 5,
-        /// Blocks executed through their tier-2 code (ABI 1.5).
+        /// Tier-2 program entries (ABI 1.5; a program runs a region of blocks, which count
+        /// once per entry).
         t2_executed since 5,
         /// Nanoseconds spent lowering and JIT-compiling tier-2 blocks (ABI 1.5).
         t2_compile_ns since 5,
