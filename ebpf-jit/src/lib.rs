@@ -41,7 +41,7 @@ pub type JitFn = unsafe extern "C" fn(ctx: *mut u8) -> u64;
 #[derive(Debug)]
 pub enum JitError {
     /// A valid eBPF instruction this JIT does not implement (atomics, LD_ABS/LD_IND,
-    /// tail calls, bpf-to-bpf calls, cpuv4 signed division/MOVSX/MEMSX, ...).
+    /// tail calls, bpf-to-bpf calls, cpuv4 signed division, 32-bit MOVSX, ...).
     Unsupported {
         /// Index of the instruction (in 8-byte slots).
         pc: usize,
@@ -568,8 +568,23 @@ impl<'a> Compiler<'a> {
         }
         let dst = REG[usize::from(i.dst)];
         let src = REG[usize::from(i.src)];
+        if op == bpf::MOV && x && w && matches!(i.off, 8 | 16 | 32) {
+            // cpuv4 MOVSX, 64-bit: movsx r64, r8 / r16; movsxd r64, r32 (REX.W always:
+            // it also selects sil/dil/spl/bpl as byte registers).
+            if i.imm != 0 {
+                return bad("reserved field set");
+            }
+            self.rex(true, dst, src, false);
+            match i.off {
+                8 => self.bytes(&[0x0f, 0xbe]),
+                16 => self.bytes(&[0x0f, 0xbf]),
+                _ => self.b(0x63),
+            }
+            self.modrm_reg(dst, src);
+            return Ok(());
+        }
         if i.off != 0 {
-            // cpuv4 sdiv/smod/movsx use `off`; nothing else may.
+            // cpuv4 sdiv/smod and the other movsx forms use `off`; nothing else may.
             return if matches!(op, bpf::DIV | bpf::MOD | bpf::MOV) {
                 unsupported
             } else {

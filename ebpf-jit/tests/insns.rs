@@ -573,6 +573,25 @@ fn loads_stores_all_sizes_and_bases() {
     }
 }
 
+/// BPF_MOVSX, 64-bit, from 8, 16 and 32 bits: every register pair, values with the
+/// sign bit set and clear.
+#[test]
+fn sign_extending_moves() {
+    let mut r = Runner::new();
+    for bits in [8i16, 16, 32] {
+        for dst in REGS {
+            for src in REGS {
+                for v in [0x7fu64, 0x80, 0x7fff, 0x8000, 0x7fff_ffff, 0x8000_0000, 0xfedc_ba98_7654_3210] {
+                    let p = prog(&[&ld_imm64(src, v), &[insn(ALU64 | MOV | X, dst, src, bits, 0), mov64(0, dst), exit()]]);
+                    let sh = 64 - bits as u32;
+                    let want = ((v << sh) as i64 >> sh) as u64;
+                    assert_eq!(r.run(&p), want, "movsx r{dst}, r{src} from {bits} bits of {v:#x}");
+                }
+            }
+        }
+    }
+}
+
 /// BPF_MEMSX (sign-extending loads of 1, 2 and 4 bytes), every destination and base
 /// register, values with the sign bit set and clear.
 #[test]

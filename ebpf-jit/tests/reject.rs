@@ -102,14 +102,18 @@ fn unknown_and_unsupported_opcodes() {
         unsupported(&[insn(STX | MEMSX | W, 1, 0, 0, 0), exit()]).0,
         0
     );
-    // Signed division, MOVSX (off != 0).
+    // Signed division; MOVSX other than the 64-bit forms from 8, 16 and 32 bits.
     assert_eq!(
         unsupported(&[insn(ALU64 | DIV | X, 0, 2, 1, 0), exit()]).0,
         0
     );
     assert_eq!(unsupported(&[insn(ALU | MOD | K, 0, 0, 1, 3), exit()]).0, 0);
     assert_eq!(
-        unsupported(&[insn(ALU64 | MOV | X, 0, 2, 8, 0), exit()]).0,
+        unsupported(&[insn(ALU | MOV | X, 0, 2, 8, 0), exit()]).0,
+        0
+    );
+    assert_eq!(
+        unsupported(&[insn(ALU64 | MOV | X, 0, 2, 24, 0), exit()]).0,
         0
     );
     // BSWAP (ALU64 END), unknown ALU ops 0xe0 / 0xf0.

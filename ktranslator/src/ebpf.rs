@@ -352,10 +352,9 @@ impl<'a> Emitter<'a> {
             self.alu64_x(MOV, c, src);
         }
     }
-    /// `r = sign-extended low 32 bits of r`.
+    /// `r = sign-extended low 32 bits of r` (one BPF_MOVSX).
     fn sext32(&mut self, r: u8) {
-        self.alu64_k(LSH, r, 32);
-        self.alu64_k(ARSH, r, 32);
+        self.emit(insn(ALU64 | X | MOV, r, r, 32, 0));
     }
 
     /// The block prologue: r6 = hart, r9 = RAM base; the register cache is empty.

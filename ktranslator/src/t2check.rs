@@ -680,8 +680,15 @@ impl Checker<'_> {
         let x = ins.code & SRC_X != 0;
         let op = ins.code & 0xf0;
         let (d, s) = (usize::from(ins.dst), usize::from(ins.src));
-        // No sign-extending moves, signed division or byte swaps: off is 0, and the
-        // unused source register field of immediate forms too.
+        // The 64-bit sign-extending move of a register's low 32 bits (BPF_MOVSX): a
+        // plain value from a plain value.
+        if wide && x && op == 0xb0 && ins.off == 32 && ins.imm == 0 {
+            Self::plain(i, r, ins.src).map_err(|e| self.pointer_or(e, r[s]))?;
+            r[d] = Val::Scalar;
+            return Ok(());
+        }
+        // No other sign-extending moves, signed division or byte swaps: off is 0, and
+        // the unused source register field of immediate forms too.
         if ins.off != 0 {
             return refuse(i, if matches!(op, 0x30 | 0x90) { Rule::Division } else { Rule::Opcode });
         }
