@@ -53,6 +53,13 @@ METRICS = [
     ("mem_rd_mibs", "memory read bandwidth (sysbench)", "MiB/s", False),
     ("mem_wr_mibs", "memory write bandwidth (sysbench)", "MiB/s", False),
     ("file_rd_mibs", "file read bandwidth, cached (sysbench)", "MiB/s", False),
+    ("xz_compress_ms", "xz -6 compression of a text file", "ms", True),
+    ("xz_decompress_ms", "xz decompression of it", "ms", True),
+    ("sevenzip_ms", "7-Zip benchmark (7za b, fixed work), whole run", "ms", True),
+    ("sevenzip_comp_mips", "7-Zip LZMA compression rating", "MIPS", False),
+    ("sevenzip_decomp_mips", "7-Zip LZMA decompression rating", "MIPS", False),
+    ("sqlite_ms", "sqlite3: SQL script, in-memory database", "ms", True),
+    ("gcc_ms", "gcc (cc1) compiling a C file", "ms", True),
 ]
 # The metrics each workload must produce (smoke check), by guest workload.
 WORKLOAD_METRICS = {
@@ -63,6 +70,10 @@ WORKLOAD_METRICS = {
     "lat": ["lat_syscall_ns", "lat_ctx_us"],
     "mem": ["mem_rd_mibs", "mem_wr_mibs"],
     "file": ["file_rd_mibs"],
+    "xz": ["xz_compress_ms", "xz_decompress_ms"],
+    "7z": ["sevenzip_ms", "sevenzip_comp_mips", "sevenzip_decomp_mips"],
+    "sqlite": ["sqlite_ms"],
+    "gcc": ["gcc_ms"],
 }
 NATIVE_METRICS = ["pi_ms", "float_ms"]
 # Engine counters (kernel and user only): label, function of the stats dict.

@@ -36,7 +36,7 @@ command_line="bench/run-bench.sh $*"
 runs=${KEMU_BENCH_RUNS:-5}
 warmup=${KEMU_BENCH_WARMUP:-1}
 quick=0; smoke=0; only=""; kvariant=debian-cloud; mitig=both; out=""
-vm_workloads=pi,float,disk,lat,mem,file
+vm_workloads=pi,float,disk,lat,mem,file,xz,7z,sqlite,gcc
 vm_runs=""; vm_warmup=""
 vm_configs=kernel,kernel-t2,user,user-t2,qemu,native
 vm_bare=1

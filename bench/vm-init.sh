@@ -13,7 +13,7 @@ mount -t devtmpfs devtmpfs /dev 2>/dev/null
 mount -t tmpfs tmpfs /tmp
 echo "KEMU-BENCHVM: init, kernel $(uname -r), $(nproc) cpus"
 
-runs=5; warmup=1; quick=0; kvariant=debian-cloud; mitigations=on; workloads=pi,float,disk,lat,mem,file
+runs=5; warmup=1; quick=0; kvariant=debian-cloud; mitigations=on; workloads=pi,float,disk,lat,mem,file,xz,7z,sqlite,gcc
 configs=kernel,kernel-t2,user,user-t2,qemu,native; t2threshold=0; bare=1; modparams=""
 for arg in $(cat /proc/cmdline); do
     case "$arg" in

@@ -9,10 +9,18 @@
 #                 needs, found by following the ELF NEEDED entries recursively through the
 #                 unpacked packages of sysbench's recursive Depends (the build fails if one
 #                 cannot be found), the dynamic loader (/lib -> usr/lib), /proc /dev /tmp
-#                 /mnt; /usr/local/bin/lat and /usr/local/bin/float (src/lat.c, src/float.c:
-#                 syscall and context-switch latency, a double-precision n-body kernel),
-#                 linked dynamically against that same Debian libc, which keeps the
-#                 initramfs (loaded in every mode) as small as before
+#                 /mnt /scratch; /usr/local/bin/lat and /usr/local/bin/float (src/lat.c,
+#                 src/float.c: syscall and context-switch latency, a double-precision n-body
+#                 kernel), linked dynamically against that same Debian libc, which keeps the
+#                 initramfs (loaded in every mode) as small as before. The same way, the
+#                 tools of the branchy real workloads (issue 22), Debian's own builds:
+#                 /usr/bin/xz (xz-utils), /usr/bin/7za (7zip's standalone 7-Zip; Debian
+#                 ships no 7zz), /usr/bin/sqlite3 (sqlite3) and gcc's compiler proper,
+#                 /usr/libexec/gcc/riscv64-linux-gnu/14/cc1 (cpp-14-riscv64-linux-gnu:
+#                 54 MiB, its libraries 3.6 MiB more), with their libraries; their fixed
+#                 inputs in /usr/local/share/kemu: corpus (1 MiB of text-like data from
+#                 src/corpus.py, deterministic), bench.sql and cc1-input.c (from src/); and
+#                 /usr/local/bin/timeit (src/timeit.c), which times them
 #   pi-native, float-native
 #               src/pi.c and src/float.c built for the host (x86_64, static) with the same
 #               flags as the guest's copies: `float-native STEPS` prints the same
@@ -35,10 +43,14 @@ flock 9
 
 debs="$cache/debs"
 # Two groups of packages, each fetched when missing (or all with --refresh): the kernel and
-# busybox-static; sysbench and the lib*/zlib* packages of its recursive Depends.
+# busybox-static; the benchmark tools ($tools) and the lib*/zlib* packages of their
+# recursive Depends. bench-tools.list names the tools of the last complete download of
+# the second group (written last: a changed list or an interrupted download fetches the
+# group again).
+tools="sysbench xz-utils 7zip sqlite3 cpp-14-riscv64-linux-gnu"
 need_boot=$refresh need_bench=$refresh
 ls "$debs"/linux-image-*.deb "$debs"/busybox-static_*.deb >/dev/null 2>&1 || need_boot=1
-ls "$debs"/sysbench_*.deb >/dev/null 2>&1 || need_bench=1
+[ "$(cat "$debs/bench-tools.list" 2>/dev/null)" = "$tools" ] || need_bench=1
 if [ "$need_boot" = 1 ] || [ "$need_bench" = 1 ]; then
     apt="$cache/apt"
     mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial"
@@ -67,23 +79,25 @@ if [ "$need_boot" = 1 ] || [ "$need_bench" = 1 ]; then
     if [ "$need_bench" = 1 ]; then
         # Only the shared-library packages matter for /bench-root (the rest of the Depends
         # closure is data, config and base packages).
+        # shellcheck disable=SC2086
         bpkgs=$(apt-cache "${aptopts[@]}" depends --recurse --no-recommends --no-suggests --no-conflicts \
-                    --no-breaks --no-replaces --no-enhances sysbench | grep -E '^(lib|zlib)' | sort -u)
-        [ -n "$bpkgs" ] || { echo "build-guest.sh: cannot resolve the dependencies of sysbench" >&2; exit 1; }
-        echo "build-guest.sh: downloading sysbench and $(echo "$bpkgs" | wc -l) library packages:" $bpkgs
+                    --no-breaks --no-replaces --no-enhances $tools | grep -E '^(lib|zlib)' | sort -u)
+        [ -n "$bpkgs" ] || { echo "build-guest.sh: cannot resolve the dependencies of $tools" >&2; exit 1; }
+        echo "build-guest.sh: downloading $tools and $(echo "$bpkgs" | wc -l) library packages:" $bpkgs
         rm -rf "$part" && mkdir -p "$part"
         # shellcheck disable=SC2086
-        (cd "$part" && apt-get "${aptopts[@]}" -q download sysbench $bpkgs >/dev/null)
-        rm -f "$debs"/sysbench_*.deb "$debs"/lib*.deb "$debs"/zlib*.deb
-        for f in "$part"/*.deb; do
-            case "$f" in */sysbench_*) ;; *) mv "$f" "$debs"/ ;; esac
-        done
-        mv "$part"/sysbench_*.deb "$debs"/   # last: its presence marks the group complete
+        (cd "$part" && apt-get "${aptopts[@]}" -q download $tools $bpkgs >/dev/null)
+        rm -f "$debs/bench-tools.list"
+        for t in $tools; do rm -f "$debs/${t}"_*.deb; done
+        rm -f "$debs"/lib*.deb "$debs"/zlib*.deb
+        mv "$part"/*.deb "$debs"/
+        echo "$tools" > "$debs/bench-tools.list"   # last: marks the group complete
     fi
     rm -rf "$part"
 fi
 
-key=$( { (cd "$debs" && ls -1 ./*.deb); cat "$0" "$here/init.sh" "$here"/src/{pi,lat,float}.c;
+key=$( { (cd "$debs" && ls -1 ./*.deb); cat "$0" "$here/init.sh";
+         (cd "$here/src" && for f in *; do echo "== $f"; cat "$f"; done);
          riscv64-linux-gnu-gcc --version | head -n 1; gcc --version | head -n 1; } \
        | sha256sum | cut -c1-16)
 out="$cache/$key"
@@ -121,23 +135,32 @@ cp "$out/Image" "$disk/boot/vmlinux-$kver"
 cp "$out/initrd.img" "$disk/boot/initrd.img-$kver"
 echo "kemu test guest: Debian $kver, busybox" > "$disk/data/README"
 
-echo "build-guest.sh: building /bench-root (sysbench, lat, float and their libraries)"
+echo "build-guest.sh: building /bench-root (sysbench, xz, 7za, sqlite3, cc1, lat, float, timeit and their libraries)"
 pkgs="$work/bench-pkgs"
 mkdir -p "$pkgs"
-for d in "$debs"/sysbench_*.deb "$debs"/lib*.deb "$debs"/zlib*.deb; do
+for t in $tools; do dpkg-deb -x "$(ls "$debs/${t}"_*.deb)" "$pkgs"; done
+for d in "$debs"/lib*.deb "$debs"/zlib*.deb; do
     dpkg-deb -x "$d" "$pkgs"
 done
 br="$disk/bench-root"
 libdir=usr/lib/riscv64-linux-gnu
-mkdir -p "$br"/{usr/bin,usr/local/bin,$libdir,proc,dev,tmp,mnt}
+cc1dir=usr/libexec/gcc/riscv64-linux-gnu/14
+share=usr/local/share/kemu
+mkdir -p "$br"/{usr/bin,usr/local/bin,$libdir,$cc1dir,$share,proc,dev,tmp,mnt,scratch}
 ln -s usr/lib "$br/lib"
-cp "$pkgs/usr/bin/sysbench" "$br/usr/bin/sysbench"
+cp "$pkgs/usr/bin/sysbench" "$pkgs/usr/bin/xz" "$pkgs/usr/bin/sqlite3" "$br/usr/bin/"
+cp "$pkgs/usr/lib/7zip/7za" "$br/usr/bin/7za"   # /usr/bin/7za is a script that runs this one
+cp "$pkgs/$cc1dir/cc1" "$br/$cc1dir/cc1"
 riscv64-linux-gnu-gcc -O2 -Wall -o "$br/usr/local/bin/lat" "$here/src/lat.c"
 riscv64-linux-gnu-gcc -O2 -ffp-contract=off -Wall -o "$br/usr/local/bin/float" "$here/src/float.c" -lm
-# Follow NEEDED entries breadth-first from the three programs; each library is looked up
+riscv64-linux-gnu-gcc -O2 -Wall -o "$br/usr/local/bin/timeit" "$here/src/timeit.c"
+python3 "$here/src/corpus.py" 1048576 > "$br/$share/corpus"
+cp "$here/src/bench.sql" "$here/src/cc1-input.c" "$br/$share/"
+# Follow NEEDED entries breadth-first from the programs; each library is looked up
 # in the unpacked packages the way the loader would (multiarch directories first) and
 # copied under its NEEDED name into /usr/lib/riscv64-linux-gnu.
-queue=("$br/usr/bin/sysbench" "$br/usr/local/bin/lat" "$br/usr/local/bin/float")
+queue=("$br/usr/bin/sysbench" "$br/usr/bin/xz" "$br/usr/bin/7za" "$br/usr/bin/sqlite3" "$br/$cc1dir/cc1"
+       "$br/usr/local/bin/lat" "$br/usr/local/bin/float" "$br/usr/local/bin/timeit")
 declare -A have=()
 missing=""
 while [ ${#queue[@]} -gt 0 ]; do
@@ -159,7 +182,7 @@ while [ ${#queue[@]} -gt 0 ]; do
     done
 done
 if [ -n "$missing" ]; then
-    echo "build-guest.sh: /bench-root: shared libraries not found in sysbench's dependency packages:$missing" >&2
+    echo "build-guest.sh: /bench-root: shared libraries not found in the tools' dependency packages:$missing" >&2
     exit 1
 fi
 # The program interpreter (/lib/ld-linux-riscv64-lp64d.so.1) through the /lib -> usr/lib
@@ -174,7 +197,8 @@ esac
     || { echo "build-guest.sh: program interpreter $interp not found in libc6" >&2; exit 1; }
 ln -s "riscv64-linux-gnu/${interp#/lib/}" "$br/usr${interp}"
 echo "build-guest.sh: /bench-root: $(ls "$br/$libdir" | wc -l) shared libraries," \
-     "$(du -sk "$br/$libdir" | cut -f1) KiB"
+     "$(du -sk "$br/$libdir" | cut -f1) KiB; cc1 $(du -sk "$br/$cc1dir/cc1" | cut -f1) KiB;" \
+     "/bench-root $(du -sk "$br" | cut -f1) KiB"
 
 echo "build-guest.sh: building pi-native and float-native for the host"
 gcc -O2 -static -o "$out/pi-native" "$here/src/pi.c"

@@ -21,7 +21,7 @@
 //! | `config` | `"kernel"`, `"kernel-t2"`, `"user"`, `"user-t2"`, `"qemu"` or `"native"` |
 //! | `iteration` | 0, 1, ...: warm-ups first, then the measured runs |
 //! | `warmup` | true for a warm-up |
-//! | `ok` | exit status 0, the guest printed `KEMU-GUEST: result PASS` (not for native), and every workload gave a metric (`pi_*`, `float_*`, `disk_*`, `lat_*`, `mem_*`, `file_*`) |
+//! | `ok` | exit status 0, the guest printed `KEMU-GUEST: result PASS` (not for native), and every workload gave a metric (`pi_*`, `float_*`, `disk_*`, `lat_*`, `mem_*`, `file_*`, `xz_*`, `sevenzip_*`, `sqlite_*`, `gcc_*`) |
 //! | `wall_init_ms` | integer ms from spawn to the guest's `KEMU-GUEST: init` line, or null |
 //! | `guest_init_s` | the guest's own uptime at init, a JSON number with the digits it printed, or null |
 //! | `wall_total_ms` | integer ms from spawn to exit |
@@ -103,11 +103,30 @@ pub(crate) enum Workload {
     Mem,
     /// File reads through the page cache.
     File,
+    /// Debian's xz: compression and decompression of a fixed file.
+    Xz,
+    /// Debian's 7-Zip: its built-in benchmark, fixed work.
+    #[value(name = "7z")]
+    SevenZip,
+    /// Debian's sqlite3: a fixed SQL script on an in-memory database.
+    Sqlite,
+    /// Debian's gcc (cc1): compiling a fixed C file.
+    Gcc,
 }
 
 impl Workload {
-    const ALL: [Workload; 6] =
-        [Workload::Pi, Workload::Float, Workload::Disk, Workload::Lat, Workload::Mem, Workload::File];
+    const ALL: [Workload; 10] = [
+        Workload::Pi,
+        Workload::Float,
+        Workload::Disk,
+        Workload::Lat,
+        Workload::Mem,
+        Workload::File,
+        Workload::Xz,
+        Workload::SevenZip,
+        Workload::Sqlite,
+        Workload::Gcc,
+    ];
 
     fn name(self) -> &'static str {
         match self {
@@ -117,6 +136,10 @@ impl Workload {
             Workload::Lat => "lat",
             Workload::Mem => "mem",
             Workload::File => "file",
+            Workload::Xz => "xz",
+            Workload::SevenZip => "7z",
+            Workload::Sqlite => "sqlite",
+            Workload::Gcc => "gcc",
         }
     }
 
@@ -129,6 +152,10 @@ impl Workload {
             Workload::Lat => "lat_",
             Workload::Mem => "mem_",
             Workload::File => "file_",
+            Workload::Xz => "xz_",
+            Workload::SevenZip => "sevenzip_",
+            Workload::Sqlite => "sqlite_",
+            Workload::Gcc => "gcc_",
         }
     }
 }
@@ -148,7 +175,7 @@ pub(crate) struct BenchArgs {
     #[arg(long, default_value_t = 1)]
     pub(crate) warmup: u32,
     /// Workloads the guest runs (kernel command line kemu.bench=...) [default:
-    /// pi,float,disk,lat,mem,file].
+    /// pi,float,disk,lat,mem,file,xz,7z,sqlite,gcc].
     #[arg(long, value_enum, value_delimiter = ',', value_name = "LIST")]
     pub(crate) workloads: Option<Vec<Workload>>,
     /// Shorter workloads (kemu.bench.quick=1).
@@ -709,6 +736,12 @@ mod tests {
         assert_eq!(args(&["--configs", "kernel-t2,user-t2"]).configs, Some(vec![Config::KernelT2, Config::UserT2]));
         assert!(Cli::try_parse_from(["bench", "--configs", "user,vmware"]).is_err());
         assert!(Cli::try_parse_from(["bench", "--workloads", "pi,gpu"]).is_err());
+        let a = args(&["--workloads", "xz,7z,sqlite,gcc"]);
+        assert_eq!(a.workloads, Some(vec![Workload::Xz, Workload::SevenZip, Workload::Sqlite, Workload::Gcc]));
+        assert_eq!(
+            kernel_cmdline(a.workloads.as_deref().unwrap(), true),
+            "console=ttyS0 kemu.mode=bench kemu.bench=xz,7z,sqlite,gcc kemu.bench.quick=1"
+        );
     }
 
     #[test]
