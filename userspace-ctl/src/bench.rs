@@ -170,6 +170,11 @@ pub(crate) struct BenchArgs {
     /// Measured runs per configuration.
     #[arg(long, default_value_t = 5)]
     pub(crate) runs: u32,
+    /// The kemuctl that runs the kemu configurations [default: this one]: another build,
+    /// to measure it with this one's workloads and parsing (its `run`/`start` options
+    /// must be the same).
+    #[arg(long, value_name = "PATH")]
+    pub(crate) kemuctl: Option<PathBuf>,
     /// Warm-up runs per configuration, before the measured ones (recorded with
     /// "warmup": true).
     #[arg(long, default_value_t = 1)]
@@ -481,7 +486,10 @@ impl<'a> Setup<'a> {
         Ok(Setup {
             a,
             device,
-            exe: std::env::current_exe().map_err(|e| format!("finding kemuctl's own path: {e}"))?,
+            exe: match &a.kemuctl {
+                Some(p) => p.clone(),
+                None => std::env::current_exe().map_err(|e| format!("finding kemuctl's own path: {e}"))?,
+            },
             configs,
             cmdline: kernel_cmdline(&workloads, a.quick),
             workloads,
