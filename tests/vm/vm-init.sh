@@ -230,18 +230,24 @@ old_abi() {
 [ "$profile" = debug ] && step "this kemuctl drives kemu.ko of ABI 1.5" old_abi
 step "ISA tests inside kemu.ko with tier 1" isa_tier start 1
 step "ISA tests inside kemu.ko with tier 2 (kernel BPF JIT)" isa_tier2 start
+# checked_start ARGS...: `kemuctl start ARGS` with every tier-2 call checked (module
+# parameter t2_check_regs); sets rc (its exit status), checked (calls checked) and
+# clobbered (calls that clobbered a callee-saved register, in all).
+checked_start() {
+    p=/sys/module/kemu/parameters
+    before=$(cat $p/t2_regs_checked) || return 1
+    echo 1 > $p/t2_check_regs || return 1
+    kemuctl start "$@" </dev/null; rc=$?
+    echo 0 > $p/t2_check_regs
+    checked=$(( $(cat $p/t2_regs_checked) - before )); clobbered=$(cat $p/t2_regs_clobbered)
+}
 # Self-looping tier-2 blocks through the kernel's BPF JIT, each call made with known
 # values in rbx and r12-r15 (module parameter t2_check_regs): the programs must keep
 # the caller's callee-saved registers (a loop once kept data in the JIT's frame, where
 # the kernel had saved rbx).
 t2_regs() {
-    p=/sys/module/kemu/parameters
-    before=$(cat $p/t2_regs_checked) || return 1
-    echo 1 > $p/t2_check_regs || return 1
-    kemuctl start --tier 2 --tier2-threshold 1 --mem 32M --bios none --kernel /guests/t2loop.elf \
-        --stats-json /tmp/t2loop.json </dev/null; rc=$?
-    echo 0 > $p/t2_check_regs
-    checked=$(( $(cat $p/t2_regs_checked) - before )); clobbered=$(cat $p/t2_regs_clobbered)
+    checked_start --tier 2 --tier2-threshold 1 --mem 32M --bios none --kernel /guests/t2loop.elf \
+        --stats-json /tmp/t2loop.json || return 1
     echo "t2loop: exit $rc, $checked checked calls, $clobbered clobbered, $(tr -d '{}"' </tmp/t2loop.json | tr ',' '\n' | grep '^t2_executed')"
     [ $rc = 0 ] && [ "$checked" -gt 0 ] && [ "$clobbered" = 0 ]
 }
@@ -252,13 +258,8 @@ step "tier-2 loops keep the caller's callee-saved registers (kernel BPF JIT)" t2
 # must have run many guest instructions per program entry (instructions / t2_executed:
 # blocks average about 4 instructions), as under kemuctl run's JIT.
 t2_regions() {
-    p=/sys/module/kemu/parameters
-    before=$(cat $p/t2_regs_checked) || return 1
-    echo 1 > $p/t2_check_regs || return 1
-    kemuctl start --tier 2 --tier2-threshold 16 --mem 32M --bios none --kernel /guests/branchy.elf \
-        --stats-json /tmp/branchy.json </dev/null; rc=$?
-    echo 0 > $p/t2_check_regs
-    checked=$(( $(cat $p/t2_regs_checked) - before )); clobbered=$(cat $p/t2_regs_clobbered)
+    checked_start --tier 2 --tier2-threshold 16 --mem 32M --bios none --kernel /guests/branchy.elf \
+        --stats-json /tmp/branchy.json || return 1
     kemuctl run --tier 2 --tier2-threshold 16 --mem 32M --bios none --kernel /guests/branchy.elf \
         --stats-json /tmp/branchy-run.json </dev/null; rc2=$?
     field() { tr -d '{}"' <"$1" | tr ',' '\n' | sed -n "s/^$2://p"; }
