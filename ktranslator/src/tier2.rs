@@ -1,17 +1,19 @@
 //! Tier 2: hot translated blocks run as native code from the host's eBPF JIT.
 //!
-//! A block that tier 1 executed [`Tier2Host::threshold`] times is lowered to an eBPF
-//! program (ebpf.rs) and handed to the host's `compile` hook: kemu.ko passes it to the
-//! kernel's BPF JIT (`bpf_prog_select_runtime`, no verifier), `kemuctl run` to its
-//! userspace eBPF JIT. The entry the host returns is stored in the block's header and
-//! called instead of the micro-op loop from then on; the dispatcher (hart.rs) and the
-//! block chains are the same for both tiers. A block the host refuses (no JIT, a
-//! program it cannot compile, too many live images) stays in tier 1 for good.
+//! A block that tier 1 executed [`Tier2Host::threshold`] times becomes the head of a
+//! region (the blocks of its page its exits lead to, `Hart::t2_region`), which is
+//! lowered to one eBPF program (ebpf.rs), proven safe by the checker (t2check.rs) and
+//! handed to the host's `compile` hook: kemu.ko passes it to the kernel's BPF JIT
+//! (`bpf_prog_select_runtime`, no verifier), `kemuctl run` to its userspace eBPF JIT. The
+//! entry the host returns is stored in the head's header and called instead of the
+//! micro-op loop from then on; the dispatcher (hart.rs) and the block chains are the same
+//! for both tiers. A head the host refuses (no JIT, a program it cannot compile, too many
+//! live images) stays in tier 1 for good.
 //!
-//! The compiled code of a block lives as long as the block: invalidating its page
-//! (self-modifying code, a device write), flushing the cache, reset and turning tier 2
-//! off release it through the host's `free` hook. A block killed while its own code
-//! runs (a store into its page, through the helper) is released when that code returns.
+//! A program lives as long as its head: invalidating the page (self-modifying code, a
+//! device write), flushing the cache, reset and turning tier 2 off release it through
+//! the host's `free` hook. A program whose head is killed while it runs (a store into
+//! its page, through the helper) is released when it returns.
 
 use core::ffi::c_void;
 use core::ptr;
@@ -195,7 +197,7 @@ impl Hart {
         self.t2_compile(bus, tb);
     }
 
-    /// Tries to compile block `tb`; true if it now has tier-2 code.
+    /// Tries to compile the region of head `tb`; true if it now has tier-2 code.
     #[inline(never)]
     pub(super) fn t2_compile(&mut self, bus: &mut dyn Bus, tb: u32) -> bool {
         let Some(compile) = self.t2.compile else { return false };
@@ -213,14 +215,16 @@ impl Hart {
             let uops = self.tc.block(t).1;
             env.add_block(t, uops.as_ptr() as u64, uops.len());
         }
-        // A region that does not fit the buffer is tried again with fewer blocks.
-        let mut count = count;
-        let mut n = None;
-        while count > 0 && n.is_none() {
+        // A region that does not fit the buffer is tried again with half its blocks.
+        let mut count = count.max(1);
+        let n = loop {
             let (tc, buf, lower) = (&self.tc, &mut self.t2_buf, &mut self.t2_lower);
-            n = lower_region(tc, &region[..count], &predicted[..npred], buf, self.t2.helper_imm, lower);
-            count = if n.is_none() && count > 1 { count / 2 } else { 0 };
-        }
+            let n = lower_region(tc, &region[..count], &predicted[..npred], buf, self.t2.helper_imm, lower);
+            if n.is_some() || count == 1 {
+                break n;
+            }
+            count /= 2;
+        };
         // The checker proves the program safe before any JIT sees it (t2check.rs).
         let n = n.and_then(|n| {
             match check_with(&self.t2_buf[..n], &env, &mut self.t2_check) {
