@@ -244,28 +244,36 @@ const TAIL: usize = 5;
 /// States at loop targets: (target, state), `n` of them.
 #[derive(Clone, Copy)]
 struct LoopStates {
-    at: [(u32, Regs); LOOP_TARGETS],
+    /// (target, state; `None`: none assumed yet).
+    at: [(u32, Option<Regs>); LOOP_TARGETS],
     n: usize,
 }
 
 impl LoopStates {
-    const EMPTY: LoopStates = LoopStates { at: [(0, [Val::Uninit; 10]); LOOP_TARGETS], n: 0 };
+    const EMPTY: LoopStates = LoopStates { at: [(0, None); LOOP_TARGETS], n: 0 };
 
-    fn get(&self, t: usize) -> Option<Regs> {
-        self.at[..self.n].iter().find(|e| e.0 as usize == t).map(|e| e.1)
+    /// Adds target `t` with no state yet; false if there is no room.
+    fn add(&mut self, t: usize) -> bool {
+        if self.at[..self.n].iter().any(|e| e.0 as usize == t) {
+            return true;
+        }
+        let Some(e) = self.at.get_mut(self.n) else { return false };
+        *e = (t as u32, None);
+        self.n += 1;
+        true
     }
 
     /// Joins `r` into the state at `t`; whether that changed it, or `None` if there is
     /// no room for another target.
     fn join(&mut self, t: usize, r: &Regs) -> Option<bool> {
         if let Some(e) = self.at[..self.n].iter_mut().find(|e| e.0 as usize == t) {
-            let j = join_regs(&e.1, r);
-            let changed = j != e.1;
-            e.1 = j;
+            let j = e.1.map_or(*r, |s| join_regs(&s, r));
+            let changed = e.1 != Some(j);
+            e.1 = Some(j);
             return Some(changed);
         }
         let e = self.at.get_mut(self.n)?;
-        *e = (t as u32, *r);
+        *e = (t as u32, Some(*r));
         self.n += 1;
         Some(true)
     }
@@ -351,7 +359,7 @@ struct Checker<'a> {
     /// The lowest target in `pending` (`usize::MAX`: none).
     pending_min: usize,
     /// States assumed to arrive at loop targets over loop edges.
-    loop_in: &'a LoopStates,
+    loop_in: &'a mut LoopStates,
     /// The states this pass found on loop edges.
     loop_out: &'a mut LoopStates,
     /// Last instruction reached by a jump (a join point).
@@ -392,6 +400,18 @@ pub fn check_with(prog: &[u64], env: &CheckEnv, scratch: &mut CheckScratch) -> R
     }
     let CheckScratch { pending, loop_in, loop_out } = scratch;
     loop_in.n = 0;
+    // The loop targets, found first: the pass assumes at each the state arriving there
+    // from before with only r6 and r9 kept (all the lowering relies on where a block
+    // starts). If no loop edge brings less, the first pass already is the fixed point
+    // (else the states get joined and it goes again).
+    for (i, &w) in prog.iter().enumerate() {
+        let ins = decode(w);
+        let t = i as i64 + 1 + i64::from(ins.off);
+        if ins.code == CLASS_JMP && t >= 0 && (t as usize) < i && !loop_in.add(t as usize) {
+            return refuse(i, Rule::Loop);
+        }
+    }
+    loop_in.at[..loop_in.n].sort_unstable_by_key(|e| e.0);
     // Each round can only lower the states assumed at loop targets (joins over a
     // lattice of small height), so a few rounds reach the fixed point.
     for _ in 0..16 {
@@ -402,13 +422,14 @@ pub fn check_with(prog: &[u64], env: &CheckEnv, scratch: &mut CheckScratch) -> R
             pending: &mut *pending,
             npending: 0,
             pending_min: usize::MAX,
-            loop_in: &*loop_in,
+            loop_in: &mut *loop_in,
             loop_out: &mut *loop_out,
             last_join: 0,
         };
         c.pass()?;
         let mut changed = false;
         for &(t, r) in &loop_out.at[..loop_out.n] {
+            let Some(r) = r else { continue };
             match loop_in.join(t as usize, &r) {
                 Some(c) => changed |= c,
                 None => return refuse(t as usize, Rule::Loop),
@@ -417,6 +438,8 @@ pub fn check_with(prog: &[u64], env: &CheckEnv, scratch: &mut CheckScratch) -> R
         if !changed {
             return Ok(());
         }
+        // `pass` walks the targets in order.
+        loop_in.at[..loop_in.n].sort_unstable_by_key(|e| e.0);
     }
     refuse(0, Rule::Loop)
 }
@@ -429,6 +452,8 @@ impl Checker<'_> {
         let mut entry = [Val::Uninit; 10];
         entry[1] = Val::Ctx(0);
         let mut cur: Option<Regs> = Some(entry);
+        // The next loop target (`loop_in` is sorted by target).
+        let mut next_loop = 0;
         let mut i = 0;
         while i < n {
             let mut state = cur.take();
@@ -451,9 +476,23 @@ impl Checker<'_> {
                 }
                 self.pending_min = min;
             }
-            if let Some(s) = self.loop_in.get(i) {
-                state = Some(state.map_or(s, |c| join_regs(&c, &s)));
-                joined = true;
+            while next_loop < self.loop_in.n && (self.loop_in.at[next_loop].0 as usize) < i {
+                next_loop += 1;
+            }
+            if next_loop < self.loop_in.n && self.loop_in.at[next_loop].0 as usize == i {
+                let assumed = &mut self.loop_in.at[next_loop].1;
+                if assumed.is_none() {
+                    if let Some(f) = state {
+                        let mut s = [Val::Uninit; 10];
+                        s[6] = f[6];
+                        s[9] = f[9];
+                        *assumed = Some(s);
+                    }
+                }
+                if let Some(s) = *assumed {
+                    state = Some(state.map_or(s, |c| join_regs(&c, &s)));
+                    joined = true;
+                }
             }
             if joined {
                 self.last_join = i;

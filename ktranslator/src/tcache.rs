@@ -50,6 +50,9 @@ const UOP_WORDS: usize = 2;
 const HASH_WALK_MAX: usize = 4096;
 /// Most targets of one indirect jump a region takes from the jump log.
 const MAX_JUMP_TARGETS: usize = 12;
+/// A block joins a region through a direct exit if tier 1 ran it at least 1/this of
+/// the threshold times.
+const REGION_HEAT: u64 = 8;
 /// The prediction site of return landings (`Hart::t2_region`): any indirect jump.
 pub(super) const ANY_SITE: usize = usize::MAX;
 
@@ -534,6 +537,11 @@ impl Tc {
         self.rd(tb as usize + H_T2_ENTRY)
     }
 
+    /// Tier-1 executions of `tb` counted so far (`u64::MAX`: never to be compiled).
+    fn hot(&self, tb: u32) -> u64 {
+        self.rd(tb as usize + H_HOT)
+    }
+
     /// Counts one tier-1 execution of `tb`; returns the new count (`u64::MAX` stays).
     #[inline(always)]
     pub(super) fn bump_hot(&mut self, tb: u32) -> u64 {
@@ -822,7 +830,9 @@ impl Hart {
             };
             for &(vpc, pred) in &next[..n] {
                 let t = self.peer_at(tb, vpc);
-                if t != 0 {
+                // Only blocks that ran often enough to matter: cold paths (error
+                // handling, a loop's rare exit) cost compile time and code size.
+                if t != 0 && self.tc.hot(t).saturating_mul(REGION_HEAT) >= u64::from(self.t2.threshold) {
                     add(t, pred, tbs, &mut count);
                 }
             }
