@@ -110,7 +110,7 @@ enum Command {
     ///
     /// Exit status: 0 when every run was ok, 1 when one failed (the others still run) or
     /// when kemuctl bench itself cannot start (one line on stderr).
-    Bench(bench::BenchArgs),
+    Bench(Box<bench::BenchArgs>),
 }
 
 fn main() -> ExitCode {
