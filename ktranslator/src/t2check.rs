@@ -252,6 +252,18 @@ struct LoopStates {
 impl LoopStates {
     const EMPTY: LoopStates = LoopStates { at: [(0, None); LOOP_TARGETS], n: 0 };
 
+    /// Sorts the entries by target (insertion sort: a few dozen at most; and core's
+    /// sort, whose small-sort path objtool flags in a kernel module, stays out).
+    fn sort(&mut self) {
+        for i in 1..self.n {
+            let mut j = i;
+            while j > 0 && self.at[j - 1].0 > self.at[j].0 {
+                self.at.swap(j - 1, j);
+                j -= 1;
+            }
+        }
+    }
+
     /// Adds target `t` with no state yet; false if there is no room.
     fn add(&mut self, t: usize) -> bool {
         if self.at[..self.n].iter().any(|e| e.0 as usize == t) {
@@ -411,7 +423,7 @@ pub fn check_with(prog: &[u64], env: &CheckEnv, scratch: &mut CheckScratch) -> R
             return refuse(i, Rule::Loop);
         }
     }
-    loop_in.at[..loop_in.n].sort_unstable_by_key(|e| e.0);
+    loop_in.sort();
     // Each round can only lower the states assumed at loop targets (joins over a
     // lattice of small height), so a few rounds reach the fixed point.
     for _ in 0..16 {
@@ -439,7 +451,7 @@ pub fn check_with(prog: &[u64], env: &CheckEnv, scratch: &mut CheckScratch) -> R
             return Ok(());
         }
         // `pass` walks the targets in order.
-        loop_in.at[..loop_in.n].sort_unstable_by_key(|e| e.0);
+        loop_in.sort();
     }
     refuse(0, Rule::Loop)
 }
