@@ -609,7 +609,8 @@ impl<'a> Emitter<'a> {
         self.patch(done);
     }
 
-    /// Integer ALU op `u`; false if it has no native lowering.
+    /// Integer ALU op `u`; false if it has no native lowering (exactly the ops
+    /// [`native`] says no to, among those [`Emitter::block`] passes here).
     fn alu(&mut self, u: &Uop) -> bool {
         use Op::*;
         // (op, 64-bit?, immediate form?, sign-extend the 32-bit result?)
@@ -896,6 +897,41 @@ impl<'a> Emitter<'a> {
     }
 }
 
+impl LowerScratch {
+    /// Empty tables (as a zeroed hart holds them).
+    #[cfg(test)]
+    const EMPTY: LowerScratch = LowerScratch {
+        vpcs: [0; MAX_REGION],
+        tbs: [0; MAX_REGION],
+        labels: [0; MAX_REGION],
+        fixups: [(0, 0); MAX_FIXUPS],
+        predicted: [(0, 0); MAX_PREDICTED],
+        stubs: [Stub { at: 0, block: 0, retire: 0, pc: 0, kind: ExitKind::Chain0 }; MAX_STUBS],
+    };
+}
+
+/// Whether op `op` has a native lowering (else the program calls the helper for it).
+fn native(op: Op) -> bool {
+    use Op::*;
+    matches!(
+        op,
+        Nop | Lb | Lh | Lw | Ld | Lbu | Lhu | Lwu | Sb | Sh | Sw | Sd | Flw | Fld | Fsw | Fsd
+            | Beq | Bne | Blt | Bge | Bltu | Bgeu | Jal | Jalr
+            | Addi | Add | Sub | Xori | Ori | Andi | Xor | Or | And | Slli | Srli | Srai | Sll | Srl | Sra
+            | Mul | Addiw | Addw | Subw | Mulw | Slliw | Srliw | Sraiw | Sllw | Srlw | Sraw
+            | Div | Divu | Rem | Remu | Divw | Divuw | Remw | Remuw | Li | Slt | Slti | Sltu | Sltiu
+    )
+}
+
+/// Whether block `uops` is worth tier 2: at most half of its micro-ops would call the
+/// helper (floating point, CSRs, system instructions, AMOs run faster in tier 1 than
+/// through the helper: measured on Debian's float benchmark, 25 to 45% slower when
+/// every floating-point op went through it). A region takes only such blocks
+/// (`Hart::t2_region`).
+pub(super) fn worth_lowering(uops: &[Uop]) -> bool {
+    uops.iter().filter(|u| !native(u.op)).count() * 2 <= uops.len()
+}
+
 /// Lowers a region, the translated blocks `region` of `tc` (the first is the entry, the
 /// head), to one eBPF program in `buf`; returns the number of instructions, or `None` if
 /// the program does not fit `buf` or is not worth compiling. `predicted` lists (jump
@@ -978,6 +1014,24 @@ pub const PROBE_PROGRAM: [u64; 11] = [
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `native` says which ops the lowering handles without the helper: the same ops
+    /// as the lowering itself (a block of one op calls the helper iff it is not native).
+    #[test]
+    fn native_matches_the_lowering() {
+        use super::super::decode::ALL_OPS;
+        let mut buf = [0u64; 256];
+        for &op in ALL_OPS {
+            if matches!(op, Op::End) {
+                continue;
+            }
+            let u = Uop { op, rd: 5, rs1: 6, rs2: 7, ..Uop::default() };
+            let mut scratch = LowerScratch::EMPTY;
+            let mut e = Emitter::new(&mut buf, 0, &mut scratch);
+            e.block(&TbInfo { vpc: 0x1000, ninsns: 1, size: 4, uops: &u, straddle: false }, core::slice::from_ref(&u));
+            assert_eq!(e.fallbacks == 0, native(op), "{op:?}");
+        }
+    }
 
     #[test]
     fn encoding_matches_struct_bpf_insn() {
