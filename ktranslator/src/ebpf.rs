@@ -372,31 +372,14 @@ impl<'a> Emitter<'a> {
         self.set_pc_return(pc, pc_reg, kind);
     }
 
-    /// Leaves the program as [`Emitter::leave`] with a constant pc, from code placed
-    /// after the blocks (exits are cold: the blocks' code stays dense); `jump`, if
-    /// given, is the conditional jump to take there, else an unconditional one is
-    /// emitted here.
-    fn stub(&mut self, jump: Option<usize>, n: u64, pc: u64, kind: ExitKind) {
-        if self.nstubs == MAX_STUBS {
-            if let Some(j) = jump {
-                let over = self.jmp_k(JA, R0, 0);
-                self.patch(j);
-                self.leave(n, pc, None, kind);
-                self.patch(over);
-            } else {
-                self.leave(n, pc, None, kind);
-            }
-            return;
-        }
-        let at = match jump {
-            Some(j) => j,
-            None => {
-                self.emit(insn(JMP | JA, 0, 0, 0, 0));
-                self.n - 1
-            }
-        };
-        self.s.stubs[self.nstubs] = Stub { at: at as u32, block: self.cur as u32, retire: n as u32, pc, kind };
+    /// Makes the jump at `at` leave the program as [`Emitter::leave`] with a constant pc,
+    /// from code placed after the blocks (exits are cold: the blocks' code stays
+    /// dense); false, with nothing recorded, if there is no room for another.
+    fn stub(&mut self, at: usize, n: u64, pc: u64, kind: ExitKind) -> bool {
+        let Some(slot) = self.s.stubs.get_mut(self.nstubs) else { return false };
+        *slot = Stub { at: at as u32, block: self.cur as u32, retire: n as u32, pc, kind };
         self.nstubs += 1;
+        true
     }
 
     /// The region block at virtual pc `vpc`, if the region has one: a direct jump
@@ -410,7 +393,12 @@ impl<'a> Emitter<'a> {
     fn exit_to(&mut self, n: u64, target: u64, kind: ExitKind) {
         match self.block_at(target) {
             Some(b) => self.transition(n, b, target, kind),
-            None => self.stub(None, n, target, kind),
+            None if self.nstubs < MAX_STUBS => {
+                self.emit(insn(JMP | JA, 0, 0, 0, 0));
+                let at = self.n - 1;
+                self.stub(at, n, target, kind);
+            }
+            None => self.leave(n, target, None, kind),
         }
     }
 
@@ -429,10 +417,7 @@ impl<'a> Emitter<'a> {
         self.stx(DW, CTX, OFF_INSNS as i16, R0);
         self.ldx(DW, R1, CTX, OFF_INSN_LIMIT as i16);
         let budget = self.jmp_x(JGE, R0, R1);
-        let stubbed = self.nstubs < MAX_STUBS;
-        if stubbed {
-            self.stub(Some(budget), 0, target, kind);
-        }
+        let stubbed = self.stub(budget, 0, target, kind);
         match self.s.labels.get(to) {
             Some(&l) if l != u32::MAX => {
                 // Programs are far shorter than 32K instructions (the buffer is).

@@ -45,9 +45,6 @@ pub(super) const HDR_WORDS: usize = 9;
 /// the second halfword.
 const STRADDLE_WORDS: usize = 2;
 const UOP_WORDS: usize = 2;
-/// Most links a region lookup follows along one hash chain (chains are one or two
-/// blocks long, hart.rs `HASH_SIZE`).
-const HASH_WALK_MAX: usize = 4096;
 /// Most targets of one indirect jump a region takes from the jump log.
 const MAX_JUMP_TARGETS: usize = 12;
 /// A block joins a region through a direct exit if tier 1 ran it at least 1/this of
@@ -717,20 +714,18 @@ impl Hart {
         let ppc = self.ram.base().wrapping_add(off);
         let h = hash(ppc, self.prv);
         self.stats.tb_lookups = self.stats.tb_lookups.wrapping_add(1);
-        let mut t = self.hash[h];
-        while t != 0 {
-            if self.tc.ppc_of(t) == ppc && self.tc.vpc_of(t) == pc && self.tc.prv_of(t) == self.prv {
-                if !self.tc.is_straddle(t) || self.straddle_valid(t, pc)? {
-                    self.stats.tb_lookup_hits = self.stats.tb_lookup_hits.wrapping_add(1);
-                    self.jc[jci] = self.jc_entry(t);
-                    return Ok(t);
-                }
-                // Dropped by `straddle_valid`: the chain changed, start again (this
-                // key has at most one live TB, so the second walk ends).
-                t = self.hash[h];
-                continue;
+        loop {
+            let t = self.hash_find(ppc, pc, self.prv);
+            if t == 0 {
+                break;
             }
-            t = self.tc.hash_links(t).get(LINK_NEXT);
+            if !self.tc.is_straddle(t) || self.straddle_valid(t, pc)? {
+                self.stats.tb_lookup_hits = self.stats.tb_lookup_hits.wrapping_add(1);
+                self.jc[jci] = self.jc_entry(t);
+                return Ok(t);
+            }
+            // Dropped by `straddle_valid`: look again (this key has at most one live
+            // TB, so the second search finds none).
         }
         let t0 = bus.host_ns();
         let r = self.translate_tb(pc, off);
@@ -755,14 +750,22 @@ impl Hart {
         if (vpc ^ vpc0) >> 12 != 0 || vpc & 1 != 0 {
             return 0;
         }
-        let ppc = (ppc0 & !0xfff) | (vpc & 0xfff);
+        let t = self.hash_find((ppc0 & !0xfff) | (vpc & 0xfff), vpc, prv);
+        if t != 0 && self.tc.is_straddle(t) {
+            0
+        } else {
+            t
+        }
+    }
+
+    /// The live TB at physical `ppc`, virtual `pc`, privilege `prv` in the hash table
+    /// (0: none; a key has at most one live TB).
+    #[inline(always)]
+    fn hash_find(&self, ppc: u64, pc: u64, prv: u8) -> u32 {
         let mut t = self.hash[hash(ppc, prv)];
-        // Hash chains hold each TB once; the bound only guards a corrupted arena.
-        let mut left = HASH_WALK_MAX;
-        while t != 0 && left > 0 {
-            left -= 1;
-            if self.tc.ppc_of(t) == ppc && self.tc.vpc_of(t) == vpc && self.tc.prv_of(t) == prv {
-                return if self.tc.is_straddle(t) { 0 } else { t };
+        while t != 0 {
+            if self.tc.ppc_of(t) == ppc && self.tc.vpc_of(t) == pc && self.tc.prv_of(t) == prv {
+                return t;
             }
             t = self.tc.hash_links(t).get(LINK_NEXT);
         }
