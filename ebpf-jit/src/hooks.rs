@@ -1,6 +1,7 @@
 //! C-ABI hooks that put a [`JitArena`] behind a translator's tier-2 interface
-//! (ktranslator's `Tier2Host`: compile a program, release it), without depending on
-//! the translator: the helper that programs call is given as an address.
+//! (ktranslator's `Tier2Host`: compile a program, release it). Programs call the
+//! translator's tier-2 helpers, whose `BPF_CALL` immediates follow the kernel's rule
+//! (`ktranslator::tier2::call_imm`, relative to [`HELPER_IMM`]).
 //!
 //! A handle is the program's entry address. Released programs are only counted: the
 //! arena is bump-allocated, so its space comes back when no program is alive any more
@@ -9,6 +10,8 @@
 //! releases every program) between two runs of the hart.
 
 use core::ffi::c_void;
+
+use ktranslator::tier2::{call_imm, helpers};
 
 use crate::{JitArena, JitError};
 
@@ -19,7 +22,6 @@ pub const HELPER_IMM: i32 = 1;
 /// [`free`].
 pub struct HookJit {
     arena: JitArena,
-    helper: usize,
     live: usize,
     /// The arena filled up while programs were alive: drop all translated code.
     pub flush_wanted: bool,
@@ -30,10 +32,10 @@ pub struct HookJit {
 }
 
 impl HookJit {
-    /// An arena of `bytes`; `helper` is the address of the `extern "C" fn(u64, u64, u64,
-    /// u64, u64) -> u64` that `BPF_CALL` [`HELPER_IMM`] calls.
-    pub fn new(bytes: usize, helper: usize) -> Result<HookJit, JitError> {
-        Ok(HookJit { arena: JitArena::new(bytes)?, helper, live: 0, flush_wanted: false, compiled: 0, refused: 0 })
+    /// An arena of `bytes`, whose programs call the tier-2 helpers
+    /// (`ktranslator::tier2::helpers`; `BPF_CALL` [`HELPER_IMM`] is the generic one).
+    pub fn new(bytes: usize) -> Result<HookJit, JitError> {
+        Ok(HookJit { arena: JitArena::new(bytes)?, live: 0, flush_wanted: false, compiled: 0, refused: 0 })
     }
 
     /// The `opaque` pointer for [`compile`] and [`free`].
@@ -60,8 +62,10 @@ pub unsafe extern "C" fn compile(opaque: *mut c_void, insns: *const u64, n: usiz
         // SAFETY: no program is alive, so none runs or will be called again.
         unsafe { j.arena.reset() };
     }
-    let helper = j.helper;
-    let r = j.arena.compile(prog, &|imm| (imm == HELPER_IMM).then_some(helper));
+    // The tier-2 helpers' immediates follow the kernel's rule (tier2::call_imm).
+    let r = j.arena.compile(prog, &|imm| {
+        helpers().find(|&f| call_imm(HELPER_IMM, f) == Some(imm)).map(|f| f as usize)
+    });
     let e = match r {
         Ok(f) => f as usize as u64,
         Err(JitError::Full) => {

@@ -671,6 +671,12 @@ pub fn ends_block(op: Op) -> bool {
     ) || is_csr(op)
 }
 
+/// True for the F/D computational ops (everything but the loads and stores), the ops
+/// at the end of the list.
+pub fn is_fp_compute(op: Op) -> bool {
+    op as u8 >= FmaddS as u8
+}
+
 /// True for CSR instructions, which always start a block of their own (so that the
 /// counters they read are exact without per-instruction bookkeeping).
 pub fn is_csr(op: Op) -> bool {

@@ -23,8 +23,10 @@
 //! - Division and remainder are lowered natively; the divisor is tested for zero right
 //!   before the DIV/MOD, which then never sees zero (RISC-V's results for a zero divisor
 //!   and signed overflow are produced by the surrounding code, see `divrem`).
-//! - Micro-ops without a native lowering (multiply-high, CSRs, AMOs, floating point,
-//!   system instructions) call the helper. A helper that ends the block (a trap, an exit
+//! - Micro-ops without a native lowering (multiply-high, CSRs, AMOs, system
+//!   instructions) call the generic helper; the F/D computational ops call their own
+//!   direct helper (the op's tier-1 handler without the generic helper's dispatch,
+//!   `fpu.rs`), with the same contract. A helper that ends the block (a trap, an exit
 //!   of the op, translated code dropped) returns its exit kind, which the program
 //!   returns at once.
 //! - Control flow: a block's direct exit to another block of the region (and an
@@ -50,7 +52,9 @@
 use core::mem::offset_of;
 
 use super::csr::MSTATUS_FS;
-use super::decode::{Op, Uop, X_SINK};
+use super::decode::{is_fp_compute, Op, Uop, X_SINK};
+use super::fpu::fp_helper;
+use super::tier2::call_imm;
 use super::exit::ExitKind;
 use super::hart::{Hart, Stats, TlbEntry, ACC_LOAD, ACC_STORE, TLB_SIZE};
 use super::tcache::{Tc, TbInfo};
@@ -490,10 +494,16 @@ impl<'a> Emitter<'a> {
     /// helper, which also gets the block's virtual pc (for the pc of a trap); returns
     /// from the program with the helper's exit kind unless it says to go on.
     fn helper(&mut self, uop_addr: u64) {
+        self.call(uop_addr, self.helper_imm);
+    }
+
+    /// Calls helper `imm` (the generic one or a direct one, same contract) on the
+    /// micro-op at `uop_addr`; an exit kind other than `Next` ends the program.
+    fn call(&mut self, uop_addr: u64, imm: i32) {
         self.alu64_x(MOV, R1, CTX);
         self.mov_imm(R3, self.cur_vpc);
         self.ld_imm64(R2, uop_addr);
-        self.emit(insn(JMP | CALL, 0, 0, 0, self.helper_imm));
+        self.emit(insn(JMP | CALL, 0, 0, 0, imm));
         let next = self.jmp_k(JEQ, R0, HELPER_NEXT);
         self.exit();
         self.patch(next);
@@ -869,6 +879,18 @@ impl<'a> Emitter<'a> {
                     }
                     return self.indirect(n, u.rd != X_SINK);
                 }
+                op if is_fp_compute(op) => {
+                    // Its own handler through its direct helper; the generic one if
+                    // that is out of the host's call range.
+                    match fp_helper(op).and_then(|f| call_imm(self.helper_imm, f)) {
+                        Some(imm) => self.call(uop_addr, imm),
+                        None => {
+                            self.fallbacks += 1;
+                            self.helper(uop_addr);
+                        }
+                    }
+                    self.uncache(u.rd);
+                }
                 _ => {
                     if !self.alu(u) {
                         self.fallbacks += 1;
@@ -908,13 +930,18 @@ fn native(op: Op) -> bool {
     )
 }
 
+/// Whether op `op` runs without the generic helper in tier 2: natively, or (F/D
+/// computational ops) through its own direct helper.
+fn no_fallback(op: Op) -> bool {
+    native(op) || is_fp_compute(op)
+}
+
 /// Whether block `uops` is worth tier 2: at most half of its micro-ops would call the
-/// helper (floating point, CSRs, system instructions, AMOs run faster in tier 1 than
-/// through the helper: measured on Debian's float benchmark, 25 to 45% slower when
-/// every floating-point op went through it). A region takes only such blocks
+/// generic helper (CSRs, system instructions, AMOs run faster in tier 1 than through
+/// it, and nothing else is gained). A region takes only such blocks
 /// (`Hart::t2_region`).
 pub(super) fn worth_lowering(uops: &[Uop]) -> bool {
-    uops.iter().filter(|u| !native(u.op)).count() * 2 <= uops.len()
+    uops.iter().filter(|u| !no_fallback(u.op)).count() * 2 <= uops.len()
 }
 
 /// Lowers a region, the translated blocks `region` of `tc` (the first is the entry, the
@@ -933,10 +960,11 @@ pub(super) fn worth_lowering(uops: &[Uop]) -> bool {
 /// (one instruction across a page boundary, checked at every lookup) gets a program of
 /// its own without jumps to itself.
 ///
-/// A region where most micro-ops would call the helper (floating point, CSRs, system
-/// instructions, AMOs) stays in tier 1: each helper call costs more than tier 1's
+/// A region where most micro-ops would call the generic helper (CSRs, system
+/// instructions, AMOs) stays in tier 1: each such call costs more than tier 1's
 /// dispatch of that op (measured on Debian's float benchmark: 25 to 45% slower when
-/// every floating-point op went through the helper), and nothing else is gained.
+/// every floating-point op went through the generic helper), and nothing else is
+/// gained. Floating-point ops call their direct helpers instead.
 pub(super) fn lower_region(
     tc: &Tc,
     region: &[u32],
@@ -1000,8 +1028,9 @@ pub const PROBE_PROGRAM: [u64; 11] = [
 mod tests {
     use super::*;
 
-    /// `native` says which ops the lowering handles without the helper: the same ops
-    /// as the lowering itself (a block of one op calls the helper iff it is not native).
+    /// `no_fallback` says which ops the lowering handles without the generic helper:
+    /// the same ops as the lowering itself (a block of one op calls it iff it is not
+    /// native and has no direct helper).
     #[test]
     fn native_matches_the_lowering() {
         use super::super::decode::ALL_OPS;
@@ -1014,7 +1043,7 @@ mod tests {
             let mut scratch = LowerScratch::EMPTY;
             let mut e = Emitter::new(&mut buf, 0, &mut scratch);
             e.block(&TbInfo { vpc: 0x1000, ninsns: 1, size: 4, uops: &u, straddle: false }, core::slice::from_ref(&u));
-            assert_eq!(e.fallbacks == 0, native(op), "{op:?}");
+            assert_eq!(e.fallbacks == 0, no_fallback(op), "{op:?}");
         }
     }
 

@@ -85,7 +85,7 @@ impl Hart {
     }
 
     #[cold]
-    fn exit_illegal(&mut self, u: &Uop) -> ExitKind {
+    pub(super) fn exit_illegal(&mut self, u: &Uop) -> ExitKind {
         self.exc_cause = cause::ILLEGAL;
         self.exc_tval = u.insn_bits();
         self.exit_trap(u)
@@ -495,14 +495,6 @@ impl Hart {
         let r = self.store(&mut **bus, va, N, v);
         self.store_result(r, u)
     }
-
-    #[inline(always)]
-    fn op_fp(&mut self, _: &mut &mut dyn Bus, u: &Uop) -> ExitKind {
-        if self.exec_fp(u).is_err() {
-            return self.exit_illegal(u);
-        }
-        ExitKind::Next
-    }
 }
 
 /// Lists the handler of every op once, and generates from it the dispatch
@@ -614,9 +606,62 @@ op_table! {
     Fld => Hart::op_fload::<8>,
     Fsw => Hart::op_fstore::<4>,
     Fsd => Hart::op_fstore::<8>,
-    FmaddS | FmsubS | FnmsubS | FnmaddS | FaddS | FsubS | FmulS | FdivS | FsqrtS | FsgnjS | FsgnjnS | FsgnjxS
-    | FminS | FmaxS | FcvtWS | FcvtWuS | FcvtLS | FcvtLuS | FmvXW | FeqS | FltS | FleS | FclassS | FcvtSW
-    | FcvtSWu | FcvtSL | FcvtSLu | FmvWX | FmaddD | FmsubD | FnmsubD | FnmaddD | FaddD | FsubD | FmulD
-    | FdivD | FsqrtD | FsgnjD | FsgnjnD | FsgnjxD | FminD | FmaxD | FcvtWD | FcvtWuD | FcvtLD | FcvtLuD
-    | FmvXD | FeqD | FltD | FleD | FclassD | FcvtDW | FcvtDWu | FcvtDL | FcvtDLu | FmvDX | FcvtSD | FcvtDS => Hart::op_fp,
+    FmaddS => Hart::op_fmadd_s,
+    FmsubS => Hart::op_fmsub_s,
+    FnmsubS => Hart::op_fnmsub_s,
+    FnmaddS => Hart::op_fnmadd_s,
+    FaddS => Hart::op_fadd_s,
+    FsubS => Hart::op_fsub_s,
+    FmulS => Hart::op_fmul_s,
+    FdivS => Hart::op_fdiv_s,
+    FsqrtS => Hart::op_fsqrt_s,
+    FsgnjS => Hart::op_fsgnj_s,
+    FsgnjnS => Hart::op_fsgnjn_s,
+    FsgnjxS => Hart::op_fsgnjx_s,
+    FminS => Hart::op_fmin_s,
+    FmaxS => Hart::op_fmax_s,
+    FcvtWS => Hart::op_fcvt_w_s,
+    FcvtWuS => Hart::op_fcvt_wu_s,
+    FcvtLS => Hart::op_fcvt_l_s,
+    FcvtLuS => Hart::op_fcvt_lu_s,
+    FmvXW => Hart::op_fmv_x_w,
+    FeqS => Hart::op_feq_s,
+    FltS => Hart::op_flt_s,
+    FleS => Hart::op_fle_s,
+    FclassS => Hart::op_fclass_s,
+    FcvtSW => Hart::op_fcvt_s_w,
+    FcvtSWu => Hart::op_fcvt_s_wu,
+    FcvtSL => Hart::op_fcvt_s_l,
+    FcvtSLu => Hart::op_fcvt_s_lu,
+    FmvWX => Hart::op_fmv_w_x,
+    FmaddD => Hart::op_fmadd_d,
+    FmsubD => Hart::op_fmsub_d,
+    FnmsubD => Hart::op_fnmsub_d,
+    FnmaddD => Hart::op_fnmadd_d,
+    FaddD => Hart::op_fadd_d,
+    FsubD => Hart::op_fsub_d,
+    FmulD => Hart::op_fmul_d,
+    FdivD => Hart::op_fdiv_d,
+    FsqrtD => Hart::op_fsqrt_d,
+    FsgnjD => Hart::op_fsgnj_d,
+    FsgnjnD => Hart::op_fsgnjn_d,
+    FsgnjxD => Hart::op_fsgnjx_d,
+    FminD => Hart::op_fmin_d,
+    FmaxD => Hart::op_fmax_d,
+    FcvtWD => Hart::op_fcvt_w_d,
+    FcvtWuD => Hart::op_fcvt_wu_d,
+    FcvtLD => Hart::op_fcvt_l_d,
+    FcvtLuD => Hart::op_fcvt_lu_d,
+    FmvXD => Hart::op_fmv_x_d,
+    FeqD => Hart::op_feq_d,
+    FltD => Hart::op_flt_d,
+    FleD => Hart::op_fle_d,
+    FclassD => Hart::op_fclass_d,
+    FcvtDW => Hart::op_fcvt_d_w,
+    FcvtDWu => Hart::op_fcvt_d_wu,
+    FcvtDL => Hart::op_fcvt_d_l,
+    FcvtDLu => Hart::op_fcvt_d_lu,
+    FmvDX => Hart::op_fmv_d_x,
+    FcvtSD => Hart::op_fcvt_s_d,
+    FcvtDS => Hart::op_fcvt_d_s,
 }

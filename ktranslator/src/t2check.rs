@@ -43,6 +43,7 @@ use core::mem::{offset_of, size_of};
 use super::csr::Csrs;
 use super::decode::Uop;
 use super::hart::{Hart, Stats, TlbEntry, TLB_SIZE};
+use super::tier2::{call_imm, helpers, HELPERS};
 
 /// Why a program was refused, with the index of the offending instruction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -121,8 +122,11 @@ pub const MAX_BLOCKS: usize = 16;
 /// What the checker needs to know about the program's blocks and host.
 #[derive(Clone, Copy, Debug)]
 pub struct CheckEnv {
-    /// The only `BPF_CALL` immediate allowed (the tier-2 helper).
+    /// The `BPF_CALL` immediate of the generic tier-2 helper.
     pub helper_imm: i32,
+    /// Every `BPF_CALL` immediate allowed: the tier-2 helpers' (`tier2::helpers`), as
+    /// this host's JIT resolves them (`tier2::call_imm`), 0 for those out of range.
+    calls: [i32; HELPERS],
     /// The program's blocks: translation-cache index, host address of the first
     /// micro-op and their number; `nblocks` of them.
     blocks: [(u32, u64, usize); MAX_BLOCKS],
@@ -132,7 +136,11 @@ pub struct CheckEnv {
 impl CheckEnv {
     /// No blocks yet, helper `helper_imm`.
     pub fn new(helper_imm: i32) -> CheckEnv {
-        CheckEnv { helper_imm, blocks: [(0, 0, 0); MAX_BLOCKS], nblocks: 0 }
+        let mut calls = [0; HELPERS];
+        for (c, f) in calls.iter_mut().zip(helpers()) {
+            *c = call_imm(helper_imm, f).unwrap_or(0);
+        }
+        CheckEnv { helper_imm, calls, blocks: [(0, 0, 0); MAX_BLOCKS], nblocks: 0 }
     }
 
     /// Adds a block of the program: translation-cache index `tb`, `nuops` micro-ops
@@ -869,9 +877,9 @@ impl Checker<'_> {
         let op = ins.code & 0xf0;
         let x = ins.code & SRC_X != 0;
         match ins.code {
-            // CALL: the tier-2 helper only, on the hart and a micro-op of this block.
+            // CALL: a tier-2 helper only (all have one contract), on the hart and a micro-op of this block.
             0x85 => {
-                if ins.src != 0 || ins.dst != 0 || ins.off != 0 || ins.imm != self.env.helper_imm {
+                if ins.src != 0 || ins.dst != 0 || ins.off != 0 || ins.imm == 0 || !self.env.calls.contains(&ins.imm) {
                     return refuse(i, Rule::Call);
                 }
                 // r3: the block's virtual pc, which becomes guest-visible (a trap's pc):

@@ -823,8 +823,8 @@ impl Hart {
                 None => 0,
             };
             let mut add = |t: u32, pred: Option<usize>, tbs: &mut [u32], count: &mut usize| {
-                // Blocks tier 1 runs faster than tier 2 would (mostly helper ops, such as
-                // floating point) stay out: an exit to them returns to the dispatcher.
+                // Blocks tier 1 runs faster than tier 2 would (mostly generic-helper ops,
+                // such as CSRs) stay out: an exit to them returns to the dispatcher.
                 if !super::ebpf::worth_lowering(self.tc.block(t).1) {
                     return;
                 }

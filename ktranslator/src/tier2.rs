@@ -103,7 +103,51 @@ impl Tier2Host {
         Tier2Host { compile: None, free: None, opaque: ptr::null_mut(), helper_imm: 0, threshold: 0, max_blocks: 0 };
 }
 
-/// The one helper of tier-2 programs: runs micro-op `uop` (the address of a `Uop` in
+/// A function tier-2 programs call (`BPF_CALL`): `(hart, micro-op, virtual pc, _, _) ->
+/// exit kind`, with [`tier2_helper`]'s contract.
+pub type HelperFn = unsafe extern "C" fn(u64, u64, u64, u64, u64) -> u64;
+
+/// The number of [`helpers`].
+pub const HELPERS: usize = 1 + super::fpu::FP_OPS;
+
+/// Every function a tier-2 program may call: [`tier2_helper`] first, then the direct
+/// helpers of the F/D computational ops (which run one op's handler without the
+/// generic helper's dispatch).
+pub fn helpers() -> impl Iterator<Item = HelperFn> + Clone {
+    core::iter::once(tier2_helper as HelperFn).chain(super::fpu::FP_HELPERS.iter().map(|&(_, f)| f))
+}
+
+/// The `BPF_CALL` immediate of helper `f` under a host whose immediate for
+/// [`tier2_helper`] is `helper_imm`: immediates are addresses relative to a base (the
+/// kernel's `__bpf_call_base`; kemuctl's JIT uses the same rule), so `f`'s is
+/// `helper_imm` plus `f`'s distance from `tier2_helper`. `None` if out of range (the
+/// program then calls the generic helper).
+pub fn call_imm(helper_imm: i32, f: HelperFn) -> Option<i32> {
+    let d = (f as usize).wrapping_sub((tier2_helper as HelperFn) as usize) as isize as i64;
+    i32::try_from(i64::from(helper_imm).checked_add(d)?).ok()
+}
+
+/// The body of a direct helper: runs handler `op` (one that neither stops the block
+/// but by a trap nor changes translated code) on micro-op `uop` at virtual pc `vpc`.
+///
+/// # Safety
+/// As for [`tier2_helper`].
+#[inline(always)]
+pub(super) unsafe fn direct_helper<H>(ctx: u64, uop: u64, vpc: u64, op: H) -> u64
+where
+    H: FnOnce(&mut Hart, &mut &mut dyn Bus, &Uop) -> ExitKind,
+{
+    // SAFETY: as in `tier2_helper`.
+    let (h, bus, u) = unsafe {
+        let h = &mut *(ctx as *mut Hart);
+        let bus = &mut *h.t2_bus.cast::<&mut dyn Bus>();
+        (h, bus, &*(uop as *const Uop))
+    };
+    h.tb_vpc = vpc;
+    u64::from(op(h, bus, u) as u8)
+}
+
+/// The generic helper of tier-2 programs: runs micro-op `uop` (the address of a `Uop` in
 /// the translation cache) of the running program's block at virtual pc `vpc` with its
 /// tier-1 handler, on the hart `ctx`. Returns the number of `ExitKind::Next` (0xff) to
 /// go on with the program, or that of the exit kind that ends it.

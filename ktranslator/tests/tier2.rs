@@ -3,8 +3,9 @@
 //! same architectural state: registers, pc, privilege, retired instructions, traps and
 //! memory, including data and the code itself.
 //!
-//! The programs are a loop over a random body of integer instructions (every ALU, M
-//! and shift form, lui/auipc, loads and stores of every size, forward branches),
+//! The programs are a loop over a random body of instructions (every ALU, M and shift
+//! form, lui/auipc, loads and stores of every size, F/D computational instructions,
+//! forward branches),
 //! entered with random register values. Loads and stores go to a data page (aligned or
 //! not), to random addresses (access faults and MMIO, which trap or reach the bus), or
 //! into the program's own code (self-modifying code: the rewritten instructions are
@@ -42,7 +43,7 @@ fn random_insn(rng: &mut Rng, left: u32) -> u32 {
     let rs1 = rng.below(32) as u32;
     let rs2 = rng.below(32) as u32;
     let imm = (rng.below(4096) as i32) - 2048;
-    match rng.below(21) {
+    match rng.below(24) {
         // OP: f3 0-7, f7 0 / 0x20 (sub, sra) / 1 (M).
         0..=3 => {
             let f3 = rng.below(8) as u32;
@@ -107,11 +108,46 @@ fn random_insn(rng: &mut Rng, left: u32) -> u32 {
                 i_type(0x07, f3, rd, DATA_REG, off)
             }
         }
+        // Floating-point computational instructions (tier 2 calls their direct
+        // helpers): random rounding modes, including the reserved 5 and 6 and the
+        // dynamic one (frm is random too), so some raise illegal instruction.
+        21..=22 => fp_insn(rng, rd, rs1, rs2),
         // Forward branches over up to 4 instructions.
         _ => {
             let f3 = [0, 1, 4, 5, 6, 7][rng.below(6) as usize];
             let skip = 1 + rng.below(u64::from(left.clamp(1, 4))) as i32;
             b_type(f3, rs1, rs2, 4 * (skip + 1))
+        }
+    }
+}
+
+/// A random F/D computational instruction (`rd`, a register number below 28, is an
+/// integer register for the ops that write one).
+fn fp_insn(rng: &mut Rng, rd: u32, rs1: u32, rs2: u32) -> u32 {
+    let fmt = rng.below(2) as u32; // 0: S, 1: D
+    let rm = rng.below(8) as u32;
+    let op = |funct5: u32, rm: u32, rs2: u32| r_type(0x53, rm, (funct5 << 2) | fmt, rd, rs1, rs2);
+    match rng.below(12) {
+        // fadd, fsub, fmul, fdiv (mostly), fsqrt.
+        0..=4 => op(rng.below(4) as u32, rm, rs2),
+        5 => op(0x0b, rm, 0),
+        // fsgnj/fsgnjn/fsgnjx, fmin/fmax.
+        6 => op(0x04, rng.below(3) as u32, rs2),
+        7 => op(0x05, rng.below(2) as u32, rs2),
+        // feq/flt/fle, fclass, fmv.x.*, fcvt to and from integers, between formats.
+        8 => op(0x14, rng.below(3) as u32, rs2),
+        9 => match rng.below(4) {
+            0 => op(0x1c, rng.below(2) as u32, 0),
+            1 => op(0x1e, 0, 0),
+            2 => op(0x08, rm, 1 - fmt),
+            _ => op(0x1a, rm, rng.below(4) as u32),
+        },
+        10 => op(0x18, rm, rng.below(4) as u32),
+        // fmadd, fmsub, fnmsub, fnmadd.
+        _ => {
+            let opcode = [0x43, 0x47, 0x4b, 0x4f][rng.below(4) as usize];
+            let rs3 = rng.below(32) as u32;
+            (rs3 << 27) | (fmt << 25) | (rs2 << 20) | (rs1 << 15) | (rm << 12) | (rd << 7) | opcode
         }
     }
 }
@@ -198,6 +234,8 @@ impl Case {
         });
         let (code, handler) = program(body, call);
         let mut regs = [0u64; 32];
+        // regs[0] (x0 stays zero) is fcsr: mostly round to nearest even.
+        regs[0] = if rng.below(2) == 0 { 0 } else { rng.below(256) };
         for (r, v) in regs.iter_mut().enumerate().skip(1) {
             *v = match rng.below(5) {
                 0 => rng.below(64),
@@ -289,6 +327,8 @@ fn setup(m: &mut Machine, code: &[u32], handler: &[u32], regs: &[u64; 32], data:
         h.set_freg(r, v.rotate_left(17));
     }
     h.csr_write(ktranslator::csr::num::MSTATUS, fs);
+    // fcsr (writable with FS on): frm from x0's slot of `regs`, sometimes reserved.
+    h.csr_write(ktranslator::csr::num::FCSR, regs[0] & 0xff);
     h.csr_write(ktranslator::csr::num::MTVEC, HANDLER);
     h.set_pc(CODE);
 }
@@ -301,6 +341,7 @@ struct State {
     x: Vec<u64>,
     f: Vec<u64>,
     mstatus: u64,
+    fcsr: u64,
     privilege: u8,
     insns: u64,
     traps: u64,
@@ -324,6 +365,7 @@ fn state(m: &mut Machine, exit: Exit) -> State {
         x: (0..32).map(|r| h.xreg(r)).collect(),
         f: (0..32).map(|r| h.freg(r)).collect(),
         mstatus: h.csr_read(&mut bus, ktranslator::csr::num::MSTATUS).unwrap_or(0),
+        fcsr: h.csr_read(&mut bus, ktranslator::csr::num::FCSR).unwrap_or(0),
         privilege: h.privilege(),
         insns: h.stats.insns,
         traps: h.stats.traps,

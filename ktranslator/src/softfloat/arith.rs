@@ -6,8 +6,8 @@ use super::format::{
 };
 use super::RoundingMode;
 
-/// `a + b`, or `a - b` if `negate_b`.
-#[inline]
+/// `a + b`, or `a - b` if `negate_b`: the common case inline, the rest out of line.
+#[inline(always)]
 pub(super) fn add<F: Format>(
     a: u64,
     b: u64,
@@ -16,12 +16,103 @@ pub(super) fn add<F: Format>(
     fflags: &mut u8,
 ) -> u64 {
     let b = if negate_b { b ^ F::SIGN } else { b };
+    if rm == RoundingMode::Rne {
+        if let Some(z) = add_rne_normal::<F>(a, b, fflags) {
+            return z;
+        }
+    }
+    add_general::<F>(a, b, rm, fflags)
+}
+
+/// `a + b`, any operands and rounding mode.
+#[inline(never)]
+fn add_general<F: Format>(a: u64, b: u64, rm: RoundingMode, fflags: &mut u8) -> u64 {
     let sign_a = sign_of::<F>(a);
     if sign_a == sign_of::<F>(b) {
         add_mags::<F>(a, b, sign_a, rm, fflags)
     } else {
         sub_mags::<F>(a, b, sign_a, rm, fflags)
     }
+}
+
+/// Whether `e` is the exponent field of a normal number (not zero, subnormal, infinite or
+/// NaN).
+#[inline(always)]
+fn normal_exp<F: Format>(e: i32) -> bool {
+    (e - 1) as u32 <= (F::EXP_MAX - 2) as u32
+}
+
+/// Round to nearest even of `2^(exp + 1 - BIAS) * sig / 2^62` for a `sig` with its
+/// leading one at bit 62 and an `exp` that leaves the result normal (`round_pack`'s
+/// common case, without its overflow and underflow handling); `None` if `exp` is
+/// outside that range.
+#[inline(always)]
+fn round_rne_normal<F: Format>(sign: u64, exp: i32, sig: u64, fflags: &mut u8) -> Option<u64> {
+    // At most EXP_MAX - 3: rounding up can carry into the exponent once and still give
+    // a finite number.
+    if exp as u32 > (F::EXP_MAX - 3) as u32 {
+        return None;
+    }
+    let half: u64 = 1 << (F::ROUND_BITS - 1);
+    let round_bits = sig & ((1 << F::ROUND_BITS) - 1);
+    let mut z = (sig + half) >> F::ROUND_BITS;
+    // A tie rounds to even.
+    z &= !u64::from(round_bits == half);
+    *fflags |= super::flags::NX * u8::from(round_bits != 0);
+    Some(sign.wrapping_add((exp as u64) << F::FRAC_BITS).wrapping_add(z))
+}
+
+/// `a + b` rounded to nearest even when both are normal and so is the (nonzero) result:
+/// the common case, without branches on the operands' signs or order (they are random
+/// in numeric code, which made the general path's branches mispredict). `None` for
+/// everything else, which the general code handles.
+#[inline(always)]
+fn add_rne_normal<F: Format>(a: u64, b: u64, fflags: &mut u8) -> Option<u64> {
+    if !normal_exp::<F>(exp_of::<F>(a)) || !normal_exp::<F>(exp_of::<F>(b)) {
+        return None;
+    }
+    // x: the operand of larger magnitude, which gives the result its sign and exponent.
+    let (x, y) = if a & F::ABS_MASK >= b & F::ABS_MASK { (a, b) } else { (b, a) };
+    let (exp_x, exp_y) = (exp_of::<F>(x), exp_of::<F>(y));
+    // Significands with their leading one at bit 61, leaving room for a carry.
+    let shift = 61 - F::FRAC_BITS;
+    let sig_x = (frac_of::<F>(x) | F::IMPLICIT) << shift;
+    // Aligned with the shifted-out bits jammed into bit 0. A distance of 63 or more
+    // leaves only the sticky bit (sig_y < 2^62), so it is clamped to 63.
+    let sig_y = (frac_of::<F>(y) | F::IMPLICIT) << shift;
+    let dist = (exp_x - exp_y).min(63) as u32;
+    let sig_y = (sig_y >> dist) | u64::from((sig_y << (63 - dist)) << 1 != 0);
+    // Subtract by adding the two's complement (all ones in `neg` for opposite signs).
+    // An exponent difference of 2 or more leaves at most two bits to cancel, so the
+    // sticky bit stays below the rounding position; below that the alignment is exact.
+    let neg = 0u64.wrapping_sub(((x ^ y) >> F::SIGN_SHIFT) & 1);
+    let sig = sig_x.wrapping_add((sig_y ^ neg).wrapping_sub(neg));
+    // sig < 2^63; an exact zero (whose sign depends on the rounding mode) is left to
+    // the general code.
+    if sig == 0 {
+        return None;
+    }
+    let lz = sig.leading_zeros() as i32;
+    let exp = exp_x + 1 - lz;
+    round_rne_normal::<F>(x & F::SIGN, exp, sig << ((lz - 1) & 63), fflags)
+}
+
+/// `a * b` rounded to nearest even when both are normal and so is the result; `None`
+/// otherwise.
+#[inline(always)]
+fn mul_rne_normal<F: Format>(a: u64, b: u64, fflags: &mut u8) -> Option<u64> {
+    let (exp_a, exp_b) = (exp_of::<F>(a), exp_of::<F>(b));
+    if !normal_exp::<F>(exp_a) || !normal_exp::<F>(exp_b) {
+        return None;
+    }
+    // Leading ones at bits 62 and 63: the high half of the product has its leading one
+    // at bit 61 or 62; the low half is jammed into bit 0.
+    let product = u128::from((frac_of::<F>(a) | F::IMPLICIT) << (62 - F::FRAC_BITS))
+        * u128::from((frac_of::<F>(b) | F::IMPLICIT) << (63 - F::FRAC_BITS));
+    let sig = (product >> 64) as u64 | u64::from(product as u64 != 0);
+    let lz = sig.leading_zeros() as i32;
+    let exp = exp_a + exp_b - F::BIAS + 1 - lz;
+    round_rne_normal::<F>((a ^ b) & F::SIGN, exp, sig << ((lz - 1) & 63), fflags)
 }
 
 /// Sum of two operands of the same sign `sign`.
@@ -163,9 +254,20 @@ fn sub_mags<F: Format>(a: u64, b: u64, sign: bool, rm: RoundingMode, fflags: &mu
     norm_round_pack::<F>(sign, exp_z - 1, big - small, rm, fflags)
 }
 
-/// `a * b`.
-#[inline]
+/// `a * b`: the common case inline, the rest out of line.
+#[inline(always)]
 pub(super) fn mul<F: Format>(a: u64, b: u64, rm: RoundingMode, fflags: &mut u8) -> u64 {
+    if rm == RoundingMode::Rne {
+        if let Some(z) = mul_rne_normal::<F>(a, b, fflags) {
+            return z;
+        }
+    }
+    mul_general::<F>(a, b, rm, fflags)
+}
+
+/// `a * b`, any operands and rounding mode.
+#[inline(never)]
+fn mul_general<F: Format>(a: u64, b: u64, rm: RoundingMode, fflags: &mut u8) -> u64 {
     let sign = sign_of::<F>(a) ^ sign_of::<F>(b);
     let (exp_a, exp_b) = (exp_of::<F>(a), exp_of::<F>(b));
     let (frac_a, frac_b) = (frac_of::<F>(a), frac_of::<F>(b));

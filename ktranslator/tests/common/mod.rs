@@ -10,7 +10,7 @@ use ktranslator::bus::Bus;
 use ktranslator::hart::{Exit, Hart};
 use ktranslator::ram::GuestRam;
 use ktranslator::tcache::TcArena;
-use ktranslator::tier2::{tier2_helper, Tier2Host};
+use ktranslator::tier2::Tier2Host;
 
 use ebpf_jit::hooks::{self, HookJit};
 
@@ -98,7 +98,7 @@ impl Machine {
         if !cfg!(target_arch = "x86_64") {
             return false;
         }
-        let mut jit = Box::new(HookJit::new(64 << 20, tier2_helper as *const () as usize).expect("JIT arena"));
+        let mut jit = Box::new(HookJit::new(64 << 20).expect("JIT arena"));
         let host = Tier2Host {
             compile: Some(hooks::compile),
             free: Some(hooks::free),

@@ -3,7 +3,7 @@
 //! JIT) execute the same programs and the kernel-vs-user comparison stays fair.
 
 use ktranslator::hart::Hart;
-use ktranslator::tier2::{tier2_helper, Tier2Host};
+use ktranslator::tier2::Tier2Host;
 
 use ebpf_jit::hooks::{self, HookJit};
 
@@ -31,7 +31,7 @@ impl UserJit {
     /// A JIT, with `hart`'s tier 2 turned on over it; blocks are compiled after
     /// `threshold` tier-1 executions (None: [`THRESHOLD_DEFAULT`]).
     pub(crate) fn attach(hart: &mut Hart, threshold: Option<u32>) -> Result<UserJit, String> {
-        let jit = HookJit::new(ARENA_BYTES, tier2_helper as *const () as usize).map_err(|e| format!("tier 2: {e}"))?;
+        let jit = HookJit::new(ARENA_BYTES).map_err(|e| format!("tier 2: {e}"))?;
         let jit = Box::into_raw(Box::new(jit));
         let host = Tier2Host {
             compile: Some(hooks::compile),
