@@ -1,0 +1,134 @@
+//! sfence.vma with an address (what Linux issues after a page fault) must drop every
+//! translation of that address, including one the TLB holds for another 4 KiB page of
+//! the same megapage or gigapage, where the leaf PTE that maps both is the one that
+//! changed; and the translations it keeps must stay right.
+//!
+//! Each case fills a TLB entry through a load, changes the page tables, flushes with
+//! sfence.vma naming an address (the same page, or another page of the same superpage)
+//! and loads again: the load must see the new mapping. The code runs in M-mode with
+//! MPRV (loads translated as S-mode), so it needs no mapping of its own.
+
+mod common;
+
+use common::{i_type, Machine, J_SELF, RAM_BASE};
+use ktranslator::csr::cause::LOAD_PAGE;
+use ktranslator::csr::num::{MCAUSE, MSTATUS, MTVEC, SATP};
+use ktranslator::csr::MSTATUS_MPRV;
+use ktranslator::hart::{prv, Exit};
+
+const A0: u32 = 10;
+const A1: u32 = 11;
+const A2: u32 = 12;
+const PTE_V: u64 = 1;
+const PTE_RW: u64 = 2 | 4;
+const PTE_AD: u64 = 0x40 | 0x80;
+const MSTATUS_MPP_S: u64 = 1 << 11;
+
+const ROOT: u64 = RAM_BASE + 0x1_0000;
+const L1: u64 = RAM_BASE + 0x1_1000;
+const L0: u64 = RAM_BASE + 0x1_2000;
+/// The megapage's level-1 table.
+const L1_MEGA: u64 = RAM_BASE + 0x1_3000;
+const CODE: u64 = RAM_BASE + 0x3_0000;
+const HANDLER: u64 = RAM_BASE + 0x3_1000;
+/// Two physical pages holding different values.
+const PAGE_A: u64 = RAM_BASE + 0x4_0000;
+const PAGE_B: u64 = RAM_BASE + 0x4_1000;
+const VALUE_A: u64 = 0xaaaa;
+const VALUE_B: u64 = 0xbbbb;
+
+/// A 4 KiB page (level-0 leaf), a megapage (level-1 leaf) and a gigapage (the root's
+/// leaf), each in its own gigabyte of virtual space.
+const VA_4K: u64 = 0x4000_0000;
+const VA_2M: u64 = 0x8000_0000;
+const VA_1G: u64 = 0xc000_0000;
+
+fn pte(pa: u64, flags: u64) -> [u8; 8] {
+    (((pa >> 12) << 10) | flags).to_le_bytes()
+}
+
+fn leaf(pa: u64) -> [u8; 8] {
+    pte(pa, PTE_V | PTE_RW | PTE_AD)
+}
+
+fn machine() -> Machine {
+    let mut m = Machine::new(1 << 20, 1 << 16);
+    m.write(ROOT + 8 * ((VA_4K >> 30) & 511), &pte(L1, PTE_V));
+    m.write(L1 + 8 * ((VA_4K >> 21) & 511), &pte(L0, PTE_V));
+    m.write(L0 + 8 * ((VA_4K >> 12) & 511), &leaf(PAGE_A));
+    // The megapage maps physical RAM_BASE (2 MiB aligned), the gigapage too.
+    m.write(ROOT + 8 * ((VA_2M >> 30) & 511), &pte(L1_MEGA, PTE_V));
+    m.write(L1_MEGA + 8 * ((VA_2M >> 21) & 511), &leaf(RAM_BASE));
+    m.write(ROOT + 8 * ((VA_1G >> 30) & 511), &leaf(RAM_BASE));
+    m.write(PAGE_A, &VALUE_A.to_le_bytes());
+    m.write(PAGE_B, &VALUE_B.to_le_bytes());
+    // sfence.vma a2, zero; ld a0, 0(a1); j .
+    m.write_words(CODE, &[0x1200_0073 | (A2 << 15), i_type(0x03, A0, 3, A1, 0), J_SELF]);
+    m.write_words(HANDLER, &[J_SELF]);
+    let h = m.hart();
+    assert!(h.csr_write(SATP, (8 << 60) | (ROOT >> 12)));
+    assert!(h.csr_write(MTVEC, HANDLER));
+    assert!(h.csr_write(MSTATUS, MSTATUS_MPRV | MSTATUS_MPP_S));
+    m
+}
+
+/// Flushes `flush` (an address; 0 is x0's value, but the instruction names a2, so it
+/// is the one-address form for 0 too) and loads from `va`: `Some(value)`, or `None`
+/// after a load page fault.
+fn load(m: &mut Machine, flush: u64, va: u64) -> Option<u64> {
+    let h = m.hart();
+    h.set_privilege(prv::M);
+    assert!(h.csr_write(MCAUSE, 0));
+    h.set_xreg(A1 as usize, va);
+    h.set_xreg(A2 as usize, flush);
+    h.set_pc(CODE);
+    let traps = h.stats.traps;
+    assert_eq!(m.run(3), Exit::Budget);
+    let h = m.hart();
+    if h.stats.traps == traps {
+        Some(h.xreg(A0 as usize))
+    } else {
+        assert_eq!(h.csr_read(&mut common::TestBus::default(), MCAUSE), Some(LOAD_PAGE));
+        None
+    }
+}
+
+#[test]
+fn remapped_page_after_its_flush() {
+    let mut m = machine();
+    assert_eq!(load(&mut m, 0, VA_4K), Some(VALUE_A));
+    m.write(L0 + 8 * ((VA_4K >> 12) & 511), &leaf(PAGE_B));
+    assert_eq!(load(&mut m, VA_4K + 0x123, VA_4K), Some(VALUE_B));
+    m.write(L0 + 8 * ((VA_4K >> 12) & 511), &[0; 8]);
+    assert_eq!(load(&mut m, VA_4K, VA_4K), None);
+}
+
+#[test]
+fn megapage_dropped_by_a_flush_of_another_of_its_pages() {
+    let mut m = machine();
+    let va = VA_2M + (PAGE_A - RAM_BASE);
+    assert_eq!(load(&mut m, 0, va), Some(VALUE_A));
+    // Unmap the megapage, flush one of its other pages (another TLB slot).
+    m.write(L1_MEGA + 8 * ((VA_2M >> 21) & 511), &[0; 8]);
+    assert_eq!(load(&mut m, VA_2M + 0x1f_f000, va), None);
+}
+
+#[test]
+fn gigapage_dropped_by_a_flush_of_another_of_its_pages() {
+    let mut m = machine();
+    let va = VA_1G + (PAGE_B - RAM_BASE);
+    assert_eq!(load(&mut m, 0, va), Some(VALUE_B));
+    m.write(ROOT + 8 * ((VA_1G >> 30) & 511), &[0; 8]);
+    assert_eq!(load(&mut m, VA_1G + 0x3000_0000, va), None);
+}
+
+#[test]
+fn other_pages_keep_working_after_a_flush() {
+    // A flush of one address must not break the translations it keeps.
+    let mut m = machine();
+    let mega = VA_2M + (PAGE_B - RAM_BASE);
+    assert_eq!(load(&mut m, 0, VA_4K), Some(VALUE_A));
+    assert_eq!(load(&mut m, 0, mega), Some(VALUE_B));
+    assert_eq!(load(&mut m, VA_1G, VA_4K), Some(VALUE_A));
+    assert_eq!(load(&mut m, VA_4K, mega), Some(VALUE_B));
+}
