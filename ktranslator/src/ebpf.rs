@@ -75,7 +75,8 @@ const OFF_TLB_KEY: usize = offset_of!(Hart, tlb_key);
 const OFF_RAM_PTR: usize = offset_of!(Hart, t2_ram_ptr);
 const OFF_INSN_LIMIT: usize = offset_of!(Hart, chain_insn_limit);
 const OFF_CUR_TB: usize = offset_of!(Hart, cur_tb);
-const TLB_BYTES: usize = TLB_SIZE * core::mem::size_of::<TlbEntry>();
+/// Bytes from one index of the (interleaved load and store) TLB to the next.
+const TLB_STRIDE: usize = 2 * core::mem::size_of::<TlbEntry>();
 const _: () = {
     let ends = [
         OFF_X + 8 * 33,
@@ -83,7 +84,8 @@ const _: () = {
         OFF_MSTATUS,
         OFF_PC,
         OFF_INSNS,
-        OFF_TLB + 3 * TLB_BYTES,
+        // Entries are reached at the hart plus index * TLB_STRIDE plus this offset.
+        OFF_TLB + TLB_STRIDE,
         OFF_TLB_KEY + 24,
         OFF_RAM_PTR,
         OFF_INSN_LIMIT,
@@ -95,6 +97,7 @@ const _: () = {
         i += 1;
     }
     assert!(core::mem::size_of::<TlbEntry>() == 16 && offset_of!(TlbEntry, page) == 8);
+    assert!(TLB_STRIDE == 32 && ACC_LOAD == 1 && ACC_STORE == 2);
 };
 
 /// Value a helper returns to go on with the block ([`ExitKind::Next`]).
@@ -535,13 +538,14 @@ impl<'a> Emitter<'a> {
             // Load/store immediates are 12-bit.
             self.alu64_k(ADD, R2, u.imm as i32);
         }
-        // r3 = &tlb[acc][index] - OFF_TLB (relative to the hart): the page number's
-        // low bits times the entry size (16), in one shift and one mask.
+        // r3 = &tlb[index] - OFF_TLB (relative to the hart): the page number's low
+        // bits times the stride (32: a load and a store entry), in one shift and one
+        // mask.
         self.alu64_x(MOV, R3, R2);
-        self.alu64_k(RSH, R3, 12 - 4);
-        self.alu64_k(AND, R3, ((TLB_SIZE - 1) << 4) as i32);
+        self.alu64_k(RSH, R3, 12 - 5);
+        self.alu64_k(AND, R3, ((TLB_SIZE - 1) * TLB_STRIDE) as i32);
         self.alu64_x(ADD, R3, CTX);
-        let entry = (OFF_TLB + acc * TLB_BYTES) as i16;
+        let entry = (OFF_TLB + (acc - 1) * core::mem::size_of::<TlbEntry>()) as i16;
         self.ldx(DW, R4, R3, entry);
         // Tag: the page, the low bits an aligned access has clear, and the key.
         self.alu64_x(MOV, R5, R2);

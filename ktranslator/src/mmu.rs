@@ -77,10 +77,24 @@ impl Hart {
 
     /// Empties the three TLBs.
     pub(super) fn tlb_clear_all(&mut self) {
-        for t in self.tlb.iter_mut() {
-            for e in t.iter_mut() {
+        for pair in self.tlb.iter_mut() {
+            for e in pair.iter_mut() {
                 e.tag = TLB_INVALID;
             }
+        }
+        for e in self.tlb_fetch.iter_mut() {
+            e.tag = TLB_INVALID;
+        }
+    }
+
+    /// Entry `idx` of TLB `acc` (an `ACC_*`).
+    #[inline(always)]
+    fn tlb_entry(&mut self, acc: usize, idx: usize) -> &mut TlbEntry {
+        let idx = idx & (TLB_SIZE - 1);
+        match acc {
+            ACC_FETCH => &mut self.tlb_fetch[idx],
+            ACC_LOAD => &mut self.tlb[idx][ACC_LOAD - 1],
+            _ => &mut self.tlb[idx][ACC_STORE - 1],
         }
     }
 
@@ -105,8 +119,8 @@ impl Hart {
 
     /// Flushes the store TLB (a page just became a code page).
     pub(super) fn tlb_flush_store(&mut self) {
-        for e in self.tlb[ACC_STORE].iter_mut() {
-            e.tag = TLB_INVALID;
+        for pair in self.tlb.iter_mut() {
+            pair[ACC_STORE - 1].tag = TLB_INVALID;
         }
     }
 
@@ -202,15 +216,13 @@ impl Hart {
         }
         let idx = (va >> 12) as usize & (TLB_SIZE - 1);
         let key = self.tlb_key.get(acc).copied().unwrap_or(TLB_INVALID);
-        if let Some(e) = self.tlb.get_mut(acc) {
-            e[idx] = TlbEntry { tag: vpage | key, page: off };
-        }
+        *self.tlb_entry(acc, idx) = TlbEntry { tag: vpage | key, page: off };
     }
 
     /// Translates an instruction fetch address to a guest-RAM offset (fetches from
     /// anything but RAM are access faults).
     pub(super) fn fetch_offset(&mut self, va: u64) -> Result<u64, ()> {
-        let e = self.tlb[ACC_FETCH][(va >> 12) as usize & (TLB_SIZE - 1)];
+        let e = self.tlb_fetch[(va >> 12) as usize & (TLB_SIZE - 1)];
         if e.tag == (va & !0xfff) | self.tlb_key[ACC_FETCH] {
             return Ok(e.page.wrapping_add(va & 0xfff));
         }
@@ -231,7 +243,7 @@ impl Hart {
     /// Loads `size` bytes (1, 2, 4, 8) at virtual `va`, zero-extended.
     #[inline(always)]
     pub(super) fn load(&mut self, bus: &mut dyn Bus, va: u64, size: usize) -> Result<u64, ()> {
-        let e = self.tlb[ACC_LOAD][(va >> 12) as usize & (TLB_SIZE - 1)];
+        let e = self.tlb[(va >> 12) as usize & (TLB_SIZE - 1)][ACC_LOAD - 1];
         // Bits 3-11 of the masked address are zero: the key must match exactly, and
         // bits 0-2 (zero in tags) catch misaligned accesses.
         if e.tag == (va & (!0xfff | (size as u64 - 1))) | self.tlb_key[ACC_LOAD] {
@@ -274,7 +286,7 @@ impl Hart {
     /// Stores the low `size` bytes of `val` at virtual `va`.
     #[inline(always)]
     pub(super) fn store(&mut self, bus: &mut dyn Bus, va: u64, size: usize, val: u64) -> Result<(), Stop> {
-        let e = self.tlb[ACC_STORE][(va >> 12) as usize & (TLB_SIZE - 1)];
+        let e = self.tlb[(va >> 12) as usize & (TLB_SIZE - 1)][ACC_STORE - 1];
         if e.tag == (va & (!0xfff | (size as u64 - 1))) | self.tlb_key[ACC_STORE] && self.ram.write(e.page.wrapping_add(va & 0xfff), size, val) {
             return Ok(());
         }

@@ -308,7 +308,8 @@ const OFF_INSNS: usize = offset_of!(Hart, stats) + offset_of!(Stats, insns);
 const OFF_RAM_PTR: usize = offset_of!(Hart, t2_ram_ptr);
 const OFF_TLB: usize = offset_of!(Hart, tlb);
 const OFF_CUR_TB: usize = offset_of!(Hart, cur_tb);
-const TLB_BYTES: usize = 3 * TLB_SIZE * size_of::<TlbEntry>();
+/// The load and store TLBs (interleaved; the fetch TLB is not for programs).
+const TLB_BYTES: usize = 2 * TLB_SIZE * size_of::<TlbEntry>();
 const FIELDS: [(usize, usize, bool); 11] = [
     // x1..x31 and the x0 sink (x0 itself reads as 0 and is never written).
     (OFF_X + 8, 8 * 32, true),
@@ -794,12 +795,14 @@ impl Checker<'_> {
                 (Val::Ctx(a) | Val::CtxEntry(a), v) | (v, Val::Ctx(a) | Val::CtxEntry(a)) if v.bound().is_some() => {
                     let b = v.bound().unwrap_or(u32::MAX);
                     let sum = a.saturating_add(b);
-                    if sum > 0x8000 {
+                    // The hart plus a multiple of 16: a TLB entry's address (if it
+                    // points into the table, which reaches past the first 32 KiB;
+                    // `load` checks the offset).
+                    let entry = matches!((dst, src), (Val::Ctx(0), Val::Aligned16(_)) | (Val::Aligned16(_), Val::Ctx(0)));
+                    if sum as usize > if entry { TLB_BYTES } else { 0x8000 } {
                         return refuse(i, Rule::Pointer);
                     }
-                    // The hart plus a multiple of 16: a TLB entry's address (if it
-                    // points into the table; `load` checks the offset).
-                    if matches!((dst, src), (Val::Ctx(0), Val::Aligned16(_)) | (Val::Aligned16(_), Val::Ctx(0))) {
+                    if entry {
                         Val::CtxEntry(sum)
                     } else {
                         Val::Ctx(sum)

@@ -157,7 +157,7 @@ fn real_programs_pass_and_mutations_are_refused() {
     };
     // Hart accesses outside the fields tier 2 may use.
     let ld_ctx = find(&p, |w| code(w) == 0x79 && src(w) == 6 && off(w) > 0);
-    expect(&m(&|q| q[ld_ctx] = with_off(q[ld_ctx], 0x7ff8)), Rule::HartAccess, "read past the fields");
+    expect(&m(&|q| q[ld_ctx] = with_off(q[ld_ctx], 8 * 40)), Rule::HartAccess, "read of a slot past x32");
     expect(&m(&|q| q[ld_ctx] = with_off(q[ld_ctx], -8)), Rule::HartAccess, "read below the hart");
     let st_x = find(&p, |w| code(w) == 0x7b && dst(w) == 6 && off(w) < 256 * 8 && off(w) > 8);
     expect(&m(&|q| q[st_x] = with_off(q[st_x], 0)), Rule::HartAccess, "write of x0");
@@ -166,8 +166,10 @@ fn real_programs_pass_and_mutations_are_refused() {
     // too wide in-page offset, an access past it.
     let page = find(&p, |w| code(w) == 0x79 && src(w) == 3 && off(w) % 16 == 8);
     expect(&m(&|q| q[page] = with_off(q[page], off(q[page]) - 8)), Rule::RamAccess, "page offset from the tag word");
-    let index = find(&p, |w| code(w) == 0x57 && dst(w) == 3 && (w >> 32) == 0xff0);
+    // The index mask: 4096 entries of 32 bytes (a load and a store entry).
+    let index = find(&p, |w| code(w) == 0x57 && dst(w) == 3 && (w >> 32) == 0x1_ffe0);
     expect(&m(&|q| q[index] = with_imm(q[index], 0xff8)), Rule::RamAccess, "TLB index not a multiple of 16");
+    expect(&m(&|q| q[index] = with_imm(q[index], 0x3_ffe0)), Rule::Pointer, "TLB index past the table");
     let in_page = find(&p, |w| code(w) == 0x57 && dst(w) == 5 && (w >> 32) == 0xff8);
     expect(&m(&|q| q[in_page] = with_imm(q[in_page], 0x1ff8)), Rule::RamAccess, "in-page offset past the page");
     expect(&m(&|q| q[in_page] = insn(0xb7, 0, 0, 0, 0)), Rule::RamAccess, "in-page offset not masked");
