@@ -84,6 +84,11 @@ impl BlockStorage for DiskFile {
         self.read_only
     }
 
+    fn volatile_cache(&self) -> bool {
+        // Write-through: every write is synced before it completes.
+        !self.write_through
+    }
+
     fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), BlockError> {
         let mut pos = self.check(offset, buf.len())?;
         let mut done = 0;

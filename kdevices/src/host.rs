@@ -27,6 +27,14 @@ pub trait BlockStorage {
     fn size_bytes(&self) -> u64;
     /// Whether the storage refuses writes (the device then offers `VIRTIO_BLK_F_RO`).
     fn read_only(&self) -> bool;
+    /// Whether a completed write may still be lost until a [`flush`](Self::flush) (a
+    /// write-back cache): the device then offers `VIRTIO_BLK_F_FLUSH`. Write-through
+    /// storage, where a write is durable when it completes, says false, so the guest sees
+    /// a disk without a volatile cache and sends no flushes (each would cost a sync for
+    /// nothing).
+    fn volatile_cache(&self) -> bool {
+        true
+    }
     /// Fills `buf` from byte offset `offset`.
     fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), BlockError>;
     /// Writes `data` at byte offset `offset`.

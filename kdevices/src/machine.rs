@@ -405,7 +405,7 @@ mod tests {
         }
         assert!(t
             .m
-            .set_virtio(3, Some(VirtioDevice::Block(BlkConfig { capacity: 8, read_only: false, blk_size: 512 }))));
+            .set_virtio(3, Some(VirtioDevice::Block(BlkConfig { capacity: 8, read_only: false, flush: true, blk_size: 512 }))));
         assert!(!t.m.set_virtio(8, None));
         assert_eq!(t.rd32(VIRTIO_BASE + 3 * VIRTIO_STRIDE + vreg::DEVICE_ID), 2);
         assert_eq!(t.rd32(VIRTIO_BASE + 3 * VIRTIO_STRIDE + vreg::CONFIG), 8);

@@ -84,6 +84,8 @@ impl GuestMemory for VecMemory {
 pub struct VecDisk {
     pub data: Vec<u8>,
     pub read_only: bool,
+    /// Report no volatile write cache (`BlockStorage::volatile_cache`).
+    pub write_through: bool,
     pub fail: bool,
     pub reads: usize,
     pub writes: usize,
@@ -95,7 +97,7 @@ pub struct VecDisk {
 impl VecDisk {
     pub fn new(len: usize) -> Self {
         let data = (0..len).map(|i| (i % 251) as u8).collect();
-        Self { data, read_only: false, fail: false, reads: 0, writes: 0, flushes: 0, unflushed: 0 }
+        Self { data, read_only: false, write_through: false, fail: false, reads: 0, writes: 0, flushes: 0, unflushed: 0 }
     }
 
     fn range(&self, offset: u64, len: usize) -> Result<core::ops::Range<usize>, BlockError> {
@@ -115,6 +117,10 @@ impl BlockStorage for VecDisk {
 
     fn read_only(&self) -> bool {
         self.read_only
+    }
+
+    fn volatile_cache(&self) -> bool {
+        !self.write_through
     }
 
     fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), BlockError> {

@@ -243,7 +243,7 @@ mod tests {
         let mut m = Machine::new(0);
         let mut con = TestConsole::new();
         let link = HartLink::new(0);
-        m.set_virtio(1, Some(VirtioDevice::Block(BlkConfig { capacity: 8, read_only: false, blk_size: 512 })));
+        m.set_virtio(1, Some(VirtioDevice::Block(BlkConfig { capacity: 8, read_only: false, flush: true, blk_size: 512 })));
         let base = VIRTIO_BASE + 0x1000;
         wr(&mut m, &mut con, base + vreg::QUEUE_NOTIFY, Width::B4, 0);
         let a = link.after_access(&mut m, 0);

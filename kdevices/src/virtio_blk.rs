@@ -3,8 +3,14 @@
 //! thread; see [`super::virtio_mmio`] for the threading model).
 //!
 //! Offered features: `VIRTIO_F_VERSION_1`, `VIRTIO_F_INDIRECT_DESC`, `VIRTIO_BLK_F_SEG_MAX`,
-//! `VIRTIO_BLK_F_BLK_SIZE`, `VIRTIO_BLK_F_FLUSH`, and `VIRTIO_BLK_F_RO` for read-only
-//! storage. Requests: `T_IN`, `T_OUT`, `T_FLUSH`, `T_GET_ID`; any other type gets
+//! `VIRTIO_BLK_F_BLK_SIZE`, `VIRTIO_BLK_F_FLUSH` for storage with a volatile write cache,
+//! and `VIRTIO_BLK_F_RO` for read-only storage. Write-through storage gets no
+//! `VIRTIO_BLK_F_FLUSH` (virtio 1.x says devices SHOULD always offer it): without it
+//! Linux takes the disk's cache as write-through (`virtblk_get_cache_mode`) and sends no
+//! flushes, each of which would cost a sync for nothing, as QEMU's `cache=writethrough`
+//! without `config-wce` does. (Offering `VIRTIO_BLK_F_CONFIG_WCE` with the cache off
+//! would say the same and follow the SHOULD, but obliges the device to switch to
+//! writeback when the driver asks.) Requests: `T_IN`, `T_OUT`, `T_FLUSH`, `T_GET_ID`; any other type gets
 //! `VIRTIO_BLK_S_UNSUPP`.
 //!
 //! A request is the chain's device-readable bytes (16-byte header, then data for `T_OUT`)
@@ -78,25 +84,29 @@ pub struct BlkConfig {
     pub capacity: u64,
     /// Offer `VIRTIO_BLK_F_RO`.
     pub read_only: bool,
+    /// Offer `VIRTIO_BLK_F_FLUSH`: the storage has a volatile write cache.
+    pub flush: bool,
     /// Logical block size reported in `blk_size` (512 unless the backend wants larger).
     pub blk_size: u32,
 }
 
 impl BlkConfig {
-    /// The configuration of `storage`: its whole 512-byte sectors, its read-only flag.
+    /// The configuration of `storage`: its whole 512-byte sectors, its read-only flag,
+    /// whether it has a volatile write cache.
     pub fn for_storage(storage: &(impl BlockStorage + ?Sized)) -> Self {
-        Self { capacity: storage.size_bytes() / SECTOR_SIZE, read_only: storage.read_only(), blk_size: 512 }
+        Self {
+            capacity: storage.size_bytes() / SECTOR_SIZE,
+            read_only: storage.read_only(),
+            flush: storage.volatile_cache(),
+            blk_size: 512,
+        }
     }
 
     /// Offered feature bits.
     pub const fn features(&self) -> u64 {
         let ro = if self.read_only { VIRTIO_BLK_F_RO } else { 0 };
-        VIRTIO_F_VERSION_1
-            | VIRTIO_F_INDIRECT_DESC
-            | VIRTIO_BLK_F_SEG_MAX
-            | VIRTIO_BLK_F_BLK_SIZE
-            | VIRTIO_BLK_F_FLUSH
-            | ro
+        let flush = if self.flush { VIRTIO_BLK_F_FLUSH } else { 0 };
+        VIRTIO_F_VERSION_1 | VIRTIO_F_INDIRECT_DESC | VIRTIO_BLK_F_SEG_MAX | VIRTIO_BLK_F_BLK_SIZE | flush | ro
     }
 
     /// Byte `offset` of `struct virtio_blk_config`: capacity (le64 at 0), seg_max (le32
@@ -501,6 +511,9 @@ mod tests {
         let c = BlkConfig::for_storage(&d);
         assert_eq!(c.capacity, 10);
         assert_eq!(c.features() & VIRTIO_BLK_F_RO, 0);
+        assert_ne!(c.features() & VIRTIO_BLK_F_FLUSH, 0);
+        d.write_through = true;
+        assert_eq!(BlkConfig::for_storage(&d).features() & VIRTIO_BLK_F_FLUSH, 0, "write-through: no flushes");
         d.read_only = true;
         let c = BlkConfig::for_storage(&d);
         assert_ne!(c.features() & VIRTIO_BLK_F_RO, 0);

@@ -476,7 +476,7 @@ mod tests {
     }
 
     fn blk(read_only: bool) -> Option<VirtioDevice> {
-        Some(VirtioDevice::Block(BlkConfig { capacity: 2048, read_only, blk_size: 512 }))
+        Some(VirtioDevice::Block(BlkConfig { capacity: 2048, read_only, flush: true, blk_size: 512 }))
     }
 
     /// The Linux virtio_mmio + virtio core sequence up to DRIVER_OK.

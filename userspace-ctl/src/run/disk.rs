@@ -58,6 +58,10 @@ impl BlockStorage for FileDisk {
     fn read_only(&self) -> bool {
         self.read_only
     }
+    fn volatile_cache(&self) -> bool {
+        // Write-through: every write is synced before it completes.
+        !self.writethrough
+    }
     fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), BlockError> {
         self.check(offset, buf.len())?;
         self.file.read_exact_at(buf, offset).map_err(|_| BlockError::Io)
