@@ -10,8 +10,8 @@
 //! flushes, each of which would cost a sync for nothing, as QEMU's `cache=writethrough`
 //! without `config-wce` does. (Offering `VIRTIO_BLK_F_CONFIG_WCE` with the cache off
 //! would say the same and follow the SHOULD, but obliges the device to switch to
-//! writeback when the driver asks.) Requests: `T_IN`, `T_OUT`, `T_FLUSH`, `T_GET_ID`; any other type gets
-//! `VIRTIO_BLK_S_UNSUPP`.
+//! writeback when the driver asks.) Requests: `T_IN`, `T_OUT`, `T_FLUSH`, `T_GET_ID`;
+//! any other type gets `VIRTIO_BLK_S_UNSUPP`.
 //!
 //! A request is the chain's device-readable bytes (16-byte header, then data for `T_OUT`)
 //! followed by its device-writable bytes (data for `T_IN`/`T_GET_ID`, then the status

@@ -8,7 +8,7 @@ use super::csr::MSTATUS_FS;
 use super::decode::{Op, Uop};
 use super::exit::ExitKind;
 use super::hart::Hart;
-use super::tier2::{direct_helper, HelperFn};
+use super::tier2::{helper_body, HelperFn};
 use super::softfloat::{self as sf, RoundingMode};
 
 /// Generates one tier-1 handler per F/D computational op (exec.rs's op table names
@@ -58,14 +58,14 @@ macro_rules! fp_handlers {
 
         /// The direct tier-2 helpers, one per F/D computational op in [`Op`] order
         /// (from `FmaddS`): each runs its op's handler without the generic helper's
-        /// dispatch (see [`direct_helper`]).
+        /// dispatch (see [`helper_body`]).
         pub(super) static FP_HELPERS: [(Op, HelperFn); FP_OPS] = [$(
             (Op::$op, {
                 /// # Safety
                 /// As for [`tier2_helper`](super::tier2::tier2_helper).
                 unsafe extern "C" fn helper(ctx: u64, uop: u64, vpc: u64, _: u64, _: u64) -> u64 {
                     // SAFETY: this function's contract.
-                    unsafe { direct_helper(ctx, uop, vpc, Hart::$name) }
+                    unsafe { helper_body(ctx, uop, vpc, Hart::$name) }
                 }
                 helper as HelperFn
             }),

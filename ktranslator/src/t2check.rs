@@ -880,7 +880,8 @@ impl Checker<'_> {
         let op = ins.code & 0xf0;
         let x = ins.code & SRC_X != 0;
         match ins.code {
-            // CALL: a tier-2 helper only (all have one contract), on the hart and a micro-op of this block.
+            // CALL: a tier-2 helper only (all have one contract), on the hart and a
+            // micro-op of this block.
             0x85 => {
                 if ins.src != 0 || ins.dst != 0 || ins.off != 0 || ins.imm == 0 || !self.env.calls.contains(&ins.imm) {
                     return refuse(i, Rule::Call);

@@ -127,17 +127,23 @@ pub fn call_imm(helper_imm: i32, f: HelperFn) -> Option<i32> {
     i32::try_from(i64::from(helper_imm).checked_add(d)?).ok()
 }
 
-/// The body of a direct helper: runs handler `op` (one that neither stops the block
-/// but by a trap nor changes translated code) on micro-op `uop` at virtual pc `vpc`.
+/// The body of every tier-2 helper: runs handler `op` on micro-op `uop` of the running
+/// program's block at virtual pc `vpc`, on the hart `ctx`, and returns its exit kind as
+/// the program expects it. The direct helpers (`fpu.rs`) pass one op's handler, which
+/// neither ends the block but by a trap nor changes translated code.
 ///
 /// # Safety
 /// As for [`tier2_helper`].
 #[inline(always)]
-pub(super) unsafe fn direct_helper<H>(ctx: u64, uop: u64, vpc: u64, op: H) -> u64
+pub(super) unsafe fn helper_body<H>(ctx: u64, uop: u64, vpc: u64, op: H) -> u64
 where
     H: FnOnce(&mut Hart, &mut &mut dyn Bus, &Uop) -> ExitKind,
 {
-    // SAFETY: as in `tier2_helper`.
+    // SAFETY: `ctx` is the hart that `exec_t2` passed to the running program, derived
+    // from its `&mut self`, which is not used until the program returns; `t2_bus`
+    // points at the `&mut dyn Bus` that `exec_t2` borrowed for the same time; `uop`
+    // points at a micro-op of the running block in the arena, which is not written
+    // while blocks run (tcache.rs) and holds a valid `Uop` (written by the translator).
     let (h, bus, u) = unsafe {
         let h = &mut *(ctx as *mut Hart);
         let bus = &mut *h.t2_bus.cast::<&mut dyn Bus>();
@@ -161,23 +167,18 @@ where
 /// Only tier-2 code calls it, from [`Hart::exec_t2`], with the hart pointer it was
 /// given and the address of a micro-op of one of its blocks.
 pub unsafe extern "C" fn tier2_helper(ctx: u64, uop: u64, vpc: u64, _: u64, _: u64) -> u64 {
-    // SAFETY: `ctx` is the hart that `exec_t2` passed to the running program, derived
-    // from its `&mut self`, which is not used until the program returns; `t2_bus`
-    // points at the `&mut dyn Bus` that `exec_t2` borrowed for the same time; `uop`
-    // points at a micro-op of the running block in the arena, which is not written
-    // while blocks run (tcache.rs) and holds a valid `Uop` (written by the translator).
-    let (h, bus, u) = unsafe {
-        let h = &mut *(ctx as *mut Hart);
-        let bus = &mut *h.t2_bus.cast::<&mut dyn Bus>();
-        (h, bus, &*(uop as *const Uop))
-    };
-    h.tb_vpc = vpc;
-    let gen = h.tc_gen;
-    let mut kind = h.exec_uop(bus, u);
-    if kind == ExitKind::Next && h.tc_gen != gen {
-        kind = h.exit_next(u, ExitKind::Sync);
+    // SAFETY: this function's contract is `helper_body`'s.
+    unsafe {
+        helper_body(ctx, uop, vpc, |h, bus, u| {
+            let gen = h.tc_gen;
+            let kind = h.exec_uop(bus, u);
+            if kind == ExitKind::Next && h.tc_gen != gen {
+                h.exit_next(u, ExitKind::Sync)
+            } else {
+                kind
+            }
+        })
     }
-    u64::from(kind as u8)
 }
 
 impl Hart {
