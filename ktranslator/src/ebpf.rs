@@ -103,12 +103,21 @@ const _: () = {
 /// Value a helper returns to go on with the block ([`ExitKind::Next`]).
 pub(super) const HELPER_NEXT: i32 = ExitKind::Next as i32;
 
-// Register use: r6 = hart, r9 = guest RAM base, r7 and r8 = a cache of the two guest
-// registers written last (all callee-saved: they survive helper calls). r0-r5 are
-// scratch. The register cache is write-through: every write of a guest register also
-// goes to the hart, so exits and helpers always see the architectural state in memory,
-// and a cached value only saves the reload (which would otherwise sit on the critical
-// path of a dependency chain, as in pi's inner loop).
+// Register use: r6 = hart, r9 = guest RAM base, r7 and r8 = a cache of two guest
+// registers (all callee-saved: they survive helper calls). r0-r5 are scratch. The
+// register cache is write-through: every write of a guest register also goes to the
+// hart, so exits and helpers always see the architectural state in memory, and a
+// cached value only saves the reload. That reload matters more than its one
+// instruction: it sits on the dependency chain of whatever computes with the register
+// (pi's inner loop), and a load of a value the previous turn of a loop stored waits
+// for the guest's stores before it (a store loop ran at 4.05 ns a turn with its
+// pointer reloaded, 1.65 ns with it kept in a register; docs/performance.md).
+//
+// Which registers the cache holds: each block starts with its two first-read
+// registers in it (`LowerScratch::entry`, loaded by every jump into the block, so a
+// loop's back edge usually has nothing to load), and a register read or written takes
+// the slot whose register is read latest in the rest of the block (none, or written
+// first: at once), if that is later than its own next read (`Emitter::next_read`).
 const R0: u8 = 0;
 const R1: u8 = 1;
 const R2: u8 = 2;
@@ -157,6 +166,10 @@ pub(super) struct LowerScratch {
     predicted: [(u32, u32); MAX_PREDICTED],
     /// Exits to emit after the blocks.
     stubs: [Stub; MAX_STUBS],
+    /// The guest registers each block expects in the register cache when it starts (0:
+    /// nothing): its first two registers read before written. Every jump into a block
+    /// puts them there.
+    entry: [[u8; 2]; MAX_REGION],
 }
 
 /// Writes eBPF instructions into a fixed buffer; `full` once it overflowed (the
@@ -170,8 +183,10 @@ pub(super) struct Emitter<'a> {
     fallbacks: usize,
     /// The guest register each of [`CACHE`] holds (0: none; x0 is never cached).
     cached: [u8; 2],
-    /// The cache slot to replace next.
-    victim: usize,
+    /// The micro-ops of the block being lowered and the index of the one being lowered
+    /// (what the register cache looks ahead at).
+    uops: &'a [Uop],
+    pos: usize,
     /// The region's tables (see [`lower_region`]): `nblocks` blocks (none if jumps
     /// between blocks are off), `npredicted` predicted, `nfixups` jumps to patch.
     s: &'a mut LowerScratch,
@@ -193,6 +208,54 @@ fn foff(r: u8) -> i16 {
     (OFF_F + 8 * usize::from(r & 31)) as i16
 }
 
+/// [`Emitter::next_read`]: the block does not read the register again.
+const LATER: usize = usize::MAX - 1;
+/// [`Emitter::next_read`]: the block writes the register before it reads it.
+const DEAD: usize = usize::MAX;
+
+/// The integer registers micro-op `u` reads natively (0: none) and the one it writes
+/// (0: none), for the register cache's choices; ops run by a helper count as neither.
+fn x_uses(u: &Uop) -> ([u8; 2], u8) {
+    use Op::*;
+    let rd = if u.rd == X_SINK { 0 } else { u.rd };
+    match u.op {
+        Lb | Lh | Lw | Ld | Lbu | Lhu | Lwu | Jalr => ([u.rs1, 0], rd),
+        Addi | Xori | Ori | Andi | Slli | Srli | Srai | Addiw | Slliw | Srliw | Sraiw | Slti | Sltiu => {
+            ([u.rs1, 0], rd)
+        }
+        Flw | Fld | Fsw | Fsd => ([u.rs1, 0], 0),
+        Sb | Sh | Sw | Sd | Beq | Bne | Blt | Bge | Bltu | Bgeu => ([u.rs1, u.rs2], 0),
+        Add | Sub | Xor | Or | And | Sll | Srl | Sra | Mul | Addw | Subw | Mulw | Sllw | Srlw | Sraw | Div
+        | Divu | Rem | Remu | Divw | Divuw | Remw | Remuw | Slt | Sltu => ([u.rs1, u.rs2], rd),
+        Jal | Li => ([0, 0], rd),
+        _ => ([0, 0], 0),
+    }
+}
+
+/// A block's entry registers (`LowerScratch::entry`): the first two it reads before
+/// writing them.
+fn entry_regs(uops: &[Uop]) -> [u8; 2] {
+    let mut entry = [0u8; 2];
+    let mut n = 0;
+    let mut written = 0u64;
+    for u in uops {
+        let (reads, writes) = x_uses(u);
+        for r in reads {
+            if r != 0 && r < 32 && written & (1 << r) == 0 && !entry[..n].contains(&r) {
+                entry[n] = r;
+                n += 1;
+                if n == 2 {
+                    return entry;
+                }
+            }
+        }
+        if writes < 32 {
+            written |= 1 << writes;
+        }
+    }
+    entry
+}
+
 fn fits_i32(v: u64) -> bool {
     v as i64 == i64::from(v as i32)
 }
@@ -207,7 +270,8 @@ impl<'a> Emitter<'a> {
             helper_imm,
             fallbacks: 0,
             cached: [0; 2],
-            victim: 0,
+            uops: &[],
+            pos: 0,
             s,
             nblocks: 0,
             npredicted: 0,
@@ -316,7 +380,8 @@ impl<'a> Emitter<'a> {
     }
 
     /// `dst = x[r]` (x0 reads as 0: it is never written, writes go to the sink), from
-    /// the register cache when it holds `r`.
+    /// the register cache when it holds `r`; a loaded register goes into the cache too
+    /// if it is read again before a cached one ([`Emitter::slot_for`]).
     fn get_x(&mut self, dst: u8, r: u8) {
         if r == 0 {
             self.alu64_k(MOV, dst, 0);
@@ -324,22 +389,84 @@ impl<'a> Emitter<'a> {
             self.alu64_x(MOV, dst, CACHE[i]);
         } else {
             self.ldx(DW, dst, CTX, xoff(r));
+            if let Some(i) = self.slot_for(r) {
+                self.cached[i] = r;
+                self.alu64_x(MOV, CACHE[i], dst);
+            }
+        }
+    }
+
+    /// How far ahead of the current micro-op the block reads guest register `r` next:
+    /// [`LATER`] if it does not (a later block may), [`DEAD`] if it writes `r` first.
+    /// Only speed depends on it: the cache is write-through.
+    fn next_read(&self, r: u8) -> usize {
+        for (d, u) in self.uops.iter().skip(self.pos + 1).enumerate() {
+            let (reads, writes) = x_uses(u);
+            if reads.contains(&r) {
+                return d;
+            }
+            if writes == r {
+                return DEAD;
+            }
+        }
+        LATER
+    }
+
+    /// The cache slot guest register `r` (not cached) should take: the one whose
+    /// register is read latest (an empty one first), if that is later than `r`'s own
+    /// next read; `None` leaves the cache as it is.
+    fn slot_for(&self, r: u8) -> Option<usize> {
+        if r == 0 || r == X_SINK {
+            return None;
+        }
+        let rank = |c: u8| if c == 0 { usize::MAX } else { self.next_read(c) };
+        let (a, b) = (rank(self.cached[0]), rank(self.cached[1]));
+        let (i, far) = if b > a { (1, b) } else { (0, a) };
+        (far > self.next_read(r)).then_some(i)
+    }
+
+    /// Puts guest registers `want` (0: anything) into the cache registers, from the
+    /// other cache register or the hart: the state a block expects at its start.
+    /// Clobbers r0.
+    fn enter(&mut self, want: [u8; 2]) {
+        let c = self.cached;
+        if want[0] != 0 && want[1] != 0 && c[0] == want[1] && c[1] == want[0] {
+            self.alu64_x(MOV, R0, CACHE[0]);
+            self.alu64_x(MOV, CACHE[0], CACHE[1]);
+            self.alu64_x(MOV, CACHE[1], R0);
+            self.cached = want;
+            return;
+        }
+        // A slot whose register the other slot wants is filled last.
+        for pass in 0..2 {
+            for i in 0..2 {
+                let (r, j) = (want[i], 1 - i);
+                let cur = self.cached[i];
+                if r == 0 || cur == r || (pass == 0 && cur != 0 && want[j] == cur && self.cached[j] != cur) {
+                    continue;
+                }
+                if self.cached[j] == r {
+                    self.alu64_x(MOV, CACHE[i], CACHE[j]);
+                } else {
+                    self.ldx(DW, CACHE[i], CTX, xoff(r));
+                }
+                self.cached[i] = r;
+            }
         }
     }
 
     /// The cache register that is to hold guest register `r` from now on (its value
-    /// must be put there on every path before the next read).
-    fn cache_slot(&mut self, r: u8) -> u8 {
+    /// must be put there on every path before the next read), if any.
+    fn cache_slot(&mut self, r: u8) -> Option<u8> {
         let i = match self.cached.iter().position(|&c| c == r) {
             Some(i) => i,
             None => {
-                let i = self.victim;
-                self.victim ^= 1;
+                let i = self.slot_for(r)?;
                 self.cached[i] = r;
                 i
             }
         };
-        CACHE[i]
+        Some(CACHE[i])
     }
 
     /// Forgets a cached copy of guest register `r` (a helper wrote it).
@@ -351,11 +478,11 @@ impl<'a> Emitter<'a> {
         }
     }
 
-    /// `x[r] = src` (write-through: the hart, and the register cache).
+    /// `x[r] = src` (write-through: the hart, and the register cache if it holds `r`
+    /// or `r` earns a slot).
     fn set_x(&mut self, r: u8, src: u8) {
         self.stx(DW, CTX, xoff(r), src);
-        if r != X_SINK {
-            let c = self.cache_slot(r);
+        if let Some(c) = self.cache_slot(r) {
             self.alu64_x(MOV, c, src);
         }
     }
@@ -419,6 +546,10 @@ impl<'a> Emitter<'a> {
     /// instruction per turn and ends within the run's budget (the checker,
     /// t2check.rs, accepts a backward jump only behind exactly this sequence).
     fn transition(&mut self, n: u64, to: usize, target: u64, kind: ExitKind) {
+        // The target's entry registers (before the loop tail the checker matches);
+        // the code after this edge goes on with the cache as it was.
+        let cached = self.cached;
+        self.enter(self.s.entry.get(to).copied().unwrap_or([0; 2]));
         self.ldx(DW, R0, CTX, OFF_INSNS as i16);
         self.alu64_k(ADD, R0, (n & 0x1ff) as i32);
         self.stx(DW, CTX, OFF_INSNS as i16, R0);
@@ -446,18 +577,18 @@ impl<'a> Emitter<'a> {
             self.patch(budget);
             self.set_pc_return(target, None, kind);
         }
+        self.cached = cached;
     }
 
-    /// Starts the code of region block `k` at virtual pc `vpc`: other blocks jump
-    /// here, so nothing is known of the register cache.
+    /// Starts the code of region block `k` at virtual pc `vpc`: every jump here (and
+    /// the prologue, for the head) has put the block's entry registers into the cache.
     fn start_block(&mut self, k: usize, vpc: u64) {
         if let Some(l) = self.s.labels.get_mut(k) {
             *l = self.n as u32;
         }
         self.cur = k;
         self.cur_vpc = vpc;
-        self.cached = [0; 2];
-        self.victim = 0;
+        self.cached = self.s.entry.get(k).copied().unwrap_or([0; 2]);
     }
 
     /// Adds `n` to the retired-instruction counter.
@@ -525,6 +656,8 @@ impl<'a> Emitter<'a> {
             _ => 8,
         };
         let acc = if store { ACC_STORE } else { ACC_LOAD };
+        // The registers first: whatever the register cache does happens on every path.
+        self.get_x(R2, u.rs1);
         let mut fs_off = None;
         if fp {
             // r1 = mstatus (kept for the dirty update); FS off: the helper traps.
@@ -532,8 +665,10 @@ impl<'a> Emitter<'a> {
             self.alu64_x(MOV, R0, R1);
             self.alu64_k(AND, R0, MSTATUS_FS as i32);
             fs_off = Some(self.jmp_k(JEQ, R0, 0));
+        } else if store {
+            // r1 = the value to store.
+            self.get_x(R1, u.rs2);
         }
-        self.get_x(R2, u.rs1);
         if u.imm != 0 {
             // Load/store immediates are 12-bit.
             self.alu64_k(ADD, R2, u.imm as i32);
@@ -568,10 +703,10 @@ impl<'a> Emitter<'a> {
         if store {
             if fp {
                 self.ldx(DW, R5, CTX, foff(u.rs2));
+                self.stx(size, R4, 0, R5);
             } else {
-                self.get_x(R5, u.rs2);
+                self.stx(size, R4, 0, R1);
             }
-            self.stx(size, R4, 0, R5);
         } else if signed && nbytes < 8 && !fp {
             // One sign-extending load (BPF_MEMSX).
             self.emit(insn(LDX | MEMSX | size, R2, R4, 0, 0));
@@ -599,11 +734,10 @@ impl<'a> Emitter<'a> {
             self.patch(j);
         }
         self.helper(uop_addr);
-        if !store && !fp && u.rd != X_SINK {
+        if let Some(i) = self.cached.iter().position(|&c| !store && !fp && c != 0 && c == u.rd) {
             // The helper loaded x[rd] into the hart: the cache register the fast path
             // filled must hold it on this path too.
-            let c = self.cache_slot(u.rd);
-            self.ldx(DW, c, CTX, xoff(u.rd));
+            self.ldx(DW, CACHE[i], CTX, xoff(u.rd));
         }
         self.patch(done);
     }
@@ -716,6 +850,11 @@ impl<'a> Emitter<'a> {
     /// or zero-extended low half.
     fn div_operand(&mut self, r: u8, rs: u8, w32: bool, signed: bool) {
         self.get_x(r, rs);
+        self.extend_operand(r, w32, signed);
+    }
+
+    /// The 32-bit forms' extension of division operand `r`.
+    fn extend_operand(&mut self, r: u8, w32: bool, signed: bool) {
         if w32 {
             if signed {
                 self.sext32(r);
@@ -753,8 +892,14 @@ impl<'a> Emitter<'a> {
         if !rem {
             self.alu64_k(MOV, R2, -1);
         } else if signed {
-            // x % 0 = x: the dividend again (r2 holds its magnitude).
-            self.div_operand(R2, u.rs1, w32, signed);
+            // x % 0 = x: the dividend again (r2 holds its magnitude), from where the
+            // first read left it (this path must not change the register cache).
+            match self.cached.iter().position(|&c| c == u.rs1) {
+                _ if u.rs1 == 0 => self.alu64_k(MOV, R2, 0),
+                Some(i) => self.alu64_x(MOV, R2, CACHE[i]),
+                None => self.ldx(DW, R2, CTX, xoff(u.rs1)),
+            }
+            self.extend_operand(R2, w32, signed);
         }
         self.emit(insn(JMP | JA, 0, 0, 0, 0));
         let zero_done = self.n - 1;
@@ -838,8 +983,10 @@ impl<'a> Emitter<'a> {
 
     /// Lowers the micro-ops of one block; its exits go to other region blocks
     /// ([`Emitter::exit_to`]) or out of the program.
-    fn block(&mut self, info: &TbInfo, uops: &[Uop]) {
-        for u in uops {
+    fn block(&mut self, info: &TbInfo, uops: &'a [Uop]) {
+        self.uops = uops;
+        for (pos, u) in uops.iter().enumerate() {
+            self.pos = pos;
             let uop_addr = u as *const Uop as u64;
             let here = info.vpc.wrapping_add(u64::from(u.pc_off));
             let n = u64::from(u.idx) + 1;
@@ -918,6 +1065,7 @@ impl LowerScratch {
         fixups: [(0, 0); MAX_FIXUPS],
         predicted: [(0, 0); MAX_PREDICTED],
         stubs: [Stub { at: 0, block: 0, retire: 0, pc: 0, kind: ExitKind::Chain0 }; MAX_STUBS],
+        entry: [[0; 2]; MAX_REGION],
     };
 }
 
@@ -995,7 +1143,11 @@ pub(super) fn lower_region(
             e.npredicted += 1;
         }
     }
+    for (k, &tb) in region.iter().enumerate() {
+        e.s.entry[k] = entry_regs(tc.block(tb).1);
+    }
     e.prologue();
+    e.enter(e.s.entry[0]);
     let mut nuops = 0;
     for (k, &tb) in region.iter().enumerate() {
         let (info, uops) = tc.block(tb);

@@ -422,7 +422,8 @@ pub fn check_with(prog: &[u64], env: &CheckEnv, scratch: &mut CheckScratch) -> R
     let CheckScratch { pending, loop_in, loop_out } = scratch;
     loop_in.n = 0;
     // The loop targets, found first: the pass assumes at each the state arriving there
-    // from before with only r6 and r9 kept (all the lowering relies on where a block
+    // from before with only r6-r9 kept (the hart, the RAM base and the register cache
+    // that every jump into a block fills: all the lowering relies on where a block
     // starts). If no loop edge brings less, the first pass already is the fixed point
     // (else the states get joined and it goes again).
     for (i, &w) in prog.iter().enumerate() {
@@ -505,8 +506,7 @@ impl Checker<'_> {
                 if assumed.is_none() {
                     if let Some(f) = state {
                         let mut s = [Val::Uninit; 10];
-                        s[6] = f[6];
-                        s[9] = f[9];
+                        s[6..].copy_from_slice(&f[6..]);
                         *assumed = Some(s);
                     }
                 }
