@@ -149,6 +149,17 @@ struct Stub {
     retire: u32,
     pc: u64,
     kind: ExitKind,
+    /// The register cache at the jump (its dirty registers are stored first).
+    cache: Cache,
+}
+
+/// What the register cache registers ([`CACHE`]) hold: the guest register in each (0:
+/// none; x0 is never cached) and whether the hart's copy of it may be older (a write
+/// not stored yet).
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+struct Cache {
+    reg: [u8; 2],
+    dirty: [bool; 2],
 }
 
 /// The lowering's tables of one region, kept in the hart (`Hart::t2_lower`): a kernel
@@ -181,8 +192,8 @@ pub(super) struct Emitter<'a> {
     helper_imm: i32,
     /// Micro-ops that had no native lowering (run by the helper).
     fallbacks: usize,
-    /// The guest register each of [`CACHE`] holds (0: none; x0 is never cached).
-    cached: [u8; 2],
+    /// The register cache.
+    c: Cache,
     /// The micro-ops of the block being lowered and the index of the one being lowered
     /// (what the register cache looks ahead at).
     uops: &'a [Uop],
@@ -269,7 +280,7 @@ impl<'a> Emitter<'a> {
             full: false,
             helper_imm,
             fallbacks: 0,
-            cached: [0; 2],
+            c: Cache::default(),
             uops: &[],
             pos: 0,
             s,
@@ -290,6 +301,7 @@ impl<'a> Emitter<'a> {
             let st = self.s.stubs[k];
             self.patch(st.at as usize);
             self.cur = st.block as usize;
+            self.c = st.cache;
             self.leave(u64::from(st.retire), st.pc, None, st.kind);
         }
         for k in 0..self.nfixups {
@@ -385,20 +397,29 @@ impl<'a> Emitter<'a> {
     fn get_x(&mut self, dst: u8, r: u8) {
         if r == 0 {
             self.alu64_k(MOV, dst, 0);
-        } else if let Some(i) = self.cached.iter().position(|&c| c == r) {
+        } else if let Some(i) = self.slot_of(r) {
             self.alu64_x(MOV, dst, CACHE[i]);
         } else {
             self.ldx(DW, dst, CTX, xoff(r));
             if let Some(i) = self.slot_for(r) {
-                self.cached[i] = r;
+                self.evict(i);
+                self.c.reg[i] = r;
                 self.alu64_x(MOV, CACHE[i], dst);
             }
         }
     }
 
+    /// The cache slot holding guest register `r`, if any.
+    fn slot_of(&self, r: u8) -> Option<usize> {
+        if r == 0 {
+            return None;
+        }
+        self.c.reg.iter().position(|&c| c == r)
+    }
+
     /// How far ahead of the current micro-op the block reads guest register `r` next:
     /// [`LATER`] if it does not (a later block may), [`DEAD`] if it writes `r` first.
-    /// Only speed depends on it: the cache is write-through.
+    /// Only speed depends on it.
     fn next_read(&self, r: u8) -> usize {
         for (d, u) in self.uops.iter().skip(self.pos + 1).enumerate() {
             let (reads, writes) = x_uses(u);
@@ -420,70 +441,96 @@ impl<'a> Emitter<'a> {
             return None;
         }
         let rank = |c: u8| if c == 0 { usize::MAX } else { self.next_read(c) };
-        let (a, b) = (rank(self.cached[0]), rank(self.cached[1]));
+        let (a, b) = (rank(self.c.reg[0]), rank(self.c.reg[1]));
         let (i, far) = if b > a { (1, b) } else { (0, a) };
         (far > self.next_read(r)).then_some(i)
     }
 
-    /// Puts guest registers `want` (0: anything) into the cache registers, from the
-    /// other cache register or the hart: the state a block expects at its start.
-    /// Clobbers r0.
+    /// Empties cache slot `i`, storing its register first if the hart's copy is older.
+    fn evict(&mut self, i: usize) {
+        if self.c.dirty[i] {
+            self.stx(DW, CTX, xoff(self.c.reg[i]), CACHE[i]);
+        }
+        self.c.reg[i] = 0;
+        self.c.dirty[i] = false;
+    }
+
+    /// Stores the dirty cached registers into the hart, which then holds the whole
+    /// architectural state (before a helper or an exit). The cache keeps them; only
+    /// the caller knows whether every path did this (then it marks them clean).
+    fn flush(&mut self) {
+        let c = self.c;
+        for (&host, (&r, &dirty)) in CACHE.iter().zip(c.reg.iter().zip(&c.dirty)) {
+            if dirty {
+                self.stx(DW, CTX, xoff(r), host);
+            }
+        }
+    }
+
+    /// Puts guest registers `want` (0: nothing) into the cache registers, from the
+    /// other cache register or the hart, storing dirty ones it drops: the state a
+    /// block expects at its start, where every cached register counts as dirty (so no
+    /// jump into a block has to store one). Clobbers r0.
     fn enter(&mut self, want: [u8; 2]) {
-        let c = self.cached;
+        let c = self.c.reg;
         if want[0] != 0 && want[1] != 0 && c[0] == want[1] && c[1] == want[0] {
             self.alu64_x(MOV, R0, CACHE[0]);
             self.alu64_x(MOV, CACHE[0], CACHE[1]);
             self.alu64_x(MOV, CACHE[1], R0);
-            self.cached = want;
+        } else {
+            // Dirty registers that stay nowhere go to the hart first.
+            for i in 0..2 {
+                if self.c.dirty[i] && !want.contains(&self.c.reg[i]) {
+                    self.evict(i);
+                }
+            }
+            // A slot whose register the other slot wants is filled last.
+            for pass in 0..2 {
+                for i in 0..2 {
+                    let (r, j) = (want[i], 1 - i);
+                    let cur = self.c.reg[i];
+                    if r == 0 || cur == r || (pass == 0 && cur != 0 && want[j] == cur && self.c.reg[j] != cur) {
+                        continue;
+                    }
+                    if self.c.reg[j] == r {
+                        self.alu64_x(MOV, CACHE[i], CACHE[j]);
+                    } else {
+                        self.ldx(DW, CACHE[i], CTX, xoff(r));
+                    }
+                    self.c.reg[i] = r;
+                }
+            }
+        }
+        self.c = Cache::entry(want);
+    }
+
+    /// Forgets a cached copy of guest register `r` (a helper wrote it, after a flush).
+    fn uncache(&mut self, r: u8) {
+        if let Some(i) = self.slot_of(r) {
+            self.c.reg[i] = 0;
+            self.c.dirty[i] = false;
+        }
+    }
+
+    /// `x[r] = src`: into the register cache (stored at the next flush or eviction) if
+    /// it holds `r` or `r` earns a slot, else into the hart.
+    fn set_x(&mut self, r: u8, src: u8) {
+        if r == X_SINK {
             return;
         }
-        // A slot whose register the other slot wants is filled last.
-        for pass in 0..2 {
-            for i in 0..2 {
-                let (r, j) = (want[i], 1 - i);
-                let cur = self.cached[i];
-                if r == 0 || cur == r || (pass == 0 && cur != 0 && want[j] == cur && self.cached[j] != cur) {
-                    continue;
-                }
-                if self.cached[j] == r {
-                    self.alu64_x(MOV, CACHE[i], CACHE[j]);
-                } else {
-                    self.ldx(DW, CACHE[i], CTX, xoff(r));
-                }
-                self.cached[i] = r;
-            }
-        }
-    }
-
-    /// The cache register that is to hold guest register `r` from now on (its value
-    /// must be put there on every path before the next read), if any.
-    fn cache_slot(&mut self, r: u8) -> Option<u8> {
-        let i = match self.cached.iter().position(|&c| c == r) {
-            Some(i) => i,
-            None => {
-                let i = self.slot_for(r)?;
-                self.cached[i] = r;
-                i
-            }
+        let slot = match self.slot_of(r) {
+            Some(i) => Some(i),
+            None => self.slot_for(r).inspect(|&i| {
+                self.evict(i);
+                self.c.reg[i] = r;
+            }),
         };
-        Some(CACHE[i])
-    }
-
-    /// Forgets a cached copy of guest register `r` (a helper wrote it).
-    fn uncache(&mut self, r: u8) {
-        for c in self.cached.iter_mut() {
-            if *c == r {
-                *c = 0;
+        match slot {
+            Some(i) => {
+                self.alu64_x(MOV, CACHE[i], src);
+                self.c.dirty[i] = true;
             }
-        }
-    }
-
-    /// `x[r] = src` (write-through: the hart, and the register cache if it holds `r`
-    /// or `r` earns a slot).
-    fn set_x(&mut self, r: u8, src: u8) {
-        self.stx(DW, CTX, xoff(r), src);
-        if let Some(c) = self.cache_slot(r) {
-            self.alu64_x(MOV, c, src);
+            None => self.stx(DW, CTX, xoff(r), src),
         }
     }
     /// `r = sign-extended low 32 bits of r` (one BPF_MOVSX).
@@ -511,7 +558,7 @@ impl<'a> Emitter<'a> {
     /// dense); false, with nothing recorded, if there is no room for another.
     fn stub(&mut self, at: usize, n: u64, pc: u64, kind: ExitKind) -> bool {
         let Some(slot) = self.s.stubs.get_mut(self.nstubs) else { return false };
-        *slot = Stub { at: at as u32, block: self.cur as u32, retire: n as u32, pc, kind };
+        *slot = Stub { at: at as u32, block: self.cur as u32, retire: n as u32, pc, kind, cache: self.c };
         self.nstubs += 1;
         true
     }
@@ -548,7 +595,7 @@ impl<'a> Emitter<'a> {
     fn transition(&mut self, n: u64, to: usize, target: u64, kind: ExitKind) {
         // The target's entry registers (before the loop tail the checker matches);
         // the code after this edge goes on with the cache as it was.
-        let cached = self.cached;
+        let cache = self.c;
         self.enter(self.s.entry.get(to).copied().unwrap_or([0; 2]));
         self.ldx(DW, R0, CTX, OFF_INSNS as i16);
         self.alu64_k(ADD, R0, (n & 0x1ff) as i32);
@@ -577,7 +624,7 @@ impl<'a> Emitter<'a> {
             self.patch(budget);
             self.set_pc_return(target, None, kind);
         }
-        self.cached = cached;
+        self.c = cache;
     }
 
     /// Starts the code of region block `k` at virtual pc `vpc`: every jump here (and
@@ -588,7 +635,7 @@ impl<'a> Emitter<'a> {
         }
         self.cur = k;
         self.cur_vpc = vpc;
-        self.cached = self.s.entry.get(k).copied().unwrap_or([0; 2]);
+        self.c = Cache::entry(self.s.entry.get(k).copied().unwrap_or([0; 2]));
     }
 
     /// Adds `n` to the retired-instruction counter.
@@ -604,6 +651,8 @@ impl<'a> Emitter<'a> {
     }
 
     fn set_pc_return(&mut self, pc: u64, pc_reg: Option<u8>, kind: ExitKind) {
+        // The hart holds the whole state when the program returns.
+        self.flush();
         if self.nblocks > 1 && (kind.chain_slot().is_some() || kind == ExitKind::Jump) {
             // The block that leaves: the run loop follows its chain slot next, or logs
             // its indirect jump's target.
@@ -634,6 +683,9 @@ impl<'a> Emitter<'a> {
     /// Calls helper `imm` (the generic one or a direct one, same contract) on the
     /// micro-op at `uop_addr`; an exit kind other than `Next` ends the program.
     fn call(&mut self, uop_addr: u64, imm: i32) {
+        // Helpers read the state from the hart (and a trap ends the program there).
+        self.flush();
+        self.c.dirty = [false; 2];
         self.alu64_x(MOV, R1, CTX);
         self.mov_imm(R3, self.cur_vpc);
         self.ld_imm64(R2, uop_addr);
@@ -690,6 +742,8 @@ impl<'a> Emitter<'a> {
         self.ldx(DW, R0, CTX, (OFF_TLB_KEY + 8 * acc) as i16);
         self.alu64_x(OR, R5, R0);
         let miss = self.jmp_x(JNE, R4, R5);
+        // The register cache where the slow path starts.
+        let before = self.c;
         // The RAM offset: the entry's page plus the offset in the page, masked to the
         // access's alignment (a no-op on a hit, which is aligned). The entry's page is
         // at most the RAM length - 4096 whatever entry this is (`TlbEntry`'s
@@ -733,12 +787,21 @@ impl<'a> Emitter<'a> {
         if let Some(j) = fs_off {
             self.patch(j);
         }
+        // The slow path: the helper (after a flush of the cache as it was before the
+        // fast path), then the cache registers as the fast path left them, from the
+        // hart, which now holds everything: a register the fast path brought in (an
+        // eviction's store happened on that path only, but this one flushed it), and
+        // x[rd], which the helper loaded.
+        let after = self.c;
+        self.c = before;
         self.helper(uop_addr);
-        if let Some(i) = self.cached.iter().position(|&c| !store && !fp && c != 0 && c == u.rd) {
-            // The helper loaded x[rd] into the hart: the cache register the fast path
-            // filled must hold it on this path too.
-            self.ldx(DW, CACHE[i], CTX, xoff(u.rd));
+        for (&host, (&r, &was)) in CACHE.iter().zip(after.reg.iter().zip(&before.reg)) {
+            if r != 0 && (r != was || (!store && !fp && r == u.rd)) {
+                self.ldx(DW, host, CTX, xoff(r));
+            }
         }
+        // (Dirty as on the fast path: on this one the stores are merely redundant.)
+        self.c = after;
         self.patch(done);
     }
 
@@ -894,7 +957,7 @@ impl<'a> Emitter<'a> {
         } else if signed {
             // x % 0 = x: the dividend again (r2 holds its magnitude), from where the
             // first read left it (this path must not change the register cache).
-            match self.cached.iter().position(|&c| c == u.rs1) {
+            match self.slot_of(u.rs1) {
                 _ if u.rs1 == 0 => self.alu64_k(MOV, R2, 0),
                 Some(i) => self.alu64_x(MOV, R2, CACHE[i]),
                 None => self.ldx(DW, R2, CTX, xoff(u.rs1)),
@@ -1055,6 +1118,13 @@ impl<'a> Emitter<'a> {
     }
 }
 
+impl Cache {
+    /// The state at a block's start: registers `regs`, all counted as dirty.
+    fn entry(regs: [u8; 2]) -> Cache {
+        Cache { reg: regs, dirty: [regs[0] != 0, regs[1] != 0] }
+    }
+}
+
 impl LowerScratch {
     /// Empty tables (as a zeroed hart holds them).
     #[cfg(test)]
@@ -1064,7 +1134,8 @@ impl LowerScratch {
         labels: [0; MAX_REGION],
         fixups: [(0, 0); MAX_FIXUPS],
         predicted: [(0, 0); MAX_PREDICTED],
-        stubs: [Stub { at: 0, block: 0, retire: 0, pc: 0, kind: ExitKind::Chain0 }; MAX_STUBS],
+        stubs: [Stub { at: 0, block: 0, retire: 0, pc: 0, kind: ExitKind::Chain0, cache: Cache { reg: [0; 2], dirty: [false; 2] } };
+            MAX_STUBS],
         entry: [[0; 2]; MAX_REGION],
     };
 }
