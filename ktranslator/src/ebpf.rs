@@ -717,10 +717,14 @@ impl<'a> Emitter<'a> {
             self.alu64_x(MOV, R0, R1);
             self.alu64_k(AND, R0, MSTATUS_FS as i32);
             fs_off = Some(self.jmp_k(JEQ, R0, 0));
-        } else if store {
-            // r1 = the value to store.
-            self.get_x(R1, u.rs2);
         }
+        // The value to store: its cache register, else r1.
+        let value = if store && !fp {
+            self.get_x(R1, u.rs2);
+            self.slot_of(u.rs2).map_or(R1, |i| CACHE[i])
+        } else {
+            R1
+        };
         if u.imm != 0 {
             // Load/store immediates are 12-bit.
             self.alu64_k(ADD, R2, u.imm as i32);
@@ -759,7 +763,7 @@ impl<'a> Emitter<'a> {
                 self.ldx(DW, R5, CTX, foff(u.rs2));
                 self.stx(size, R4, 0, R5);
             } else {
-                self.stx(size, R4, 0, R1);
+                self.stx(size, R4, 0, value);
             }
         } else if signed && nbytes < 8 && !fp {
             // One sign-extending load (BPF_MEMSX).
@@ -887,6 +891,8 @@ impl<'a> Emitter<'a> {
                 self.mov_imm(R3, u.imm);
                 self.alu_x(wide, op, R2, R3);
             }
+        } else if let (Some(i), false) = (self.slot_of(u.rs2), shift) {
+            self.alu_x(wide, op, R2, CACHE[i]);
         } else {
             self.get_x(R3, u.rs2);
             if shift {
