@@ -84,9 +84,8 @@ impl BlockStorage for DiskFile {
         self.read_only
     }
 
-    fn volatile_cache(&self) -> bool {
-        // Write-through: every write is synced before it completes.
-        !self.write_through
+    fn write_through(&self) -> bool {
+        self.write_through
     }
 
     fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), BlockError> {
@@ -123,9 +122,8 @@ impl BlockStorage for DiskFile {
             let n = usize::try_from(n).ok().filter(|&n| n > 0).ok_or(BlockError::Io)?;
             done += n.min(rest.len());
         }
-        if self.write_through {
-            self.sync()?;
-        }
+        // (Write-through: the device syncs before it completes the write, see
+        // `BlockStorage::write_through`.)
         Ok(())
     }
 

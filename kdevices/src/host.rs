@@ -27,13 +27,14 @@ pub trait BlockStorage {
     fn size_bytes(&self) -> u64;
     /// Whether the storage refuses writes (the device then offers `VIRTIO_BLK_F_RO`).
     fn read_only(&self) -> bool;
-    /// Whether a completed write may still be lost until a [`flush`](Self::flush) (a
-    /// write-back cache): the device then offers `VIRTIO_BLK_F_FLUSH`. Write-through
-    /// storage, where a write is durable when it completes, says false, so the guest sees
-    /// a disk without a volatile cache and sends no flushes (each would cost a sync for
-    /// nothing).
-    fn volatile_cache(&self) -> bool {
-        true
+    /// Whether writes must be durable when they complete (write-through, like QEMU's
+    /// `cache=writethrough`). The device then calls [`flush`](Self::flush) after the
+    /// writes of each batch of requests it serves, before it completes any of them (one
+    /// sync for all the requests the guest queued at once), and offers no
+    /// `VIRTIO_BLK_F_FLUSH`: the guest sees a disk without a volatile cache and sends no
+    /// flushes (each would cost a sync for nothing). `write_at` itself need not sync.
+    fn write_through(&self) -> bool {
+        false
     }
     /// Fills `buf` from byte offset `offset`.
     fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), BlockError>;
@@ -100,6 +101,9 @@ impl<T: BlockStorage + ?Sized> BlockStorage for &mut T {
     }
     fn read_only(&self) -> bool {
         (**self).read_only()
+    }
+    fn write_through(&self) -> bool {
+        (**self).write_through()
     }
     fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), BlockError> {
         (**self).read_at(offset, buf)

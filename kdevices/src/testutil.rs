@@ -84,9 +84,11 @@ impl GuestMemory for VecMemory {
 pub struct VecDisk {
     pub data: Vec<u8>,
     pub read_only: bool,
-    /// Report no volatile write cache (`BlockStorage::volatile_cache`).
+    /// Writes must be durable when they complete (`BlockStorage::write_through`).
     pub write_through: bool,
     pub fail: bool,
+    /// Only `flush` fails.
+    pub fail_flush: bool,
     pub reads: usize,
     pub writes: usize,
     pub flushes: usize,
@@ -97,7 +99,17 @@ pub struct VecDisk {
 impl VecDisk {
     pub fn new(len: usize) -> Self {
         let data = (0..len).map(|i| (i % 251) as u8).collect();
-        Self { data, read_only: false, write_through: false, fail: false, reads: 0, writes: 0, flushes: 0, unflushed: 0 }
+        Self {
+            data,
+            read_only: false,
+            write_through: false,
+            fail: false,
+            fail_flush: false,
+            reads: 0,
+            writes: 0,
+            flushes: 0,
+            unflushed: 0,
+        }
     }
 
     fn range(&self, offset: u64, len: usize) -> Result<core::ops::Range<usize>, BlockError> {
@@ -119,8 +131,8 @@ impl BlockStorage for VecDisk {
         self.read_only
     }
 
-    fn volatile_cache(&self) -> bool {
-        !self.write_through
+    fn write_through(&self) -> bool {
+        self.write_through
     }
 
     fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), BlockError> {
@@ -149,7 +161,7 @@ impl BlockStorage for VecDisk {
 
     fn flush(&mut self) -> Result<(), BlockError> {
         self.flushes += 1;
-        if self.fail {
+        if self.fail || self.fail_flush {
             return Err(BlockError::Io);
         }
         self.unflushed = 0;

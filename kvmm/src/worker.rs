@@ -112,6 +112,9 @@ impl<D: BlockStorage> BlockStorage for Stoppable<'_, D> {
     fn read_only(&self) -> bool {
         self.file.read_only()
     }
+    fn write_through(&self) -> bool {
+        self.file.write_through()
+    }
     fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), BlockError> {
         self.check()?;
         self.file.read_at(offset, buf)
