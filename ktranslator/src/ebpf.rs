@@ -198,6 +198,10 @@ pub(super) struct Emitter<'a> {
     /// (what the register cache looks ahead at).
     uops: &'a [Uop],
     pos: usize,
+    /// The guest register whose current value r2 holds (0: none): an op that reads the
+    /// result of the one before it (the usual chain) takes it from there. Any write of
+    /// r2, a call and every jump target forget it.
+    r2: u8,
     /// The region's tables (see [`lower_region`]): `nblocks` blocks (none if jumps
     /// between blocks are off), `npredicted` predicted, `nfixups` jumps to patch.
     s: &'a mut LowerScratch,
@@ -243,6 +247,19 @@ fn x_uses(u: &Uop) -> ([u8; 2], u8) {
     }
 }
 
+/// Whether `u`, `v` are `slli rd, rs, 32; srli (or srai) rd, rd, 32`: the low word of
+/// rs zero- (sign-) extended into rd (RV64 without Zba writes `zext.w` so).
+fn extension_pair(u: &Uop, v: &Uop) -> bool {
+    u.op == Op::Slli
+        && u.imm == 32
+        && matches!(v.op, Op::Srli | Op::Srai)
+        && v.imm == 32
+        && v.rs1 == u.rd
+        && v.rd == u.rd
+        && u.rd != X_SINK
+        && u.rd != 0
+}
+
 /// A block's entry registers (`LowerScratch::entry`): the first two it reads before
 /// writing them.
 fn entry_regs(uops: &[Uop]) -> [u8; 2] {
@@ -283,6 +300,7 @@ impl<'a> Emitter<'a> {
             c: Cache::default(),
             uops: &[],
             pos: 0,
+            r2: 0,
             s,
             nblocks: 0,
             npredicted: 0,
@@ -297,6 +315,7 @@ impl<'a> Emitter<'a> {
     /// the region's `nuops` micro-ops went to the helper (see [`lower_region`]).
     pub(super) fn finish(mut self, nuops: usize) -> Option<usize> {
         // The exits placed out of line: forward jumps from the blocks.
+        self.r2 = 0;
         for k in 0..self.nstubs {
             let st = self.s.stubs[k];
             self.patch(st.at as usize);
@@ -325,6 +344,11 @@ impl<'a> Emitter<'a> {
     }
 
     fn emit(&mut self, i: u64) {
+        let (code, dst) = (i as u8, (i >> 8) as u8 & 0xf);
+        let writes_r2 = matches!(code & 7, LD | LDX | ALU | ALU64) && dst == R2;
+        if writes_r2 || code == JMP | CALL {
+            self.r2 = 0;
+        }
         match self.buf.get_mut(self.n) {
             Some(slot) => {
                 *slot = i;
@@ -380,6 +404,8 @@ impl<'a> Emitter<'a> {
     }
     /// Points the jump at `at` to the next instruction emitted.
     fn patch(&mut self, at: usize) {
+        // A jump lands here: what r2 holds depends on the path.
+        self.r2 = 0;
         // Offsets are relative to the instruction after the jump; blocks are far
         // shorter than 32K instructions (the buffer is), so the offset fits.
         let off = self.n.wrapping_sub(at).wrapping_sub(1) as u16;
@@ -395,6 +421,9 @@ impl<'a> Emitter<'a> {
     /// the register cache when it holds `r`; a loaded register goes into the cache too
     /// if it is read again before a cached one ([`Emitter::slot_for`]).
     fn get_x(&mut self, dst: u8, r: u8) {
+        if dst == R2 && r != 0 && self.r2 == r {
+            return;
+        }
         if r == 0 {
             self.alu64_k(MOV, dst, 0);
         } else if let Some(i) = self.slot_of(r) {
@@ -532,6 +561,11 @@ impl<'a> Emitter<'a> {
             }
             None => self.stx(DW, CTX, xoff(r), src),
         }
+        if src == R2 {
+            self.r2 = r;
+        } else if self.r2 == r {
+            self.r2 = 0;
+        }
     }
     /// `r = sign-extended low 32 bits of r` (one BPF_MOVSX).
     fn sext32(&mut self, r: u8) {
@@ -635,6 +669,7 @@ impl<'a> Emitter<'a> {
         }
         self.cur = k;
         self.cur_vpc = vpc;
+        self.r2 = 0;
         self.c = Cache::entry(self.s.entry.get(k).copied().unwrap_or([0; 2]));
     }
 
@@ -1054,8 +1089,26 @@ impl<'a> Emitter<'a> {
     /// ([`Emitter::exit_to`]) or out of the program.
     fn block(&mut self, info: &TbInfo, uops: &'a [Uop]) {
         self.uops = uops;
+        let mut fused = false;
         for (pos, u) in uops.iter().enumerate() {
             self.pos = pos;
+            if core::mem::take(&mut fused) {
+                continue;
+            }
+            if let Some(next) = uops.get(pos + 1).filter(|v| extension_pair(u, v)) {
+                // `slli rd, rs, 32; srli/srai rd, rd, 32`: zero- or sign-extend the low
+                // word, in one op (nothing can trap between the two).
+                self.pos = pos + 1;
+                self.get_x(R2, u.rs1);
+                if next.op == Op::Srli {
+                    self.alu32_x(MOV, R2, R2);
+                } else {
+                    self.sext32(R2);
+                }
+                self.set_x(u.rd, R2);
+                fused = true;
+                continue;
+            }
             let uop_addr = u as *const Uop as u64;
             let here = info.vpc.wrapping_add(u64::from(u.pc_off));
             let n = u64::from(u.idx) + 1;

@@ -112,6 +112,9 @@ fn random_insn(rng: &mut Rng, left: u32) -> u32 {
         // helpers): random rounding modes, including the reserved 5 and 6 and the
         // dynamic one (frm is random too), so some raise illegal instruction.
         21..=22 => fp_insn(rng, rd, rs1, rs2),
+        // slli rd, rs1, 32: `body` makes the next instruction srli or srai rd, rd, 32,
+        // the zero- or sign-extension tier 2 lowers as one op.
+        19 => i_type(0x13, 1, rd, rs1, 32),
         // Forward branches over up to 4 instructions.
         _ => {
             let f3 = [0, 1, 4, 5, 6, 7][rng.below(6) as usize];
@@ -157,7 +160,7 @@ fn fp_insn(rng: &mut Rng, rd: u32, rs1: u32, rs2: u32) -> u32 {
 /// block that loops on itself (tier 2 runs such loops inside the block's program).
 fn body(seeds: &[u64], straight: bool) -> Vec<u32> {
     let n = seeds.len() as u32;
-    (0..n)
+    let mut insns: Vec<u32> = (0..n)
         .zip(seeds)
         .map(|(i, &seed)| {
             let mut rng = Rng(seed | 1);
@@ -167,7 +170,35 @@ fn body(seeds: &[u64], straight: bool) -> Vec<u32> {
             }
             w
         })
-        .collect()
+        .collect();
+    // Chains, as compiled code has them: an ALU op or a branch often reads the register
+    // the instruction before it wrote (what tier 2 keeps in host registers), as rs1
+    // (1 in 4), as rs2 (1 in 4) or both.
+    for i in 1..insns.len() {
+        let (prev, w) = (insns[i - 1], insns[i]);
+        let writes = matches!(prev & 0x7f, 0x33 | 0x3b | 0x13 | 0x1b | 0x03 | 0x37 | 0x17);
+        let rd = (prev >> 7) & 31;
+        if !writes || rd == 0 {
+            continue;
+        }
+        let op = w & 0x7f;
+        if matches!(op, 0x33 | 0x3b | 0x13 | 0x1b | 0x63) && seeds[i] & 0x30 == 0 {
+            insns[i] = w & !(31 << 15) | rd << 15;
+        }
+        if matches!(op, 0x33 | 0x3b | 0x63 | 0x23) && seeds[i] & 0xc0 == 0 {
+            insns[i] = insns[i] & !(31 << 20) | rd << 20;
+        }
+    }
+    // A slli by 32 is followed by its shift back (when nothing else was put there).
+    for i in 1..insns.len() {
+        let prev = insns[i - 1];
+        if prev & 0xfe00_707f == i_type(0x13, 1, 0, 0, 32) {
+            let rd = (prev >> 7) & 31;
+            let arith = if seeds[i] & 2 != 0 { 0x400 } else { 0 };
+            insns[i] = i_type(0x13, 5, rd, rd, 32 | arith);
+        }
+    }
+    insns
 }
 
 /// `jal rd, off`.
