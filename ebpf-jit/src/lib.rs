@@ -944,6 +944,11 @@ impl<'a> Compiler<'a> {
             if x || i.dst != 0 || i.src != 0 || i.imm != 0 {
                 return bad("reserved field set");
             }
+            if target == pc + 1 {
+                // A jump to the next instruction: nothing (the kernel's JIT drops these
+                // too; the lowering leaves them where a jump's target came right after).
+                return Ok(());
+            }
             self.b(0xe9);
         } else {
             let cc = match op {

@@ -463,6 +463,25 @@ fn ja_and_backward_loop() {
         &[exit(), insn(JMP | JA, 0, 0, -2, 0)],
     ]);
     assert_eq!(r.run(&p), 300_000);
+    // A JA to the next instruction emits nothing, also as a loop's target.
+    let p = [
+        mov64_imm(0, 0),
+        mov64_imm(2, 5),
+        insn(JMP | JA, 0, 0, 0, 0),
+        insn(ALU64 | ADD | X, 0, 2, 0, 0),
+        insn(JMP | JA, 0, 0, 0, 0),
+        insn(ALU64 | SUB | K, 2, 0, 0, 1),
+        insn(JMP | JNE | K, 2, 0, -5, 0),
+        exit(),
+    ];
+    assert_eq!(r.run(&p), 15);
+    let used = r.arena.used();
+    r.run(&p);
+    let with_nops = r.arena.used() - used;
+    let q: Vec<u64> = p.iter().copied().filter(|&i| i != insn(JMP | JA, 0, 0, 0, 0)).collect();
+    let q: Vec<u64> = q.iter().map(|&i| if i == insn(JMP | JNE | K, 2, 0, -5, 0) { insn(JMP | JNE | K, 2, 0, -3, 0) } else { i }).collect();
+    assert_eq!(r.run(&q), 15);
+    assert_eq!(r.arena.used() - used - with_nops, with_nops, "the same code without the JA +0");
     // JA with a large forward offset (rel32 needed) over many instructions.
     let mut p = vec![mov64_imm(0, 7), insn(JMP | JA, 0, 0, 2000, 0)];
     p.extend(std::iter::repeat_n(mov64_imm(0, 1), 2000));
