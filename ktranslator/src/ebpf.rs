@@ -104,19 +104,21 @@ const _: () = {
 pub(super) const HELPER_NEXT: i32 = ExitKind::Next as i32;
 
 // Register use: r6 = hart, r9 = guest RAM base, r7 and r8 = a cache of two guest
-// registers (all callee-saved: they survive helper calls). r0-r5 are scratch. The
-// register cache is write-through: every write of a guest register also goes to the
-// hart, so exits and helpers always see the architectural state in memory, and a
-// cached value only saves the reload. That reload matters more than its one
-// instruction: it sits on the dependency chain of whatever computes with the register
-// (pi's inner loop), and a load of a value the previous turn of a loop stored waits
-// for the guest's stores before it (a store loop ran at 4.05 ns a turn with its
-// pointer reloaded, 1.65 ns with it kept in a register; docs/performance.md).
+// registers (all callee-saved: they survive helper calls). r0-r5 are scratch.
+//
+// The register cache is write-back (`Cache`): a guest register written in it reaches
+// the hart when its slot is taken for another, before any helper call (helpers, and the
+// trap a helper may raise, read the architectural state from the hart) and before the
+// program returns. A cached register saves more than its load: the load would sit on
+// the dependency chain of whatever computes with it (pi's inner loop), and a load of a
+// value the previous turn of a loop stored waits for the guest's stores before it (a
+// store loop ran at 4.05 ns a turn with its pointer reloaded, 1.65 ns with it kept in a
+// register, on this project's AMD EPYC host; docs/performance.md).
 //
 // Which registers the cache holds: each block starts with its two first-read
-// registers in it (`LowerScratch::entry`, loaded by every jump into the block, so a
-// loop's back edge usually has nothing to load), and a register read or written takes
-// the slot whose register is read latest in the rest of the block (none, or written
+// registers in it (`LowerScratch::entry`, put there by every jump into the block, so a
+// loop's back edge usually has nothing to move), and a register read or written takes
+// the slot whose register is read latest in the rest of the block (never, or written
 // first: at once), if that is later than its own next read (`Emitter::next_read`).
 const R0: u8 = 0;
 const R1: u8 = 1;
