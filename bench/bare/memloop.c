@@ -9,25 +9,7 @@
 #define REPS 4000
 #endif
 
-__asm__(
-    ".section .text.init\n"
-    ".globl _start\n"
-    "_start:\n"
-    "  la sp, stack_top\n"
-    "  call main\n"
-    "  li t0, 0x100000\n"
-    "  li t1, 0x5555\n"
-    "  slli a0, a0, 16\n"
-    "  beqz a0, 1f\n"
-    "  li t1, 0x3333\n"
-    "  or t1, t1, a0\n"
-    "1: sw t1, 0(t0)\n"
-    "2: j 2b\n"
-    ".section .bss\n"
-    ".balign 16\n"
-    ".space 16384\n"
-    "stack_top:\n"
-    ".text\n");
+#include "start.h"
 
 #define WORDS (1 << 17)
 static unsigned long words[WORDS];
