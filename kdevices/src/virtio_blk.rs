@@ -224,12 +224,11 @@ impl BlkWorker {
                 *slot = served;
                 n += 1;
             }
-            if n == BATCH && !self.complete(q, &batch[..n], mem, disk, &mut c, &mut pushed) {
-                n = 0;
-                break;
-            }
             if n == BATCH {
                 n = 0;
+                if !self.complete(q, &batch, mem, disk, &mut c, &mut pushed) {
+                    break;
+                }
             }
         }
         if n > 0 {

@@ -426,18 +426,34 @@ impl<'a> Emitter<'a> {
         if dst == R2 && r != 0 && self.r2 == r {
             return;
         }
+        if self.read_x(dst, r) {
+            if let Some(i) = self.claim(r) {
+                self.alu64_x(MOV, CACHE[i], dst);
+            }
+        }
+    }
+
+    /// `dst = x[r]` without changing the register cache (for code on one path only);
+    /// true if it came from the hart.
+    fn read_x(&mut self, dst: u8, r: u8) -> bool {
         if r == 0 {
             self.alu64_k(MOV, dst, 0);
         } else if let Some(i) = self.slot_of(r) {
             self.alu64_x(MOV, dst, CACHE[i]);
         } else {
             self.ldx(DW, dst, CTX, xoff(r));
-            if let Some(i) = self.slot_for(r) {
-                self.evict(i);
-                self.c.reg[i] = r;
-                self.alu64_x(MOV, CACHE[i], dst);
-            }
+            return true;
         }
+        false
+    }
+
+    /// Gives guest register `r` (not cached) the slot [`Emitter::slot_for`] picks, if
+    /// any, after storing what that slot held if it was dirty; the caller fills it.
+    fn claim(&mut self, r: u8) -> Option<usize> {
+        let i = self.slot_for(r)?;
+        self.evict(i);
+        self.c.reg[i] = r;
+        Some(i)
     }
 
     /// The cache slot holding guest register `r`, if any.
@@ -551,10 +567,7 @@ impl<'a> Emitter<'a> {
         }
         let slot = match self.slot_of(r) {
             Some(i) => Some(i),
-            None => self.slot_for(r).inspect(|&i| {
-                self.evict(i);
-                self.c.reg[i] = r;
-            }),
+            None => self.claim(r),
         };
         match slot {
             Some(i) => {
@@ -1000,11 +1013,7 @@ impl<'a> Emitter<'a> {
         } else if signed {
             // x % 0 = x: the dividend again (r2 holds its magnitude), from where the
             // first read left it (this path must not change the register cache).
-            match self.slot_of(u.rs1) {
-                _ if u.rs1 == 0 => self.alu64_k(MOV, R2, 0),
-                Some(i) => self.alu64_x(MOV, R2, CACHE[i]),
-                None => self.ldx(DW, R2, CTX, xoff(u.rs1)),
-            }
+            self.read_x(R2, u.rs1);
             self.extend_operand(R2, w32, signed);
         }
         self.emit(insn(JMP | JA, 0, 0, 0, 0));
