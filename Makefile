@@ -51,6 +51,9 @@ setup:
 
 kernel:
 ifdef KDIR_FROM_CACHE
+	@echo "make module: the running kernel ($(shell uname -r)) is not one of Debian's 7.3.4+deb13 kernels," \
+		"so kemu.ko is built for kemu's own test kernel (VARIANT=$(VARIANT));" \
+		"DEBIAN_KERNEL=RELEASE or KDIR=DIR builds it for another (docs/install.md)"
 	tests/vm/setup-host.sh
 	tests/vm/build-kernel.sh --variant $(VARIANT)
 endif

@@ -5,6 +5,7 @@
 
 use kernel::{bindings, prelude::*, sync::Arc, ModuleMetadata};
 
+use crate::kvmm::ids::free_id;
 use crate::uapi::KemuStatus;
 use crate::vm::Vm;
 
@@ -37,25 +38,17 @@ pub(crate) fn exit() {
 /// Adds a new VM (not yet listed, with no id yet) and gives it its id, which it returns.
 ///
 /// Ids count up from 1 and wrap, but 0 is never handed out and neither is the id of a VM
-/// still listed: those are skipped. Among any `len + 2` consecutive candidates at most
-/// `len` are live and one is 0, so the loop finds a free id within `len + 2` tries
-/// (`len` is far below 2^32 - 2: each VM holds megabytes of RAM); `ENOSPC` only if that
-/// were ever false.
+/// still listed: those are skipped ([`free_id`]; the list is far shorter than 2^32 - 2,
+/// each VM holding megabytes of RAM, so `ENOSPC` only if that were ever false).
 pub(crate) fn add(vm: Arc<Vm>) -> Result<u32> {
     let mut vms = VMS.lock();
     vms.list.reserve(1, GFP_KERNEL)?;
-    let tries = u32::try_from(vms.list.len()).map_err(|_| ENOSPC)?.checked_add(2).ok_or(ENOSPC)?;
-    let mut id = vms.next;
-    for _ in 0..tries {
-        if id != 0 && !vms.list.iter().any(|v| v.id() == id) {
-            vms.next = id.wrapping_add(1);
-            vm.set_id(id);
-            vms.list.push(vm, GFP_KERNEL)?;
-            return Ok(id);
-        }
-        id = id.wrapping_add(1);
-    }
-    Err(ENOSPC)
+    let list = &vms.list;
+    let id = free_id(vms.next, list.len(), |id| list.iter().any(|v| v.id() == id)).ok_or(ENOSPC)?;
+    vms.next = id.wrapping_add(1);
+    vm.set_id(id);
+    vms.list.push(vm, GFP_KERNEL)?;
+    Ok(id)
 }
 
 /// Removes the VM with this id, returning it so that the caller drops it unlocked.

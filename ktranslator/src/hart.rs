@@ -86,6 +86,10 @@ stats! {
     /// Pages whose translated blocks were dropped because they were written (by the
     /// hart or, through [`Hart::invalidate_code_range`], by a device).
     code_page_flushes,
+    /// Translated blocks an invalidation of a code page looked at: that page's own,
+    /// plus at most 64 of other pages before it flushes everything instead (the cost of
+    /// a store into code is bounded whatever else is cached).
+    code_walk,
     /// The part of `code_page_flushes` caused by the hart's own writes (stores, AMOs,
     /// page-table A/D updates): self-modifying code.
     smc_flushes,

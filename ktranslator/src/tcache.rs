@@ -629,6 +629,7 @@ impl Hart {
         let mut skipped = 0;
         while t != 0 && left > 0 {
             left -= 1;
+            self.stats.code_walk = self.stats.code_walk.wrapping_add(1);
             let next = self.tc.rd(t + H_BUCKET_NEXT) as usize;
             let ppc = self.tc.ppc_of(t as u32);
             if (ppc.wrapping_sub(base) >> 12) as usize == page {

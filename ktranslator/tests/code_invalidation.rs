@@ -171,3 +171,67 @@ fn store_into_the_running_block_sees_the_new_instruction() {
     assert_eq!(h.stats.smc_flushes, 1);
     assert_eq!(h.stats.tc_flushes, 1, "only the reset flush");
 }
+
+/// Calls `n` functions (`addi a0, a0, 1; ret`), the first at `first`, one every
+/// `stride` bytes, then `k` times stores into the one at `target` (the same word again)
+/// and calls it. Returns the machine at the final `j .`.
+fn call_then_store_loop(ram: usize, arena: usize, first: u64, stride: u64, n: i32, target: u64, k: i32) -> Machine {
+    let mut m = Machine::new(ram, arena);
+    let prog = [
+        jalr(RA, T1, 0),
+        add(T1, T1, T2),
+        addi(S0, S0, -1),
+        bne(S0, 0, -12),
+        sw(T0, A2, 0),
+        jalr(RA, A2, 0),
+        addi(S1, S1, -1),
+        bne(S1, 0, -12),
+        J_SELF,
+    ];
+    m.write_words(PAGE_A, &prog);
+    let f = [addi(A0, A0, 1), RET];
+    for i in 0..n as u64 {
+        m.write_words(first + i * stride, &f);
+    }
+    let h = m.hart();
+    h.set_xreg(T0 as usize, u64::from(f[0]));
+    h.set_xreg(T1 as usize, first);
+    h.set_xreg(T2 as usize, stride);
+    h.set_xreg(A2 as usize, target);
+    h.set_xreg(S0 as usize, n as u64);
+    h.set_xreg(S1 as usize, k as u64);
+    h.set_pc(PAGE_A);
+    assert_eq!(m.run(20 * (n + k) as u64 + 100), Exit::Budget);
+    let h = m.hart();
+    assert_eq!(h.pc(), PAGE_A + 4 * (prog.len() as u64 - 1), "the program did not finish");
+    assert_eq!(h.xreg(A0 as usize), (n + k) as u64, "a call ran stale code");
+    m
+}
+
+#[test]
+fn a_store_into_code_walks_only_the_blocks_of_its_page() {
+    // 500 pages of code cached; 50 stores into one of them. Each invalidation looks at
+    // that page's block only (a list per page), not at the 500 others.
+    let (n, k) = (500, 50);
+    let mut m = call_then_store_loop(4 << 20, 1 << 16, PAGE_B, 0x1000, n, PAGE_B + 0x1000 * 7, k);
+    let h = m.hart();
+    assert_eq!(h.stats.code_page_flushes, k as u64, "{:?}", h.stats);
+    assert_eq!(h.stats.smc_flushes, k as u64);
+    assert!(h.stats.code_walk <= 2 * k as u64, "{} blocks looked at for {k} invalidations", h.stats.code_walk);
+    assert_eq!(h.stats.tc_flushes, 1, "only the reset flush");
+}
+
+#[test]
+fn a_store_into_code_in_a_crowded_bucket_flushes_after_a_bounded_walk() {
+    // RAM beyond what the buckets cover: a small arena gets 256 page buckets for 17,000
+    // pages, and 66 code pages 256 pages apart all land in one bucket (with the main
+    // program's). An invalidation there gives up after 64 other pages' blocks and
+    // flushes the cache, which the program then refills.
+    let stride = 256 * 0x1000;
+    let (n, k) = (66, 3);
+    let mut m = call_then_store_loop(17_000 * 4096, 1 << 12, PAGE_A + stride, stride, n, PAGE_A + stride * 5, k);
+    let h = m.hart();
+    assert_eq!(h.stats.code_page_flushes, k as u64, "{:?}", h.stats);
+    assert!(h.stats.tc_flushes > 1, "no flush: {:?}", h.stats);
+    assert!(h.stats.code_walk <= k as u64 * (64 + 2), "{} blocks looked at for {k} invalidations", h.stats.code_walk);
+}

@@ -3,6 +3,7 @@
 //! | module   | what                                                                  |
 //! |----------|-----------------------------------------------------------------------|
 //! | `host`   | what a host provides: locks, wait queues, clocks ([`VmHost`])         |
+//! | `ids`    | which id a new VM gets (kemu.ko's registry)                           |
 //! | `state`  | the state under the machine lock and the worker lock, the signals     |
 //! | `ring`   | the console's byte rings over host-allocated storage                  |
 //! | `ranges` | the log of guest-RAM ranges DMA wrote                                 |
@@ -29,6 +30,7 @@
 
 pub mod bus;
 pub mod host;
+pub mod ids;
 pub mod ranges;
 pub mod ring;
 pub mod state;

@@ -289,6 +289,28 @@ blinded() { # blinded FILE: writes 1 (t2_blind) or 2 (bpf_jit_harden) to FILE
 step "tier 2 with constant blinding (t2_blind=1)" blinded /sys/module/kemu/parameters/t2_blind
 [ "$profile" = debian ] && step "tier 2 with constant blinding (net.core.bpf_jit_harden=2)" \
     blinded /proc/sys/net/core/bpf_jit_harden
+# net.core.bpf_jit_harden=1 blinds the programs of tasks without CAP_BPF: kemu.ko asks
+# as the VM's owner would be asked, not as its compiling kthread (which has every
+# capability), so the VM of an unprivileged owner (uid nobody, given the device node)
+# gets blinded programs and root's does not.
+blinded_owner() {
+    p=/sys/module/kemu/parameters h=/proc/sys/net/core/bpf_jit_harden
+    old=$(cat $h) || return 1
+    echo 1 > $h || return 1
+    guest="kemuctl start --tier 2 --tier2-threshold 1 --mem 32M --bios none --kernel /guests/t2loop.elf"
+    b0=$(cat $p/t2_blinded)
+    $guest </dev/null; rc=$?
+    b1=$(cat $p/t2_blinded)
+    chmod 666 /dev/kemu
+    su -s /bin/sh nobody -c "$guest" </dev/null; rc2=$?
+    chmod 600 /dev/kemu
+    b2=$(cat $p/t2_blinded)
+    echo "$old" > $h
+    echo "blinded programs: root $((b1 - b0)), nobody $((b2 - b1))"
+    [ $rc = 0 ] && [ $rc2 = 0 ] && [ $((b1 - b0)) = 0 ] && [ $((b2 - b1)) -gt 0 ]
+}
+[ "$profile" = debian ] && step "tier 2 blinded for an owner without CAP_BPF (net.core.bpf_jit_harden=1)" \
+    blinded_owner
 # JIT memory budget: a guest with 3000 distinct hot blocks under a 2 MiB budget per VM
 # runs to its end with the rest on tier 1, the budget holds, and afterwards the host
 # can still load a BPF program and a module (kemu.ko itself, reloaded).
