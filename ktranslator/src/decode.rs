@@ -196,6 +196,7 @@ const fn fp1f3(f7v: u32, rs2: u32, f3v: u32) -> u32 {
     fp1(f7v, rs2) | (f3v << 12)
 }
 
+use super::csr;
 use self::Fmt::*;
 use self::Op::*;
 use self::Rd::{F as RF, None as RN, X as RX};
@@ -663,12 +664,12 @@ pub fn expand_compressed(c16: u16) -> Option<u32> {
     }
 }
 
-/// True for ops that end a translated block (control flow or state changes).
-pub fn ends_block(op: Op) -> bool {
+/// True for micro-ops that end a translated block (control flow or state changes).
+pub fn ends_block(u: &Uop) -> bool {
     matches!(
-        op,
+        u.op,
         Illegal | Jal | Jalr | Beq | Bne | Blt | Bge | Bltu | Bgeu | FenceI | Ecall | Ebreak | Mret | Sret | Wfi | SfenceVma
-    ) || is_csr(op)
+    ) || own_block(u)
 }
 
 /// True for the F/D computational ops (everything but the loads and stores), the ops
@@ -677,10 +678,24 @@ pub fn is_fp_compute(op: Op) -> bool {
     op as u8 >= FmaddS as u8
 }
 
-/// True for CSR instructions, which always start a block of their own (so that the
-/// counters they read are exact without per-instruction bookkeeping).
+/// True for CSR instructions.
 pub fn is_csr(op: Op) -> bool {
     matches!(op, Csrrw | Csrrs | Csrrc | Csrrwi | Csrrsi | Csrrci)
+}
+
+/// True for the CSR instructions on `fflags`, `frm` and `fcsr` (glibc's `frflags` and
+/// `fsflags` around quiet comparisons, the rounding-mode switches of libm): they read
+/// no counter and change nothing that translation or the TLB depends on, so they run
+/// inside blocks as floating-point ops do.
+pub fn is_fp_csr(u: &Uop) -> bool {
+    is_csr(u.op) && matches!((u.aux() & 0xfff) as u16, csr::num::FFLAGS..=csr::num::FCSR)
+}
+
+/// True for micro-ops that are a block of their own: every CSR instruction but those
+/// of [`is_fp_csr`] (so that the counters they read are exact without per-instruction
+/// bookkeeping, and what their writes change holds from the next block on).
+pub fn own_block(u: &Uop) -> bool {
+    is_csr(u.op) && !is_fp_csr(u)
 }
 
 #[cfg(test)]

@@ -29,7 +29,7 @@ use super::bus::Bus;
 use super::csr::{cause, CsrOp, MSTATUS_FS, MSTATUS_TVM, MSTATUS_TW};
 #[cfg(feature = "hot-dispatch")]
 use super::decode::{is_fp_compute, HOT_LAST};
-use super::decode::{Op, Uop, X_SINK};
+use super::decode::{is_fp_csr, Op, Uop, X_SINK};
 use super::exit::ExitKind;
 use super::hart::{prv, Hart};
 use super::mmu::Stop;
@@ -445,6 +445,10 @@ impl Hart {
     fn op_csr(&mut self, bus: &mut &mut dyn Bus, u: &Uop) -> ExitKind {
         if self.csr_insn(&mut **bus, u).is_err() {
             return self.exit_illegal(u);
+        }
+        if is_fp_csr(u) {
+            // Inside a block (decode.rs): the block goes on.
+            return ExitKind::Next;
         }
         self.exit_next(u, ExitKind::Sync)
     }

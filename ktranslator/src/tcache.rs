@@ -33,7 +33,7 @@ use core::ptr;
 use core::sync::atomic::{fence, AtomicU64, Ordering};
 
 use super::bus::Bus;
-use super::decode::{decode_at, ends_block, is_csr, Op, Uop, X_SINK};
+use super::decode::{decode_at, ends_block, own_block, Op, Uop, X_SINK};
 use super::hart::{Hart, HASH_SIZE, JC_SIZE, JUMP_LOG_SIZE};
 
 /// Maximum guest instructions per TB.
@@ -958,7 +958,7 @@ impl Hart {
                 lo | ((hi as u32) << 16)
             };
             let mut u = decode_at(raw, pc.wrapping_add(pos));
-            if is_csr(u.op) && n > 0 {
+            if own_block(&u) && n > 0 {
                 break;
             }
             u.pc_off = pos as u16;
@@ -969,7 +969,7 @@ impl Hart {
             self.tc.wr(w + 1, b);
             n += 1;
             pos += u64::from(u.len);
-            if straddle.is_some() || ends_block(u.op) || n == MAX_TB_INSNS {
+            if straddle.is_some() || ends_block(&u) || n == MAX_TB_INSNS {
                 break;
             }
         }

@@ -164,7 +164,10 @@ fn real_programs_pass_and_mutations_are_refused() {
     expect(&m(&|q| q[1] = with_off(q[1], off(q[1]) + 8)), Rule::RamAccess, "RAM base from another field");
     // Guest RAM: the page offset from another word, an unaligned entry, an unmasked or
     // too wide in-page offset, an access past it.
-    let page = find(&p, |w| code(w) == 0x79 && src(w) == 3 && off(w) % 16 == 8);
+    // (The entry's tag word is read first, its page word next.)
+    let tag = find(&p, |w| code(w) == 0x79 && src(w) == 3);
+    let page = tag + 1 + find(&p[tag + 1..], |w| code(w) == 0x79 && src(w) == 3);
+    assert_eq!(off(p[page]), off(p[tag]) + 8);
     expect(&m(&|q| q[page] = with_off(q[page], off(q[page]) - 8)), Rule::RamAccess, "page offset from the tag word");
     // The index mask: 4096 entries of 32 bytes (a load and a store entry).
     let index = find(&p, |w| code(w) == 0x57 && dst(w) == 3 && (w >> 32) == 0x1_ffe0);

@@ -130,7 +130,10 @@ fn fp_insn(rng: &mut Rng, rd: u32, rs1: u32, rs2: u32) -> u32 {
     let fmt = rng.below(2) as u32; // 0: S, 1: D
     let rm = rng.below(8) as u32;
     let op = |funct5: u32, rm: u32, rs2: u32| r_type(0x53, rm, (funct5 << 2) | fmt, rd, rs1, rs2);
-    match rng.below(12) {
+    match rng.below(14) {
+        // csrrw/csrrs/csrrc (and their immediate forms) on fflags, frm or fcsr: inside
+        // blocks, like the ops they go with.
+        12..=13 => i_type(0x73, [1, 2, 3, 5, 6, 7][rng.below(6) as usize], rd, rs1, 1 + rng.below(3) as i32),
         // fadd, fsub, fmul, fdiv (mostly), fsqrt.
         0..=4 => op(rng.below(4) as u32, rm, rs2),
         5 => op(0x0b, rm, 0),
@@ -501,5 +504,49 @@ fn fault_at_every_instruction_of_a_block() {
             let want = if i < k { 0x5a5a_5a5a_5a5a_5a5a } else { 0 };
             assert_eq!(h.xreg(i + 1), want, "x{} after a fault at {k}", i + 1);
         }
+    }
+}
+
+#[test]
+fn fp_csr_instructions_stay_inside_blocks() {
+    // loop: frflags a4; flt.d a5, fa0, fa1; fsflags a4; add s1, s1, a5; addi t0, t0, -1;
+    // bne t0, zero, loop. glibc's quiet comparisons look like this; the CSR accesses
+    // must not cut the loop into blocks (every CSR instruction but these does).
+    const T0: u32 = 5;
+    const S1: u32 = 9;
+    const A4: u32 = 14;
+    const A5: u32 = 15;
+    let flt_d = r_type(0x53, 1, 0x51, A5, 10, 11);
+    let code = [
+        i_type(0x73, 2, A4, 0, 1), // frflags a4 (csrrs a4, fflags, zero)
+        flt_d,
+        i_type(0x73, 1, 0, A4, 1), // fsflags a4 (csrrw zero, fflags, a4)
+        r_type(0x33, 0, 0, S1, S1, A5),
+        i_type(0x13, 0, T0, T0, -1),
+        b_type(1, T0, 0, -20),
+        0x0000_006f, // j .
+    ];
+    for tier2 in [false, true] {
+        let mut m = Machine::new(1 << 20, 1 << 16);
+        if tier2 {
+            assert!(m.enable_tier2(1) || !cfg!(target_arch = "x86_64"));
+        }
+        m.write_words(RAM_BASE, &code);
+        let h = m.hart();
+        h.csr_write(ktranslator::csr::num::MSTATUS, 1 << 13); // FS: Initial
+        h.csr_write(ktranslator::csr::num::FFLAGS, 0b00100);
+        h.set_freg(10, 1.0f64.to_bits());
+        h.set_freg(11, 2.0f64.to_bits());
+        h.set_xreg(T0 as usize, 50);
+        h.set_pc(RAM_BASE);
+        assert_eq!(m.run(2000), Exit::Budget);
+        let mut bus = common::TestBus::default();
+        let h = m.hart();
+        assert_eq!(h.pc(), RAM_BASE + 24, "tier2 {tier2}");
+        assert_eq!(h.xreg(S1 as usize), 50, "1.0 < 2.0 fifty times");
+        assert_eq!(h.xreg(A4 as usize), 0b00100);
+        assert_eq!(h.csr_read(&mut bus, ktranslator::csr::num::FFLAGS), Some(0b00100), "fsflags restored the flags");
+        // The loop is one block (and `j .` another).
+        assert_eq!(h.stats.tbs_translated, 2, "tier2 {tier2}: {:?}", h.stats);
     }
 }
