@@ -51,7 +51,7 @@
 
 use core::mem::offset_of;
 
-use super::csr::MSTATUS_FS;
+use super::csr::{num as csr_num, MSTATUS_FS};
 use super::decode::{is_fp_compute, Op, Uop, X_SINK};
 use super::fpu::fp_helper;
 use super::tier2::call_imm;
@@ -68,6 +68,7 @@ pub use super::bpf::insn;
 const OFF_X: usize = offset_of!(Hart, x);
 const OFF_F: usize = offset_of!(Hart, f);
 const OFF_MSTATUS: usize = offset_of!(Hart, csr) + offset_of!(super::csr::Csrs, mstatus);
+const OFF_FFLAGS: usize = offset_of!(Hart, csr) + offset_of!(super::csr::Csrs, fflags);
 const OFF_PC: usize = offset_of!(Hart, pc);
 const OFF_INSNS: usize = offset_of!(Hart, stats) + offset_of!(Stats, insns);
 const OFF_TLB: usize = offset_of!(Hart, tlb);
@@ -82,6 +83,7 @@ const _: () = {
         OFF_X + 8 * 33,
         OFF_F + 8 * 32,
         OFF_MSTATUS,
+        OFF_FFLAGS,
         OFF_PC,
         OFF_INSNS,
         // Entries are reached at the hart plus index * TLB_STRIDE plus this offset.
@@ -859,6 +861,56 @@ impl<'a> Emitter<'a> {
         self.patch(done);
     }
 
+    /// `frflags rd` (`csrrs rd, fflags, zero`) and `fsflags rd, rs1` (`csrrw rd,
+    /// fflags, rs1`), which glibc puts around every quiet comparison: native with
+    /// mstatus.FS on (a write masks the flags to 5 bits and marks FS dirty, as tier 1's
+    /// `w_fflags`), the generic helper with FS off (it raises illegal instruction).
+    /// False for every other CSR access (the caller calls the helper).
+    fn fflags(&mut self, u: &Uop, uop_addr: u64) -> bool {
+        let write = match u.op {
+            Op::Csrrs | Op::Csrrc if u.rs1 == 0 => false,
+            Op::Csrrw => true,
+            _ => return false,
+        };
+        if u.aux() & 0xfff != u32::from(csr_num::FFLAGS) {
+            return false;
+        }
+        // The register cache where the slow path starts (as in `mem_access`).
+        let before = self.c;
+        // r1 = mstatus (kept for the dirty update); FS off: the helper traps.
+        self.ldx(DW, R1, CTX, OFF_MSTATUS as i16);
+        self.alu64_x(MOV, R0, R1);
+        self.alu64_k(AND, R0, MSTATUS_FS as i32);
+        let fs_off = self.jmp_k(JEQ, R0, 0);
+        if write {
+            self.get_x(R3, u.rs1);
+            self.alu64_k(AND, R3, 0x1f);
+            self.alu64_k(OR, R1, MSTATUS_FS as i32);
+            self.stx(DW, CTX, OFF_MSTATUS as i16, R1);
+        }
+        if u.rd != X_SINK {
+            self.ldx(DW, R2, CTX, OFF_FFLAGS as i16);
+        }
+        if write {
+            self.stx(DW, CTX, OFF_FFLAGS as i16, R3);
+        }
+        self.set_x(u.rd, R2);
+        self.emit(insn(JMP | JA, 0, 0, 0, 0));
+        let done = self.n - 1;
+        self.patch(fs_off);
+        let after = self.c;
+        self.c = before;
+        self.helper(uop_addr);
+        for (&host, (&r, &was)) in CACHE.iter().zip(after.reg.iter().zip(&before.reg)) {
+            if r != 0 && (r != was || r == u.rd) {
+                self.ldx(DW, host, CTX, xoff(r));
+            }
+        }
+        self.c = after;
+        self.patch(done);
+        true
+    }
+
     /// Integer ALU op `u`; false if it has no native lowering (exactly the ops
     /// [`native`] says no to, among those [`Emitter::block`] passes here).
     fn alu(&mut self, u: &Uop) -> bool {
@@ -1175,6 +1227,7 @@ impl<'a> Emitter<'a> {
                     }
                     self.uncache(u.rd);
                 }
+                Csrrw | Csrrs | Csrrc if self.fflags(u, uop_addr) => {}
                 _ => {
                     if !self.alu(u) {
                         self.fallbacks += 1;

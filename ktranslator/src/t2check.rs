@@ -310,12 +310,13 @@ const OFF_TLB: usize = offset_of!(Hart, tlb);
 const OFF_CUR_TB: usize = offset_of!(Hart, cur_tb);
 /// The load and store TLBs (interleaved; the fetch TLB is not for programs).
 const TLB_BYTES: usize = 2 * TLB_SIZE * size_of::<TlbEntry>();
-const FIELDS: [(usize, usize, bool); 11] = [
+const FIELDS: [(usize, usize, bool); 12] = [
     // x1..x31 and the x0 sink (x0 itself reads as 0 and is never written).
     (OFF_X + 8, 8 * 32, true),
     (OFF_X, 8, false),
     (OFF_F, 8 * 32, true),
     (offset_of!(Hart, csr) + offset_of!(Csrs, mstatus), 8, true),
+    (offset_of!(Hart, csr) + offset_of!(Csrs, fflags), 8, true),
     (offset_of!(Hart, pc), 8, true),
     (OFF_INSNS, 8, true),
     (OFF_CUR_TB, 4, true),

@@ -130,10 +130,13 @@ fn fp_insn(rng: &mut Rng, rd: u32, rs1: u32, rs2: u32) -> u32 {
     let fmt = rng.below(2) as u32; // 0: S, 1: D
     let rm = rng.below(8) as u32;
     let op = |funct5: u32, rm: u32, rs2: u32| r_type(0x53, rm, (funct5 << 2) | fmt, rd, rs1, rs2);
-    match rng.below(14) {
+    match rng.below(15) {
         // csrrw/csrrs/csrrc (and their immediate forms) on fflags, frm or fcsr: inside
-        // blocks, like the ops they go with.
-        12..=13 => i_type(0x73, [1, 2, 3, 5, 6, 7][rng.below(6) as usize], rd, rs1, 1 + rng.below(3) as i32),
+        // blocks, like the ops they go with; frflags and fsflags (tier 2 lowers them)
+        // half of the time.
+        12 => i_type(0x73, [1, 2, 3, 5, 6, 7][rng.below(6) as usize], rd, rs1, 1 + rng.below(3) as i32),
+        13 => i_type(0x73, 2, rd, 0, 1),
+        14 => i_type(0x73, 1, rd, rs1, 1),
         // fadd, fsub, fmul, fdiv (mostly), fsqrt.
         0..=4 => op(rng.below(4) as u32, rm, rs2),
         5 => op(0x0b, rm, 0),
@@ -548,5 +551,56 @@ fn fp_csr_instructions_stay_inside_blocks() {
         assert_eq!(h.csr_read(&mut bus, ktranslator::csr::num::FFLAGS), Some(0b00100), "fsflags restored the flags");
         // The loop is one block (and `j .` another).
         assert_eq!(h.stats.tbs_translated, 2, "tier2 {tier2}: {:?}", h.stats);
+    }
+}
+
+#[test]
+fn fflags_accesses_follow_mstatus_fs_in_both_tiers() {
+    const A4: u32 = 14;
+    const A5: u32 = 15;
+    const HANDLER: u64 = RAM_BASE + 0x800;
+    for tier2 in [false, true] {
+        if tier2 && !cfg!(target_arch = "x86_64") {
+            continue;
+        }
+        // FS Initial: `fsflags a5, a4` returns the old flags, keeps 5 bits of the new
+        // ones and marks FS dirty; then `frflags a4` reads them back.
+        let mut m = Machine::new(1 << 20, 1 << 16);
+        if tier2 {
+            assert!(m.enable_tier2(1));
+        }
+        m.write_words(RAM_BASE, &[i_type(0x73, 1, A5, A4, 1), i_type(0x73, 2, A4, 0, 1), 0x0000_006f]);
+        let h = m.hart();
+        h.csr_write(ktranslator::csr::num::FFLAGS, 0b00101);
+        h.csr_write(ktranslator::csr::num::MSTATUS, 1 << 13); // after fflags, which dirties FS
+        h.set_xreg(A4 as usize, 0xff);
+        h.set_pc(RAM_BASE);
+        assert_eq!(m.run(100), Exit::Budget);
+        let mut bus = common::TestBus::default();
+        let h = m.hart();
+        assert_eq!(h.xreg(A5 as usize), 0b00101, "tier2 {tier2}");
+        assert_eq!(h.xreg(A4 as usize), 0x1f, "tier2 {tier2}");
+        assert_eq!(h.csr_read(&mut bus, ktranslator::csr::num::FFLAGS), Some(0x1f));
+        assert_eq!(h.csr_read(&mut bus, ktranslator::csr::num::MSTATUS).unwrap() >> 13 & 3, 3, "FS dirty");
+        assert_eq!(h.stats.t2_executed > 0, tier2, "{:?}", h.stats);
+
+        // FS off: the same accesses raise illegal instruction and change nothing.
+        let mut m = Machine::new(1 << 20, 1 << 16);
+        if tier2 {
+            assert!(m.enable_tier2(1));
+        }
+        m.write_words(RAM_BASE, &[i_type(0x73, 1, A5, A4, 1), 0x0000_006f]);
+        m.write_words(HANDLER, &[0x0000_006f]);
+        let h = m.hart();
+        h.csr_write(ktranslator::csr::num::MTVEC, HANDLER);
+        h.set_xreg(A4 as usize, 3);
+        h.set_xreg(A5 as usize, 7);
+        h.set_pc(RAM_BASE);
+        assert_eq!(m.run(100), Exit::Budget);
+        let mut bus = common::TestBus::default();
+        let h = m.hart();
+        assert_eq!(h.pc(), HANDLER, "tier2 {tier2}");
+        assert_eq!(h.csr_read(&mut bus, ktranslator::csr::num::MCAUSE), Some(2), "illegal instruction");
+        assert_eq!(h.xreg(A5 as usize), 7);
     }
 }
