@@ -333,8 +333,9 @@ fn r_instret(h: &mut Hart, _: &mut dyn Bus, _: u16) -> u64 {
 fn r_time(_: &mut Hart, bus: &mut dyn Bus, _: u16) -> u64 {
     bus.time()
 }
-// CSR instructions are alone in their block and retire after the write: the next
-// instruction reads the written value.
+// CSR instructions on counters are alone in their block (all but those on fflags, frm
+// and fcsr, decode.rs's `own_block`) and retire after the write: the next instruction
+// reads the written value.
 fn w_mcycle(h: &mut Hart, _: u16, v: u64) {
     h.csr.cycle_off = v.wrapping_sub(h.retired().wrapping_add(1));
 }

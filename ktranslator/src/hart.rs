@@ -470,8 +470,9 @@ impl Hart {
     /// back in the inner loop, which only checks the budget and a stop request: nothing
     /// else can change there (interrupt lines only change between runs; `mip`, `mie`,
     /// `mstatus` and the privilege only through CSR instructions, traps and xRET, which
-    /// end their block with a non-chain exit), so pending interrupts are only looked at
-    /// after those exits.
+    /// end their block with a non-chain exit; those on `fflags`, `frm` and `fcsr`, which
+    /// stay inside blocks, change only FS in `mstatus`), so pending interrupts are only
+    /// looked at after those exits.
     pub fn run(&mut self, bus: &mut dyn Bus, budget: u64) -> Exit {
         use super::exit::ExitKind;
         let start_insns = self.stats.insns;
