@@ -194,9 +194,9 @@ isa_tier() { # isa_tier start|run 1|2
 }
 isa_tier2() { isa_tier "$1" 2; }
 # A program that reports only through HTIF (tohost): start and run agree.
-htif_test() {
-    out=$(kemuctl start --mem 16M --bios none --kernel /guests/htif.elf </dev/null 2>/dev/null); rc=$?
-    out2=$(kemuctl run --mem 16M --bios none --kernel /guests/htif.elf </dev/null 2>/dev/null); rc2=$?
+htif_test() { # (bounded: a kemuctl that ignores tohost would spin forever)
+    out=$(timeout 120 kemuctl start --mem 16M --bios none --kernel /guests/htif.elf </dev/null 2>/dev/null); rc=$?
+    out2=$(timeout 120 kemuctl run --mem 16M --bios none --kernel /guests/htif.elf </dev/null 2>/dev/null); rc2=$?
     echo "start: exit $rc, '$out'; run: exit $rc2, '$out2'"
     [ $rc = 7 ] && [ "$out" = "htif ok" ] && [ $rc2 = 7 ] && [ "$out2" = "htif ok" ]
 }
@@ -325,6 +325,14 @@ jit_budget() {
     echo "t2many: exit $rc, $over programs over budget, peak $peak bytes, $now bytes left," \
         "$(tr -d '{}"' </tmp/t2many.json | tr ',' '\n' | grep '^t2_compiled\|^t2_rejected' | tr '\n' ' ')"
     [ $rc = 0 ] && [ $over -gt 1000 ] && [ $peak -le $((2 << 20)) ] && [ $now = 0 ] || return 1
+    # The module-wide budget binds as well, with the VM's own left at its default.
+    total=$(cat $p/t2_total_budget_mb); over=$(cat $p/t2_over_budget)
+    echo 1 > $p/t2_total_budget_mb; echo 0 > $p/t2_jit_peak
+    kemuctl start --tier 2 --tier2-threshold 1 --mem 32M --bios none --kernel /guests/t2many.elf </dev/null; rc=$?
+    echo "$total" > $p/t2_total_budget_mb
+    over=$(( $(cat $p/t2_over_budget) - over )); peak=$(cat $p/t2_jit_peak); now=$(cat $p/t2_jit_bytes)
+    echo "t2many, all VMs within 1 MiB: exit $rc, $over programs over budget, peak $peak bytes, $now bytes left"
+    [ $rc = 0 ] && [ $over -gt 1000 ] && [ $peak -le $((1 << 20)) ] && [ $now = 0 ] || return 1
     kemu-vmtest bpf-load || return 1
     rmmod kemu && insmod /kemu.ko
 }
