@@ -762,14 +762,7 @@ impl<'a> Emitter<'a> {
         let acc = if store { ACC_STORE } else { ACC_LOAD };
         // The registers first: whatever the register cache does happens on every path.
         self.get_x(R2, u.rs1);
-        let mut fs_off = None;
-        if fp {
-            // r1 = mstatus (kept for the dirty update); FS off: the helper traps.
-            self.ldx(DW, R1, CTX, OFF_MSTATUS as i16);
-            self.alu64_x(MOV, R0, R1);
-            self.alu64_k(AND, R0, MSTATUS_FS as i32);
-            fs_off = Some(self.jmp_k(JEQ, R0, 0));
-        }
+        let fs_off = fp.then(|| self.fs_off());
         // The value to store: its cache register, else r1.
         let value = if store && !fp {
             self.get_x(R1, u.rs2);
@@ -831,8 +824,7 @@ impl<'a> Emitter<'a> {
                     self.alu64_x(OR, R2, R3);
                 }
                 self.stx(DW, CTX, foff(u.rd), R2);
-                self.alu64_k(OR, R1, MSTATUS_FS as i32);
-                self.stx(DW, CTX, OFF_MSTATUS as i16, R1);
+                self.fs_dirty();
             } else if u.rd != X_SINK {
                 self.set_x(u.rd, R2);
             }
@@ -843,22 +835,42 @@ impl<'a> Emitter<'a> {
         if let Some(j) = fs_off {
             self.patch(j);
         }
-        // The slow path: the helper (after a flush of the cache as it was before the
-        // fast path), then the cache registers as the fast path left them, from the
-        // hart, which now holds everything: a register the fast path brought in (an
-        // eviction's store happened on that path only, but this one flushed it), and
-        // x[rd], which the helper loaded.
+        self.slow_path(before, uop_addr, if store || fp { 0 } else { u.rd });
+        self.patch(done);
+    }
+
+    /// Loads mstatus into r1 (kept for [`Emitter::fs_dirty`]) and jumps if its FS field
+    /// is off (where the helper raises illegal instruction); returns the jump to patch.
+    fn fs_off(&mut self) -> usize {
+        self.ldx(DW, R1, CTX, OFF_MSTATUS as i16);
+        self.alu64_x(MOV, R0, R1);
+        self.alu64_k(AND, R0, MSTATUS_FS as i32);
+        self.jmp_k(JEQ, R0, 0)
+    }
+
+    /// Marks FS dirty in mstatus, which r1 holds ([`Emitter::fs_off`]).
+    fn fs_dirty(&mut self) {
+        self.alu64_k(OR, R1, MSTATUS_FS as i32);
+        self.stx(DW, CTX, OFF_MSTATUS as i16, R1);
+    }
+
+    /// The slow path of an op whose fast path may have changed the register cache from
+    /// `before`: the helper on micro-op `uop_addr` (after a flush of the cache as it was
+    /// before the fast path), then the cache registers as the fast path left them, from
+    /// the hart, which now holds everything: a register the fast path brought in (an
+    /// eviction's store happened on that path only, but this one flushed it), and
+    /// `written` (0 for none), the guest register the helper wrote.
+    fn slow_path(&mut self, before: Cache, uop_addr: u64, written: u8) {
         let after = self.c;
         self.c = before;
         self.helper(uop_addr);
         for (&host, (&r, &was)) in CACHE.iter().zip(after.reg.iter().zip(&before.reg)) {
-            if r != 0 && (r != was || (!store && !fp && r == u.rd)) {
+            if r != 0 && (r != was || r == written) {
                 self.ldx(DW, host, CTX, xoff(r));
             }
         }
         // (Dirty as on the fast path: on this one the stores are merely redundant.)
         self.c = after;
-        self.patch(done);
     }
 
     /// `frflags rd` (`csrrs rd, fflags, zero`) and `fsflags rd, rs1` (`csrrw rd,
@@ -875,18 +887,13 @@ impl<'a> Emitter<'a> {
         if u.aux() & 0xfff != u32::from(csr_num::FFLAGS) {
             return false;
         }
-        // The register cache where the slow path starts (as in `mem_access`).
+        // The register cache where the slow path starts.
         let before = self.c;
-        // r1 = mstatus (kept for the dirty update); FS off: the helper traps.
-        self.ldx(DW, R1, CTX, OFF_MSTATUS as i16);
-        self.alu64_x(MOV, R0, R1);
-        self.alu64_k(AND, R0, MSTATUS_FS as i32);
-        let fs_off = self.jmp_k(JEQ, R0, 0);
+        let fs_off = self.fs_off();
         if write {
             self.get_x(R3, u.rs1);
             self.alu64_k(AND, R3, 0x1f);
-            self.alu64_k(OR, R1, MSTATUS_FS as i32);
-            self.stx(DW, CTX, OFF_MSTATUS as i16, R1);
+            self.fs_dirty();
         }
         if u.rd != X_SINK {
             self.ldx(DW, R2, CTX, OFF_FFLAGS as i16);
@@ -898,15 +905,7 @@ impl<'a> Emitter<'a> {
         self.emit(insn(JMP | JA, 0, 0, 0, 0));
         let done = self.n - 1;
         self.patch(fs_off);
-        let after = self.c;
-        self.c = before;
-        self.helper(uop_addr);
-        for (&host, (&r, &was)) in CACHE.iter().zip(after.reg.iter().zip(&before.reg)) {
-            if r != 0 && (r != was || r == u.rd) {
-                self.ldx(DW, host, CTX, xoff(r));
-            }
-        }
-        self.c = after;
+        self.slow_path(before, uop_addr, u.rd);
         self.patch(done);
         true
     }
