@@ -4,7 +4,11 @@
 //!
 //! The C side (`bpf_jit.c`: allocate, copy, `bpf_prog_select_runtime`, run, free) is
 //! the only code that sees `struct bpf_prog`; this file gives ktranslator its
-//! [`Tier2Host`] hooks on top of it. At module load a small looping program is compiled
+//! [`Tier2Host`] hooks on top of it. The JIT takes milliseconds per program (more while
+//! the kernel frees a flushed cache's programs: their images are released from a
+//! workqueue under the same locks), so a VM's programs are compiled on a thread of its
+//! own, `kemu-jit/<id>` ([`Compiler`]): the vCPU queues a hot block's program and runs
+//! the block on tier 1 until the program comes back, between two slices. At module load a small looping program is compiled
 //! and run to find out whether the JIT is on and keeps the calling convention; if not
 //! (`net.core.bpf_jit_enable` is 0, no JIT for this architecture, a wrong result), the
 //! module logs it once and every VM runs on tier 1.
@@ -14,10 +18,16 @@ use core::{
     sync::atomic::{AtomicBool, Ordering},
 };
 
-use kernel::prelude::*;
+use kernel::{
+    new_condvar, new_mutex,
+    prelude::*,
+    sync::{CondVar, Mutex},
+    time::msecs_to_jiffies,
+};
 
 use crate::ktranslator::{
     ebpf,
+    hart::Hart,
     tier2::{tier2_helper, Tier2Host},
 };
 
@@ -35,6 +45,10 @@ extern "C" {
 /// Most compiled blocks per VM (each holds a `bpf_prog` of at least one page plus its
 /// image): about 100 MiB at most.
 const MAX_BLOCKS: u32 = 16384;
+
+/// Most programs waiting for a VM's JIT thread (beyond it the hart tries again later):
+/// at most this many copies of at most `T2_BUF_INSNS` instructions, 48 KiB each.
+const MAX_QUEUED: usize = 32;
 
 /// Whether the probe at module load got a JIT-compiled program that ran correctly.
 static AVAILABLE: AtomicBool = AtomicBool::new(false);
@@ -144,15 +158,14 @@ impl Drop for VmJit {
     }
 }
 
-/// The `compile` hook (`opaque`: the VM's [`VmJit`] object): the entry ktranslator
-/// stores is the `struct bpf_prog` itself, which it runs with `kemu_bpf_run` (feature
-/// `bpf-prog-run`).
-unsafe extern "C" fn compile(opaque: *mut c_void, insns: *const u64, n: usize, entry: *mut u64) -> u64 {
-    let Ok(n) = u32::try_from(n) else { return 0 };
+/// Compiles `insns` for `vm` with the kernel's JIT: the `struct bpf_prog`, or null if
+/// the budget is spent or the JIT refused it (the first refusal is logged).
+fn compile(vm: &VmJit, insns: &[u64]) -> *mut c_void {
+    let Ok(n) = u32::try_from(insns.len()) else { return core::ptr::null_mut() };
     let mut over_budget = false;
-    // SAFETY: `opaque` is the VM's live `kemu_jit_vm` (`host`); ktranslator passes `n`
-    // instructions at `insns` (`Tier2Host` contract).
-    let prog = unsafe { kemu_bpf_compile(opaque, insns, n, &mut over_budget) };
+    // SAFETY: `vm.ptr` is live (type invariant); `insns` holds `n` instructions, which
+    // the C side copies.
+    let prog = unsafe { kemu_bpf_compile(vm.ptr, insns.as_ptr(), n, &mut over_budget) };
     // A spent budget is expected (t2_over_budget counts it); a refusal by the JIT is not.
     if prog.is_null() && !over_budget && !REFUSAL_LOGGED.swap(true, Ordering::Relaxed) {
         pr_warn!(
@@ -160,32 +173,252 @@ unsafe extern "C" fn compile(opaque: *mut c_void, insns: *const u64, n: usize, e
             n
         );
     }
-    // SAFETY: `entry` is ktranslator's valid out-pointer.
-    unsafe { *entry = prog as u64 };
-    prog as u64
+    prog
+}
+
+/// A program waiting for the JIT thread.
+struct Job {
+    ticket: u64,
+    insns: KVVec<u64>,
+}
+
+/// What a VM's JIT thread and its vCPU pass each other.
+struct Work {
+    /// Programs to compile, oldest first.
+    jobs: KVec<Job>,
+    /// Compiled programs for the vCPU: `(ticket, struct bpf_prog *)`, null if refused.
+    done: KVec<(u64, usize)>,
+    /// Programs the hart released, for the thread to free: the kernel finishes a free
+    /// from a workqueue of the freeing CPU, and a cache flush releases thousands at
+    /// once, work better kept off the vCPU's CPU.
+    released: KVVec<usize>,
+    /// The vCPU is done with tier 2: nothing more is compiled or handed over.
+    closed: bool,
+}
+
+/// A VM's tier-2 compiler: its JIT state and the queues of its `kemu-jit/<id>` thread.
+///
+/// # Invariants
+/// Every program in `work.done` and `work.released` came from `compile` for `jit` and
+/// is owned by the queue: until the vCPU takes it ([`Compiler::deliver`]), the thread
+/// frees it, or [`Compiler::close`] does.
+#[pin_data(PinnedDrop)]
+pub(crate) struct Compiler {
+    jit: VmJit,
+    #[pin]
+    work: Mutex<Work>,
+    /// Wakes the JIT thread (a job, or the end); waited on with `work`.
+    #[pin]
+    wake: CondVar,
+    /// Set when `work.done` has something (read by the vCPU after every slice without
+    /// taking the lock).
+    ready: AtomicBool,
+}
+
+impl Compiler {
+    /// A compiler for a new VM; call it in the VM owner's context (see [`VmJit::new`]).
+    #[inline(never)]
+    pub(crate) fn new() -> Result<Pin<KBox<Self>>> {
+        let jit = VmJit::new()?;
+        let jobs = KVec::with_capacity(MAX_QUEUED, GFP_KERNEL)?;
+        // Room for every job's result and for those of jobs the hart forgot (a
+        // flush), so the thread's push never allocates.
+        let done = KVec::with_capacity(2 * MAX_QUEUED, GFP_KERNEL)?;
+        let released = KVVec::with_capacity(MAX_BLOCKS as usize, GFP_KERNEL)?;
+        KBox::try_pin_init(
+            try_pin_init!(Compiler {
+                jit,
+                work <- new_mutex!(Work { jobs, done, released, closed: false }),
+                wake <- new_condvar!(),
+                ready: AtomicBool::new(false),
+            }? Error),
+            GFP_KERNEL,
+        )
+    }
+
+    /// Bytes of tier-2 programs this VM holds.
+    pub(crate) fn bytes(&self) -> u64 {
+        self.jit.bytes()
+    }
+
+    /// Queues a program (vCPU thread); false if the queue is full or closed.
+    fn submit(&self, ticket: u64, prog: &[u64]) -> bool {
+        let mut insns = KVVec::new();
+        if insns.extend_from_slice(prog, GFP_KERNEL).is_err() {
+            return false;
+        }
+        let mut w = self.work.lock();
+        if w.closed || w.jobs.len() >= MAX_QUEUED || w.jobs.push(Job { ticket, insns }, GFP_KERNEL).is_err() {
+            return false;
+        }
+        drop(w);
+        self.wake.notify_one();
+        true
+    }
+
+    /// Takes a program the hart released (vCPU thread): the JIT thread frees it, or this
+    /// call if the compiler is closed.
+    fn release(&self, prog: *mut c_void) {
+        let mut w = self.work.lock();
+        // INVARIANT: the hart gave up `prog`, a program of `self.jit`.
+        if !w.closed && w.released.push(prog as usize, GFP_KERNEL).is_ok() {
+            drop(w);
+            self.wake.notify_one();
+            return;
+        }
+        drop(w);
+        // SAFETY: a program of `self.jit` that nothing else holds.
+        unsafe { kemu_bpf_free(self.jit.ptr, prog) };
+    }
+
+    /// Body of the `kemu-jit/<id>` thread: frees released programs, then compiles
+    /// queued ones, oldest first, until [`Compiler::close`].
+    pub(crate) fn run(&self) {
+        const BATCH: usize = 64;
+        loop {
+            let mut batch = [0usize; BATCH];
+            let mut freed = 0;
+            let job = {
+                let mut w = self.work.lock();
+                loop {
+                    if w.closed {
+                        return;
+                    }
+                    while freed < BATCH {
+                        let Some(p) = w.released.pop() else { break };
+                        batch[freed] = p;
+                        freed += 1;
+                    }
+                    if freed > 0 {
+                        break None;
+                    }
+                    if !w.jobs.is_empty() {
+                        break w.jobs.remove(0).ok();
+                    }
+                    let _ = self.wake.wait_interruptible_timeout(&mut w, msecs_to_jiffies(1000));
+                }
+            };
+            for &p in &batch[..freed] {
+                // SAFETY: taken out of `released`, so owned here (the `Work` invariant).
+                unsafe { kemu_bpf_free(self.jit.ptr, p as *mut c_void) };
+            }
+            let Some(job) = job else { continue };
+            let prog = compile(&self.jit, &job.insns);
+            drop(job.insns);
+            let mut w = self.work.lock();
+            // INVARIANT: `prog` came from `compile` for `self.jit`.
+            if !w.closed && w.done.push((job.ticket, prog as usize), GFP_KERNEL).is_ok() {
+                self.ready.store(true, Ordering::Release);
+                continue;
+            }
+            drop(w);
+            if !prog.is_null() {
+                // SAFETY: `prog` came from `kemu_bpf_compile` for `self.jit` and went
+                // nowhere else.
+                unsafe { kemu_bpf_free(self.jit.ptr, prog) };
+            }
+        }
+    }
+
+    /// Hands the compiled programs to `hart` (vCPU thread, between slices); those it
+    /// does not take (their block went away meanwhile) are freed.
+    pub(crate) fn deliver(&self, hart: &mut Hart) {
+        if !self.ready.load(Ordering::Acquire) {
+            return;
+        }
+        let mut w = self.work.lock();
+        self.ready.store(false, Ordering::Relaxed);
+        for (ticket, prog) in w.done.drain_all() {
+            let handle = prog as u64;
+            // SAFETY: `prog` is the JIT's compilation of the program submitted with
+            // `ticket` (the `Work` invariant), handed over once (drained); the entry
+            // ktranslator runs is the `struct bpf_prog` itself (`bpf-prog-run`).
+            if prog != 0 && !unsafe { hart.t2_install(ticket, handle, handle) } {
+                // SAFETY: a program of `self.jit` the hart did not take.
+                unsafe { kemu_bpf_free(self.jit.ptr, prog as *mut c_void) };
+            }
+        }
+    }
+
+    /// Ends tier 2 for the VM (the vCPU's end, or a start that failed): drops the
+    /// jobs, frees the programs nobody took, and lets the thread leave.
+    pub(crate) fn close(&self) {
+        let mut w = self.work.lock();
+        w.closed = true;
+        w.jobs.clear();
+        let w = &mut *w;
+        for prog in Iterator::chain(w.done.drain_all().map(|d| d.1), w.released.drain_all()) {
+            if prog != 0 {
+                // SAFETY: a program of `self.jit` nobody took (the `Work` invariant).
+                unsafe { kemu_bpf_free(self.jit.ptr, prog as *mut c_void) };
+            }
+        }
+        self.ready.store(false, Ordering::Relaxed);
+        self.wake.notify_all();
+    }
+}
+
+#[pinned_drop]
+impl PinnedDrop for Compiler {
+    fn drop(self: Pin<&mut Self>) {
+        // Programs of a VM whose vCPU never ran to its end (the `VmJit` must be empty
+        // when it goes).
+        self.close();
+    }
+}
+
+/// The `compile` hook (`opaque`: the VM's [`Compiler`]), for low thresholds: compiles
+/// on the vCPU. The entry ktranslator stores is the `struct bpf_prog` itself, which it
+/// runs with `kemu_bpf_run` (feature `bpf-prog-run`).
+unsafe extern "C" fn compile_now(opaque: *mut c_void, insns: *const u64, n: usize, entry: *mut u64) -> u64 {
+    // SAFETY: `opaque` is the VM's live `Compiler` (`host`); ktranslator passes `n`
+    // instructions at `insns` and a valid out-pointer (`Tier2Host` contract).
+    let (c, prog) = unsafe { (&*opaque.cast::<Compiler>(), core::slice::from_raw_parts(insns, n)) };
+    let handle = compile(&c.jit, prog) as u64;
+    // SAFETY: as above.
+    unsafe { *entry = handle };
+    handle
+}
+
+/// The `submit` hook (`opaque`: the VM's [`Compiler`]).
+unsafe extern "C" fn submit(opaque: *mut c_void, insns: *const u64, n: usize, ticket: u64) -> bool {
+    // SAFETY: `opaque` is the VM's live `Compiler` (`host`); ktranslator passes `n`
+    // instructions at `insns` (`Tier2Host` contract).
+    let (c, prog) = unsafe { (&*opaque.cast::<Compiler>(), core::slice::from_raw_parts(insns, n)) };
+    c.submit(ticket, prog)
 }
 
 unsafe extern "C" fn free(opaque: *mut c_void, handle: u64) {
-    // SAFETY: ktranslator releases each handle from `compile` exactly once, with the
-    // `opaque` it was compiled with.
-    unsafe { kemu_bpf_free(opaque, handle as *mut c_void) };
+    // SAFETY: `opaque` is the VM's live `Compiler`; ktranslator releases each handle it
+    // took exactly once, and never runs it again.
+    unsafe { (*opaque.cast::<Compiler>()).release(handle as *mut c_void) };
 }
 
-/// The hooks for a hart of the VM whose JIT state is `jit` (which must outlive the
-/// hart's use of them), if tier 2 is available; blocks are compiled after `threshold`
-/// tier-1 executions (0: `KEMU_TIER2_THRESHOLD_DEFAULT`: compiling costs about as much
-/// as a few thousand block executions, the JIT's passes and then making the image
-/// read-only and executable, so only blocks that stay hot are worth it).
-pub(crate) fn host(threshold: u32, jit: &VmJit) -> Option<Tier2Host> {
+/// Thresholds below this are test and diagnostic settings (1: every block compiled at
+/// its first execution): their programs are compiled on the vCPU, so that a block runs
+/// compiled from its next execution on, as in `kemuctl run`. From it on, the VM's
+/// `kemu-jit/<id>` thread compiles.
+const QUEUE_FROM_THRESHOLD: u32 = 64;
+
+/// The hooks for a hart of the VM whose compiler is `c` (which must outlive the hart's
+/// use of them, and have a thread running [`Compiler::run`]), if tier 2 is available;
+/// blocks are compiled after `threshold` tier-1 executions (0:
+/// `KEMU_TIER2_THRESHOLD_DEFAULT`: compiling costs about as much as a few thousand block
+/// executions, the JIT's passes and then making the image read-only and executable, so
+/// only blocks that stay hot are worth it).
+pub(crate) fn host(threshold: u32, c: &Compiler) -> Option<Tier2Host> {
     if !available() {
         return None;
     }
+    let threshold = if threshold == 0 { crate::uapi::KEMU_TIER2_THRESHOLD_DEFAULT } else { threshold };
+    let queue = threshold >= QUEUE_FROM_THRESHOLD;
     Some(Tier2Host {
-        compile: Some(compile),
+        compile: if queue { None } else { Some(compile_now) },
+        submit: if queue { Some(submit) } else { None },
         free: Some(free),
-        opaque: jit.ptr,
+        opaque: core::ptr::from_ref(c).cast_mut().cast(),
         helper_imm: helper_imm(),
-        threshold: if threshold == 0 { crate::uapi::KEMU_TIER2_THRESHOLD_DEFAULT } else { threshold },
+        threshold,
         max_blocks: MAX_BLOCKS,
     })
 }

@@ -105,15 +105,18 @@ pub(crate) struct Shared {
     /// Wakes console readers; waited on with `console_out`.
     #[pin]
     pub(crate) console_wait: CondVar,
-    /// Tier 2's JIT memory budget and settings (dropped after `core`, whose hart has
-    /// released every program by then).
-    jit: crate::jit::VmJit,
+    /// Tier 2's compiler: the JIT memory budget and settings, the queues of the
+    /// `kemu-jit/<id>` thread (dropped after `core`, whose hart has released every
+    /// program by then).
+    jit: Pin<KBox<crate::jit::Compiler>>,
 }
 
 /// Lifecycle state guarded by the file's lock.
 struct VmCtl {
     vcpu: Option<KThread>,
     dma: Option<KThread>,
+    /// Tier 2's compile thread (started with tier 2 only).
+    jit: Option<KThread>,
 }
 
 /// A VM: owned by one open file, or detached (owned by the module's registry).
@@ -136,7 +139,10 @@ fn check_config(cfg: &uapi::KemuVmConfig) -> Result<u64> {
     {
         return Err(EINVAL);
     }
-    let tb = if cfg.tb_cache_size == 0 { uapi::KEMU_TB_CACHE_DEFAULT } else { cfg.tb_cache_size };
+    let tb = match cfg.tb_cache_size {
+        0 => crate::ktranslator::tcache::default_arena_bytes(cfg.ram_size) as u64,
+        n => n,
+    };
     if !(uapi::KEMU_TB_CACHE_MIN..=uapi::KEMU_TB_CACHE_MAX).contains(&tb) || tb % 8 != 0 {
         return Err(EINVAL);
     }
@@ -157,6 +163,8 @@ impl Vm {
     /// id is 0 until the registry lists it.
     pub(crate) fn create(cfg: &uapi::KemuVmConfig) -> Result<Arc<Vm>> {
         let tb_bytes = check_config(cfg)?;
+        // In the owner's context: its memory cgroup pays for the JIT's programs.
+        let jit = crate::jit::Compiler::new()?;
         let flags = GFP_KERNEL_ACCOUNT | __GFP_NOWARN;
         let ram_len = usize::try_from(cfg.ram_size)?;
         let mut ram = VVec::<u8>::from_elem(0u8, ram_len, flags)?;
@@ -177,11 +185,10 @@ impl Vm {
         let hart = unsafe { hart.assume_init() };
         let core = Core { ram, _arena: arena, hart };
         let clock = VmClock::new();
-        let mach = MachineState::new(Machine::new(clock.ns()), ring()?);
-        // In the owner's context: its memory cgroup pays for the JIT's programs.
-        let jit = crate::jit::VmJit::new()?;
+        let now = clock.ns();
         let shared = Arc::pin_init(
             try_pin_init!(Shared {
+                jit,
                 id: AtomicU32::new(0),
                 ram_size: cfg.ram_size,
                 clock,
@@ -196,14 +203,13 @@ impl Vm {
                 fromhost: AtomicU64::new(0),
                 core <- new_mutex!(core),
                 worker <- new_mutex!(Disks::default()),
-                machine <- new_mutex!(mach),
+                machine <- new_mutex!(MachineState::new(Machine::new(now), ring()?)),
                 wake <- new_condvar!(),
                 dma_wake <- new_condvar!(),
                 dma_synced <- new_condvar!(),
                 input_room <- new_condvar!(),
                 console_out <- new_mutex!(ring()?),
                 console_wait <- new_condvar!(),
-                jit,
             }),
             GFP_KERNEL,
         )?;
@@ -211,7 +217,7 @@ impl Vm {
             try_pin_init!(Vm {
                 shared,
                 detached: AtomicBool::new(false),
-                ctl <- new_mutex!(VmCtl { vcpu: None, dma: None }),
+                ctl <- new_mutex!(VmCtl { vcpu: None, dma: None, jit: None }),
             }),
             GFP_KERNEL,
         )
@@ -329,10 +335,12 @@ impl Vm {
             let mut core = self.shared.core.lock();
             let hart = &mut core.hart;
             if tier2 {
-                // SAFETY: `jit::host()`'s hooks compile with the kernel's BPF JIT and
-                // work for the module's lifetime, with `shared.jit`, which lives as long
-                // as the hart; the vCPU thread turns tier 2 off (releasing every image)
-                // before it ends, and the module cannot be unloaded while a VM exists.
+                // SAFETY: `jit::host()`'s hooks queue programs for `shared.jit`, whose
+                // thread (started below, before the vCPU) compiles them with the kernel's
+                // BPF JIT, and free them; they work for the module's lifetime, with
+                // `shared.jit`, which lives as long as the hart; the vCPU thread turns
+                // tier 2 off (releasing every image) before it ends, and the module cannot
+                // be unloaded while a VM exists.
                 unsafe { hart.set_tier2(crate::jit::host(threshold, &self.shared.jit)) };
             }
             hart.set_pc(req.pc);
@@ -347,25 +355,23 @@ impl Vm {
         let scratch = KVVec::from_elem(0u8, SCRATCH, GFP_KERNEL)?;
         self.shared.state.store(uapi::KEMU_STATE_RUNNING, Ordering::Release);
         let dma_arg = (self.shared.clone(), threads::DmaRam { ram, code, scratch });
-        let dma = KThread::spawn(c"dma", self.id(), dma_arg, threads::dma_main);
-        let vcpu = dma.as_ref().ok().map(|_| KThread::spawn(c"vcpu", self.id(), self.shared.clone(), threads::vcpu_main));
-        match (dma, vcpu) {
-            (Ok(d), Some(Ok(v))) => {
-                ctl.dma = Some(d);
-                ctl.vcpu = Some(v);
-                Ok(())
-            }
-            (dma, vcpu) => {
-                let err = match (&dma, &vcpu) {
-                    (Err(e), _) | (_, Some(Err(e))) => *e,
-                    _ => ENOMEM,
-                };
-                ctl.dma = dma.ok();
-                ctl.vcpu = vcpu.and_then(|v| v.ok());
-                self.stop_locked(&mut ctl);
-                Err(err)
-            }
+        let spawned = self.spawn_threads(&mut ctl, tier2, dma_arg);
+        if spawned.is_err() {
+            self.stop_locked(&mut ctl);
         }
+        spawned
+    }
+
+    /// Starts the VM's threads: tier 2's compile thread first (the hart's hooks queue
+    /// programs for it), DMA, then the vCPU.
+    fn spawn_threads(&self, ctl: &mut VmCtl, tier2: bool, dma_arg: (Arc<Shared>, threads::DmaRam)) -> Result {
+        let id = self.id();
+        if tier2 {
+            ctl.jit = Some(KThread::spawn(c"jit", id, self.shared.clone(), threads::jit_main)?);
+        }
+        ctl.dma = Some(KThread::spawn(c"dma", id, dma_arg, threads::dma_main)?);
+        ctl.vcpu = Some(KThread::spawn(c"vcpu", id, self.shared.clone(), threads::vcpu_main)?);
+        Ok(())
     }
 
     /// `KEMU_STOP`: stops the vCPU and waits for it. A stopped VM stays stopped (no
@@ -389,6 +395,11 @@ impl Vm {
             t.stop();
         }
         if let Some(t) = ctl.dma.take() {
+            t.stop();
+        }
+        // The vCPU closed the compiler when it ended (unless it never ran).
+        s.jit.close();
+        if let Some(t) = ctl.jit.take() {
             t.stop();
         }
         for disk in s.worker.lock().take_all() {

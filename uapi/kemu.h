@@ -53,7 +53,7 @@ struct kemu_version {
 /* KEMU_CREATE_VM: RAM at guest-physical 0x80000000, zeroed. */
 struct kemu_vm_config {
 	__u64 ram_size;		/* multiple of KEMU_RAM_ALIGN, MIN..MAX */
-	__u64 tb_cache_size;	/* 0: KEMU_TB_CACHE_DEFAULT */
+	__u64 tb_cache_size;	/* 0: ram_size / 8 within [KEMU_TB_CACHE_DEFAULT, 64 MiB] */
 	__u32 harts;		/* must be 1 */
 	__u32 flags;		/* must be 0 */
 	__u64 reserved[4];	/* must be 0 */
@@ -137,7 +137,7 @@ struct kemu_status {
 	__u64 t2_compiled;	/* ABI 1.5: blocks compiled by tier 2 */
 	__u64 t2_rejected;	/* ABI 1.5: hot blocks tier 2 did not compile */
 	__u64 t2_executed;	/* ABI 1.5: tier-2 program entries (a program runs a region of blocks) */
-	__u64 t2_compile_ns;	/* ABI 1.5: time spent compiling them */
+	__u64 t2_compile_ns;	/* ABI 1.5: vCPU time spent compiling (now: queueing) them */
 	__u64 t2_jit_bytes;	/* ABI 1.6: bytes of tier-2 programs the VM holds */
 	__u64 t2_refused;	/* ABI 1.6: tier-2 programs the checker refused */
 };

@@ -125,10 +125,22 @@ stats! {
     /// blocks, whose transitions inside it count nowhere, so `insns / t2_executed` is
     /// not far from the guest instructions per entry.
     t2_executed,
+    /// Programs handed to a host's `submit` hook, to be compiled on another thread
+    /// (their blocks run on tier 1 until [`Hart::t2_install`]).
+    t2_queued,
+    /// Hot blocks not submitted because the host's queue or the hart's
+    /// [`T2_PENDING`](super::tier2::T2_PENDING) slots were full (tried again after
+    /// another threshold of executions).
+    t2_busy,
+    /// Compiled programs the hart did not take because their block was killed or the
+    /// cache flushed while they were being compiled (the host released them).
+    t2_discarded,
     /// Regions compiled again because their indirect jumps kept leaving for blocks of
     /// their own page (tier2.rs `t2_recompile`).
     t2_recompiled,
-    /// Host nanoseconds spent lowering and JIT-compiling tier-2 blocks ([`Bus::host_ns`]).
+    /// Host nanoseconds the hart spent lowering, checking and JIT-compiling tier-2
+    /// regions ([`Bus::host_ns`]); with a `submit` host, lowering, checking and
+    /// queueing (the host's thread compiles).
     t2_compile_ns,
 }
 
@@ -269,6 +281,11 @@ pub struct Hart {
     /// tier 2 reads it to predict a region's indirect jumps (`Hart::t2_region`). Only a
     /// hint: a predicted target is checked against the actual address every time.
     pub(super) jump_log: [u64; JUMP_LOG_SIZE],
+    /// Programs queued with the host's `submit` hook: `(ticket, head block)`, ticket 0
+    /// for a free slot. Emptied when the cache is flushed.
+    pub(super) t2_pending: [(u64, u32); super::tier2::T2_PENDING],
+    /// The last ticket given to a queued program (tickets are never reused).
+    pub(super) t2_ticket: u64,
 }
 
 impl Hart {

@@ -208,8 +208,26 @@ const TB_MAX_WORDS: usize = HDR_WORDS + UOP_WORDS * (MAX_TB_INSNS + 1) + STRADDL
 /// the translator): an empty block.
 pub(super) static END_UOP: Uop = Uop { op: Op::End, rd: 0, rs1: 0, rs2: 0, idx: 0, len: 0, pc_off: 0, imm: 0 };
 
-/// Default arena size suggested to hosts: 16 MiB.
+/// Smallest default arena size: 16 MiB.
 pub const DEFAULT_ARENA_BYTES: usize = 16 << 20;
+/// Largest default arena size: 64 MiB.
+pub const DEFAULT_ARENA_MAX_BYTES: usize = 64 << 20;
+
+/// The arena size hosts use for a guest of `ram_bytes` unless told otherwise: an eighth
+/// of its RAM, at least [`DEFAULT_ARENA_BYTES`] and at most [`DEFAULT_ARENA_MAX_BYTES`]
+/// (a multiple of 8). A Debian guest of 512 MiB fills 16 MiB about every 30-60 s of its
+/// benchmarks; each flush drops every translation and tier-2 program, which kemu.ko
+/// then frees and compiles again at a cost of seconds in a TCG VM.
+pub const fn default_arena_bytes(ram_bytes: u64) -> usize {
+    let eighth = (ram_bytes / 8) & !7;
+    if eighth < DEFAULT_ARENA_BYTES as u64 {
+        DEFAULT_ARENA_BYTES
+    } else if eighth > DEFAULT_ARENA_MAX_BYTES as u64 {
+        DEFAULT_ARENA_MAX_BYTES
+    } else {
+        eighth as usize
+    }
+}
 
 /// Memory handed to a hart for its translation cache.
 #[derive(Clone, Copy, Debug)]
@@ -535,7 +553,7 @@ impl Tc {
     }
 
     /// Tier-1 executions of `tb` counted so far (`u64::MAX`: never to be compiled).
-    fn hot(&self, tb: u32) -> u64 {
+    pub(super) fn hot(&self, tb: u32) -> u64 {
         self.rd(tb as usize + H_HOT)
     }
 
@@ -546,6 +564,16 @@ impl Tc {
         let n = self.rd(t).saturating_add(1);
         self.wr(t, n);
         n
+    }
+
+    /// Whether `tb` was killed (its page was written or its second page changed).
+    pub(super) fn is_dead(&self, tb: u32) -> bool {
+        self.vpc_of(tb) == DEAD_VPC
+    }
+
+    /// Sets the tier-1 execution count of `tb`.
+    pub(super) fn set_hot(&mut self, tb: u32, n: u64) {
+        self.wr(tb as usize + H_HOT, n);
     }
 
     /// Records the tier-2 code of `tb` (entry 0: never compile it).
@@ -685,6 +713,8 @@ impl Hart {
     /// Drops all translated blocks.
     pub(super) fn tc_flush(&mut self) {
         self.t2_release_all();
+        // Programs still being compiled were made of blocks that are gone.
+        self.t2_pending = [(0, 0); super::tier2::T2_PENDING];
         self.stats.tc_flushes += 1;
         self.tc_gen = self.tc_gen.wrapping_add(1);
         self.tc.clear();

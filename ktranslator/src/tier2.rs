@@ -10,6 +10,13 @@
 //! for both tiers. A head the host refuses (no JIT, a program it cannot compile, too many
 //! live images) stays in tier 1 for good.
 //!
+//! A host whose JIT is slow (the kernel's takes milliseconds per program) gives a
+//! `submit` hook instead: the program is queued for a thread of the host's, the head
+//! keeps running on tier 1, and the host hands the result back between slices
+//! ([`Hart::t2_install`]), which installs it only if its blocks are still the ones it was
+//! made from (each queued program has a ticket; a flush forgets them all, a killed head
+//! refuses its own).
+//!
 //! A program lives as long as its head: invalidating the page (self-modifying code, a
 //! device write), flushing the cache, reset and turning tier 2 off release it through
 //! the host's `free` hook. A program whose head is killed while it runs (a store into
@@ -33,9 +40,20 @@ pub const T2_BUF_INSNS: usize = 6144;
 /// threshold) after which the region is picked and compiled again.
 const RECOMPILE_EXITS: u64 = 256;
 
+/// The execution count of a head whose region was compiled again: far above the
+/// recompile trigger, so a region is recompiled once.
+const RECOMPILED: u64 = 1 << 62;
+
+/// Most programs a hart has queued with a `submit` host at once.
+pub const T2_PENDING: usize = 16;
+
 /// Compiles an eBPF program: `(opaque, insns, count, entry out)`. Returns a nonzero
 /// handle and writes the callable entry point to `*entry`, or returns 0 if refused.
 pub type CompileFn = unsafe extern "C" fn(*mut c_void, *const u64, usize, *mut u64) -> u64;
+/// Queues an eBPF program for compiling on another thread: `(opaque, insns, count,
+/// ticket)`. Returns true if it was queued (the host copied the instructions and will
+/// hand the result to [`Hart::t2_install`] with `ticket`), false if the host is busy.
+pub type SubmitFn = unsafe extern "C" fn(*mut c_void, *const u64, usize, u64) -> bool;
 /// Releases a handle returned by [`CompileFn`]: `(opaque, handle)`.
 pub type FreeFn = unsafe extern "C" fn(*mut c_void, u64);
 /// A compiled block, as tier 2 calls it: `(hart, unused) -> exit kind` (the kernel's
@@ -82,8 +100,10 @@ fn run_entry(entry: u64, ctx: *mut c_void) -> u64 {
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct Tier2Host {
-    /// Compiles a program (see [`CompileFn`]).
+    /// Compiles a program (see [`CompileFn`]); unused if there is a `submit` hook.
     pub compile: Option<CompileFn>,
+    /// Queues a program for compiling on another thread (see [`SubmitFn`]).
+    pub submit: Option<SubmitFn>,
     /// Releases compiled code.
     pub free: Option<FreeFn>,
     /// Passed to both hooks.
@@ -100,7 +120,7 @@ pub struct Tier2Host {
 impl Tier2Host {
     /// No tier 2.
     pub const NONE: Tier2Host =
-        Tier2Host { compile: None, free: None, opaque: ptr::null_mut(), helper_imm: 0, threshold: 0, max_blocks: 0 };
+        Tier2Host { compile: None, submit: None, free: None, opaque: ptr::null_mut(), helper_imm: 0, threshold: 0, max_blocks: 0 };
 }
 
 /// A function tier-2 programs call (`BPF_CALL`): `(hart, micro-op, virtual pc, _, _) ->
@@ -199,7 +219,7 @@ impl Hart {
         let host = host.unwrap_or(Tier2Host::NONE);
         // Programs access RAM at a TLB entry's page offset plus an offset inside the
         // page: that needs a whole page of RAM (`TlbEntry`'s invariant).
-        self.t2_on = host.compile.is_some() && self.ram.len() >= 4096;
+        self.t2_on = (host.compile.is_some() || host.submit.is_some()) && self.ram.len() >= 4096;
         self.t2 = Tier2Host { threshold: host.threshold.max(1), ..host };
     }
 
@@ -239,19 +259,76 @@ impl Hart {
             self.t2_free(h);
         }
         self.stats.t2_recompiled += 1;
+        self.tc.set_hot(tb, RECOMPILED);
         self.t2_compile(bus, tb);
     }
 
-    /// Tries to compile the region of head `tb`; true if it now has tier-2 code.
+    /// Tries to compile the region of head `tb`; true if it now has tier-2 code (with a
+    /// `submit` host, never: the program is queued, or the block waits for a free slot).
     #[inline(never)]
     pub(super) fn t2_compile(&mut self, bus: &mut dyn Bus, tb: u32) -> bool {
-        let Some(compile) = self.t2.compile else { return false };
-        if self.t2_live >= self.t2.max_blocks {
+        let (compile, submit) = (self.t2.compile, self.t2.submit);
+        if compile.is_none() && submit.is_none() {
+            return false;
+        }
+        let queued = self.t2_pending.iter().filter(|p| p.0 != 0).count() as u32;
+        if self.t2_live.saturating_add(queued) >= self.t2.max_blocks {
             self.stats.t2_rejected += 1;
             self.tc.set_t2(tb, 0, 0);
             return false;
         }
+        let free_slot = self.t2_pending.iter().position(|p| p.0 == 0);
+        if submit.is_some() && free_slot.is_none() {
+            self.t2_wait(tb);
+            return false;
+        }
         let t0 = bus.host_ns();
+        let n = self.t2_lower(tb);
+        let mut entry = 0u64;
+        let handle = match (n, submit, free_slot) {
+            (Some(n), Some(submit), Some(slot)) => {
+                self.t2_ticket += 1;
+                let ticket = self.t2_ticket;
+                // SAFETY: the buffer holds `n` instructions; `set_tier2`'s contract
+                // covers the hook and `opaque`.
+                if unsafe { submit(self.t2.opaque, self.t2_buf.as_ptr(), n, ticket) } {
+                    self.t2_pending[slot] = (ticket, tb);
+                    self.stats.t2_queued += 1;
+                } else {
+                    self.t2_wait(tb);
+                }
+                self.stats.t2_compile_ns = self.stats.t2_compile_ns.wrapping_add(bus.host_ns().wrapping_sub(t0));
+                return false;
+            }
+            // SAFETY: as for `submit`.
+            (Some(n), None, _) => compile.map_or(0, |c| unsafe { c(self.t2.opaque, self.t2_buf.as_ptr(), n, &mut entry) }),
+            _ => 0,
+        };
+        self.stats.t2_compile_ns = self.stats.t2_compile_ns.wrapping_add(bus.host_ns().wrapping_sub(t0));
+        if handle == 0 || entry == 0 {
+            if handle != 0 {
+                self.t2_free(handle);
+            }
+            self.stats.t2_rejected += 1;
+            self.tc.set_t2(tb, 0, 0);
+            return false;
+        }
+        self.t2_live += 1;
+        self.stats.t2_compiled += 1;
+        self.tc.set_t2(tb, entry, handle);
+        true
+    }
+
+    /// A hot block that could not be queued now: it is tried again after another
+    /// threshold of tier-1 executions.
+    fn t2_wait(&mut self, tb: u32) {
+        self.stats.t2_busy += 1;
+        self.tc.set_hot(tb, 0);
+    }
+
+    /// Lowers the region of head `tb` into `t2_buf` and has the checker prove it;
+    /// returns its length, or `None` if it did not fit or was refused.
+    fn t2_lower(&mut self, tb: u32) -> Option<usize> {
         let mut region = [0u32; MAX_REGION];
         let mut predicted = [(0usize, 0usize); MAX_PREDICTED];
         let (count, npred) = self.t2_region(tb, &mut region, &mut predicted);
@@ -271,30 +348,43 @@ impl Hart {
             count /= 2;
         };
         // The checker proves the program safe before any JIT sees it (t2check.rs).
-        let n = n.and_then(|n| {
-            match check_with(&self.t2_buf[..n], &env, &mut self.t2_check) {
-                Ok(()) => Some(n),
-                Err(e) => {
-                    self.t2_refused += 1;
-                    if self.t2_first_refusal == 0 {
-                        self.t2_first_refusal = e.code();
-                    }
-                    None
+        n.and_then(|n| match check_with(&self.t2_buf[..n], &env, &mut self.t2_check) {
+            Ok(()) => Some(n),
+            Err(e) => {
+                self.t2_refused += 1;
+                if self.t2_first_refusal == 0 {
+                    self.t2_first_refusal = e.code();
                 }
+                None
             }
-        });
-        let mut entry = 0u64;
-        let handle = match n {
-            // SAFETY: the buffer holds `n` instructions; `set_tier2`'s contract covers
-            // the hook and `opaque`.
-            Some(n) => unsafe { compile(self.t2.opaque, self.t2_buf.as_ptr(), n, &mut entry) },
-            None => 0,
+        })
+    }
+
+    /// Installs a program a `submit` host compiled: `handle` and `entry` as its
+    /// [`CompileFn`] would have returned them for the program queued with `ticket`
+    /// (handle 0: the JIT refused it, and the block stays on tier 1 for good). Call it
+    /// between runs, on the hart's thread.
+    ///
+    /// Returns whether the hart took the handle. If not (the ticket is unknown: the
+    /// block was killed or the cache flushed since the program was made, so its
+    /// micro-op addresses are stale and it must never run), the caller releases it.
+    ///
+    /// # Safety
+    /// A nonzero `handle` must be the host JIT's compilation of exactly the instructions
+    /// submitted with `ticket`, with [`CompileFn`]'s contract, handed over once.
+    pub unsafe fn t2_install(&mut self, ticket: u64, handle: u64, entry: u64) -> bool {
+        let slot = self.t2_pending.iter().position(|p| ticket != 0 && p.0 == ticket);
+        let Some(tb) = slot.map(|i| core::mem::take(&mut self.t2_pending[i]).1) else {
+            self.stats.t2_discarded += 1;
+            return false;
         };
-        self.stats.t2_compile_ns = self.stats.t2_compile_ns.wrapping_add(bus.host_ns().wrapping_sub(t0));
+        // Killed heads keep their header until the next flush, which would have
+        // forgotten the ticket.
+        if !self.t2_on || self.tc.is_dead(tb) || self.tc.t2_entry(tb) != 0 {
+            self.stats.t2_discarded += 1;
+            return false;
+        }
         if handle == 0 || entry == 0 {
-            if handle != 0 {
-                self.t2_free(handle);
-            }
             self.stats.t2_rejected += 1;
             self.tc.set_t2(tb, 0, 0);
             return false;
@@ -302,6 +392,12 @@ impl Hart {
         self.t2_live += 1;
         self.stats.t2_compiled += 1;
         self.tc.set_t2(tb, entry, handle);
+        // Count indirect exits from where a synchronous compile would have (tier 1 kept
+        // counting while the program was queued), unless this is the recompiled one:
+        // see `exec_t2`.
+        if self.tc.hot(tb) < RECOMPILED {
+            self.tc.set_hot(tb, u64::from(self.t2.threshold));
+        }
         true
     }
 

@@ -216,3 +216,16 @@ fn csrs_mip_does_not_latch_the_external_seip_line() {
     m.hart().set_irq(MIP_SEIP, false);
     assert_eq!(m.hart().csr_read(&mut bus, ktranslator::csr::num::MIP).unwrap() & MIP_SEIP, 0, "software bit cleared");
 }
+
+#[test]
+fn the_default_translation_cache_is_an_eighth_of_ram_within_16_to_64_mib() {
+    use ktranslator::tcache::default_arena_bytes;
+    const MIB: u64 = 1 << 20;
+    assert_eq!(default_arena_bytes(16 * MIB), 16 << 20);
+    assert_eq!(default_arena_bytes(128 * MIB), 16 << 20);
+    assert_eq!(default_arena_bytes(256 * MIB), 32 << 20);
+    assert_eq!(default_arena_bytes(512 * MIB), 64 << 20);
+    assert_eq!(default_arena_bytes(4096 * MIB), 64 << 20);
+    assert_eq!(default_arena_bytes(200 * MIB + 8), 25 << 20, "rounded down to whole words");
+    assert_eq!(default_arena_bytes(u64::MAX), 64 << 20);
+}

@@ -50,6 +50,7 @@ fn loop_program() -> Vec<u64> {
     m.write_words(RAM_BASE, &code);
     let host = Tier2Host {
         compile: Some(capture),
+        submit: None,
         free: None,
         opaque: std::ptr::null_mut(),
         helper_imm: HELPER_IMM,
@@ -243,6 +244,7 @@ fn region_program() -> Vec<u64> {
     m.hart().set_xreg(S1 as usize, 50);
     let host = Tier2Host {
         compile: Some(capture),
+        submit: None,
         free: None,
         opaque: std::ptr::null_mut(),
         helper_imm: HELPER_IMM,

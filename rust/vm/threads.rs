@@ -109,6 +109,12 @@ pub(super) fn dma_main((shared, mut dma): (Arc<Shared>, DmaRam)) {
     run_worker(s, &mut mem, &mut dma.scratch);
 }
 
+/// Body of the `kemu-jit/<id>` thread (VMs with tier 2): compiles the programs the vCPU
+/// queues until it closes the compiler.
+pub(super) fn jit_main(shared: Arc<Shared>) {
+    shared.jit.run();
+}
+
 /// Body of the `kemu-vcpu/<id>` thread.
 pub(super) fn vcpu_main(shared: Arc<Shared>) {
     let s = &*shared;
@@ -118,6 +124,7 @@ pub(super) fn vcpu_main(shared: Arc<Shared>) {
     let publisher = Publisher::new();
     let end = run_vcpu(s, &mut core.hart, htif, |hart| {
         publisher.publish(s, hart);
+        s.jit.deliver(hart);
         if !refusal_logged {
             if let (n @ 1.., Some(r)) = hart.t2_refusals() {
                 refusal_logged = true;
@@ -139,7 +146,9 @@ pub(super) fn vcpu_main(shared: Arc<Shared>) {
         End::HtifExit(c) => (uapi::KEMU_EXIT_FAIL, u32::try_from(c).unwrap_or(u32::MAX)),
         End::HtifUnsupported(_) => (uapi::KEMU_EXIT_FAIL, 1),
     };
-    // Release the tier-2 images now rather than when the VM goes away.
+    // Release the tier-2 images now rather than when the VM goes away: first those
+    // still queued or compiled but not taken, then the hart's.
+    s.jit.close();
     // SAFETY: `None` installs no hooks.
     unsafe { core.hart.set_tier2(None) };
     s.exit_code.store(code, Ordering::Relaxed);

@@ -271,6 +271,25 @@ t2_regions() {
     [ "${en:-0}" -gt 0 ] && [ "$ins" -gt $((16 * en)) ] && [ "${en2:-0}" -gt 0 ] && [ "$ins2" -gt $((16 * en2)) ]
 }
 step "tier-2 regions: the branchy benchmark in kemu.ko and kemuctl run, many instructions per program entry" t2_regions
+# At the default threshold kemu.ko compiles on the VM's kemu-jit/<id> thread (the vCPU
+# queues hot regions and installs what comes back between slices): the thread exists
+# while the VM runs, the programs ran, the result is right, and no thread is left.
+t2_queued() {
+    kemuctl start --tier 2 --mem 32M --bios none --kernel /guests/branchy.elf \
+        --stats-json /tmp/branchy-q.json </dev/null & pid=$!
+    jit=0; i=0
+    while kill -0 $pid 2>/dev/null && [ $i -lt 400 ]; do
+        grep -qx 'kemu-jit/[0-9]*' /proc/[0-9]*/comm 2>/dev/null && jit=1 && break
+        sleep 0.05; i=$((i + 1))
+    done
+    wait $pid; rc=$?
+    field() { tr -d '{}"' <"$1" | tr ',' '
+' | sed -n "s/^$2://p"; }
+    co=$(field /tmp/branchy-q.json t2_compiled); en=$(field /tmp/branchy-q.json t2_executed)
+    echo "branchy, default threshold: exit $rc, kemu-jit thread seen $jit, $co compiled, $en tier-2 entries, $(kthreads) kemu threads after"
+    [ $rc = 0 ] && [ $jit = 1 ] && [ "${co:-0}" -gt 0 ] && [ "${en:-0}" -gt 0 ] && [ "$(kthreads)" = 0 ]
+}
+step "tier 2 at the default threshold compiles on kemu-jit/<id>" t2_queued
 # Constant blinding, asked for by the module parameter t2_blind or, as for any BPF
 # program, by net.core.bpf_jit_harden=2 (Debian's kernels have it; kemu's test kernels
 # have no networking): tier 2 must still compute the same results.

@@ -119,7 +119,8 @@ pub const KEMU_RAM_MIN: u64 = 16 << 20;
 pub const KEMU_RAM_MAX: u64 = 4 << 30;
 /// Guest RAM sizes are multiples of this (2 MiB).
 pub const KEMU_RAM_ALIGN: u64 = 2 << 20;
-/// Default translation-cache size (16 MiB), used when the config asks for 0.
+/// Smallest default translation-cache size (16 MiB). A config asking for 0 gets an
+/// eighth of its RAM, at least this and at most 64 MiB (older modules: always this).
 pub const KEMU_TB_CACHE_DEFAULT: u64 = 16 << 20;
 /// Largest translation cache (256 MiB).
 pub const KEMU_TB_CACHE_MAX: u64 = 256 << 20;
@@ -133,7 +134,8 @@ pub struct KemuVmConfig {
     /// Guest RAM in bytes: a multiple of [`KEMU_RAM_ALIGN`] in
     /// [[`KEMU_RAM_MIN`], [`KEMU_RAM_MAX`]]. RAM starts at guest-physical 0x8000_0000.
     pub ram_size: u64,
-    /// Translation-cache size in bytes (0: [`KEMU_TB_CACHE_DEFAULT`]).
+    /// Translation-cache size in bytes (0: an eighth of `ram_size` within
+    /// [[`KEMU_TB_CACHE_DEFAULT`], 64 MiB]).
     pub tb_cache_size: u64,
     /// Number of harts: must be 1.
     pub harts: u32,
@@ -343,7 +345,9 @@ kemu_status! {
         /// Tier-2 program entries (ABI 1.5; a program runs a region of blocks, which count
         /// once per entry).
         t2_executed since 5,
-        /// Nanoseconds spent lowering and JIT-compiling tier-2 blocks (ABI 1.5).
+        /// Nanoseconds the vCPU spent lowering and JIT-compiling tier-2 blocks (ABI 1.5;
+        /// since the module compiles on its `kemu-jit/<id>` thread: lowering, checking
+        /// and queueing them).
         t2_compile_ns since 5,
         /// Bytes of tier-2 programs the VM holds now (ABI 1.6), against its budget.
         t2_jit_bytes since 6,

@@ -22,7 +22,7 @@ use kdevices::virtio_blk::{BlkConfig, BlkWorker};
 use kdevices::virtio_mmio::VirtioDevice;
 use ktranslator::hart::{prv, Hart};
 use ktranslator::ram::GuestRam;
-use ktranslator::tcache::{TcArena, DEFAULT_ARENA_BYTES};
+use ktranslator::tcache::{default_arena_bytes, TcArena};
 use kvmm::host::{request_stop, Queue, VmHost};
 use kvmm::ring::Ring;
 use kvmm::state::{Control, Disk, Disks, MachineState};
@@ -188,7 +188,7 @@ pub(crate) fn cmd_run(
     let ram_len = usize::try_from(plan.ram_size).map_err(|_| "RAM size too large for this host")?;
     // Zeroed heap memory: the kernel maps pages lazily.
     let mut ram_buf = vec![0u8; ram_len];
-    let mut arena_buf = vec![0u64; DEFAULT_ARENA_BYTES / 8];
+    let mut arena_buf = vec![0u64; default_arena_bytes(ram_len as u64) / 8];
     // SAFETY: both buffers outlive the hart and the worker (joined below before they
     // are dropped) and are never touched through their Vecs while the machine runs.
     let (ram, arena) = unsafe {

@@ -71,6 +71,32 @@ pub struct Machine {
     pub bus: TestBus,
     /// Tier 2's JIT, when enabled (dropped after the hart released its programs).
     jit: Option<Box<HookJit>>,
+    /// Programs a queued tier 2 (`enable_tier2_queued`) submitted: `(ticket, program)`.
+    pub queue: Vec<(u64, Vec<u64>)>,
+    /// Whether the queue takes no more programs (`submit` answers busy).
+    pub queue_full: bool,
+}
+
+/// The `free` hook of `enable_tier2_queued`: `opaque` is the machine, whose JIT
+/// releases the handle.
+unsafe extern "C" fn free_hook(opaque: *mut std::ffi::c_void, handle: u64) {
+    // SAFETY: `opaque` is the machine that installed this hook, with its JIT alive.
+    let m = unsafe { &mut *opaque.cast::<Machine>() };
+    let jit = m.jit.as_mut().expect("tier 2 on").opaque();
+    // SAFETY: the hart releases a handle of this JIT once.
+    unsafe { hooks::free(jit, handle) };
+}
+
+/// The `submit` hook of `enable_tier2_queued`: `opaque` is the machine.
+unsafe extern "C" fn submit_hook(opaque: *mut std::ffi::c_void, insns: *const u64, n: usize, ticket: u64) -> bool {
+    // SAFETY: `opaque` is the machine that installed this hook, not otherwise borrowed
+    // while its hart runs; the hart passes `n` instructions at `insns`.
+    let (m, prog) = unsafe { (&mut *opaque.cast::<Machine>(), std::slice::from_raw_parts(insns, n)) };
+    if m.queue_full {
+        return false;
+    }
+    m.queue.push((ticket, prog.to_vec()));
+    true
 }
 
 impl Machine {
@@ -89,7 +115,7 @@ impl Machine {
         assert!(!p.is_null());
         // SAFETY: `p` is a fresh allocation of the right layout, used only via `self`.
         unsafe { Hart::init_in_place(p, gr, ta, 0) };
-        Machine { hart: p, ram, arena, bus: TestBus::default(), jit: None }
+        Machine { hart: p, ram, arena, bus: TestBus::default(), jit: None, queue: Vec::new(), queue_full: false }
     }
 
     /// Turns tier 2 on: blocks are compiled by the userspace eBPF JIT after `threshold`
@@ -101,6 +127,7 @@ impl Machine {
         let mut jit = Box::new(HookJit::new(64 << 20).expect("JIT arena"));
         let host = Tier2Host {
             compile: Some(hooks::compile),
+            submit: None,
             free: Some(hooks::free),
             opaque: jit.opaque(),
             helper_imm: hooks::HELPER_IMM,
@@ -112,6 +139,49 @@ impl Machine {
         unsafe { self.hart().set_tier2(Some(host)) };
         self.jit = Some(jit);
         true
+    }
+
+    /// Turns tier 2 on the way kemu.ko runs it: hot blocks are queued (`self.queue`),
+    /// and compiled when the test calls `compile_queued`. `self` must not move while
+    /// tier 2 is on (the hook reaches it through a pointer). False on non-x86_64 hosts.
+    pub fn enable_tier2_queued(&mut self, threshold: u32) -> bool {
+        if !self.enable_tier2(threshold) {
+            return false;
+        }
+        let host = Tier2Host {
+            compile: None,
+            submit: Some(submit_hook),
+            free: Some(free_hook),
+            opaque: std::ptr::from_mut(self).cast(),
+            helper_imm: hooks::HELPER_IMM,
+            threshold,
+            max_blocks: 1 << 20,
+        };
+        // SAFETY: the hooks reach `self`, which the caller keeps in place, and its JIT,
+        // which lives until the hart turned tier 2 off.
+        unsafe { self.hart().set_tier2(Some(host)) };
+        true
+    }
+
+    /// Compiles the queued programs (oldest first) and hands each to the hart; returns
+    /// how many it took. A program it does not take is released, as a host would.
+    pub fn compile_queued(&mut self) -> usize {
+        let jobs = std::mem::take(&mut self.queue);
+        let opaque = self.jit.as_mut().expect("tier 2 on").opaque();
+        let mut taken = 0;
+        for (ticket, prog) in jobs {
+            let mut entry = 0u64;
+            // SAFETY: `opaque` is the live JIT; `prog` holds `prog.len()` instructions.
+            let handle = unsafe { hooks::compile(opaque, prog.as_ptr(), prog.len(), &mut entry) };
+            // SAFETY: `handle`/`entry` are the JIT's compilation of this ticket's program.
+            if unsafe { self.hart().t2_install(ticket, handle, entry) } {
+                taken += 1;
+            } else if handle != 0 {
+                // SAFETY: a handle of this JIT that the hart did not take.
+                unsafe { hooks::free(opaque, handle) };
+            }
+        }
+        taken
     }
 
     /// Turns tier 2 off (releasing every program); returns the JIT's count of programs

@@ -35,6 +35,7 @@ impl UserJit {
         let jit = Box::into_raw(Box::new(jit));
         let host = Tier2Host {
             compile: Some(hooks::compile),
+            submit: None,
             free: Some(hooks::free),
             opaque: jit.cast(),
             helper_imm: hooks::HELPER_IMM,

@@ -1,0 +1,167 @@
+//! Tier 2 with a queueing host (kemu.ko's way: the kernel's JIT runs on a thread of its
+//! own): hot blocks are submitted with a ticket, keep running on tier 1, and take their
+//! program only if it was made from the blocks that are still there.
+
+mod common;
+
+use common::{b_type, Machine, RAM_BASE};
+use ktranslator::hart::Exit;
+
+const A0: u32 = 10;
+const T0: u32 = 5;
+
+fn addi(rd: u32, rs1: u32, imm: i32) -> u32 {
+    ((imm as u32 & 0xfff) << 20) | (rs1 << 15) | (rd << 7) | 0x13
+}
+
+/// `loop: addi a0, a0, STEP; addi t0, t0, -1; bne t0, zero, loop; wfi`
+fn counting_loop(step: i32) -> [u32; 4] {
+    [addi(A0, A0, step), addi(T0, T0, -1), b_type(1, T0, 0, -8), 0x1050_0073]
+}
+
+/// A machine running `counting_loop(step)` for `iters` iterations, tier 2 queued after
+/// `threshold` executions; None where tier 2 does not exist (non-x86_64 hosts).
+fn machine(step: i32, iters: u64, threshold: u32) -> Option<Box<Machine>> {
+    let mut m = Box::new(Machine::new(1 << 20, 1 << 16));
+    if !m.enable_tier2_queued(threshold) {
+        return None;
+    }
+    start(&mut m, step, iters);
+    Some(m)
+}
+
+fn start(m: &mut Machine, step: i32, iters: u64) {
+    m.write_words(RAM_BASE, &counting_loop(step));
+    let h = m.hart();
+    h.set_xreg(A0 as usize, 0);
+    h.set_xreg(T0 as usize, iters);
+    h.set_pc(RAM_BASE);
+}
+
+/// Runs until the loop ends (at its `wfi`) and returns a0.
+fn finish(m: &mut Machine) -> u64 {
+    let mut exit = Exit::Budget;
+    while exit == Exit::Budget {
+        exit = m.run(10_000);
+    }
+    assert_eq!(exit, Exit::Wfi);
+    m.hart().xreg(A0 as usize)
+}
+
+#[test]
+fn a_queued_program_runs_once_installed() {
+    let Some(mut m) = machine(1, 100_000, 8) else { return };
+    assert_eq!(m.run(100), Exit::Budget);
+    assert_eq!(m.queue.len(), 1, "the loop is hot: one program queued");
+    let s = m.hart().stats;
+    assert_eq!((s.t2_queued, s.t2_compiled, s.t2_executed), (1, 0, 0), "{s:?}");
+    // Until it is installed the block stays on tier 1, and is not queued again.
+    assert_eq!(m.run(3_000), Exit::Budget);
+    assert_eq!((m.queue.len(), m.hart().stats.t2_executed), (1, 0));
+    assert_eq!(m.compile_queued(), 1);
+    assert_eq!(finish(&mut m), 100_000);
+    let s = m.hart().stats;
+    assert_eq!((s.t2_compiled, s.t2_discarded), (1, 0), "{s:?}");
+    assert!(s.t2_executed > 0, "{s:?}");
+    assert_eq!(m.disable_tier2(), 0, "no program leaked");
+}
+
+#[test]
+fn a_program_made_before_a_flush_never_runs() {
+    // The same loop with another step, translated again after a reset (which flushes
+    // the cache) lands in the same block slot: a program of the old code must not
+    // be installed there.
+    let Some(mut m) = machine(1, 100_000, 8) else { return };
+    assert_eq!(m.run(100), Exit::Budget);
+    assert_eq!(m.queue.len(), 1);
+    let stale = m.queue.clone();
+    m.queue.clear();
+    m.hart().reset();
+    start(&mut m, 3, 100_000);
+    assert_eq!(m.run(100), Exit::Budget);
+    assert_eq!(m.queue.len(), 1, "the new block is queued under a new ticket");
+    assert_ne!(m.queue[0].0, stale[0].0);
+    m.queue = stale;
+    assert_eq!(m.compile_queued(), 0, "the old program is refused");
+    assert_eq!(m.hart().stats.t2_discarded, 1);
+    assert_eq!(finish(&mut m), 300_000, "the new code ran, on tier 1");
+    assert_eq!(m.hart().stats.t2_executed, 0);
+    assert_eq!(m.disable_tier2(), 0);
+}
+
+#[test]
+fn a_killed_head_refuses_its_program_and_is_queued_again() {
+    let Some(mut m) = machine(1, 100_000, 8) else { return };
+    assert_eq!(m.run(100), Exit::Budget);
+    assert_eq!(m.queue.len(), 1);
+    // The page is written (here: DMA) while the program is being compiled.
+    assert!(m.hart().invalidate_code_range(RAM_BASE, 4));
+    assert_eq!(m.compile_queued(), 0, "the killed head does not take it");
+    assert_eq!(m.hart().stats.t2_discarded, 1);
+    // Translated again, hot again, queued again; this program is taken.
+    assert_eq!(m.run(100), Exit::Budget);
+    assert_eq!(m.queue.len(), 1);
+    assert_eq!(m.compile_queued(), 1);
+    assert_eq!(finish(&mut m), 100_000);
+    assert!(m.hart().stats.t2_executed > 0);
+    assert_eq!(m.disable_tier2(), 0);
+}
+
+#[test]
+fn a_busy_host_gets_the_block_again_after_another_threshold() {
+    let Some(mut m) = machine(1, 100_000, 8) else { return };
+    m.queue_full = true;
+    assert_eq!(m.run(100), Exit::Budget);
+    let s = m.hart().stats;
+    assert!(m.queue.is_empty());
+    assert!(s.t2_busy > 0 && s.t2_queued == 0, "{s:?}");
+    m.queue_full = false;
+    // 10 more executions of the 3-instruction loop: the count passes 8 once.
+    assert_eq!(m.run(30), Exit::Budget);
+    assert_eq!(m.hart().stats.t2_busy, s.t2_busy);
+    assert_eq!(m.queue.len(), 1, "queued at the threshold again");
+    assert_eq!(m.compile_queued(), 1);
+    assert_eq!(finish(&mut m), 100_000);
+    assert!(m.hart().stats.t2_executed > 0);
+    assert_eq!(m.disable_tier2(), 0);
+}
+
+#[test]
+fn a_refused_program_leaves_its_block_on_tier_1() {
+    let Some(mut m) = machine(1, 100_000, 8) else { return };
+    assert_eq!(m.run(100), Exit::Budget);
+    let (ticket, _) = m.queue.pop().expect("queued");
+    // SAFETY: handle 0 is "the JIT refused it"; nothing runs.
+    assert!(!unsafe { m.hart().t2_install(ticket, 0, 0) });
+    // SAFETY: as above; a ticket is answered once.
+    assert!(!unsafe { m.hart().t2_install(ticket, 0, 0) });
+    let s = m.hart().stats;
+    assert_eq!((s.t2_rejected, s.t2_discarded), (1, 1), "{s:?}");
+    assert_eq!(finish(&mut m), 100_000);
+    assert!(m.queue.is_empty(), "never queued again");
+    assert_eq!(m.hart().stats.t2_executed, 0);
+    assert_eq!(m.disable_tier2(), 0);
+}
+
+#[test]
+fn at_most_t2_pending_programs_wait_at_once() {
+    // T2_PENDING + 4 separate hot loops, one per page, none compiled: the ones beyond
+    // the hart's slots wait (busy) instead of being queued.
+    let Some(mut m) = machine(1, 1, 1) else { return };
+    let n = ktranslator::tier2::T2_PENDING + 4;
+    for i in 0..n as u64 {
+        let base = RAM_BASE + 0x1000 * (i + 1);
+        m.write_words(base, &counting_loop(1));
+        let h = m.hart();
+        h.set_xreg(T0 as usize, 3);
+        h.set_pc(base);
+        assert_eq!(m.run(9), Exit::Budget);
+        assert_eq!(m.hart().pc(), base + 12, "loop {i} ran up to its wfi");
+    }
+    let s = m.hart().stats;
+    assert_eq!(m.queue.len(), ktranslator::tier2::T2_PENDING);
+    assert_eq!(s.t2_queued, ktranslator::tier2::T2_PENDING as u64, "{s:?}");
+    assert!(s.t2_busy >= 4, "{s:?}");
+    assert_eq!(m.compile_queued(), ktranslator::tier2::T2_PENDING);
+    assert_eq!(m.disable_tier2(), 0);
+}
