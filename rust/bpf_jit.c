@@ -21,7 +21,11 @@ struct kemu_jit_vm;
 struct kemu_jit_vm *kemu_jit_vm_new(void);
 void kemu_jit_vm_free(struct kemu_jit_vm *vm);
 u64 kemu_jit_vm_bytes(const struct kemu_jit_vm *vm);
-void *kemu_bpf_compile(struct kemu_jit_vm *vm, const u64 *insns, u32 n, bool *over_budget);
+/* kemu_bpf_compile's *over_budget: which budget was spent. */
+#define KEMU_OVER_VM_BUDGET 1
+#define KEMU_OVER_TOTAL_BUDGET 2
+
+void *kemu_bpf_compile(struct kemu_jit_vm *vm, const u64 *insns, u32 n, int *over_budget);
 u64 kemu_bpf_run(const void *prog, void *ctx);
 u64 kemu_bpf_run_checked(const void *prog, void *ctx, u64 *clobbered);
 void kemu_bpf_free(struct kemu_jit_vm *vm, void *prog);
@@ -173,36 +177,44 @@ static void kemu_budget_add(struct kemu_jit_vm *vm, s64 delta)
 		;
 }
 
-/* Takes `cost` bytes from the VM's and the module's budgets; false if either is spent. */
-static bool kemu_budget_take(struct kemu_jit_vm *vm, s64 cost)
+/*
+ * Takes `cost` bytes from the VM's and the module's budgets: 0, or which one is spent
+ * (KEMU_OVER_VM_BUDGET, KEMU_OVER_TOTAL_BUDGET).
+ */
+static int kemu_budget_take(struct kemu_jit_vm *vm, s64 cost)
 {
 	s64 total = atomic64_add_return(cost, &t2_jit_bytes);
 	s64 mine = atomic64_add_return(cost, &vm->bytes);
+	int over = 0;
 
-	if (mine > (s64)vm->budget || total > (s64)READ_ONCE(t2_total_budget_mb) << 20) {
+	if (mine > (s64)vm->budget)
+		over = KEMU_OVER_VM_BUDGET;
+	else if (total > (s64)READ_ONCE(t2_total_budget_mb) << 20)
+		over = KEMU_OVER_TOTAL_BUDGET;
+	if (over) {
 		atomic64_sub(cost, &vm->bytes);
 		atomic64_sub(cost, &t2_jit_bytes);
 		atomic64_inc(&t2_over_budget);
-		return false;
+		return over;
 	}
 	kemu_budget_add(vm, 0);
-	return true;
+	return 0;
 }
 
 /*
  * Compiles n instructions for a VM; returns the program (the handle for kemu_bpf_run and
- * kemu_bpf_free), or NULL if the budget is spent (then *over_budget is set) or the kernel
+ * kemu_bpf_free), or NULL if a budget is spent (then *over_budget says which) or the kernel
  * did not JIT it (the JIT is off, or it refused the program). Constants are blinded if the VM asks for it. Sleeps
  * (allocates with GFP_KERNEL, charged to the VM owner's memory cgroup).
  */
-void *kemu_bpf_compile(struct kemu_jit_vm *vm, const u64 *insns, u32 n, bool *over_budget)
+void *kemu_bpf_compile(struct kemu_jit_vm *vm, const u64 *insns, u32 n, int *over_budget)
 {
 	struct mem_cgroup *old_memcg;
 	struct bpf_prog *prog;
 	s64 estimate;
 	int err = 0;
 
-	*over_budget = false;
+	*over_budget = 0;
 	if (n == 0 || n > BPF_MAXINSNS * 16)
 		return NULL;
 	/*
@@ -213,10 +225,9 @@ void *kemu_bpf_compile(struct kemu_jit_vm *vm, const u64 *insns, u32 n, bool *ov
 	estimate = round_up(bpf_prog_size(n), PAGE_SIZE) + sizeof(struct bpf_prog_aux) + (s64)n * 64;
 	if (vm->blind)
 		estimate *= 3;
-	if (!kemu_budget_take(vm, estimate)) {
-		*over_budget = true;
+	*over_budget = kemu_budget_take(vm, estimate);
+	if (*over_budget)
 		return NULL;
-	}
 	old_memcg = set_active_memcg(vm->memcg);
 	prog = bpf_prog_alloc(bpf_prog_size(n), 0);
 	if (!prog)

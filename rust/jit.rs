@@ -14,7 +14,7 @@
 //! module logs it once and every VM runs on tier 1.
 
 use core::{
-    ffi::c_void,
+    ffi::{c_int, c_void},
     sync::atomic::{AtomicBool, Ordering},
 };
 
@@ -35,7 +35,7 @@ extern "C" {
     fn kemu_jit_vm_new() -> *mut c_void;
     fn kemu_jit_vm_free(vm: *mut c_void);
     fn kemu_jit_vm_bytes(vm: *const c_void) -> u64;
-    fn kemu_bpf_compile(vm: *mut c_void, insns: *const u64, n: u32, over_budget: *mut bool) -> *mut c_void;
+    fn kemu_bpf_compile(vm: *mut c_void, insns: *const u64, n: u32, over_budget: *mut c_int) -> *mut c_void;
     fn kemu_bpf_run(prog: *const c_void, ctx: *mut c_void) -> u64;
     fn kemu_bpf_run_checked(prog: *const c_void, ctx: *mut c_void, clobbered: *mut u64) -> u64;
     fn kemu_bpf_free(vm: *mut c_void, prog: *mut c_void);
@@ -65,7 +65,7 @@ pub(crate) fn probe() {
         return;
     };
     let prog = ebpf::PROBE_PROGRAM;
-    let mut over_budget = false;
+    let mut over_budget = 0;
     // SAFETY: `vm.ptr` is live; `prog` holds `prog.len()` instructions, which the C
     // side copies.
     let handle = unsafe { kemu_bpf_compile(vm.ptr, prog.as_ptr(), prog.len() as u32, &mut over_budget) };
@@ -158,22 +158,26 @@ impl Drop for VmJit {
     }
 }
 
-/// Compiles `insns` for `vm` with the kernel's JIT: the `struct bpf_prog`, or null if
-/// the budget is spent or the JIT refused it (the first refusal is logged).
-fn compile(vm: &VmJit, insns: &[u64]) -> *mut c_void {
-    let Ok(n) = u32::try_from(insns.len()) else { return core::ptr::null_mut() };
-    let mut over_budget = false;
+/// `kemu_bpf_compile`'s answer when the VM's own budget is spent (bpf_jit.c).
+const OVER_VM_BUDGET: c_int = 1;
+
+/// Compiles `insns` for `vm` with the kernel's JIT: the `struct bpf_prog`, or null if a
+/// budget is spent or the JIT refused it (the first refusal is logged); and whether the
+/// VM's own budget was spent.
+fn compile(vm: &VmJit, insns: &[u64]) -> (*mut c_void, bool) {
+    let Ok(n) = u32::try_from(insns.len()) else { return (core::ptr::null_mut(), false) };
+    let mut over_budget = 0;
     // SAFETY: `vm.ptr` is live (type invariant); `insns` holds `n` instructions, which
     // the C side copies.
     let prog = unsafe { kemu_bpf_compile(vm.ptr, insns.as_ptr(), n, &mut over_budget) };
     // A spent budget is expected (t2_over_budget counts it); a refusal by the JIT is not.
-    if prog.is_null() && !over_budget && !REFUSAL_LOGGED.swap(true, Ordering::Relaxed) {
+    if prog.is_null() && over_budget == 0 && !REFUSAL_LOGGED.swap(true, Ordering::Relaxed) {
         pr_warn!(
             "the BPF JIT refused a tier-2 program of {} instructions: that block stays on tier 1 (further refusals are only counted: t2_rejected in KEMU_STATUS)\n",
             n
         );
     }
-    prog
+    (prog, over_budget == OVER_VM_BUDGET)
 }
 
 /// A program waiting for the JIT thread.
@@ -213,6 +217,10 @@ pub(crate) struct Compiler {
     /// Set when `work.done` has something (read by the vCPU after every slice without
     /// taking the lock).
     ready: AtomicBool,
+    /// The VM's own JIT budget was found spent: the vCPU flushes the translation cache
+    /// (which releases every program), as `kemuctl run` does when its JIT arena is full
+    /// and QEMU when its code buffer is.
+    full: AtomicBool,
 }
 
 impl Compiler {
@@ -231,6 +239,7 @@ impl Compiler {
                 work <- new_mutex!(Work { jobs, done, released, closed: false }),
                 wake <- new_condvar!(),
                 ready: AtomicBool::new(false),
+                full: AtomicBool::new(false),
             }? Error),
             GFP_KERNEL,
         )
@@ -303,8 +312,11 @@ impl Compiler {
                 unsafe { kemu_bpf_free(self.jit.ptr, p as *mut c_void) };
             }
             let Some(job) = job else { continue };
-            let prog = compile(&self.jit, &job.insns);
+            let (prog, full) = compile(&self.jit, &job.insns);
             drop(job.insns);
+            if full {
+                self.full.store(true, Ordering::Relaxed);
+            }
             let mut w = self.work.lock();
             // INVARIANT: `prog` came from `compile` for `self.jit`.
             if !w.closed && w.done.push((job.ticket, prog as usize), GFP_KERNEL).is_ok() {
@@ -326,6 +338,9 @@ impl Compiler {
         if !self.ready.load(Ordering::Acquire) {
             return;
         }
+        // The budget is spent: start again from an empty cache (after the programs
+        // below are handed over, which are then released with the rest).
+        let flush = self.full.swap(false, Ordering::Relaxed);
         let mut w = self.work.lock();
         self.ready.store(false, Ordering::Relaxed);
         for (ticket, prog) in w.done.drain_all() {
@@ -333,10 +348,16 @@ impl Compiler {
             // SAFETY: `prog` is the JIT's compilation of the program submitted with
             // `ticket` (the `Work` invariant), handed over once (drained); the entry
             // ktranslator runs is the `struct bpf_prog` itself (`bpf-prog-run`).
-            if prog != 0 && !unsafe { hart.t2_install(ticket, handle, handle) } {
+            // A refused program (null: the JIT refused it, or the budget is spent) is
+            // handed over too: the hart frees its ticket and keeps the block on tier 1.
+            if !unsafe { hart.t2_install(ticket, handle, handle) } && prog != 0 {
                 // SAFETY: a program of `self.jit` the hart did not take.
                 unsafe { kemu_bpf_free(self.jit.ptr, prog as *mut c_void) };
             }
+        }
+        drop(w);
+        if flush {
+            hart.invalidate_code();
         }
     }
 
@@ -374,7 +395,9 @@ unsafe extern "C" fn compile_now(opaque: *mut c_void, insns: *const u64, n: usiz
     // SAFETY: `opaque` is the VM's live `Compiler` (`host`); ktranslator passes `n`
     // instructions at `insns` and a valid out-pointer (`Tier2Host` contract).
     let (c, prog) = unsafe { (&*opaque.cast::<Compiler>(), core::slice::from_raw_parts(insns, n)) };
-    let handle = compile(&c.jit, prog) as u64;
+    // A spent budget leaves the block on tier 1 (low thresholds are for tests, which
+    // count the refusals).
+    let handle = compile(&c.jit, prog).0 as u64;
     // SAFETY: as above.
     unsafe { *entry = handle };
     handle
