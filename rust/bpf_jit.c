@@ -55,7 +55,7 @@ static atomic64_t t2_regs_clobbered = ATOMIC64_INIT(0);
  * program would exceed either stays on tier 1. The allocations are charged to the
  * memory cgroup of the VM's owner, not to the kthread that compiles (root's).
  */
-static unsigned int t2_vm_budget_mb = 64;
+static unsigned int t2_vm_budget_mb = 128;
 module_param(t2_vm_budget_mb, uint, 0644);
 MODULE_PARM_DESC(t2_vm_budget_mb, "most MiB of tier-2 programs (bpf_prog, aux, native image) per VM; read at VM creation");
 static unsigned int t2_total_budget_mb = 256;

@@ -305,10 +305,17 @@ impl Hart {
             _ => 0,
         };
         self.stats.t2_compile_ns = self.stats.t2_compile_ns.wrapping_add(bus.host_ns().wrapping_sub(t0));
+        let taken = self.t2_take(tb, handle, entry);
+        if !taken && handle != 0 {
+            self.t2_free(handle);
+        }
+        taken
+    }
+
+    /// Gives head `tb` the compiled program `handle`/`entry`; with either 0 (refused),
+    /// leaves the block on tier 1 for good. Returns whether it took the handle.
+    fn t2_take(&mut self, tb: u32, handle: u64, entry: u64) -> bool {
         if handle == 0 || entry == 0 {
-            if handle != 0 {
-                self.t2_free(handle);
-            }
             self.stats.t2_rejected += 1;
             self.tc.set_t2(tb, 0, 0);
             return false;
@@ -384,14 +391,9 @@ impl Hart {
             self.stats.t2_discarded += 1;
             return false;
         }
-        if handle == 0 || entry == 0 {
-            self.stats.t2_rejected += 1;
-            self.tc.set_t2(tb, 0, 0);
+        if !self.t2_take(tb, handle, entry) {
             return false;
         }
-        self.t2_live += 1;
-        self.stats.t2_compiled += 1;
-        self.tc.set_t2(tb, entry, handle);
         // Count indirect exits from where a synchronous compile would have (tier 1 kept
         // counting while the program was queued), unless this is the recompiled one:
         // see `exec_t2`.

@@ -48,6 +48,15 @@ fn finish(m: &mut Machine) -> u64 {
     m.hart().xreg(A0 as usize)
 }
 
+/// Compiles the one queued program, runs the loop (100,000 iterations of step 1) to its
+/// end with it, and turns tier 2 off with nothing leaked.
+fn finish_on_tier_2(m: &mut Machine) {
+    assert_eq!(m.compile_queued(), 1);
+    assert_eq!(finish(m), 100_000);
+    assert!(m.hart().stats.t2_executed > 0, "{:?}", m.hart().stats);
+    assert_eq!(m.disable_tier2(), 0, "no program leaked");
+}
+
 #[test]
 fn a_queued_program_runs_once_installed() {
     let Some(mut m) = machine(1, 100_000, 8) else { return };
@@ -101,10 +110,7 @@ fn a_killed_head_refuses_its_program_and_is_queued_again() {
     // Translated again, hot again, queued again; this program is taken.
     assert_eq!(m.run(100), Exit::Budget);
     assert_eq!(m.queue.len(), 1);
-    assert_eq!(m.compile_queued(), 1);
-    assert_eq!(finish(&mut m), 100_000);
-    assert!(m.hart().stats.t2_executed > 0);
-    assert_eq!(m.disable_tier2(), 0);
+    finish_on_tier_2(&mut m);
 }
 
 #[test]
@@ -120,10 +126,7 @@ fn a_busy_host_gets_the_block_again_after_another_threshold() {
     assert_eq!(m.run(30), Exit::Budget);
     assert_eq!(m.hart().stats.t2_busy, s.t2_busy);
     assert_eq!(m.queue.len(), 1, "queued at the threshold again");
-    assert_eq!(m.compile_queued(), 1);
-    assert_eq!(finish(&mut m), 100_000);
-    assert!(m.hart().stats.t2_executed > 0);
-    assert_eq!(m.disable_tier2(), 0);
+    finish_on_tier_2(&mut m);
 }
 
 #[test]

@@ -4,6 +4,7 @@
 # vCPU flushes its cache and the blocks still hot are compiled again, round after round.
 # Powers off (code 0) if the data says every block ran every time, else fails (code 1).
 #include "sifive-exit.h"
+#include "t2-block.h"
     .globl _start
 _start:
     la s0, data
@@ -11,24 +12,7 @@ _start:
     li t0, 0
 outer:
     .rept 3000
-    ld t1, 0(s0)
-    sd t1, 8(s0)
-    ld t1, 16(s0)
-    sd t1, 24(s0)
-    ld t1, 32(s0)
-    sd t1, 40(s0)
-    ld t1, 48(s0)
-    sd t1, 56(s0)
-    ld t1, 64(s0)
-    sd t1, 72(s0)
-    ld t1, 80(s0)
-    sd t1, 88(s0)
-    ld t1, 96(s0)
-    sd t1, 104(s0)
-    addi t0, t0, 1
-    sd t0, 112(s0)
-    j 1f
-1:
+    t2_block
     .endr
     addi s1, s1, -1
     beqz s1, done
