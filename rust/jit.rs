@@ -8,10 +8,12 @@
 //! the kernel frees a flushed cache's programs: their images are released from a
 //! workqueue under the same locks), so a VM's programs are compiled on a thread of its
 //! own, `kemu-jit/<id>` ([`Compiler`]): the vCPU queues a hot block's program and runs
-//! the block on tier 1 until the program comes back, between two slices. At module load a small looping program is compiled
-//! and run to find out whether the JIT is on and keeps the calling convention; if not
-//! (`net.core.bpf_jit_enable` is 0, no JIT for this architecture, a wrong result), the
-//! module logs it once and every VM runs on tier 1.
+//! the block on tier 1 until the program comes back, between two slices.
+//!
+//! At module load a small looping program is compiled and run to find out whether the
+//! JIT is on and keeps the calling convention; if not (`net.core.bpf_jit_enable` is 0,
+//! no JIT for this architecture, a wrong result), the module logs it once and every VM
+//! runs on tier 1.
 
 use core::{
     ffi::{c_int, c_void},
@@ -225,7 +227,6 @@ pub(crate) struct Compiler {
 
 impl Compiler {
     /// A compiler for a new VM; call it in the VM owner's context (see [`VmJit::new`]).
-    #[inline(never)]
     pub(crate) fn new() -> Result<Pin<KBox<Self>>> {
         let jit = VmJit::new()?;
         let jobs = KVec::with_capacity(MAX_QUEUED, GFP_KERNEL)?;

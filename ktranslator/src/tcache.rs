@@ -215,9 +215,9 @@ pub const DEFAULT_ARENA_MAX_BYTES: usize = 64 << 20;
 
 /// The arena size hosts use for a guest of `ram_bytes` unless told otherwise: an eighth
 /// of its RAM, at least [`DEFAULT_ARENA_BYTES`] and at most [`DEFAULT_ARENA_MAX_BYTES`]
-/// (a multiple of 8). A Debian guest of 512 MiB fills 16 MiB about every 30-60 s of its
-/// benchmarks; each flush drops every translation and tier-2 program, which kemu.ko
-/// then frees and compiles again at a cost of seconds in a TCG VM.
+/// (a multiple of 8). A Debian guest of 512 MiB filled 16 MiB every 50-125 s of its
+/// benchmarks (2026-12-07); each flush drops every translation and tier-2 program, which
+/// kemu.ko then frees and compiles again at a cost of seconds in a TCG VM.
 pub const fn default_arena_bytes(ram_bytes: u64) -> usize {
     let eighth = (ram_bytes / 8) & !7;
     if eighth < DEFAULT_ARENA_BYTES as u64 {

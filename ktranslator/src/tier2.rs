@@ -285,6 +285,7 @@ impl Hart {
         let t0 = bus.host_ns();
         let n = self.t2_lower(tb);
         let mut entry = 0u64;
+        // The compiled handle, or None if the program was queued (or had to wait).
         let handle = match (n, submit, free_slot) {
             (Some(n), Some(submit), Some(slot)) => {
                 self.t2_ticket += 1;
@@ -297,14 +298,14 @@ impl Hart {
                 } else {
                     self.t2_wait(tb);
                 }
-                self.stats.t2_compile_ns = self.stats.t2_compile_ns.wrapping_add(bus.host_ns().wrapping_sub(t0));
-                return false;
+                None
             }
             // SAFETY: as for `submit`.
-            (Some(n), None, _) => compile.map_or(0, |c| unsafe { c(self.t2.opaque, self.t2_buf.as_ptr(), n, &mut entry) }),
-            _ => 0,
+            (Some(n), None, _) => Some(compile.map_or(0, |c| unsafe { c(self.t2.opaque, self.t2_buf.as_ptr(), n, &mut entry) })),
+            _ => Some(0),
         };
         self.stats.t2_compile_ns = self.stats.t2_compile_ns.wrapping_add(bus.host_ns().wrapping_sub(t0));
+        let Some(handle) = handle else { return false };
         let taken = self.t2_take(tb, handle, entry);
         if !taken && handle != 0 {
             self.t2_free(handle);
