@@ -21,6 +21,8 @@ struct kemu_jit_vm;
 struct kemu_jit_vm *kemu_jit_vm_new(void);
 void kemu_jit_vm_free(struct kemu_jit_vm *vm);
 u64 kemu_jit_vm_bytes(const struct kemu_jit_vm *vm);
+u64 kemu_jit_vm_freeing(const struct kemu_jit_vm *vm);
+u64 kemu_jit_vm_budget(const struct kemu_jit_vm *vm);
 /* kemu_bpf_compile's *over_budget: which budget was spent. */
 #define KEMU_OVER_VM_BUDGET 1
 #define KEMU_OVER_TOTAL_BUDGET 2
@@ -28,6 +30,8 @@ u64 kemu_jit_vm_bytes(const struct kemu_jit_vm *vm);
 void *kemu_bpf_compile(struct kemu_jit_vm *vm, const u64 *insns, u32 n, int *over_budget);
 u64 kemu_bpf_run(const void *prog, void *ctx);
 u64 kemu_bpf_run_checked(const void *prog, void *ctx, u64 *clobbered);
+void kemu_bpf_release(struct kemu_jit_vm *vm, void *prog);
+void kemu_bpf_free_released(struct kemu_jit_vm *vm, void *prog);
 void kemu_bpf_free(struct kemu_jit_vm *vm, void *prog);
 s32 kemu_bpf_call_imm(const void *fn);
 
@@ -64,6 +68,7 @@ MODULE_PARM_DESC(t2_total_budget_mb, "most MiB of tier-2 programs of all VMs tog
 static atomic64_t t2_jit_bytes = ATOMIC64_INIT(0);
 static atomic64_t t2_jit_peak = ATOMIC64_INIT(0);
 static atomic64_t t2_over_budget = ATOMIC64_INIT(0);
+static atomic64_t t2_jit_freeing = ATOMIC64_INIT(0);
 static atomic64_t t2_blinded = ATOMIC64_INIT(0);
 
 static int kemu_param_get_count(char *buf, const struct kernel_param *kp)
@@ -92,14 +97,22 @@ module_param_cb(t2_jit_bytes, &kemu_count_ops, &t2_jit_bytes, 0444);
 MODULE_PARM_DESC(t2_jit_bytes, "bytes of tier-2 programs alive (all VMs)");
 module_param_cb(t2_jit_peak, &kemu_peak_ops, &t2_jit_peak, 0644);
 MODULE_PARM_DESC(t2_jit_peak, "most bytes of tier-2 programs alive at once since load (a write restarts it from now)");
+module_param_cb(t2_jit_freeing, &kemu_count_ops, &t2_jit_freeing, 0444);
+MODULE_PARM_DESC(t2_jit_freeing, "bytes of tier-2 programs released and not freed yet (all VMs; not counted against the budgets)");
 module_param_cb(t2_over_budget, &kemu_count_ops, &t2_over_budget, 0444);
 MODULE_PARM_DESC(t2_over_budget, "tier-2 programs not compiled because a budget was spent");
 module_param_cb(t2_blinded, &kemu_count_ops, &t2_blinded, 0444);
 MODULE_PARM_DESC(t2_blinded, "tier-2 programs compiled with blinded constants");
 
-/* A VM's JIT state: its budget, what it uses, whether to blind, whom to charge. */
+/*
+ * A VM's JIT state: its budget, what it uses, whether to blind, whom to charge. A program
+ * the hart released gives its bytes back to the budgets at once (kemu_bpf_release) and is
+ * counted in `freeing` until kemu_bpf_free_released frees it: rust/jit.rs frees released
+ * programs a few at a time between compiles and keeps `freeing` within one budget.
+ */
 struct kemu_jit_vm {
 	atomic64_t bytes;
+	atomic64_t freeing;
 	u64 budget;
 	bool blind;
 	struct mem_cgroup *memcg;
@@ -138,6 +151,7 @@ struct kemu_jit_vm *kemu_jit_vm_new(void)
 	if (!vm)
 		return NULL;
 	atomic64_set(&vm->bytes, 0);
+	atomic64_set(&vm->freeing, 0);
 	vm->budget = (u64)READ_ONCE(t2_vm_budget_mb) << 20;
 	vm->blind = kemu_bpf_blinding_wanted();
 	vm->memcg = get_mem_cgroup_from_mm(current->mm);
@@ -149,7 +163,7 @@ void kemu_jit_vm_free(struct kemu_jit_vm *vm)
 {
 	if (!vm)
 		return;
-	WARN_ON(atomic64_read(&vm->bytes) != 0);
+	WARN_ON(atomic64_read(&vm->bytes) != 0 || atomic64_read(&vm->freeing) != 0);
 	mem_cgroup_put(vm->memcg);
 	kfree(vm);
 }
@@ -158,6 +172,18 @@ void kemu_jit_vm_free(struct kemu_jit_vm *vm)
 u64 kemu_jit_vm_bytes(const struct kemu_jit_vm *vm)
 {
 	return vm ? atomic64_read(&vm->bytes) : 0;
+}
+
+/* Bytes of programs the VM released and has not freed yet. */
+u64 kemu_jit_vm_freeing(const struct kemu_jit_vm *vm)
+{
+	return vm ? atomic64_read(&vm->freeing) : 0;
+}
+
+/* The VM's budget in bytes. */
+u64 kemu_jit_vm_budget(const struct kemu_jit_vm *vm)
+{
+	return vm ? vm->budget : 0;
 }
 
 /* What a program holds: its allocation (pages), its aux struct, its native image. */
@@ -333,13 +359,35 @@ u64 kemu_bpf_run_checked(const void *handle, void *ctx, u64 *clobbered)
 	return (u32)ret;
 }
 
-/* Releases a program of a VM from kemu_bpf_compile (its image is freed from a workqueue). */
-void kemu_bpf_free(struct kemu_jit_vm *vm, void *handle)
+/*
+ * Gives a program's bytes back to the budgets: the VM no longer runs it and frees it
+ * later with kemu_bpf_free_released (until then it is counted in `freeing`).
+ */
+void kemu_bpf_release(struct kemu_jit_vm *vm, void *handle)
+{
+	s64 cost = kemu_prog_cost(handle);
+
+	kemu_budget_add(vm, -cost);
+	atomic64_add(cost, &vm->freeing);
+	atomic64_add(cost, &t2_jit_freeing);
+}
+
+/* Frees a program given to kemu_bpf_release (its image is freed from a workqueue). */
+void kemu_bpf_free_released(struct kemu_jit_vm *vm, void *handle)
 {
 	struct bpf_prog *prog = handle;
+	s64 cost = kemu_prog_cost(prog);
 
-	kemu_budget_add(vm, -(s64)kemu_prog_cost(prog));
+	atomic64_sub(cost, &vm->freeing);
+	atomic64_sub(cost, &t2_jit_freeing);
 	bpf_prog_free(prog);
+}
+
+/* Releases and frees a program of a VM from kemu_bpf_compile. */
+void kemu_bpf_free(struct kemu_jit_vm *vm, void *handle)
+{
+	kemu_bpf_release(vm, handle);
+	kemu_bpf_free_released(vm, handle);
 }
 
 /*

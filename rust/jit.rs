@@ -17,7 +17,7 @@
 
 use core::{
     ffi::{c_int, c_void},
-    sync::atomic::{AtomicBool, Ordering},
+    sync::atomic::{AtomicBool, AtomicU64, Ordering},
 };
 
 use kernel::{
@@ -40,6 +40,10 @@ extern "C" {
     fn kemu_bpf_compile(vm: *mut c_void, insns: *const u64, n: u32, over_budget: *mut c_int) -> *mut c_void;
     fn kemu_bpf_run(prog: *const c_void, ctx: *mut c_void) -> u64;
     fn kemu_bpf_run_checked(prog: *const c_void, ctx: *mut c_void, clobbered: *mut u64) -> u64;
+    fn kemu_jit_vm_freeing(vm: *const c_void) -> u64;
+    fn kemu_jit_vm_budget(vm: *const c_void) -> u64;
+    fn kemu_bpf_release(vm: *mut c_void, prog: *mut c_void);
+    fn kemu_bpf_free_released(vm: *mut c_void, prog: *mut c_void);
     fn kemu_bpf_free(vm: *mut c_void, prog: *mut c_void);
     fn kemu_bpf_call_imm(f: *const c_void) -> i32;
 }
@@ -51,6 +55,14 @@ const MAX_BLOCKS: u32 = 16384;
 /// Most programs waiting for a VM's JIT thread (beyond it the hart tries again later):
 /// at most this many copies of at most `T2_BUF_INSNS` instructions, 48 KiB each.
 const MAX_QUEUED: usize = 32;
+
+/// Released programs the JIT thread frees after each compile.
+const FREES_PER_COMPILE: usize = 2;
+
+/// Released programs the JIT thread frees at a time when nothing waits to be compiled,
+/// pausing [`FREE_PAUSE_MS`] between two such batches.
+const FREE_BATCH: usize = 8;
+const FREE_PAUSE_MS: u32 = 20;
 
 /// Whether the probe at module load got a JIT-compiled program that ran correctly.
 static AVAILABLE: AtomicBool = AtomicBool::new(false);
@@ -145,10 +157,16 @@ impl VmJit {
         Ok(VmJit { ptr })
     }
 
-    /// Bytes of tier-2 programs this VM holds.
+    /// Bytes of tier-2 programs this VM holds against its budget.
     pub(crate) fn bytes(&self) -> u64 {
         // SAFETY: `ptr` is live (type invariant).
         unsafe { kemu_jit_vm_bytes(self.ptr) }
+    }
+
+    /// Whether the programs released and not yet freed hold more than the VM's budget.
+    fn freeing_over_budget(&self) -> bool {
+        // SAFETY: `ptr` is live (type invariant).
+        unsafe { kemu_jit_vm_freeing(self.ptr) > kemu_jit_vm_budget(self.ptr) }
     }
 }
 
@@ -194,9 +212,11 @@ struct Work {
     jobs: KVec<Job>,
     /// Compiled programs for the vCPU: `(ticket, struct bpf_prog *)`, null if refused.
     done: KVec<(u64, usize)>,
-    /// Programs the hart released, for the thread to free: the kernel finishes a free
-    /// from a workqueue of the freeing CPU, and a cache flush releases thousands at
-    /// once, work better kept off the vCPU's CPU.
+    /// Programs the hart released (`kemu_bpf_release`: their bytes are back in the
+    /// budget), for the thread to free. The kernel frees a program from a workqueue of
+    /// the freeing CPU, rewriting its image under locks the JIT takes too, and a cache
+    /// flush releases thousands at once: work kept off the vCPU's CPU, and done a few
+    /// programs at a time between compiles so that the hot code compiles again soon.
     released: KVVec<usize>,
     /// The vCPU is done with tier 2: nothing more is compiled or handed over.
     closed: bool,
@@ -207,7 +227,8 @@ struct Work {
 /// # Invariants
 /// Every program in `work.done` and `work.released` came from `compile` for `jit` and
 /// is owned by the queue: until the vCPU takes it ([`Compiler::deliver`]), the thread
-/// frees it, or [`Compiler::close`] does.
+/// frees it, or [`Compiler::close`] does. Those in `work.released` went through
+/// `kemu_bpf_release`, those in `work.done` did not.
 #[pin_data(PinnedDrop)]
 pub(crate) struct Compiler {
     jit: VmJit,
@@ -219,10 +240,15 @@ pub(crate) struct Compiler {
     /// Set when `work.done` has something (read by the vCPU after every slice without
     /// taking the lock).
     ready: AtomicBool,
-    /// The VM's own JIT budget was found spent: the vCPU flushes the translation cache
-    /// (which releases every program), as `kemuctl run` does when its JIT arena is full
-    /// and QEMU when its code buffer is.
-    full: AtomicBool,
+    /// The VM's own JIT budget was found spent by a compile that started after flush
+    /// number `full - 1` (0: not spent). If no flush came since, the vCPU flushes the
+    /// translation cache (which releases every program and gives its bytes back), as
+    /// `kemuctl run` does when its JIT arena is full and QEMU when its code buffer is.
+    full: AtomicU64,
+    /// Budget flushes so far (written by the vCPU after each flush's releases): a
+    /// compile that began before the last flush and found the budget spent asks for no
+    /// second one.
+    flushes: AtomicU64,
 }
 
 impl Compiler {
@@ -240,7 +266,8 @@ impl Compiler {
                 work <- new_mutex!(Work { jobs, done, released, closed: false }),
                 wake <- new_condvar!(),
                 ready: AtomicBool::new(false),
-                full: AtomicBool::new(false),
+                full: AtomicU64::new(0),
+                flushes: AtomicU64::new(0),
             }? Error),
             GFP_KERNEL,
         )
@@ -266,27 +293,39 @@ impl Compiler {
         true
     }
 
-    /// Takes a program the hart released (vCPU thread): the JIT thread frees it, or this
-    /// call if the compiler is closed.
+    /// Takes a program the hart released (vCPU thread): its bytes go back to the budget
+    /// now, and the JIT thread frees it later, or this call if the compiler is closed.
     fn release(&self, prog: *mut c_void) {
         let mut w = self.work.lock();
-        // INVARIANT: the hart gave up `prog`, a program of `self.jit`.
-        if !w.closed && w.released.push(prog as usize, GFP_KERNEL).is_ok() {
+        if w.closed {
+            drop(w);
+            // SAFETY: a program of `self.jit` that nothing else holds.
+            unsafe { kemu_bpf_free(self.jit.ptr, prog) };
+            return;
+        }
+        // SAFETY: a program of `self.jit` that the hart gave up, released once.
+        unsafe { kemu_bpf_release(self.jit.ptr, prog) };
+        // INVARIANT: released just above.
+        if w.released.push(prog as usize, GFP_KERNEL).is_ok() {
             drop(w);
             self.wake.notify_one();
             return;
         }
         drop(w);
-        // SAFETY: a program of `self.jit` that nothing else holds.
-        unsafe { kemu_bpf_free(self.jit.ptr, prog) };
+        // SAFETY: released above and kept nowhere.
+        unsafe { kemu_bpf_free_released(self.jit.ptr, prog) };
     }
 
-    /// Body of the `kemu-jit/<id>` thread: frees released programs, then compiles
-    /// queued ones, oldest first, until [`Compiler::close`].
+    /// Body of the `kemu-jit/<id>` thread until [`Compiler::close`]: compiles queued
+    /// programs, oldest first, and frees released ones, [`FREES_PER_COMPILE`] after
+    /// each compile and [`FREE_BATCH`] at a time when nothing waits to be compiled.
+    /// Only while the released programs hold more than the VM's budget does freeing
+    /// come first, so at most twice the budget is ever allocated.
     pub(crate) fn run(&self) {
-        const BATCH: usize = 64;
+        // The last round only freed: pause before the next, unless a job comes.
+        let mut pause = false;
         loop {
-            let mut batch = [0usize; BATCH];
+            let mut batch = [0usize; FREE_BATCH];
             let mut freed = 0;
             let job = {
                 let mut w = self.work.lock();
@@ -294,42 +333,56 @@ impl Compiler {
                     if w.closed {
                         return;
                     }
-                    while freed < BATCH {
+                    let catch_up = !w.released.is_empty() && self.jit.freeing_over_budget();
+                    let job = if catch_up || w.jobs.is_empty() { None } else { w.jobs.remove(0).ok() };
+                    if job.is_none() && pause && !catch_up {
+                        pause = false;
+                        let _ = self.wake.wait_interruptible_timeout(&mut w, msecs_to_jiffies(FREE_PAUSE_MS));
+                        continue;
+                    }
+                    let limit = if job.is_some() { FREES_PER_COMPILE } else { FREE_BATCH };
+                    while freed < limit {
                         let Some(p) = w.released.pop() else { break };
                         batch[freed] = p;
                         freed += 1;
                     }
-                    if freed > 0 {
-                        break None;
-                    }
-                    if !w.jobs.is_empty() {
-                        break w.jobs.remove(0).ok();
+                    if job.is_some() || freed > 0 {
+                        pause = job.is_none();
+                        break job;
                     }
                     let _ = self.wake.wait_interruptible_timeout(&mut w, msecs_to_jiffies(1000));
                 }
             };
+            if let Some(job) = job {
+                self.compile_job(job);
+            }
             for &p in &batch[..freed] {
-                // SAFETY: taken out of `released`, so owned here (the `Work` invariant).
-                unsafe { kemu_bpf_free(self.jit.ptr, p as *mut c_void) };
+                // SAFETY: taken out of `released`, so owned here and released already
+                // (the `Work` invariant).
+                unsafe { kemu_bpf_free_released(self.jit.ptr, p as *mut c_void) };
             }
-            let Some(job) = job else { continue };
-            let (prog, full) = compile(&self.jit, &job.insns);
-            drop(job.insns);
-            if full {
-                self.full.store(true, Ordering::Relaxed);
-            }
-            let mut w = self.work.lock();
-            // INVARIANT: `prog` came from `compile` for `self.jit`.
-            if !w.closed && w.done.push((job.ticket, prog as usize), GFP_KERNEL).is_ok() {
-                self.ready.store(true, Ordering::Release);
-                continue;
-            }
-            drop(w);
-            if !prog.is_null() {
-                // SAFETY: `prog` came from `kemu_bpf_compile` for `self.jit` and went
-                // nowhere else.
-                unsafe { kemu_bpf_free(self.jit.ptr, prog) };
-            }
+        }
+    }
+
+    /// Compiles `job` and queues the result for the vCPU (JIT thread).
+    fn compile_job(&self, job: Job) {
+        let epoch = self.flushes.load(Ordering::Acquire);
+        let (prog, full) = compile(&self.jit, &job.insns);
+        drop(job.insns);
+        if full {
+            self.full.store(epoch.wrapping_add(1), Ordering::Relaxed);
+        }
+        let mut w = self.work.lock();
+        // INVARIANT: `prog` came from `compile` for `self.jit`.
+        if !w.closed && w.done.push((job.ticket, prog as usize), GFP_KERNEL).is_ok() {
+            self.ready.store(true, Ordering::Release);
+            return;
+        }
+        drop(w);
+        if !prog.is_null() {
+            // SAFETY: `prog` came from `kemu_bpf_compile` for `self.jit` and went
+            // nowhere else.
+            unsafe { kemu_bpf_free(self.jit.ptr, prog) };
         }
     }
 
@@ -341,7 +394,9 @@ impl Compiler {
         }
         // The budget is spent: start again from an empty cache (after the programs
         // below are handed over, which are then released with the rest).
-        let flush = self.full.swap(false, Ordering::Relaxed);
+        let spent = self.full.swap(0, Ordering::Relaxed);
+        let flushes = self.flushes.load(Ordering::Relaxed);
+        let flush = spent != 0 && spent == flushes.wrapping_add(1);
         let mut w = self.work.lock();
         self.ready.store(false, Ordering::Relaxed);
         for (ticket, prog) in w.done.drain_all() {
@@ -359,6 +414,8 @@ impl Compiler {
         drop(w);
         if flush {
             hart.invalidate_code();
+            // After the releases: a compile that reads this sees their bytes back.
+            self.flushes.store(flushes.wrapping_add(1), Ordering::Release);
         }
     }
 
@@ -369,11 +426,15 @@ impl Compiler {
         w.closed = true;
         w.jobs.clear();
         let w = &mut *w;
-        for prog in Iterator::chain(w.done.drain_all().map(|d| d.1), w.released.drain_all()) {
+        for (_, prog) in w.done.drain_all() {
             if prog != 0 {
                 // SAFETY: a program of `self.jit` nobody took (the `Work` invariant).
                 unsafe { kemu_bpf_free(self.jit.ptr, prog as *mut c_void) };
             }
+        }
+        for prog in w.released.drain_all() {
+            // SAFETY: a released program of `self.jit` nobody took (the `Work` invariant).
+            unsafe { kemu_bpf_free_released(self.jit.ptr, prog as *mut c_void) };
         }
         self.ready.store(false, Ordering::Relaxed);
         self.wake.notify_all();

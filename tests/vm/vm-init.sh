@@ -342,9 +342,10 @@ t2many_under() { # t2many_under PARAM MIB: t2many with kemu.ko's budget PARAM se
         --stats-json /tmp/t2many.json </dev/null; rc=$?
     echo "$old" > $p/$1
     over=$(( $(cat $p/t2_over_budget) - over )); peak=$(cat $p/t2_jit_peak); now=$(cat $p/t2_jit_bytes)
-    echo "t2many, $1=$2: exit $rc, $over programs over budget, peak $peak bytes, $now bytes left," \
+    freeing=$(cat $p/t2_jit_freeing)
+    echo "t2many, $1=$2: exit $rc, $over programs over budget, peak $peak bytes, $now bytes left ($freeing being freed)," \
         "$(tr -d '{}"' </tmp/t2many.json | tr ',' '\n' | grep '^t2_compiled\|^t2_rejected' | tr '\n' ' ')"
-    [ $rc = 0 ] && [ $over -gt 1000 ] && [ $peak -le $(($2 << 20)) ] && [ $now = 0 ]
+    [ $rc = 0 ] && [ $over -gt 1000 ] && [ $peak -le $(($2 << 20)) ] && [ $now = 0 ] && [ $freeing = 0 ]
 }
 jit_budget() {
     t2many_under t2_vm_budget_mb 2 && t2many_under t2_total_budget_mb 1 || return 1
@@ -365,10 +366,12 @@ t2budget_flush() {
         --stats-json /tmp/t2budget.json </dev/null; rc=$?
     echo "$old" > $p/t2_vm_budget_mb
     over=$(( $(cat $p/t2_over_budget) - over )); peak=$(cat $p/t2_jit_peak); now=$(cat $p/t2_jit_bytes)
+    freeing=$(cat $p/t2_jit_freeing)
     field() { tr -d '{}"' <"$1" | tr ',' '\n' | sed -n "s/^$2://p"; }
     co=$(field /tmp/t2budget.json t2_compiled); en=$(field /tmp/t2budget.json t2_executed)
-    echo "t2budget, t2_vm_budget_mb=1, threshold 64: exit $rc, $over over budget, $co compiled, $en entries, peak $peak bytes, $now bytes left"
-    [ $rc = 0 ] && [ $over -gt 0 ] && [ "${co:-0}" -gt 150 ] && [ "${en:-0}" -gt 0 ] && [ $peak -le $((1 << 20)) ] && [ $now = 0 ]
+    echo "t2budget, t2_vm_budget_mb=1, threshold 64: exit $rc, $over over budget, $co compiled, $en entries, peak $peak bytes, $now bytes left ($freeing being freed)"
+    [ $rc = 0 ] && [ $over -gt 0 ] && [ "${co:-0}" -gt 150 ] && [ "${en:-0}" -gt 0 ] && [ $peak -le $((1 << 20)) ] \
+        && [ $now = 0 ] && [ $freeing = 0 ]
 }
 step "a spent JIT budget at a queued threshold flushes and compiles again" t2budget_flush
 # Guest RAM and tier 2's programs are charged to the VM owner's memory cgroup, not to the
