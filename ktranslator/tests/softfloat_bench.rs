@@ -141,3 +141,39 @@ fn throughput() {
         ffi!(bsf::f32_sqrt(s(a & !(1 << 31)))).v.into()
     });
 }
+
+/// Nanoseconds per call of `f` when each call takes the previous result (a dependent
+/// chain: latency, which bounds numeric code such as the `float` workload's n-body,
+/// where most operations wait for the one before). `f(x, operand)` must keep `x` normal.
+fn latency(name: &str, ops: &[u64], f: impl Fn(u64, u64) -> u64) {
+    let mut best = u64::MAX;
+    for _ in 0..REPEAT {
+        let start = Instant::now();
+        let mut x = 0x3ff0_0000_0000_0000u64;
+        for _ in 0..ROUNDS {
+            for &op in ops {
+                x = f(x, black_box(op));
+            }
+        }
+        best = best.min(start.elapsed().as_nanos() as u64);
+        black_box(x);
+    }
+    let ns = best * 100 / (ROUNDS * ops.len()) as u64;
+    println!("{name:<28} {}.{:02} ns/op (dependent)", ns / 100, ns % 100);
+}
+
+#[test]
+#[ignore = "benchmark: run explicitly in a release build"]
+fn dependent_chains() {
+    let (dv, _) = operands();
+    let rm = RoundingMode::Rne;
+    // The exponent of x is put back to [1, 2) after each step (two ALU operations, the
+    // same for every row), so that the chain never leaves the normal range.
+    let renorm = |x: u64| (x & 0x800f_ffff_ffff_ffff) | 0x3ff0_0000_0000_0000;
+    latency("f64 add", &dv, |x, b| renorm(sf::f64_add(x, b, rm, &mut 0)));
+    latency("f64 sub", &dv, |x, b| renorm(sf::f64_sub(x, b, rm, &mut 0)));
+    latency("f64 mul", &dv, |x, b| renorm(sf::f64_mul(x, b, rm, &mut 0)));
+    latency("f64 div", &dv, |x, b| renorm(sf::f64_div(x, b, rm, &mut 0)));
+    latency("f64 sqrt", &dv, |x, _| renorm(sf::f64_sqrt(x & !(1 << 63), rm, &mut 0)));
+    latency("renormalising alone", &dv, |x, b| renorm(x ^ (b & 1)));
+}
