@@ -18,6 +18,7 @@
 #                      [--kernel-variant VARIANT] [--mitigations both|on|off]
 #                      [--out DIR] [--vm-configs LIST] [--vm-workloads LIST] [--vm-no-bare]
 #                      [--tier2-threshold N] [--module-params "P=V ..."]
+#                      [--vm-perf GUEST-ARGS]
 # --vm-configs/--vm-workloads: what the VM table runs (default: every configuration and
 # workload); --vm-no-bare: no bare-metal programs (pi, branchy) in the VM;
 # --tier2-threshold: passed to the tier-2 configurations (default: each host's own
@@ -25,6 +26,13 @@
 # kernel (tests/vm/kernels.sh; default debian-cloud: the generic debian-amd64 has ext4 as
 # a module, which the bench VM does not load yet); --module-params: kemu.ko's module
 # parameters in the VM (e.g. "t2_blind=1"; named in the results' environment).
+# --vm-perf: profile instead of measuring: in the VM, each of --vm-configs (kemu's own:
+# kernel, kernel-t2, user, user-t2) boots the guest once with --vm-workloads under `perf
+# record -a` (cpu-clock, both CPUs), and the top of `perf report --sort dso` and `--sort
+# dso,sym` goes to
+# DIR/perf-vm-<mitigations>.txt. GUEST-ARGS: more guest kernel arguments, comma-separated
+# (e.g. kemu.bench.float_steps=500000, so that the workload outweighs the boot), or "-".
+# Installs linux-perf if the host has no perf (its binary and libraries go to the VM).
 # --smoke: one run per configuration, no warm-up, small workloads, Debian's cloud kernel
 # (already prepared for the tests), one mitigation setting, results under target/bench-smoke: what
 # `make test` runs to keep this script working. Timings are never asserted.
@@ -42,6 +50,7 @@ vm_configs=kernel,kernel-t2,user,user-t2,qemu,native
 vm_bare=1
 t2_opt=()
 modparams=""
+perf_args=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --runs) runs=$2; shift 2 ;;
@@ -59,6 +68,7 @@ while [ $# -gt 0 ]; do
         --tier2-threshold) t2_opt=(--tier2-threshold "$2"); shift 2 ;;
         --module-params) modparams=$2; shift 2 ;;
         --vm-no-bare) vm_bare=0; shift ;;
+        --vm-perf) perf_args=$2; only=vm; shift 2 ;;
         *) echo "run-bench.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -143,8 +153,14 @@ tools_disk() { # tools_disk IMG
     local qemu
     qemu=$(command -v qemu-system-riscv64)
     cp "$qemu" "$root/bin/qemu-system-riscv64"
-    # Its shared libraries, loaded through the loader with an explicit library path.
-    ldd "$qemu" | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}' | while read -r lib; do
+    local bins=("$qemu")
+    if [ -n "$perf_args" ]; then
+        command -v perf >/dev/null 2>&1 || apt-get install -y -q --no-install-recommends linux-perf >&2
+        bins+=("$(command -v perf)")
+        cp "${bins[1]}" "$root/bin/perf"
+    fi
+    # Their shared libraries, loaded through the loader with an explicit library path.
+    ldd "${bins[@]}" | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}' | sort -u | while read -r lib; do
         cp -L "$lib" "$root/lib/"
     done
     mke2fs -q -F -t ext4 -L kemu-tools -d "$root" "$img" 512M || return 1
@@ -170,6 +186,7 @@ vm_table() {
         scratch "$work/vm-wb.img" KEMU-WB
         scratch "$work/vm-wt.img" KEMU-WT
         local append="console=ttyS0 panic=-1 kemu.runs=$vm_runs kemu.warmup=$vm_warmup kemu.quick=$quick kemu.kvariant=$kvariant kemu.mitigations=$m kemu.workloads=$vm_workloads kemu.configs=$vm_configs kemu.bare=$vm_bare kemu.t2threshold=${t2_opt[1]:-0} kemu.modparams=${modparams// /,}"
+        [ -n "$perf_args" ] && append="$append kemu.perf=$perf_args"
         [ "$m" = off ] && append="$append mitigations=off"
         local log="$work/console-vm-$m.log"
         # Generous: the runs inside are bounded by kemuctl bench's own per-run timeout.
@@ -183,6 +200,7 @@ vm_table() {
             -append "$append" </dev/null 2>&1 | tee "$log" | grep --line-buffered -v '^KEMU-BENCH-JSON ' \
             | sed -u 's/^/  | /' || rc=$?
         tr -d '\r' < "$log" | sed -n 's/^KEMU-BENCH-JSON //p' > "$work/vm-$m.jsonl"
+        [ -n "$perf_args" ] && tr -d '\r' < "$log" | sed -n 's/^KEMU-PERF //p' > "$out/perf-vm-$m.txt"
         grep -q "^KEMU-BENCHVM: done (ok)" <(tr -d '\r' < "$log") || { echo "run-bench.sh: the bench VM did not finish well (rc $rc): $(grep -a "KEMU-BENCHVM: done" "$log")" >&2; rc=1; }
         # The x86 kernel must not complain.
         if grep -v '^KEMU-BENCH-JSON ' "$log" | grep -En "$bad_patterns" >&2; then
@@ -201,6 +219,10 @@ vm_table() {
 status=0
 if [ "$only" != vm ]; then host_table || status=1; fi
 if [ "$only" != host ]; then vm_table || status=1; fi
+if [ -n "$perf_args" ]; then
+    echo "== profiles: $out/perf-vm-*.txt"
+    exit "$status"
+fi
 
 echo "== report"
 report_args=(--date "$date_tag" --command "$command_line" --out "$out")

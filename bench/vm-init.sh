@@ -14,7 +14,7 @@ mount -t tmpfs tmpfs /tmp
 echo "KEMU-BENCHVM: init, kernel $(uname -r), $(nproc) cpus"
 
 runs=5; warmup=1; quick=0; kvariant=debian-cloud; mitigations=on; workloads=pi,float,disk,lat,mem,file,xz,7z,sqlite,gcc
-configs=kernel,kernel-t2,user,user-t2,qemu,native; t2threshold=0; bare=1; modparams=""
+configs=kernel,kernel-t2,user,user-t2,qemu,native; t2threshold=0; bare=1; modparams=""; perf=""
 for arg in $(cat /proc/cmdline); do
     case "$arg" in
         kemu.runs=*) runs=${arg#kemu.runs=} ;;
@@ -27,6 +27,7 @@ for arg in $(cat /proc/cmdline); do
         kemu.t2threshold=*) t2threshold=${arg#kemu.t2threshold=} ;;
         kemu.bare=*) bare=${arg#kemu.bare=} ;;
         kemu.modparams=*) modparams=$(echo "${arg#kemu.modparams=}" | tr ',' ' ') ;;
+        kemu.perf=*) perf=$(echo "${arg#kemu.perf=}" | tr ',' ' ') ;;
     esac
 done
 for v in /sys/devices/system/cpu/vulnerabilities/*; do
@@ -53,6 +54,38 @@ export LD_LIBRARY_PATH=/tools/lib
 # shellcheck disable=SC2086
 insmod /tools/kemu.ko $modparams || finish "insmod kemu.ko $modparams failed"
 /tools/bin/kemuctl version
+
+# Profiling instead of measuring (run-bench.sh --vm-perf): each kemu configuration boots
+# the guest once with the workloads (and the extra guest arguments) under `perf record
+# -a`; the top of the profile leaves on the console as `KEMU-PERF <config>: ...` lines.
+if [ -n "$perf" ]; then
+    [ "$perf" = - ] && perf=""
+    echo 0 > /proc/sys/kernel/kptr_restrict
+    echo -1 > /proc/sys/kernel/perf_event_paranoid
+    for c in $(echo "$configs" | tr ',' ' '); do
+        case $c in
+            kernel) cmd="start --tier 1" ;;
+            kernel-t2) cmd="start --tier 2" ;;
+            user) cmd="run --tier 1" ;;
+            user-t2) cmd="run --tier 2" ;;
+            *) echo "KEMU-PERF $c: not profiled (not a kemu configuration)"; continue ;;
+        esac
+        case "$c,$t2threshold" in *-t2,0) ;; *-t2,*) cmd="$cmd --tier2-threshold $t2threshold" ;; esac
+        # shellcheck disable=SC2086
+        /tools/bin/perf record -q -a -F 499 -o /tmp/perf.data -- /tools/bin/kemuctl $cmd \
+            --kernel /tools/Image --initrd /tools/initrd.img --firmware /tools/fw_dynamic.bin --mem 512M \
+            --append "console=ttyS0 kemu.mode=bench kemu.bench=$workloads $perf" \
+            --disk /dev/vdb --disk /dev/vdc,writethrough /dev/vda >/tmp/perf-guest.log 2>&1
+        echo "KEMU-PERF $c: kemuctl $cmd exit $?; $(grep -a '^KEMU-BENCH ' /tmp/perf-guest.log | tr -d '\r' | tr '\n' ' ')"
+        for sort in dso dso,sym; do
+            /tools/bin/perf report -i /tmp/perf.data --no-children --sort $sort --stdio 2>/dev/null \
+                | grep -v '^#' | grep -v '^$' | head -150 | sed "s/^/KEMU-PERF $c: /"
+        done
+        rm -f /tmp/perf.data
+    done
+    rmmod kemu
+    finish ok
+fi
 
 quick_opt=""
 [ "$quick" = 1 ] && quick_opt=--quick
