@@ -370,7 +370,9 @@ impl Compiler {
         let (prog, full) = compile(&self.jit, &job.insns);
         drop(job.insns);
         if full {
-            self.full.store(epoch.wrapping_add(1), Ordering::Relaxed);
+            // The latest epoch wins: a late report from before a flush cannot hide a
+            // newer one.
+            self.full.fetch_max(epoch.wrapping_add(1), Ordering::Relaxed);
         }
         let mut w = self.work.lock();
         // INVARIANT: `prog` came from `compile` for `self.jit`.
