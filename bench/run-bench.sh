@@ -68,7 +68,7 @@ while [ $# -gt 0 ]; do
         --tier2-threshold) t2_opt=(--tier2-threshold "$2"); shift 2 ;;
         --module-params) modparams=$2; shift 2 ;;
         --vm-no-bare) vm_bare=0; shift ;;
-        --vm-perf) perf_args=$2; only=vm; shift 2 ;;
+        --vm-perf) perf_args=$2; shift 2 ;;
         *) echo "run-bench.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -81,6 +81,11 @@ if [ "$smoke" = 1 ]; then
     vm_workloads=pi,disk
     vm_configs=kernel,kernel-t2,user-t2,qemu,native
     out=${out:-$repo/target/bench-smoke}
+fi
+if [ -n "$perf_args" ]; then
+    [ "$only" = host ] && { echo "run-bench.sh: --vm-perf profiles in the VM; not with --only host" >&2; exit 2; }
+    case "$perf_args" in *" "*) echo "run-bench.sh: --vm-perf takes comma-separated guest arguments, no spaces" >&2; exit 2 ;; esac
+    only=vm
 fi
 vm_runs=${vm_runs:-$runs}
 vm_warmup=${vm_warmup:-$warmup}
@@ -153,16 +158,21 @@ tools_disk() { # tools_disk IMG
     local qemu
     qemu=$(command -v qemu-system-riscv64)
     cp "$qemu" "$root/bin/qemu-system-riscv64"
-    local bins=("$qemu")
+    local bins=("$qemu") bin
     if [ -n "$perf_args" ]; then
-        command -v perf >/dev/null 2>&1 || apt-get install -y -q --no-install-recommends linux-perf >&2
+        command -v perf >/dev/null 2>&1 \
+            || { apt-get update -q && apt-get install -y -q --no-install-recommends linux-perf; } >&2 \
+            || { echo "run-bench.sh: --vm-perf needs perf (apt-get install linux-perf failed)" >&2; return 1; }
         bins+=("$(command -v perf)")
-        cp "${bins[1]}" "$root/bin/perf"
+        cp "${bins[1]}" "$root/bin/perf" || return 1
     fi
     # Their shared libraries, loaded through the loader with an explicit library path.
-    ldd "${bins[@]}" | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}' | sort -u | while read -r lib; do
-        cp -L "$lib" "$root/lib/"
-    done
+    local libs
+    libs=$(for bin in "${bins[@]}"; do
+        ldd "$bin" | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}'
+    done | sort -u) || return 1
+    # shellcheck disable=SC2086
+    cp -L $libs "$root/lib/" || return 1
     mke2fs -q -F -t ext4 -L kemu-tools -d "$root" "$img" 512M || return 1
 }
 

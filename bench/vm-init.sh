@@ -59,7 +59,9 @@ insmod /tools/kemu.ko $modparams || finish "insmod kemu.ko $modparams failed"
 # the guest once with the workloads (and the extra guest arguments) under `perf record
 # -a`; the top of the profile leaves on the console as `KEMU-PERF <config>: ...` lines.
 if [ -n "$perf" ]; then
+    [ -x /tools/bin/perf ] || finish "no perf on the tools disk"
     [ "$perf" = - ] && perf=""
+    [ "$quick" = 1 ] && perf="$perf kemu.bench.quick=1"
     echo 0 > /proc/sys/kernel/kptr_restrict
     echo -1 > /proc/sys/kernel/perf_event_paranoid
     for c in $(echo "$configs" | tr ',' ' '); do

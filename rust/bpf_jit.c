@@ -26,6 +26,8 @@ u64 kemu_jit_vm_budget(const struct kemu_jit_vm *vm);
 /* kemu_bpf_compile's *over_budget: which budget was spent. */
 #define KEMU_OVER_VM_BUDGET 1
 #define KEMU_OVER_TOTAL_BUDGET 2
+/* The VM's programs and those it released and has not freed yet fill twice its budget. */
+#define KEMU_OVER_VM_FREEING 3
 
 void *kemu_bpf_compile(struct kemu_jit_vm *vm, const u64 *insns, u32 n, int *over_budget);
 u64 kemu_bpf_run(const void *prog, void *ctx);
@@ -78,10 +80,10 @@ static int kemu_param_get_count(char *buf, const struct kernel_param *kp)
 
 static const struct kernel_param_ops kemu_count_ops = { .get = kemu_param_get_count };
 
-/* Any write to t2_jit_peak restarts it at the bytes alive now. */
+/* Any write to t2_jit_peak restarts it at the bytes allocated now. */
 static int kemu_param_reset_peak(const char *val, const struct kernel_param *kp)
 {
-	atomic64_set(kp->arg, atomic64_read(&t2_jit_bytes));
+	atomic64_set(kp->arg, atomic64_read(&t2_jit_bytes) + atomic64_read(&t2_jit_freeing));
 	return 0;
 }
 
@@ -94,11 +96,11 @@ MODULE_PARM_DESC(t2_regs_checked, "tier-2 calls checked by t2_check_regs");
 module_param_cb(t2_regs_clobbered, &kemu_count_ops, &t2_regs_clobbered, 0444);
 MODULE_PARM_DESC(t2_regs_clobbered, "checked tier-2 calls after which a callee-saved register differed");
 module_param_cb(t2_jit_bytes, &kemu_count_ops, &t2_jit_bytes, 0444);
-MODULE_PARM_DESC(t2_jit_bytes, "bytes of tier-2 programs alive (all VMs)");
+MODULE_PARM_DESC(t2_jit_bytes, "bytes of tier-2 programs in use (all VMs; released ones are in t2_jit_freeing)");
 module_param_cb(t2_jit_peak, &kemu_peak_ops, &t2_jit_peak, 0644);
-MODULE_PARM_DESC(t2_jit_peak, "most bytes of tier-2 programs alive at once since load (a write restarts it from now)");
+MODULE_PARM_DESC(t2_jit_peak, "most bytes of tier-2 programs allocated at once (in use and being freed) since load (a write restarts it from now)");
 module_param_cb(t2_jit_freeing, &kemu_count_ops, &t2_jit_freeing, 0444);
-MODULE_PARM_DESC(t2_jit_freeing, "bytes of tier-2 programs released and not freed yet (all VMs; not counted against the budgets)");
+MODULE_PARM_DESC(t2_jit_freeing, "bytes of tier-2 programs released and not freed yet (all VMs)");
 module_param_cb(t2_over_budget, &kemu_count_ops, &t2_over_budget, 0444);
 MODULE_PARM_DESC(t2_over_budget, "tier-2 programs not compiled because a budget was spent");
 module_param_cb(t2_blinded, &kemu_count_ops, &t2_blinded, 0444);
@@ -106,9 +108,11 @@ MODULE_PARM_DESC(t2_blinded, "tier-2 programs compiled with blinded constants");
 
 /*
  * A VM's JIT state: its budget, what it uses, whether to blind, whom to charge. A program
- * the hart released gives its bytes back to the budgets at once (kemu_bpf_release) and is
- * counted in `freeing` until kemu_bpf_free_released frees it: rust/jit.rs frees released
- * programs a few at a time between compiles and keeps `freeing` within one budget.
+ * the hart released leaves `bytes` at once (kemu_bpf_release) and is counted in `freeing`
+ * until kemu_bpf_free_released frees it (rust/jit.rs frees released programs a few at a
+ * time between compiles). `bytes` is held to the budget (a VM that fills it flushes its
+ * cache), and `bytes` + `freeing` to twice the budget: at most that much is allocated
+ * for the VM. The module-wide budget counts both.
  */
 struct kemu_jit_vm {
 	atomic64_t bytes;
@@ -195,7 +199,7 @@ static u64 kemu_prog_cost(const struct bpf_prog *prog)
 /* Adds `delta` bytes to what the VM and the module hold (no limit). */
 static void kemu_budget_add(struct kemu_jit_vm *vm, s64 delta)
 {
-	s64 total = atomic64_add_return(delta, &t2_jit_bytes);
+	s64 total = atomic64_add_return(delta, &t2_jit_bytes) + atomic64_read(&t2_jit_freeing);
 	s64 peak = atomic64_read(&t2_jit_peak);
 
 	atomic64_add(delta, &vm->bytes);
@@ -205,16 +209,18 @@ static void kemu_budget_add(struct kemu_jit_vm *vm, s64 delta)
 
 /*
  * Takes `cost` bytes from the VM's and the module's budgets: 0, or which one is spent
- * (KEMU_OVER_VM_BUDGET, KEMU_OVER_TOTAL_BUDGET).
+ * (KEMU_OVER_VM_BUDGET, KEMU_OVER_VM_FREEING, KEMU_OVER_TOTAL_BUDGET).
  */
 static int kemu_budget_take(struct kemu_jit_vm *vm, s64 cost)
 {
-	s64 total = atomic64_add_return(cost, &t2_jit_bytes);
+	s64 total = atomic64_add_return(cost, &t2_jit_bytes) + atomic64_read(&t2_jit_freeing);
 	s64 mine = atomic64_add_return(cost, &vm->bytes);
 	int over = 0;
 
 	if (mine > (s64)vm->budget)
 		over = KEMU_OVER_VM_BUDGET;
+	else if (mine + atomic64_read(&vm->freeing) > 2 * (s64)vm->budget)
+		over = KEMU_OVER_VM_FREEING;
 	else if (total > (s64)READ_ONCE(t2_total_budget_mb) << 20)
 		over = KEMU_OVER_TOTAL_BUDGET;
 	if (over) {

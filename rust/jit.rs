@@ -63,6 +63,8 @@ const FREES_PER_COMPILE: usize = 2;
 /// pausing [`FREE_PAUSE_MS`] between two such batches.
 const FREE_BATCH: usize = 8;
 const FREE_PAUSE_MS: u32 = 20;
+// The thread's batch array holds either count.
+const _: () = assert!(FREES_PER_COMPILE <= FREE_BATCH);
 
 /// Whether the probe at module load got a JIT-compiled program that ran correctly.
 static AVAILABLE: AtomicBool = AtomicBool::new(false);
@@ -139,7 +141,7 @@ pub(crate) struct VmJit {
     ptr: *mut c_void,
 }
 
-// SAFETY: the C object is only read after creation, except its byte count, an atomic.
+// SAFETY: the C object is only read after creation, except its byte counts, atomics.
 unsafe impl Send for VmJit {}
 // SAFETY: as for `Send`: shared use goes through atomics.
 unsafe impl Sync for VmJit {}
@@ -305,10 +307,15 @@ impl Compiler {
         }
         // SAFETY: a program of `self.jit` that the hart gave up, released once.
         unsafe { kemu_bpf_release(self.jit.ptr, prog) };
+        // Only an empty list needs the thread woken: otherwise it is freeing at its own
+        // pace (a flush releases thousands here in a row).
+        let wake = w.released.is_empty();
         // INVARIANT: released just above.
         if w.released.push(prog as usize, GFP_KERNEL).is_ok() {
             drop(w);
-            self.wake.notify_one();
+            if wake {
+                self.wake.notify_one();
+            }
             return;
         }
         drop(w);
@@ -319,8 +326,9 @@ impl Compiler {
     /// Body of the `kemu-jit/<id>` thread until [`Compiler::close`]: compiles queued
     /// programs, oldest first, and frees released ones, [`FREES_PER_COMPILE`] after
     /// each compile and [`FREE_BATCH`] at a time when nothing waits to be compiled.
-    /// Only while the released programs hold more than the VM's budget does freeing
-    /// come first, so at most twice the budget is ever allocated.
+    /// While the released programs hold more than the VM's budget, freeing comes first
+    /// (`kemu_bpf_compile` refuses a program that would take what the VM has allocated,
+    /// in use and being freed, past twice its budget).
     pub(crate) fn run(&self) {
         // The last round only freed: pause before the next, unless a job comes.
         let mut pause = false;

@@ -138,7 +138,7 @@ struct kemu_status {
 	__u64 t2_rejected;	/* ABI 1.5: hot blocks tier 2 did not compile */
 	__u64 t2_executed;	/* ABI 1.5: tier-2 program entries (a program runs a region of blocks) */
 	__u64 t2_compile_ns;	/* ABI 1.5: vCPU time spent compiling (now: queueing) them */
-	__u64 t2_jit_bytes;	/* ABI 1.6: bytes of tier-2 programs the VM holds */
+	__u64 t2_jit_bytes;	/* ABI 1.6: bytes of tier-2 programs the VM has in use */
 	__u64 t2_refused;	/* ABI 1.6: tier-2 programs the checker refused */
 };
 

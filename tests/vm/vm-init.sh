@@ -355,8 +355,9 @@ jit_budget() {
 step "tier-2 JIT memory budget holds against thousands of hot blocks" jit_budget
 # At a queued threshold (64: compiled on kemu-jit/<id>) a spent VM budget flushes the
 # cache and the hot blocks are compiled again: more programs than the budget holds at
-# once (about 70 of t2budget's fit in 1 MiB; base kernel: 334 compiled in 5 rounds), the
-# budget never exceeded, none left, the guest's result right. Without the flush, or with
+# once (about 70 of t2budget's fit in 1 MiB; base kernel: 334 compiled in 5 rounds), at
+# most twice the budget allocated (in use and released, not yet freed: t2_jit_peak), none
+# left, the guest's result right. Without the flush, or with
 # a refused program's ticket left pending, compiling stops after the first round.
 t2budget_flush() {
     p=/sys/module/kemu/parameters
@@ -370,7 +371,7 @@ t2budget_flush() {
     field() { tr -d '{}"' <"$1" | tr ',' '\n' | sed -n "s/^$2://p"; }
     co=$(field /tmp/t2budget.json t2_compiled); en=$(field /tmp/t2budget.json t2_executed)
     echo "t2budget, t2_vm_budget_mb=1, threshold 64: exit $rc, $over over budget, $co compiled, $en entries, peak $peak bytes, $now bytes left ($freeing being freed)"
-    [ $rc = 0 ] && [ $over -gt 0 ] && [ "${co:-0}" -gt 150 ] && [ "${en:-0}" -gt 0 ] && [ $peak -le $((1 << 20)) ] \
+    [ $rc = 0 ] && [ $over -gt 0 ] && [ "${co:-0}" -gt 150 ] && [ "${en:-0}" -gt 0 ] && [ $peak -le $((2 << 20)) ] \
         && [ $now = 0 ] && [ $freeing = 0 ]
 }
 step "a spent JIT budget at a queued threshold flushes and compiles again" t2budget_flush

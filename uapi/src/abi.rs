@@ -349,7 +349,8 @@ kemu_status! {
         /// since the module compiles on its `kemu-jit/<id>` thread: lowering, checking
         /// and queueing them).
         t2_compile_ns since 5,
-        /// Bytes of tier-2 programs the VM holds now (ABI 1.6), against its budget.
+        /// Bytes of tier-2 programs the VM has in use now (ABI 1.6), against its budget
+        /// (released programs waiting to be freed are not counted).
         t2_jit_bytes since 6,
         /// Tier-2 programs the checker refused (ABI 1.6; a lowering bug if not 0).
         t2_refused since 6,
