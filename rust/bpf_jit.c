@@ -21,8 +21,7 @@ struct kemu_jit_vm;
 struct kemu_jit_vm *kemu_jit_vm_new(void);
 void kemu_jit_vm_free(struct kemu_jit_vm *vm);
 u64 kemu_jit_vm_bytes(const struct kemu_jit_vm *vm);
-u64 kemu_jit_vm_freeing(const struct kemu_jit_vm *vm);
-u64 kemu_jit_vm_budget(const struct kemu_jit_vm *vm);
+bool kemu_jit_vm_freeing_over_budget(const struct kemu_jit_vm *vm);
 /* kemu_bpf_compile's *over_budget: which budget was spent. */
 #define KEMU_OVER_VM_BUDGET 1
 #define KEMU_OVER_TOTAL_BUDGET 2
@@ -178,16 +177,10 @@ u64 kemu_jit_vm_bytes(const struct kemu_jit_vm *vm)
 	return vm ? atomic64_read(&vm->bytes) : 0;
 }
 
-/* Bytes of programs the VM released and has not freed yet. */
-u64 kemu_jit_vm_freeing(const struct kemu_jit_vm *vm)
+/* Whether the programs the VM released and has not freed yet hold more than its budget. */
+bool kemu_jit_vm_freeing_over_budget(const struct kemu_jit_vm *vm)
 {
-	return vm ? atomic64_read(&vm->freeing) : 0;
-}
-
-/* The VM's budget in bytes. */
-u64 kemu_jit_vm_budget(const struct kemu_jit_vm *vm)
-{
-	return vm ? vm->budget : 0;
+	return vm && atomic64_read(&vm->freeing) > (s64)vm->budget;
 }
 
 /* What a program holds: its allocation (pages), its aux struct, its native image. */

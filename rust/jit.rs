@@ -40,8 +40,7 @@ extern "C" {
     fn kemu_bpf_compile(vm: *mut c_void, insns: *const u64, n: u32, over_budget: *mut c_int) -> *mut c_void;
     fn kemu_bpf_run(prog: *const c_void, ctx: *mut c_void) -> u64;
     fn kemu_bpf_run_checked(prog: *const c_void, ctx: *mut c_void, clobbered: *mut u64) -> u64;
-    fn kemu_jit_vm_freeing(vm: *const c_void) -> u64;
-    fn kemu_jit_vm_budget(vm: *const c_void) -> u64;
+    fn kemu_jit_vm_freeing_over_budget(vm: *const c_void) -> bool;
     fn kemu_bpf_release(vm: *mut c_void, prog: *mut c_void);
     fn kemu_bpf_free_released(vm: *mut c_void, prog: *mut c_void);
     fn kemu_bpf_free(vm: *mut c_void, prog: *mut c_void);
@@ -168,7 +167,7 @@ impl VmJit {
     /// Whether the programs released and not yet freed hold more than the VM's budget.
     fn freeing_over_budget(&self) -> bool {
         // SAFETY: `ptr` is live (type invariant).
-        unsafe { kemu_jit_vm_freeing(self.ptr) > kemu_jit_vm_budget(self.ptr) }
+        unsafe { kemu_jit_vm_freeing_over_budget(self.ptr) }
     }
 }
 

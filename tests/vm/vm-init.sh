@@ -57,6 +57,9 @@ version_ok() {
     echo "$out" | grep -qx "kemu.ko ABI 1.6, features: vm,disk,detach,tier2"
 }
 kmemleak() { [ "$profile" = debian ] || echo "$1" > /sys/kernel/debug/kmemleak; }
+stat_field() { # stat_field FILE KEY: KEY's value in a kemuctl --stats-json FILE
+    tr -d '{}"' <"$1" | tr ',' '\n' | sed -n "s/^$2://p"
+}
 
 # Modules Debian builds as modules that this VM needs (virtio_blk), from Debian's package.
 if [ -f "/lib/modules/$(uname -r)/load-order" ]; then
@@ -262,9 +265,8 @@ t2_regions() {
         --stats-json /tmp/branchy.json || return 1
     kemuctl run --tier 2 --tier2-threshold 16 --mem 32M --bios none --kernel /guests/branchy.elf \
         --stats-json /tmp/branchy-run.json </dev/null; rc2=$?
-    field() { tr -d '{}"' <"$1" | tr ',' '\n' | sed -n "s/^$2://p"; }
-    ins=$(field /tmp/branchy.json instructions); en=$(field /tmp/branchy.json t2_executed)
-    ins2=$(field /tmp/branchy-run.json instructions); en2=$(field /tmp/branchy-run.json t2_executed)
+    ins=$(stat_field /tmp/branchy.json instructions); en=$(stat_field /tmp/branchy.json t2_executed)
+    ins2=$(stat_field /tmp/branchy-run.json instructions); en2=$(stat_field /tmp/branchy-run.json t2_executed)
     echo "branchy: start exit $rc ($ins instructions, $en tier-2 entries; $checked checked calls," \
         "$clobbered clobbered); run exit $rc2 ($ins2 instructions, $en2 entries)"
     [ $rc = 0 ] && [ $rc2 = 0 ] && [ "$checked" -gt 0 ] && [ "$clobbered" = 0 ] || return 1
@@ -283,9 +285,7 @@ t2_queued() {
         sleep 0.05; i=$((i + 1))
     done
     wait $pid; rc=$?
-    field() { tr -d '{}"' <"$1" | tr ',' '
-' | sed -n "s/^$2://p"; }
-    co=$(field /tmp/branchy-q.json t2_compiled); en=$(field /tmp/branchy-q.json t2_executed)
+    co=$(stat_field /tmp/branchy-q.json t2_compiled); en=$(stat_field /tmp/branchy-q.json t2_executed)
     echo "branchy, default threshold: exit $rc, kemu-jit thread seen $jit, $co compiled, $en tier-2 entries, $(kthreads) kemu threads after"
     [ $rc = 0 ] && [ $jit = 1 ] && [ "${co:-0}" -gt 0 ] && [ "${en:-0}" -gt 0 ] && [ "$(kthreads)" = 0 ]
 }
@@ -334,17 +334,22 @@ blinded_owner() {
 # then under 1 MiB for all VMs together, runs to its end with the rest on tier 1, the
 # budget holds, and afterwards the host can still load a BPF program and a module
 # (kemu.ko itself, reloaded).
-t2many_under() { # t2many_under PARAM MIB: t2many with kemu.ko's budget PARAM set to MIB
+budget_run() { # budget_run PARAM MIB THRESHOLD GUEST: /guests/GUEST.elf on tier 2 with
+    # kemu.ko's budget PARAM set to MIB; sets rc, over (programs over budget), peak, now
+    # and freeing (bytes) from kemu.ko's counters; the guest's stats in /tmp/GUEST.json.
     p=/sys/module/kemu/parameters
     old=$(cat $p/$1) && over=$(cat $p/t2_over_budget) || return 1
     echo $2 > $p/$1; echo 0 > $p/t2_jit_peak
-    kemuctl start --tier 2 --tier2-threshold 1 --mem 32M --bios none --kernel /guests/t2many.elf \
-        --stats-json /tmp/t2many.json </dev/null; rc=$?
+    kemuctl start --tier 2 --tier2-threshold $3 --mem 32M --bios none --kernel /guests/$4.elf \
+        --stats-json /tmp/$4.json </dev/null; rc=$?
     echo "$old" > $p/$1
     over=$(( $(cat $p/t2_over_budget) - over )); peak=$(cat $p/t2_jit_peak); now=$(cat $p/t2_jit_bytes)
     freeing=$(cat $p/t2_jit_freeing)
+}
+t2many_under() { # t2many_under PARAM MIB: t2many with kemu.ko's budget PARAM set to MIB
+    budget_run $1 $2 1 t2many || return 1
     echo "t2many, $1=$2: exit $rc, $over programs over budget, peak $peak bytes, $now bytes left ($freeing being freed)," \
-        "$(tr -d '{}"' </tmp/t2many.json | tr ',' '\n' | grep '^t2_compiled\|^t2_rejected' | tr '\n' ' ')"
+        "t2_compiled $(stat_field /tmp/t2many.json t2_compiled), t2_rejected $(stat_field /tmp/t2many.json t2_rejected)"
     [ $rc = 0 ] && [ $over -gt 1000 ] && [ $peak -le $(($2 << 20)) ] && [ $now = 0 ] && [ $freeing = 0 ]
 }
 jit_budget() {
@@ -360,16 +365,8 @@ step "tier-2 JIT memory budget holds against thousands of hot blocks" jit_budget
 # left, the guest's result right. Without the flush, or with
 # a refused program's ticket left pending, compiling stops after the first round.
 t2budget_flush() {
-    p=/sys/module/kemu/parameters
-    old=$(cat $p/t2_vm_budget_mb) && over=$(cat $p/t2_over_budget) || return 1
-    echo 1 > $p/t2_vm_budget_mb; echo 0 > $p/t2_jit_peak
-    kemuctl start --tier 2 --tier2-threshold 64 --mem 32M --bios none --kernel /guests/t2budget.elf \
-        --stats-json /tmp/t2budget.json </dev/null; rc=$?
-    echo "$old" > $p/t2_vm_budget_mb
-    over=$(( $(cat $p/t2_over_budget) - over )); peak=$(cat $p/t2_jit_peak); now=$(cat $p/t2_jit_bytes)
-    freeing=$(cat $p/t2_jit_freeing)
-    field() { tr -d '{}"' <"$1" | tr ',' '\n' | sed -n "s/^$2://p"; }
-    co=$(field /tmp/t2budget.json t2_compiled); en=$(field /tmp/t2budget.json t2_executed)
+    budget_run t2_vm_budget_mb 1 64 t2budget || return 1
+    co=$(stat_field /tmp/t2budget.json t2_compiled); en=$(stat_field /tmp/t2budget.json t2_executed)
     echo "t2budget, t2_vm_budget_mb=1, threshold 64: exit $rc, $over over budget, $co compiled, $en entries, peak $peak bytes, $now bytes left ($freeing being freed)"
     [ $rc = 0 ] && [ $over -gt 0 ] && [ "${co:-0}" -gt 150 ] && [ "${en:-0}" -gt 0 ] && [ $peak -le $((2 << 20)) ] \
         && [ $now = 0 ] && [ $freeing = 0 ]
