@@ -288,6 +288,19 @@ fn entry_regs(uops: &[Uop]) -> [u8; 2] {
     entry
 }
 
+/// The conditional jump taken exactly when `op` is not.
+fn invert(op: u8) -> u8 {
+    match op {
+        JEQ => JNE,
+        JNE => JEQ,
+        JLT => JGE,
+        JGE => JLT,
+        JSLT => JSGE,
+        // JSGE (`branch` passes only these six).
+        _ => JSLT,
+    }
+}
+
 fn fits_i32(v: u64) -> bool {
     v as i64 == i64::from(v as i32)
 }
@@ -447,6 +460,51 @@ impl<'a> Emitter<'a> {
             return true;
         }
         false
+    }
+
+    /// A host register holding x[r] for one read: its cache register if cached (or
+    /// r2 if it holds the previous op's result), else `scratch`, read as
+    /// [`Emitter::get_x`] does (which may cache it).
+    fn operand(&mut self, scratch: u8, r: u8) -> u8 {
+        if let Some(i) = self.slot_of(r) {
+            return CACHE[i];
+        }
+        if r != 0 && self.r2 == r {
+            return R2;
+        }
+        self.get_x(scratch, r);
+        scratch
+    }
+
+    /// A second operand, read after `first` (which this must not clobber): its cache
+    /// register if cached, else `scratch`, the register cache unchanged.
+    fn operand2(&mut self, scratch: u8, r: u8) -> u8 {
+        if let Some(i) = self.slot_of(r) {
+            return CACHE[i];
+        }
+        if r != 0 && self.r2 == r {
+            return R2;
+        }
+        self.read_x(scratch, r);
+        scratch
+    }
+
+    /// The cache register that is to receive a new value of guest register `r`
+    /// (cached already, or given a slot), marked dirty; `None` if `r` stays in the
+    /// hart (the caller stores it with [`Emitter::set_x`]).
+    fn dest_x(&mut self, r: u8) -> Option<u8> {
+        if r == X_SINK {
+            return None;
+        }
+        let i = match self.slot_of(r) {
+            Some(i) => i,
+            None => self.claim(r)?,
+        };
+        self.c.dirty[i] = true;
+        if self.r2 == r {
+            self.r2 = 0;
+        }
+        Some(CACHE[i])
     }
 
     /// Gives guest register `r` (not cached) the slot [`Emitter::slot_for`] picks, if
@@ -761,30 +819,39 @@ impl<'a> Emitter<'a> {
         };
         let acc = if store { ACC_STORE } else { ACC_LOAD };
         // The registers first: whatever the register cache does happens on every path.
-        self.get_x(R2, u.rs1);
+        // The address: rs1's register if no immediate is added, else r2.
+        let mut addr = self.operand(R2, u.rs1);
         let fs_off = fp.then(|| self.fs_off());
-        // The value to store: its cache register, else r1.
-        let value = if store && !fp {
-            self.get_x(R1, u.rs2);
-            self.slot_of(u.rs2).map_or(R1, |i| CACHE[i])
-        } else {
-            R1
+        // The value to store: its cache register, else r1 (read without taking a
+        // slot: that could be the address's).
+        let value = match self.slot_of(u.rs2) {
+            Some(i) if store && !fp => CACHE[i],
+            _ => {
+                if store && !fp {
+                    self.read_x(R1, u.rs2);
+                }
+                R1
+            }
         };
         if u.imm != 0 {
             // Load/store immediates are 12-bit.
+            if addr != R2 {
+                self.alu64_x(MOV, R2, addr);
+                addr = R2;
+            }
             self.alu64_k(ADD, R2, u.imm as i32);
         }
         // r3 = &tlb[index] - OFF_TLB (relative to the hart): the page number's low
         // bits times the stride (32: a load and a store entry), in one shift and one
         // mask.
-        self.alu64_x(MOV, R3, R2);
+        self.alu64_x(MOV, R3, addr);
         self.alu64_k(RSH, R3, 12 - 5);
         self.alu64_k(AND, R3, ((TLB_SIZE - 1) * TLB_STRIDE) as i32);
         self.alu64_x(ADD, R3, CTX);
         let entry = (OFF_TLB + (acc - 1) * core::mem::size_of::<TlbEntry>()) as i16;
         self.ldx(DW, R4, R3, entry);
         // Tag: the page, the low bits an aligned access has clear, and the key.
-        self.alu64_x(MOV, R5, R2);
+        self.alu64_x(MOV, R5, addr);
         self.alu64_k(AND, R5, !0xfff | (nbytes as i32 - 1));
         // (The key cannot change inside a block: privilege and mstatus only change
         // through ops that end it.)
@@ -799,7 +866,7 @@ impl<'a> Emitter<'a> {
         // invariant), so the access lies in RAM without a bounds check, also for a CPU
         // that speculates past the tag comparison.
         self.ldx(DW, R4, R3, entry + 8);
-        self.alu64_x(MOV, R5, R2);
+        self.alu64_x(MOV, R5, addr);
         self.alu64_k(AND, R5, 0xfff & !(nbytes as i32 - 1));
         self.alu64_x(ADD, R4, R5);
         self.alu64_x(ADD, R4, RAM);
@@ -810,6 +877,11 @@ impl<'a> Emitter<'a> {
             } else {
                 self.stx(size, R4, 0, value);
             }
+        } else if !fp && u.rd != X_SINK && self.slot_of(u.rd).is_some() {
+            // Straight into rd's cache register.
+            let d = self.dest_x(u.rd).unwrap_or(R2);
+            let mode = if signed && nbytes < 8 { MEMSX } else { MEM };
+            self.emit(insn(LDX | mode | size, d, R4, 0, 0));
         } else if signed && nbytes < 8 && !fp {
             // One sign-extending load (BPF_MEMSX).
             self.emit(insn(LDX | MEMSX | size, R2, R4, 0, 0));
@@ -983,6 +1055,27 @@ impl<'a> Emitter<'a> {
         }
         let shift = matches!(op, LSH | RSH | ARSH);
         let mask: i32 = if wide { 63 } else { 31 };
+        if let Some(d) = self.slot_of(u.rd).map(|i| CACHE[i]) {
+            // A cached destination computes in its own register (`rd op= ...` in one
+            // instruction when rd is rs1), unless rs2 is rd or needs r3 for a mask.
+            if imm_form && (shift || fits_i32(u.imm)) || !imm_form && !shift && u.rs2 != u.rd {
+                if u.rs1 != u.rd {
+                    let a = self.operand2(R2, u.rs1);
+                    self.alu64_x(MOV, d, a);
+                }
+                if imm_form {
+                    self.alu_k(wide, op, d, if shift { (u.imm as i32) & mask } else { u.imm as i32 });
+                } else {
+                    let b = self.operand2(R3, u.rs2);
+                    self.alu_x(wide, op, d, b);
+                }
+                if w32 {
+                    self.sext32(d);
+                }
+                self.dest_x(u.rd);
+                return true;
+            }
+        }
         self.get_x(R2, u.rs1);
         if imm_form {
             let imm = if shift { (u.imm as i32) & mask } else { u.imm as i32 };
@@ -1094,17 +1187,38 @@ impl<'a> Emitter<'a> {
             Bltu => JLT,
             _ => JGE,
         };
-        self.get_x(R2, u.rs1);
-        let j = if u.rs2 == 0 {
-            self.jmp_k(jop, R2, 0)
-        } else {
-            self.get_x(R3, u.rs2);
-            self.jmp_x(jop, R2, R3)
-        };
         let n = u64::from(u.idx) + 1;
-        self.exit_to(n, here.wrapping_add(u64::from(u.len)), ExitKind::Chain1);
-        self.patch(j);
-        self.exit_to(n, here.wrapping_add(u.imm), ExitKind::Chain0);
+        let (taken, fall) = (here.wrapping_add(u.imm), here.wrapping_add(u64::from(u.len)));
+        // The conditional jump goes to the exit that leaves the program, straight to
+        // its stub, and the other exit follows without a jump over it; if both stay
+        // in the region, a backward branch (a loop's) has its taken exit follow. So a
+        // loop's back edge costs one taken jump a turn.
+        let leaves = |e: &Self, t| e.block_at(t).is_none() && e.nstubs < MAX_STUBS;
+        let fall_out = match (leaves(self, fall), leaves(self, taken)) {
+            (true, false) => true,
+            (false, false) => (u.imm as i64) < 0,
+            _ => false,
+        };
+        let (jop, to, kind, other, other_kind) = if fall_out {
+            (invert(jop), fall, ExitKind::Chain1, taken, ExitKind::Chain0)
+        } else {
+            (jop, taken, ExitKind::Chain0, fall, ExitKind::Chain1)
+        };
+        let a = self.operand(R2, u.rs1);
+        let j = if u.rs2 == 0 {
+            self.jmp_k(jop, a, 0)
+        } else {
+            let b = self.operand2(R3, u.rs2);
+            self.jmp_x(jop, a, b)
+        };
+        if leaves(self, to) {
+            self.stub(j, n, to, kind);
+            self.exit_to(n, other, other_kind);
+        } else {
+            self.exit_to(n, other, other_kind);
+            self.patch(j);
+            self.exit_to(n, to, kind);
+        }
     }
 
     /// An indirect jump to the address in r3 (bit 0 clear), `n` instructions into the
