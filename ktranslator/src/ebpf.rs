@@ -157,6 +157,25 @@ struct Stub {
     cache: Cache,
 }
 
+/// Most memory accesses whose slow path is placed out of line ([`Emitter::cold`]); the
+/// rest keep theirs inline.
+const MAX_COLD: usize = 192;
+
+/// The slow path of a memory access, placed after the blocks: the jump to it (the TLB
+/// miss), where it returns to, the block and micro-op it runs the helper on, and the
+/// register cache before the access and after its fast path.
+#[derive(Clone, Copy)]
+struct Cold {
+    at: u32,
+    back: u32,
+    vpc: u64,
+    uop_addr: u64,
+    before: Cache,
+    after: Cache,
+    /// The guest register the helper writes (0: none), reloaded after it.
+    written: u8,
+}
+
 /// What the register cache registers ([`CACHE`]) hold: the guest register in each (0:
 /// none; x0 is never cached) and whether the hart's copy of it may be older (a write
 /// not stored yet).
@@ -181,6 +200,8 @@ pub(super) struct LowerScratch {
     predicted: [(u32, u32); MAX_PREDICTED],
     /// Exits to emit after the blocks.
     stubs: [Stub; MAX_STUBS],
+    /// Slow paths to emit after the blocks.
+    colds: [Cold; MAX_COLD],
     /// The guest registers each block expects in the register cache when it starts (0:
     /// nothing): its first two registers read before written. Every jump into a block
     /// puts them there.
@@ -213,6 +234,7 @@ pub(super) struct Emitter<'a> {
     npredicted: usize,
     nfixups: usize,
     nstubs: usize,
+    ncolds: usize,
     /// The block being lowered: its index in the region and its virtual pc.
     cur: usize,
     cur_vpc: u64,
@@ -323,6 +345,7 @@ impl<'a> Emitter<'a> {
             npredicted: 0,
             nfixups: 0,
             nstubs: 0,
+            ncolds: 0,
             cur: 0,
             cur_vpc: 0,
         }
@@ -339,6 +362,37 @@ impl<'a> Emitter<'a> {
             self.cur = st.block as usize;
             self.c = st.cache;
             self.leave(u64::from(st.retire), st.pc, None, st.kind);
+        }
+        // The slow paths placed out of line: each is entered from its access's TLB
+        // miss only and returns right after the access (the checker's rejoin rule);
+        // a helper result that ends the program goes to one shared `exit`.
+        for k in 0..self.ncolds {
+            let cd = self.s.colds[k];
+            self.patch(cd.at as usize);
+            self.cur_vpc = cd.vpc;
+            self.c = cd.before;
+            self.flush();
+            self.alu64_x(MOV, R1, CTX);
+            self.mov_imm(R3, cd.vpc);
+            self.ld_imm64(R2, cd.uop_addr);
+            self.emit(insn(JMP | CALL, 0, 0, 0, self.helper_imm));
+            // (Patched to the shared exit below; `at` is done with.)
+            let end = self.jmp_k(JNE, R0, HELPER_NEXT) as u32;
+            if let Some(c) = self.s.colds.get_mut(k) {
+                c.at = end;
+            }
+            self.reload(cd.before, cd.after, cd.written);
+            // Back to the instruction after the access (backward: this code follows
+            // the blocks).
+            let back = i64::from(cd.back) - self.n as i64 - 1;
+            self.emit(insn(JMP | JA, 0, 0, back as i16, 0));
+        }
+        if self.ncolds > 0 {
+            // The shared exit: r0 is the helper's exit kind.
+            for k in 0..self.ncolds {
+                self.patch(self.s.colds[k].at as usize);
+            }
+            self.exit();
         }
         for k in 0..self.nfixups {
             let (at, block) = self.s.fixups[k];
@@ -901,13 +955,22 @@ impl<'a> Emitter<'a> {
                 self.set_x(u.rd, R2);
             }
         }
+        let written = if store || fp { 0 } else { u.rd };
+        if let (None, Some(slot)) = (fs_off, self.s.colds.get_mut(self.ncolds)) {
+            // The slow path after the blocks ([`Emitter::finish`]); it comes back here.
+            *slot = Cold { at: miss as u32, back: self.n as u32, vpc: self.cur_vpc, uop_addr, before, after: self.c, written };
+            self.ncolds += 1;
+            // (A join: what r2 holds depends on the path.)
+            self.r2 = 0;
+            return;
+        }
         self.emit(insn(JMP | JA, 0, 0, 0, 0));
         let done = self.n - 1;
         self.patch(miss);
         if let Some(j) = fs_off {
             self.patch(j);
         }
-        self.slow_path(before, uop_addr, if store || fp { 0 } else { u.rd });
+        self.slow_path(before, uop_addr, written);
         self.patch(done);
     }
 
@@ -936,6 +999,13 @@ impl<'a> Emitter<'a> {
         let after = self.c;
         self.c = before;
         self.helper(uop_addr);
+        self.reload(before, after, written);
+    }
+
+    /// After a slow path's helper (cache `before` flushed to the hart): loads the cache
+    /// registers of `after` that the fast path brought in or `written` changed, and
+    /// leaves the cache as `after`.
+    fn reload(&mut self, before: Cache, after: Cache, written: u8) {
         for (&host, (&r, &was)) in CACHE.iter().zip(after.reg.iter().zip(&before.reg)) {
             if r != 0 && (r != was || r == written) {
                 self.ldx(DW, host, CTX, xoff(r));
@@ -1372,6 +1442,15 @@ impl LowerScratch {
         predicted: [(0, 0); MAX_PREDICTED],
         stubs: [Stub { at: 0, block: 0, retire: 0, pc: 0, kind: ExitKind::Chain0, cache: Cache { reg: [0; 2], dirty: [false; 2] } };
             MAX_STUBS],
+        colds: [Cold {
+            at: 0,
+            back: 0,
+            vpc: 0,
+            uop_addr: 0,
+            before: Cache { reg: [0; 2], dirty: [false; 2] },
+            after: Cache { reg: [0; 2], dirty: [false; 2] },
+            written: 0,
+        }; MAX_COLD],
         entry: [[0; 2]; MAX_REGION],
     };
 }

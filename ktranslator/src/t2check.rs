@@ -248,6 +248,10 @@ const PENDING: usize = 256;
 const LOOP_TARGETS: usize = 2 * MAX_BLOCKS;
 /// The loop tail's length before its backward jump (ebpf.rs `transition`).
 const TAIL: usize = 5;
+/// The loop tail's last instruction: `jge retired, limit` (to the exit).
+const BUDGET_JUMP: u8 = CLASS_JMP | SRC_X | 0x30;
+/// Longest out-of-line code a rejoin ends (ebpf.rs `finish`: about 12 instructions).
+const SNIPPET: usize = 32;
 
 /// States at loop targets: (target, state), `n` of them.
 #[derive(Clone, Copy)]
@@ -386,6 +390,8 @@ struct Checker<'a> {
     loop_out: &'a mut LoopStates,
     /// Last instruction reached by a jump (a join point).
     last_join: usize,
+    /// Inside `rejoin`'s walk (which does not nest).
+    walking: bool,
 }
 
 fn refuse<T>(at: usize, rule: Rule) -> Result<T, Refusal> {
@@ -427,10 +433,13 @@ pub fn check_with(prog: &[u64], env: &CheckEnv, scratch: &mut CheckScratch) -> R
     // that every jump into a block fills: all the lowering relies on where a block
     // starts). If no loop edge brings less, the first pass already is the fixed point
     // (else the states get joined and it goes again).
+    // (Only edges behind a budget jump can be loop edges, `loop_edge`; other backward
+    // jumps are rejoins, `rejoin`, or refused.)
     for (i, &w) in prog.iter().enumerate() {
         let ins = decode(w);
         let t = i as i64 + 1 + i64::from(ins.off);
-        if ins.code == CLASS_JMP && t >= 0 && (t as usize) < i && !loop_in.add(t as usize) {
+        let tail = i > 0 && decode(prog[i - 1]).code == BUDGET_JUMP;
+        if ins.code == CLASS_JMP && tail && t >= 0 && (t as usize) < i && !loop_in.add(t as usize) {
             return refuse(i, Rule::Loop);
         }
     }
@@ -448,6 +457,7 @@ pub fn check_with(prog: &[u64], env: &CheckEnv, scratch: &mut CheckScratch) -> R
             loop_in: &mut *loop_in,
             loop_out: &mut *loop_out,
             last_join: 0,
+            walking: false,
         };
         c.pass()?;
         let mut changed = false;
@@ -520,14 +530,7 @@ impl Checker<'_> {
                 self.last_join = i;
             }
             let ins = decode(self.prog[i]);
-            let wide = ins.code == (CLASS_LD | MODE_IMM | 0x18);
-            if wide {
-                // LD_IMM64 spans two slots; the second must be all zero but the imm.
-                let Some(&next) = self.prog.get(i + 1) else { return refuse(i, Rule::Opcode) };
-                if next & 0xffff_ffff != 0 || ins.src != 0 {
-                    return refuse(i, Rule::Opcode);
-                }
-            }
+            let wide = self.wide(i, &ins)?;
             match state {
                 // Unreachable code: only its encoding is checked.
                 None => self.structural(i, &ins)?,
@@ -542,6 +545,85 @@ impl Checker<'_> {
             return refuse(n - 1, Rule::JumpTarget);
         }
         Ok(())
+    }
+
+    /// Whether `ins` at `i` is an LD_IMM64, which spans two slots (the second must be
+    /// all zero but the imm).
+    fn wide(&self, i: usize, ins: &Insn) -> Result<bool, Refusal> {
+        if ins.code != (CLASS_LD | MODE_IMM | 0x18) {
+            return Ok(false);
+        }
+        let Some(&next) = self.prog.get(i + 1) else { return refuse(i, Rule::Opcode) };
+        if next & 0xffff_ffff != 0 || ins.src != 0 {
+            return refuse(i, Rule::Opcode);
+        }
+        Ok(true)
+    }
+
+    /// Whether the code at `s` is out-of-line code that rejoins: straight-line code (of
+    /// at most [`SNIPPET`] slots; conditional jumps allowed) whose first unconditional
+    /// jump or exit is a backward `ja` that is not a loop edge (behind the budget
+    /// jump). A guess only: [`Checker::walk`] checks it.
+    fn rejoins(&self, s: usize) -> bool {
+        let mut k = s;
+        let mut prev = 0;
+        while k < s + SNIPPET {
+            let Some(&w) = self.prog.get(k) else { return false };
+            let ins = decode(w);
+            match ins.code {
+                0x05 => return ins.off < 0 && prev != BUDGET_JUMP,
+                0x95 => return false,
+                c if c == (CLASS_LD | MODE_IMM | 0x18) => k += 2,
+                _ => k += 1,
+            }
+            prev = ins.code;
+        }
+        false
+    }
+
+    /// The taken edge of a conditional jump at `p` to `s` with state `r`: out-of-line
+    /// code that rejoins ([`Checker::rejoins`]) is checked right away, along this edge
+    /// ([`Checker::walk`]); any other target gets the state when the pass reaches it.
+    fn branch_to(&mut self, p: usize, s: usize, r: Regs) -> Result<(), Refusal> {
+        if self.walking || s <= p || !self.rejoins(s) {
+            return self.push(p, s, r);
+        }
+        self.walking = true;
+        let res = self.walk(p, s, r);
+        self.walking = false;
+        res
+    }
+
+    /// Checks the out-of-line code at `s`, entered by the jump at `p` with state `r`,
+    /// up to its backward `ja`, which must go to a `t` after `p`: the state there joins
+    /// those the pass meets at `t`. Why that cannot loop: this code comes after `p` and
+    /// `t`, and the pass itself reaches it with no state unless something else jumps
+    /// or falls into it, and then the backward `ja` is refused (it is no loop edge); so
+    /// every run through it goes from `p` forward to `t`. Its conditional jumps must go
+    /// forward (pending, as anywhere).
+    fn walk(&mut self, p: usize, s: usize, mut r: Regs) -> Result<(), Refusal> {
+        let mut i = s;
+        loop {
+            let Some(&w) = self.prog.get(i) else { return refuse(i - 1, Rule::Flow) };
+            let ins = decode(w);
+            if ins.code == CLASS_JMP && ins.off < 0 {
+                // JA backward: the rejoin.
+                if ins.src != 0 || ins.dst != 0 || ins.imm != 0 {
+                    return refuse(i, Rule::Opcode);
+                }
+                let t = self.target(i, ins.off)?;
+                if t <= p {
+                    return refuse(i, Rule::Loop);
+                }
+                return self.push(p, t, r);
+            }
+            let wide = self.wide(i, &ins)?;
+            match self.step(i, &ins, &mut r)? {
+                Some(next) => r = next,
+                None => return Ok(()),
+            }
+            i += if wide { 2 } else { 1 };
+        }
     }
 
     /// Checks the encoding of an unreachable instruction (registers, jump targets).
@@ -574,6 +656,11 @@ impl Checker<'_> {
     fn push(&mut self, i: usize, t: usize, r: Regs) -> Result<(), Refusal> {
         if t <= i {
             return refuse(i, Rule::Loop);
+        }
+        // (One entry a target: many jumps go to one place, e.g. the shared exit.)
+        if let Some(e) = self.pending[..self.npending].iter_mut().find(|e| e.0 as usize == t) {
+            e.1 = join_regs(&e.1, &r);
+            return Ok(());
         }
         if self.npending == PENDING {
             return refuse(i, Rule::Flow);
@@ -941,7 +1028,7 @@ impl Checker<'_> {
             (0x10, false) if ins.imm == 0 => fall[d] = Val::NonZero,
             _ => {}
         }
-        self.push(i, t, taken)?;
+        self.branch_to(i, t, taken)?;
         Ok(Some(fall))
     }
 

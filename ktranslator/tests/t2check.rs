@@ -70,10 +70,21 @@ fn loop_program() -> Vec<u64> {
         .find(|p| {
             p.iter().any(|&w| w == insn(0x85, 0, 0, 0, HELPER_IMM))
                 && p.iter().any(|&w| w as u8 == 0x3f)
-                && p.iter().any(|&w| w as u8 == 0x05 && off(w) < 0)
+                && loop_edges(p).next().is_some()
         })
         .expect("the loop block was compiled")
         .clone()
+}
+
+/// The loop edges of a program: backward `ja`s behind the budget jump (`jge`, 0x3d).
+fn loop_edges(p: &[u64]) -> impl Iterator<Item = usize> + '_ {
+    (1..p.len()).filter(|&i| code(p[i]) == 0x05 && off(p[i]) < 0 && code(p[i - 1]) == 0x3d)
+}
+
+/// The rejoins of a program: the other backward `ja`s (the ends of out-of-line slow
+/// paths).
+fn rejoins(p: &[u64]) -> impl Iterator<Item = usize> + '_ {
+    (1..p.len()).filter(|&i| code(p[i]) == 0x05 && off(p[i]) < 0 && code(p[i - 1]) != 0x3d)
 }
 
 /// The check environment for a captured program: its micro-op range from the
@@ -149,7 +160,7 @@ fn real_programs_pass_and_mutations_are_refused() {
     let e = env(&p);
     ENV.set(Some(e));
     check(&p, &e).expect("the original program passes");
-    let back = find(&p, |w| code(w) == 0x05 && off(w) < 0);
+    let back = loop_edges(&p).next().expect("a loop edge");
 
     let m = |f: &dyn Fn(&mut Vec<u64>)| {
         let mut q = p.clone();
@@ -209,7 +220,7 @@ fn real_programs_pass_and_mutations_are_refused() {
     expect(&m(&|q| q[call] = with_imm(q[call], HELPER_IMM + 16)), Rule::Call, "call of another function");
     expect(&m(&|q| q[call - 2] += 1 << 32), Rule::Call, "helper on a misaligned micro-op");
     // The end.
-    expect(&p[..p.len() - 1], Rule::Flow, "falls off the end");
+    expect(&m(&|q| *q.last_mut().unwrap() = insn(0xb7, 0, 0, 0, 0)), Rule::Flow, "falls off the end");
     // Registers and values.
     expect(&m(&|q| q[0] = with_regs(q[0], 6, 10)), Rule::Register, "r10 (the frame pointer)");
     expect(&m(&|q| q[0] = with_regs(q[0], 6, 7)), Rule::Uninit, "caller's register read");
@@ -258,14 +269,14 @@ fn region_program() -> Vec<u64> {
     assert_eq!(m.hart().t2_refusals().0, 0, "the checker refused a program of the lowering");
     let progs = PROGRAMS.take();
     // The head's region: the program with the most loop edges.
-    let back = |p: &Vec<u64>| p.iter().filter(|&&w| w as u8 == 0x05 && off(w) < 0).count();
+    let back = |p: &Vec<u64>| loop_edges(p).count();
     progs.iter().max_by_key(|p| back(p)).expect("programs were compiled").clone()
 }
 
 #[test]
 fn region_programs_pass_and_every_loop_edge_needs_its_tail() {
     let p = region_program();
-    let edges: Vec<usize> = (0..p.len()).filter(|&i| code(p[i]) == 0x05 && off(p[i]) < 0).collect();
+    let edges: Vec<usize> = loop_edges(&p).collect();
     assert!(edges.len() >= 2, "a region with the inner loop and the outer loop: {} loop edges", edges.len());
     let e = env(&p);
     ENV.set(Some(e));
@@ -301,4 +312,41 @@ fn region_programs_pass_and_every_loop_edge_needs_its_tail() {
         q[r3 + 1] = insn(0xb7, 0, 0, 0, 0); // the LD_IMM64's second half: r0 = 0
     }
     expect(&q, Rule::Call, "a host pointer as the helper's pc");
+}
+
+
+/// The slow paths placed after the blocks: each is entered by its access's TLB-miss
+/// jump and jumps back to right after the access. The checker follows each such jump
+/// into the code at once; the jump back must land after the jump that entered, and code
+/// entered any other way may not jump back at all.
+#[test]
+fn slow_paths_rejoin_only_after_the_jump_that_entered() {
+    let p = loop_program();
+    let e = env(&p);
+    ENV.set(Some(e));
+    check(&p, &e).expect("the original program passes");
+    let target = |i: usize, q: &[u64]| (i as i64 + 1 + i64::from(off(q[i]))) as usize;
+    let ends: Vec<usize> = rejoins(&p).collect();
+    assert!(!ends.is_empty(), "the loads and stores have out-of-line slow paths");
+    for &end in &ends {
+        // The slow path starts after the code before it ends (a `ja` or an `exit`).
+        let start = (0..end).rev().find(|&i| matches!(code(p[i]), 0x05 | 0x95)).expect("code before") + 1;
+        let miss = (0..start)
+            .find(|&i| matches!(code(p[i]), 0x5d | 0x55 | 0x15 | 0x1d) && target(i, &p) == start)
+            .expect("the TLB miss that enters the slow path");
+        assert!(target(end, &p) > miss);
+        let m = |f: &dyn Fn(&mut Vec<u64>)| {
+            let mut q = p.clone();
+            f(&mut q);
+            q
+        };
+        let back_to = |t: usize| with_off(p[end], (t as i64 - end as i64 - 1) as i16);
+        expect(&m(&|q| q[end] = back_to(miss)), Rule::Loop, "back to the miss jump itself");
+        expect(&m(&|q| q[end] = back_to(miss - 1)), Rule::Loop, "back to before the miss jump");
+        expect(&m(&|q| q[miss] = insn(0x05, 0, 0, off(q[miss]), 0)), Rule::Loop, "entered by an unconditional jump");
+        let r1 = start + find(&p[start..], |w| code(w) == 0xbf && dst(w) == 1);
+        expect(&m(&|q| q[r1] = with_regs(q[r1], 1, 7)), Rule::Call, "helper on something else than the hart");
+        let result = start + find(&p[start..], |w| code(w) == 0x55 && dst(w) == 0);
+        expect(&m(&|q| q[result] = with_off(q[result], -2)), Rule::Loop, "a backward jump inside");
+    }
 }
