@@ -157,7 +157,7 @@ struct Stub {
     cache: Cache,
 }
 
-/// Most memory accesses whose slow path is placed out of line ([`Emitter::cold`]); the
+/// Most memory accesses whose slow path is placed out of line ([`Emitter::finish`]); the
 /// rest keep theirs inline.
 const MAX_COLD: usize = 192;
 
@@ -914,16 +914,26 @@ impl<'a> Emitter<'a> {
         let miss = self.jmp_x(JNE, R4, R5);
         // The register cache where the slow path starts.
         let before = self.c;
-        // The RAM offset: the entry's page plus the offset in the page, masked to the
-        // access's alignment (a no-op on a hit, which is aligned). The entry's page is
-        // at most the RAM length - 4096 whatever entry this is (`TlbEntry`'s
-        // invariant), so the access lies in RAM without a bounds check, also for a CPU
-        // that speculates past the tag comparison.
-        self.ldx(DW, R4, R3, entry + 8);
-        self.alu64_x(MOV, R5, addr);
-        self.alu64_k(AND, R5, 0xfff & !(nbytes as i32 - 1));
-        self.alu64_x(ADD, R4, R5);
-        self.alu64_x(ADD, R4, RAM);
+        // The host address: the RAM base plus the entry's page plus the offset in the
+        // page, masked to the access's alignment (a no-op on a hit, which is aligned).
+        // The entry's page is at most the RAM length - 4096 whatever entry this is
+        // (`TlbEntry`'s invariant), so the access lies in RAM without a bounds check,
+        // also for a CPU that speculates past the tag comparison. A load adds the
+        // page last, so that one add follows the load of the page (a chain of
+        // dependent loads ran 5% faster); stores ran 2-3% faster the other way.
+        if store {
+            self.ldx(DW, R4, R3, entry + 8);
+        }
+        self.alu64_x(MOV, R0, addr);
+        self.alu64_k(AND, R0, 0xfff & !(nbytes as i32 - 1));
+        if store {
+            self.alu64_x(ADD, R4, R0);
+            self.alu64_x(ADD, R4, RAM);
+        } else {
+            self.alu64_x(ADD, R0, RAM);
+            self.ldx(DW, R4, R3, entry + 8);
+            self.alu64_x(ADD, R4, R0);
+        }
         if store {
             if fp {
                 self.ldx(DW, R5, CTX, foff(u.rs2));

@@ -25,7 +25,12 @@
 //!   except loop edges (any number: a region's program has one per backward block
 //!   transition), each at the end of the bounded loop tail (retire at least one
 //!   instruction, leave once the retired count reaches `chain_insn_limit`) that no
-//!   other jump enters;
+//!   other jump enters, and rejoins: out-of-line code (a memory access's slow path,
+//!   placed after the blocks) entered by a conditional jump at `p` is checked right
+//!   then along that jump, up to its backward `ja`, which must land after `p`; the
+//!   pass reaches that code with no state unless something else enters it, and then
+//!   its backward `ja` is refused. So a run through it always moves on from `p`, and
+//!   only loop edges make loops;
 //! - the retired-instruction counter only grows (written only as load, add 1-511,
 //!   store), so the loop above ends;
 //! - division and remainder divide by a register tested nonzero on that path;
@@ -197,6 +202,9 @@ enum Val {
     CtxEntry(u32),
     /// The host address of guest RAM.
     RamBase,
+    /// RAM base + a plain value at most n (n < 4096), to which a RAM page offset is
+    /// added next.
+    RamBaseOff(u32),
     /// RAM base + `RamOff(n)`.
     RamPtr(u32),
     /// The address of one of the block's micro-ops.
@@ -226,6 +234,7 @@ impl Val {
             (CtxEntry(a), CtxEntry(b)) => CtxEntry(a.max(b)),
             (Ctx(a) | CtxEntry(a), Ctx(b) | CtxEntry(b)) => Ctx(a.max(b)),
             (RamPtr(a), RamPtr(b)) => RamPtr(a.max(b)),
+            (RamBaseOff(a), RamBaseOff(b)) => RamBaseOff(a.max(b)),
             _ if self.plain() && o.plain() => Scalar,
             _ => Uninit,
         }
@@ -874,9 +883,13 @@ impl Checker<'_> {
             // A RAM page offset plus a bounded in-page offset.
             0x00 if x && wide && matches!((dst, src), (Val::RamPage, _) | (_, Val::RamPage)) => {
                 let other = if dst == Val::RamPage { src } else { dst };
-                match other.bound() {
-                    Some(n) if n < 4096 => Val::RamOff(n),
-                    _ => return refuse(i, Rule::RamAccess),
+                match other {
+                    // (The same sum, with the RAM base added first.)
+                    Val::RamBaseOff(n) => Val::RamPtr(n),
+                    _ => match other.bound() {
+                        Some(n) if n < 4096 => Val::RamOff(n),
+                        _ => return refuse(i, Rule::RamAccess),
+                    },
                 }
             }
             0x00 if x && wide && !(dst.plain() && src.plain()) => match (dst, src) {
@@ -897,9 +910,14 @@ impl Checker<'_> {
                     }
                 }
                 (Val::RamOff(n), Val::RamBase) | (Val::RamBase, Val::RamOff(n)) => Val::RamPtr(n),
+                (Val::RamBase, v) | (v, Val::RamBase) if v.bound().is_some_and(|n| n < 4096) => {
+                    Val::RamBaseOff(v.bound().unwrap_or(0))
+                }
                 (Val::Uninit, _) | (_, Val::Uninit) => return refuse(i, Rule::Uninit),
                 // RAM base plus anything not proven below the limit.
-                (Val::RamBase, _) | (_, Val::RamBase) => return refuse(i, Rule::RamAccess),
+                (Val::RamBase | Val::RamBaseOff(_), _) | (_, Val::RamBase | Val::RamBaseOff(_)) => {
+                    return refuse(i, Rule::RamAccess)
+                }
                 _ => return refuse(i, Rule::Pointer),
             },
             0x00 | 0x10 | 0x20 | 0x40 | 0x50 | 0x60 | 0x70 | 0x90 | 0x30 | 0xa0 | 0xc0 => {

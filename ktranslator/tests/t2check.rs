@@ -185,11 +185,15 @@ fn real_programs_pass_and_mutations_are_refused() {
     let index = find(&p, |w| code(w) == 0x57 && dst(w) == 3 && (w >> 32) == 0x1_ffe0);
     expect(&m(&|q| q[index] = with_imm(q[index], 0xff8)), Rule::RamAccess, "TLB index not a multiple of 16");
     expect(&m(&|q| q[index] = with_imm(q[index], 0x3_ffe0)), Rule::Pointer, "TLB index past the table");
-    let in_page = find(&p, |w| code(w) == 0x57 && dst(w) == 5 && (w >> 32) == 0xff8);
+    // (The in-page offset is masked in r0, the RAM base added to it, then the page.)
+    let in_page = find(&p, |w| code(w) == 0x57 && dst(w) == 0 && (w >> 32) == 0xff8);
     expect(&m(&|q| q[in_page] = with_imm(q[in_page], 0x1ff8)), Rule::RamAccess, "in-page offset past the page");
-    expect(&m(&|q| q[in_page] = insn(0xb7, 0, 0, 0, 0)), Rule::RamAccess, "in-page offset not masked");
-    let add_base = find(&p, |w| code(w) == 0x0f && src(w) == 9);
-    let access = add_base + 1 + find(&p[add_base + 1..], |w| matches!(code(w), 0x61 | 0x69 | 0x71 | 0x79 | 0x63 | 0x6b | 0x73 | 0x7b));
+    expect(&m(&|q| q[in_page] = insn(0xb7, 5, 0, 0, 0)), Rule::RamAccess, "in-page offset not masked");
+    let add_base = find(&p, |w| code(w) == 0x0f && dst(w) == 0 && src(w) == 9);
+    assert!(code(p[add_base + 2]) == 0x0f && src(p[add_base + 2]) == 0, "the page added to RAM base + offset");
+    expect(&m(&|q| q[add_base + 1] = with_off(q[add_base + 1], off(q[add_base + 1]) - 8)), Rule::RamAccess, "RAM base plus the tag word");
+    let access = add_base + 3;
+    assert!(matches!(code(p[access]), 0x61 | 0x69 | 0x71 | 0x79 | 0x63 | 0x6b | 0x73 | 0x7b), "the access");
     expect(&m(&|q| q[access] = with_off(q[access], 8)), Rule::RamAccess, "RAM access past the checked offset");
     // Jumps.
     let fwd = find(&p, |w| code(w) == 0x5d || code(w) == 0x55);
