@@ -437,7 +437,12 @@ impl Hart {
         if self.prv == prv::U || (self.prv == prv::S && self.csr.mstatus & MSTATUS_TVM != 0) {
             return self.exit_illegal(u);
         }
-        self.tlb_flush();
+        // rs1 names one address, x0 all of them; rs2 (an ASID) narrows nothing here.
+        if u.rs1 == 0 {
+            self.tlb_flush();
+        } else {
+            self.tlb_flush_page(self.x[usize::from(u.rs1)]);
+        }
         self.exit_next(u, ExitKind::Sync)
     }
 

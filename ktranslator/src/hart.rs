@@ -97,9 +97,12 @@ stats! {
     fence_i,
     /// TLB misses (slow-path address translations).
     tlb_misses,
-    /// TLB flushes (satp writes, sfence.vma; privilege and mstatus changes select other
-    /// TLB entries instead of flushing).
+    /// Whole-TLB flushes (satp writes, `sfence.vma` of every address; privilege and
+    /// mstatus changes select other TLB entries instead of flushing).
     tlb_flushes,
+    /// One-page TLB flushes (`sfence.vma` of one address, which Linux issues after
+    /// every page fault and per page of a small unmapped range).
+    tlb_page_flushes,
     /// Block lookups answered by the jump cache (virtual pc -> block), i.e. block
     /// transitions that were not chained but needed no hash lookup.
     jc_hits,
@@ -168,8 +171,23 @@ pub(super) const TLB_INVALID: u64 = 2 << 3;
 pub(super) const TLB_BITS: u32 = 12;
 /// Entries per TLB.
 pub(super) const TLB_SIZE: usize = 1 << TLB_BITS;
-/// Jump-cache entries (virtual pc -> translated block).
-pub(super) const JC_SIZE: usize = 1024;
+/// Jump-cache entries (virtual pc -> translated block): [`JC_SETS`] sets of
+/// [`JC_WAYS`], a virtual page's pcs all in one set (`jc_index`), so that a one-page
+/// `sfence.vma` empties one set.
+pub(super) const JC_SIZE: usize = JC_SETS * JC_WAYS;
+/// Jump-cache sets (chosen by the low bits of the virtual page number).
+pub(super) const JC_SETS: usize = 32;
+/// Jump-cache entries per set (chosen by the pc's offset in its page).
+pub(super) const JC_WAYS: usize = 128;
+
+/// The jump-cache entry of virtual pc `pc`.
+#[inline(always)]
+pub(super) fn jc_index(pc: u64) -> usize {
+    let set = (pc >> 12) as usize & (JC_SETS - 1);
+    // The offset's halfword number, folded to 7 bits.
+    let way = ((pc >> 1) ^ (pc >> 8)) as usize & (JC_WAYS - 1);
+    set * JC_WAYS + way
+}
 /// Entries of the indirect-jump log (`Hart::jump_log`).
 pub(super) const JUMP_LOG_SIZE: usize = 4096;
 /// Translation-cache hash buckets (physical pc + privilege -> translated block).
@@ -217,6 +235,12 @@ pub struct Hart {
     pub(super) resv_valid: bool,
     /// Tier 2 is on (the host set its hooks, tier2.rs).
     pub(super) t2_on: bool,
+    /// The largest leaf level (0: 4 KiB pages, 1: 2 MiB, 2 and up: larger) page walks
+    /// found since the last full TLB flush, for addresses with bit 63 clear (index 0:
+    /// a Linux guest's user space, mapped in 4 KiB pages) and set (1: its kernel, with
+    /// 2 MiB pages): how far a one-page `sfence.vma` must look (mmu.rs
+    /// `tlb_flush_page`).
+    pub(super) tlb_leaf_max: [u8; 2],
     /// Translated block whose tier-2 code is running (0: none).
     pub(super) t2_running: u32,
     pub(super) resv_addr: u64,

@@ -10,7 +10,9 @@
 //!     │ miss                               chained blocks run back to back, checking
 //!     │                                    only the budget and a stop request)
 //!  jump cache [virtual pc] ──hit──▶ TB                    (indirect jumps, returns;
-//!     │ miss                               epoch-tagged: sfence.vma/satp bump it)
+//!     │ miss                               epoch-tagged: satp and a full sfence.vma
+//!     │                                    bump it; a page's pcs share one set, which
+//!     │                                    a one-page sfence.vma empties)
 //!  fetch TLB: virtual pc ─▶ RAM offset (mmu.rs) ─▶ hash[physical pc + mode] ─▶ TB
 //!     │ miss
 //!  translator: fetch from RAM, expand RVC, decode via one instruction table
@@ -23,7 +25,8 @@
 //!  executor (exec.rs): a `match` over the block's micro-ops; loads/stores inline
 //!  the TLB hit path (compare + add into guest RAM; TLB entries are tagged with
 //!  privilege, SUM, MXR and an epoch, so traps, xRET and SUM toggles flush nothing
-//!  and sfence.vma/satp writes are an increment),
+//!  and satp writes and a full sfence.vma are an increment; a one-page sfence.vma
+//!  drops that page's entries, or its 2 MiB range's after 2 MiB leaves),
 //!  the slow path walks Sv39/Sv48 page tables, does MMIO through the Bus trait,
 //!  emulates misaligned accesses, and on a store into a code page drops that page's
 //!  TBs and ends the block (SMC); since every write into code is seen when it

@@ -34,7 +34,7 @@ use core::sync::atomic::{fence, AtomicU64, Ordering};
 
 use super::bus::Bus;
 use super::decode::{decode_at, ends_block, own_block, Op, Uop, X_SINK};
-use super::hart::{Hart, HASH_SIZE, JC_SIZE, JUMP_LOG_SIZE};
+use super::hart::{jc_index, Hart, HASH_SIZE, JC_SIZE, JUMP_LOG_SIZE};
 
 /// Maximum guest instructions per TB.
 pub(super) const MAX_TB_INSNS: usize = 128;
@@ -726,7 +726,7 @@ impl Hart {
     /// exception is pending in `exc_cause`/`exc_tval`.
     pub(super) fn find_tb(&mut self, bus: &mut dyn Bus) -> Result<u32, ()> {
         let pc = self.pc;
-        let jci = (pc >> 1) as usize & (JC_SIZE - 1);
+        let jci = jc_index(pc);
         let e = self.jc[jci];
         // An entry of an older epoch (before a TLB flush) is empty.
         let t = if e >> 32 == u64::from(self.jc_epoch) { e as u32 } else { 0 };

@@ -132,3 +132,51 @@ fn other_pages_keep_working_after_a_flush() {
     assert_eq!(load(&mut m, VA_1G, VA_4K), Some(VALUE_A));
     assert_eq!(load(&mut m, VA_4K, mega), Some(VALUE_B));
 }
+
+/// The code page: a second 4 KiB page of VA_4K's level-0 table, mapped executable.
+const VA_CODE: u64 = VA_4K + 0x1000;
+/// Two physical pages of code: `li a0, 1` and `li a0, 2`, each followed by `j .`.
+const CODE_1: u64 = RAM_BASE + 0x4_2000;
+const CODE_2: u64 = RAM_BASE + 0x4_3000;
+
+fn map_code(m: &mut Machine, pa: u64) {
+    m.write(L0 + 8 * ((VA_CODE >> 12) & 511), &pte(pa, PTE_V | 2 | 8 | PTE_AD));
+}
+
+/// Runs the code at VA_CODE in S-mode (fetches translated): its `a0`.
+fn run_code(m: &mut Machine) -> u64 {
+    let h = m.hart();
+    h.set_privilege(prv::S);
+    h.set_pc(VA_CODE);
+    assert_eq!(m.run(4), Exit::Budget);
+    m.hart().xreg(A0 as usize)
+}
+
+#[test]
+fn remapped_code_page_runs_its_new_code_after_its_flush() {
+    let mut m = machine();
+    m.write_words(CODE_1, &[i_type(0x13, A0, 0, 0, 1), J_SELF]);
+    m.write_words(CODE_2, &[i_type(0x13, A0, 0, 0, 2), J_SELF]);
+    map_code(&mut m, CODE_1);
+    assert_eq!(run_code(&mut m), 1);
+    assert_eq!(run_code(&mut m), 1, "again, from the jump cache");
+    // Remap the page to the other code and flush that address only: the block
+    // translated from the old page must not be found again.
+    map_code(&mut m, CODE_2);
+    let flushes = m.hart().stats.tlb_flushes;
+    load(&mut m, VA_CODE + 0x40, VA_4K);
+    assert_eq!(m.hart().stats.tlb_flushes, flushes, "a one-page flush");
+    assert_eq!(run_code(&mut m), 2);
+}
+
+#[test]
+fn a_one_page_flush_keeps_the_other_pages() {
+    // Only 4 KiB leaves walked so far: a flush of one page leaves the others' entries.
+    let mut m = machine();
+    assert_eq!(load(&mut m, 0, VA_4K), Some(VALUE_A));
+    let (misses, page_flushes) = (m.hart().stats.tlb_misses, m.hart().stats.tlb_page_flushes);
+    assert_eq!(load(&mut m, VA_4K + 0x5000, VA_4K), Some(VALUE_A));
+    let st = m.hart().stats;
+    assert_eq!(st.tlb_page_flushes, page_flushes + 1);
+    assert_eq!(st.tlb_misses, misses, "the load of the page not flushed hit its TLB entry");
+}
