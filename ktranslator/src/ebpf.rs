@@ -518,28 +518,21 @@ impl<'a> Emitter<'a> {
 
     /// A host register holding x[r] for one read: its cache register if cached (or
     /// r2 if it holds the previous op's result), else `scratch`, read as
-    /// [`Emitter::get_x`] does (which may cache it).
-    fn operand(&mut self, scratch: u8, r: u8) -> u8 {
+    /// [`Emitter::get_x`] does (which may give `r` a slot) if `may_cache`, else with the
+    /// register cache unchanged (for a second operand, whose slot could be the first
+    /// one's register).
+    fn operand(&mut self, scratch: u8, r: u8, may_cache: bool) -> u8 {
         if let Some(i) = self.slot_of(r) {
             return CACHE[i];
         }
         if r != 0 && self.r2 == r {
             return R2;
         }
-        self.get_x(scratch, r);
-        scratch
-    }
-
-    /// A second operand, read after `first` (which this must not clobber): its cache
-    /// register if cached, else `scratch`, the register cache unchanged.
-    fn operand2(&mut self, scratch: u8, r: u8) -> u8 {
-        if let Some(i) = self.slot_of(r) {
-            return CACHE[i];
+        if may_cache {
+            self.get_x(scratch, r);
+        } else {
+            self.read_x(scratch, r);
         }
-        if r != 0 && self.r2 == r {
-            return R2;
-        }
-        self.read_x(scratch, r);
         scratch
     }
 
@@ -874,7 +867,7 @@ impl<'a> Emitter<'a> {
         let acc = if store { ACC_STORE } else { ACC_LOAD };
         // The registers first: whatever the register cache does happens on every path.
         // The address: rs1's register if no immediate is added, else r2.
-        let mut addr = self.operand(R2, u.rs1);
+        let mut addr = self.operand(R2, u.rs1, true);
         let fs_off = fp.then(|| self.fs_off());
         // The value to store: its cache register, else r1 (read without taking a
         // slot: that could be the address's).
@@ -1140,13 +1133,13 @@ impl<'a> Emitter<'a> {
             // instruction when rd is rs1), unless rs2 is rd or needs r3 for a mask.
             if imm_form && (shift || fits_i32(u.imm)) || !imm_form && !shift && u.rs2 != u.rd {
                 if u.rs1 != u.rd {
-                    let a = self.operand2(R2, u.rs1);
+                    let a = self.operand(R2, u.rs1, false);
                     self.alu64_x(MOV, d, a);
                 }
                 if imm_form {
                     self.alu_k(wide, op, d, if shift { (u.imm as i32) & mask } else { u.imm as i32 });
                 } else {
-                    let b = self.operand2(R3, u.rs2);
+                    let b = self.operand(R3, u.rs2, false);
                     self.alu_x(wide, op, d, b);
                 }
                 if w32 {
@@ -1284,11 +1277,11 @@ impl<'a> Emitter<'a> {
         } else {
             (jop, taken, ExitKind::Chain0, fall, ExitKind::Chain1)
         };
-        let a = self.operand(R2, u.rs1);
+        let a = self.operand(R2, u.rs1, true);
         let j = if u.rs2 == 0 {
             self.jmp_k(jop, a, 0)
         } else {
-            let b = self.operand2(R3, u.rs2);
+            let b = self.operand(R3, u.rs2, false);
             self.jmp_x(jop, a, b)
         };
         if leaves(self, to) {

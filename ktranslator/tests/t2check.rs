@@ -87,6 +87,15 @@ fn rejoins(p: &[u64]) -> impl Iterator<Item = usize> + '_ {
     (1..p.len()).filter(|&i| code(p[i]) == 0x05 && off(p[i]) < 0 && code(p[i - 1]) != 0x3d)
 }
 
+/// [`loop_program`], passed by the checker, with its environment set for [`expect`].
+fn checked_loop_program() -> Vec<u64> {
+    let p = loop_program();
+    let e = env(&p);
+    ENV.set(Some(e));
+    check(&p, &e).expect("the original program passes");
+    p
+}
+
 /// The check environment for a captured program: its micro-op range from the
 /// addresses it passes to the helper.
 fn env(p: &[u64]) -> CheckEnv {
@@ -137,6 +146,13 @@ fn with_regs(w: u64, d: u8, s: u8) -> u64 {
     (w & !0xff00) | u64::from(d | s << 4) << 8
 }
 
+/// A copy of `p` changed by `f`.
+fn mutated(p: &[u64], f: &dyn Fn(&mut Vec<u64>)) -> Vec<u64> {
+    let mut q = p.to_vec();
+    f(&mut q);
+    q
+}
+
 /// Index of the first instruction matching `f`.
 #[track_caller]
 fn find(p: &[u64], f: impl Fn(u64) -> bool) -> usize {
@@ -156,17 +172,10 @@ fn env_of_original() -> CheckEnv {
 
 #[test]
 fn real_programs_pass_and_mutations_are_refused() {
-    let p = loop_program();
-    let e = env(&p);
-    ENV.set(Some(e));
-    check(&p, &e).expect("the original program passes");
+    let p = checked_loop_program();
     let back = loop_edges(&p).next().expect("a loop edge");
 
-    let m = |f: &dyn Fn(&mut Vec<u64>)| {
-        let mut q = p.clone();
-        f(&mut q);
-        q
-    };
+    let m = |f: &dyn Fn(&mut Vec<u64>)| mutated(&p, f);
     // Hart accesses outside the fields tier 2 may use.
     let ld_ctx = find(&p, |w| code(w) == 0x79 && src(w) == 6 && off(w) > 0);
     expect(&m(&|q| q[ld_ctx] = with_off(q[ld_ctx], 8 * 40)), Rule::HartAccess, "read of a slot past x32");
@@ -289,11 +298,7 @@ fn region_programs_pass_and_every_loop_edge_needs_its_tail() {
     for &back in &edges {
         let budget = back - 1;
         assert_eq!(code(p[budget]), 0x3d, "the budget check 4 before the loop edge at {back}");
-        let m = |f: &dyn Fn(&mut Vec<u64>)| {
-            let mut q = p.clone();
-            f(&mut q);
-            q
-        };
+        let m = |f: &dyn Fn(&mut Vec<u64>)| mutated(&p, f);
         expect(&m(&|q| q[budget] = insn(0x07, 0, 0, 0, 0)), Rule::Loop, "a loop edge without the budget check");
         expect(&m(&|q| q[back - 4] = with_imm(q[back - 4], 0)), Rule::Counter, "a loop edge retiring nothing");
         expect(&m(&|q| q[back - 2] = with_off(q[back - 2], off(q[back - 5]))), Rule::Loop, "the budget against another field");
@@ -325,10 +330,7 @@ fn region_programs_pass_and_every_loop_edge_needs_its_tail() {
 /// entered any other way may not jump back at all.
 #[test]
 fn slow_paths_rejoin_only_after_the_jump_that_entered() {
-    let p = loop_program();
-    let e = env(&p);
-    ENV.set(Some(e));
-    check(&p, &e).expect("the original program passes");
+    let p = checked_loop_program();
     let target = |i: usize, q: &[u64]| (i as i64 + 1 + i64::from(off(q[i]))) as usize;
     let ends: Vec<usize> = rejoins(&p).collect();
     assert!(!ends.is_empty(), "the loads and stores have out-of-line slow paths");
@@ -339,11 +341,7 @@ fn slow_paths_rejoin_only_after_the_jump_that_entered() {
             .find(|&i| matches!(code(p[i]), 0x5d | 0x55 | 0x15 | 0x1d) && target(i, &p) == start)
             .expect("the TLB miss that enters the slow path");
         assert!(target(end, &p) > miss);
-        let m = |f: &dyn Fn(&mut Vec<u64>)| {
-            let mut q = p.clone();
-            f(&mut q);
-            q
-        };
+        let m = |f: &dyn Fn(&mut Vec<u64>)| mutated(&p, f);
         let back_to = |t: usize| with_off(p[end], (t as i64 - end as i64 - 1) as i16);
         expect(&m(&|q| q[end] = back_to(miss)), Rule::Loop, "back to the miss jump itself");
         expect(&m(&|q| q[end] = back_to(miss - 1)), Rule::Loop, "back to before the miss jump");
