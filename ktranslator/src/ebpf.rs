@@ -575,7 +575,12 @@ impl<'a> Emitter<'a> {
     /// [`LATER`] if it does not (a later block may), [`DEAD`] if it writes `r` first.
     /// Only speed depends on it.
     fn next_read(&self, r: u8) -> usize {
-        for (d, u) in self.uops.iter().skip(self.pos + 1).enumerate() {
+        self.next_read_after(r, self.pos + 1)
+    }
+
+    /// [`Emitter::next_read`] counted from micro-op `from` of the block.
+    fn next_read_after(&self, r: u8, from: usize) -> usize {
+        for (d, u) in self.uops.iter().skip(from).enumerate() {
             let (reads, writes) = x_uses(u);
             if reads.contains(&r) {
                 return d;
@@ -674,6 +679,7 @@ impl<'a> Emitter<'a> {
         }
         let slot = match self.slot_of(r) {
             Some(i) => Some(i),
+            None if src == R2 && self.read_once_from_r2(r) => None,
             None => self.claim(r),
         };
         match slot {
@@ -689,6 +695,18 @@ impl<'a> Emitter<'a> {
             self.r2 = 0;
         }
     }
+    /// Whether guest register `r`, about to be written from r2, is read only by the next
+    /// micro-op, as its first source (which takes it from r2: ALU ops, the address of a
+    /// load or store, a branch's first operand, a dividend), before the block writes it
+    /// again or ends: then a cache slot would only cost a move and evict a register read
+    /// more often (sysbench's unrolled read loop, `addi tN, a5, 8k; ld a3, 0(tN)`, gave
+    /// every `tN` a slot and evicted the one before).
+    fn read_once_from_r2(&self, r: u8) -> bool {
+        let Some(next) = self.uops.get(self.pos + 1) else { return false };
+        let (reads, _) = x_uses(next);
+        reads[0] == r && reads[1] != r && next.op != Op::Jalr && self.next_read_after(r, self.pos + 2) >= LATER
+    }
+
     /// `r = sign-extended low 32 bits of r` (one BPF_MOVSX).
     fn sext32(&mut self, r: u8) {
         self.emit(insn(ALU64 | X | MOV, r, r, 32, 0));
