@@ -121,7 +121,9 @@ pub(super) const HELPER_NEXT: i32 = ExitKind::Next as i32;
 // registers in it (`LowerScratch::entry`, put there by every jump into the block, so a
 // loop's back edge usually has nothing to move), and a register read or written takes
 // the slot whose register is read latest in the rest of the block (never, or written
-// first: at once), if that is later than its own next read (`Emitter::next_read`).
+// first: at once), if that is later than its own next read (`Emitter::next_read`); one
+// written and read only by the next op, from r2, takes none
+// (`Emitter::read_once_from_r2`).
 const R0: u8 = 0;
 const R1: u8 = 1;
 const R2: u8 = 2;
