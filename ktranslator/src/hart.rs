@@ -180,13 +180,19 @@ pub(super) const JC_SETS: usize = 32;
 /// Jump-cache entries per set (chosen by the pc's offset in its page).
 pub(super) const JC_WAYS: usize = 128;
 
-/// The jump-cache entry of virtual pc `pc`.
+/// The jump-cache entry of virtual pc `pc`: in [`jc_set`] of its page.
 #[inline(always)]
 pub(super) fn jc_index(pc: u64) -> usize {
-    let set = (pc >> 12) as usize & (JC_SETS - 1);
-    // The offset's halfword number, folded to 7 bits.
-    let way = ((pc >> 1) ^ (pc >> 8)) as usize & (JC_WAYS - 1);
-    set * JC_WAYS + way
+    // The offset's halfword number, folded to 7 bits (from the offset alone).
+    let off = (pc & 0xfff) as usize;
+    jc_set(pc).start + (((off >> 1) ^ (off >> 8)) & (JC_WAYS - 1))
+}
+
+/// The jump-cache entries of the page of virtual address `va`.
+#[inline(always)]
+pub(super) fn jc_set(va: u64) -> core::ops::Range<usize> {
+    let set = (va >> 12) as usize & (JC_SETS - 1);
+    set * JC_WAYS..(set + 1) * JC_WAYS
 }
 /// Entries of the indirect-jump log (`Hart::jump_log`).
 pub(super) const JUMP_LOG_SIZE: usize = 4096;
@@ -620,6 +626,18 @@ impl Hart {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pages_jump_cache_entries_lie_in_its_set() {
+        // (What a one-page sfence.vma empties, mmu.rs `tlb_flush_page`.)
+        for page in [0u64, 0x3000, 0x7000, 0x1f000, 0x4000_1000, 0xffff_ffc0_8765_4000] {
+            let set = jc_set(page);
+            assert!(set.end <= JC_SIZE && set.len() == JC_WAYS);
+            for off in (0..4096).step_by(2) {
+                assert!(set.contains(&jc_index(page + off)), "pc {:#x}", page + off);
+            }
+        }
+    }
 
     #[test]
     fn tlb_invalid_tag_never_matches() {

@@ -14,7 +14,7 @@
 
 use super::bus::Bus;
 use super::csr::{cause, MSTATUS_MPP, MSTATUS_MPRV, MSTATUS_MXR, MSTATUS_SUM};
-use super::hart::{jc_index, prv, Hart, TlbEntry, ACC_FETCH, ACC_LOAD, ACC_STORE, JC_WAYS, TLB_INVALID, TLB_SIZE};
+use super::hart::{jc_set, prv, Hart, TlbEntry, ACC_FETCH, ACC_LOAD, ACC_STORE, TLB_INVALID, TLB_SIZE};
 
 const PTE_V: u64 = 1 << 0;
 const PTE_R: u64 = 1 << 1;
@@ -114,8 +114,7 @@ impl Hart {
         }
         if pages == 1 {
             // The set of the page's pcs (other pages' entries in it go too).
-            let first = jc_index(va & !0xfff);
-            if let Some(set) = self.jc.get_mut(first..first + JC_WAYS) {
+            if let Some(set) = self.jc.get_mut(jc_set(va)) {
                 set.fill(0);
             }
         } else {

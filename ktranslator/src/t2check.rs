@@ -597,9 +597,14 @@ impl Checker<'_> {
         if self.walking || s <= p || !self.rejoins(s) {
             return self.push(p, s, r);
         }
+        // The walk reaches `s` by a jump: a join point for the patterns that must not
+        // be jumped into (`counter_update`, `cur_tb_update`), whose earlier
+        // instructions did not run on this path.
+        let join = core::mem::replace(&mut self.last_join, s);
         self.walking = true;
         let res = self.walk(p, s, r);
         self.walking = false;
+        self.last_join = join;
         res
     }
 

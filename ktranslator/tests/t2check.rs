@@ -352,3 +352,49 @@ fn slow_paths_rejoin_only_after_the_jump_that_entered() {
         expect(&m(&|q| q[result] = with_off(q[result], -2)), Rule::Loop, "a backward jump inside");
     }
 }
+
+/// Code entered by a jump and walked by the checker must not borrow the instructions
+/// before it in the program: a counter store whose load and add sit just before the
+/// jump's target, or a `cur_tb` store whose constant does, did not run on that path.
+/// (A loop that stores 0 to the retired counter every turn would never end.)
+#[test]
+fn walked_code_cannot_borrow_the_instructions_before_it() {
+    let real = checked_loop_program();
+    let back = loop_edges(&real).next().expect("a loop edge");
+    let (insns, limit) = (off(real[back - 5]), off(real[back - 2]));
+    // A block and the `cur_tb` field from a region's program (which sets it).
+    let region = region_program();
+    let region_env = env(&region);
+    let leave = find(&region, |w| code(w) == 0xb4) + 1;
+    let (tb, cur_tb) = (region[leave - 1] >> 32, off(region[leave]));
+    // 0: r6 = r1; 1: r3 = 0; 2: r0 = 0; 3: if r0 == 0 goto 14 (walked); 4-9: a bounded
+    // loop tail back to 1; 10-11: exit; 12-13: the borrowed pattern (never run);
+    // 14: the store; 15: back to 4 (after the jump at 3).
+    let program = |borrowed: [u64; 2], store: u64| {
+        vec![
+            insn(0xbf, 6, 1, 0, 0),
+            insn(0xb7, 3, 0, 0, 0),
+            insn(0xb7, 0, 0, 0, 0),
+            insn(0x15, 0, 0, 10, 0),
+            insn(0x79, 4, 6, insns, 0),
+            insn(0x07, 4, 0, 0, 1),
+            insn(0x7b, 6, 4, insns, 0),
+            insn(0x79, 5, 6, limit, 0),
+            insn(0x3d, 4, 5, 1, 0),
+            insn(0x05, 0, 0, -9, 0),
+            insn(0xb7, 0, 0, 0, 0),
+            insn(0x95, 0, 0, 0, 0),
+            borrowed[0],
+            borrowed[1],
+            store,
+            insn(0x05, 0, 0, -12, 0),
+        ]
+    };
+    let counter = program([insn(0x79, 3, 6, insns, 0), insn(0x07, 3, 0, 0, 1)], insn(0x7b, 6, 3, insns, 0));
+    expect(&counter, Rule::Counter, "a counter store after a load and add it did not run");
+    let tb_store = program([insn(0xb7, 0, 0, 0, 0), insn(0xb4, 3, 0, 0, tb as i32)], insn(0x63, 6, 3, cur_tb, 0));
+    match check(&tb_store, &region_env) {
+        Err(e) => assert_eq!(e.rule, Rule::HartAccess, "refused at {}", e.at),
+        Ok(()) => panic!("a cur_tb store after a move it did not run: accepted"),
+    }
+}
