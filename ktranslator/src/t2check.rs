@@ -27,7 +27,8 @@
 //!   instruction, leave once the retired count reaches `chain_insn_limit`) that no
 //!   other jump enters, and rejoins: out-of-line code (a memory access's slow path,
 //!   placed after the blocks) entered by a conditional jump at `p` is checked right
-//!   then along that jump, up to its backward `ja`, which must land after `p`; the
+//!   then along that jump (its entry a join point, like any jump target), up to its
+//!   backward `ja`, which must land after `p`; the
 //!   pass reaches that code with no state unless something else enters it, and then
 //!   its backward `ja` is refused. So a run through it always moves on from `p`, and
 //!   only loop edges make loops;
