@@ -107,7 +107,7 @@ impl Hart {
             // correct.)
             for acc in [ACC_FETCH, ACC_LOAD, ACC_STORE] {
                 let e = self.tlb_entry(acc, idx);
-                if (e.tag >> 12) & (u64::MAX >> 12) == vpn & (u64::MAX >> 12) {
+                if e.tag >> 12 == vpn {
                     e.tag = TLB_INVALID;
                 }
             }
