@@ -13,9 +13,9 @@
 //! - The programs use no stack: r10 is never touched (the kernel's JIT reserves no frame
 //!   without the verifier's `stack_depth`, and r10-8 would be the caller's saved rbx).
 //! - A guest memory access goes to RAM only through a TLB hit (the entry was filled by
-//!   mmu.rs for a page that lies entirely in RAM), at the entry's RAM page offset plus
-//!   the address's offset in the page masked to the access's alignment: since every
-//!   entry's page offset is at most `ram_len - 4096` (`TlbEntry`'s invariant), that is
+//!   mmu.rs for a page that lies entirely in RAM), at the entry's host page address
+//!   plus the address's offset in the page masked to the access's alignment: since
+//!   every entry's host page is a whole page of RAM (`TlbEntry`'s invariant), that is
 //!   inside RAM without a bounds check, even for a CPU speculating past the tag
 //!   comparison. Anything else, including misaligned accesses, MMIO, stores into code
 //!   pages and faults, calls the helper, which runs the tier-1 handler of that micro-op
@@ -73,7 +73,6 @@ const OFF_PC: usize = offset_of!(Hart, pc);
 const OFF_INSNS: usize = offset_of!(Hart, stats) + offset_of!(Stats, insns);
 const OFF_TLB: usize = offset_of!(Hart, tlb);
 const OFF_TLB_KEY: usize = offset_of!(Hart, tlb_key);
-const OFF_RAM_PTR: usize = offset_of!(Hart, t2_ram_ptr);
 const OFF_INSN_LIMIT: usize = offset_of!(Hart, chain_insn_limit);
 const OFF_CUR_TB: usize = offset_of!(Hart, cur_tb);
 /// Bytes from one index of the (interleaved load and store) TLB to the next.
@@ -89,7 +88,6 @@ const _: () = {
         // Entries are reached at the hart plus index * TLB_STRIDE plus this offset.
         OFF_TLB + TLB_STRIDE,
         OFF_TLB_KEY + 24,
-        OFF_RAM_PTR,
         OFF_INSN_LIMIT,
         OFF_CUR_TB,
     ];
@@ -98,15 +96,16 @@ const _: () = {
         assert!(ends[i] < 0x7ff0, "tier-2 hart fields must lie in the first 32 KiB");
         i += 1;
     }
-    assert!(core::mem::size_of::<TlbEntry>() == 16 && offset_of!(TlbEntry, page) == 8);
+    assert!(core::mem::size_of::<TlbEntry>() == 16 && offset_of!(TlbEntry, host) == 8);
     assert!(TLB_STRIDE == 32 && ACC_LOAD == 1 && ACC_STORE == 2);
 };
 
 /// Value a helper returns to go on with the block ([`ExitKind::Next`]).
 pub(super) const HELPER_NEXT: i32 = ExitKind::Next as i32;
 
-// Register use: r6 = hart, r9 = guest RAM base, r7 and r8 = a cache of two guest
-// registers (all callee-saved: they survive helper calls). r0-r5 are scratch.
+// Register use: r6 = hart, r7-r9 = a cache of three guest registers (all callee-saved:
+// they survive helper calls). r0-r5 are scratch. (No register holds the RAM base: TLB
+// entries hold host page addresses.)
 //
 // The register cache is write-back (`Cache`): a guest register written in it reaches
 // the hart when its slot is taken for another, before any helper call (helpers, and the
@@ -117,7 +116,7 @@ pub(super) const HELPER_NEXT: i32 = ExitKind::Next as i32;
 // store loop ran at 4.05 ns a turn with its pointer reloaded, 1.65 ns with it kept in a
 // register, on this project's AMD EPYC host; docs/performance.md).
 //
-// Which registers the cache holds: each block starts with its two first-read
+// Which registers the cache holds: each block starts with its first three first-read
 // registers in it (`LowerScratch::entry`, put there by every jump into the block, so a
 // loop's back edge usually has nothing to move), and a register read or written takes
 // the slot whose register is read latest in the rest of the block (never, or written
@@ -132,8 +131,9 @@ const R4: u8 = 4;
 const R5: u8 = 5;
 const CTX: u8 = 6;
 /// The register-cache registers.
-const CACHE: [u8; 2] = [7, 8];
-const RAM: u8 = 9;
+const CACHE: [u8; NCACHE] = [7, 8, 9];
+/// Guest registers the cache holds.
+const NCACHE: usize = 3;
 
 /// Most blocks in one region (one program).
 pub(super) const MAX_REGION: usize = 16;
@@ -183,8 +183,8 @@ struct Cold {
 /// not stored yet).
 #[derive(Clone, Copy, Default, PartialEq, Eq)]
 struct Cache {
-    reg: [u8; 2],
-    dirty: [bool; 2],
+    reg: [u8; NCACHE],
+    dirty: [bool; NCACHE],
 }
 
 /// The lowering's tables of one region, kept in the hart (`Hart::t2_lower`): a kernel
@@ -205,9 +205,9 @@ pub(super) struct LowerScratch {
     /// Slow paths to emit after the blocks.
     colds: [Cold; MAX_COLD],
     /// The guest registers each block expects in the register cache when it starts (0:
-    /// nothing): its first two registers read before written. Every jump into a block
+    /// nothing): its first three registers read before written. Every jump into a block
     /// puts them there.
-    entry: [[u8; 2]; MAX_REGION],
+    entry: [[u8; NCACHE]; MAX_REGION],
 }
 
 /// Writes eBPF instructions into a fixed buffer; `full` once it overflowed (the
@@ -288,10 +288,10 @@ fn extension_pair(u: &Uop, v: &Uop) -> bool {
         && u.rd != 0
 }
 
-/// A block's entry registers (`LowerScratch::entry`): the first two it reads before
+/// A block's entry registers (`LowerScratch::entry`): the first three it reads before
 /// writing them.
-fn entry_regs(uops: &[Uop]) -> [u8; 2] {
-    let mut entry = [0u8; 2];
+fn entry_regs(uops: &[Uop]) -> [u8; NCACHE] {
+    let mut entry = [0u8; NCACHE];
     let mut n = 0;
     let mut written = 0u64;
     for u in uops {
@@ -300,7 +300,7 @@ fn entry_regs(uops: &[Uop]) -> [u8; 2] {
             if r != 0 && r < 32 && written & (1 << r) == 0 && !entry[..n].contains(&r) {
                 entry[n] = r;
                 n += 1;
-                if n == 2 {
+                if n == NCACHE {
                     return entry;
                 }
             }
@@ -602,9 +602,14 @@ impl<'a> Emitter<'a> {
             return None;
         }
         let rank = |c: u8| if c == 0 { usize::MAX } else { self.next_read(c) };
-        let (a, b) = (rank(self.c.reg[0]), rank(self.c.reg[1]));
-        let (i, far) = if b > a { (1, b) } else { (0, a) };
-        (far > self.next_read(r)).then_some(i)
+        let mut best = (0, rank(self.c.reg[0]));
+        for (i, &c) in self.c.reg.iter().enumerate().skip(1) {
+            let far = rank(c);
+            if far > best.1 {
+                best = (i, far);
+            }
+        }
+        (best.1 > self.next_read(r)).then_some(best.0)
     }
 
     /// Empties cache slot `i`, storing its register first if the hart's copy is older.
@@ -632,34 +637,50 @@ impl<'a> Emitter<'a> {
     /// other cache register or the hart, storing dirty ones it drops: the state a
     /// block expects at its start, where every cached register counts as dirty (so no
     /// jump into a block has to store one). Clobbers r0.
-    fn enter(&mut self, want: [u8; 2]) {
-        let c = self.c.reg;
-        if want[0] != 0 && want[1] != 0 && c[0] == want[1] && c[1] == want[0] {
-            self.alu64_x(MOV, R0, CACHE[0]);
-            self.alu64_x(MOV, CACHE[0], CACHE[1]);
-            self.alu64_x(MOV, CACHE[1], R0);
-        } else {
-            // Dirty registers that stay nowhere go to the hart first.
-            for i in 0..2 {
-                if self.c.dirty[i] && !want.contains(&self.c.reg[i]) {
-                    self.evict(i);
+    fn enter(&mut self, want: [u8; NCACHE]) {
+        // Dirty registers that stay nowhere go to the hart first.
+        for i in 0..NCACHE {
+            if self.c.dirty[i] && !want.contains(&self.c.reg[i]) {
+                self.evict(i);
+            }
+        }
+        // The moves between cache registers, as (destination slot, source register):
+        // done in an order that reads every source before overwriting it, a cycle
+        // broken through r0.
+        let mut moves = [(0usize, 0u8); NCACHE];
+        let mut n = 0;
+        for (i, &r) in want.iter().enumerate() {
+            if r != 0 && self.c.reg[i] != r {
+                if let Some(j) = self.slot_of(r) {
+                    moves[n] = (i, CACHE[j]);
+                    n += 1;
                 }
             }
-            // A slot whose register the other slot wants is filled last.
-            for pass in 0..2 {
-                for i in 0..2 {
-                    let (r, j) = (want[i], 1 - i);
-                    let cur = self.c.reg[i];
-                    if r == 0 || cur == r || (pass == 0 && cur != 0 && want[j] == cur && self.c.reg[j] != cur) {
-                        continue;
-                    }
-                    if self.c.reg[j] == r {
-                        self.alu64_x(MOV, CACHE[i], CACHE[j]);
-                    } else {
-                        self.ldx(DW, CACHE[i], CTX, xoff(r));
-                    }
-                    self.c.reg[i] = r;
+        }
+        while n > 0 {
+            let free = (0..n).find(|&k| !moves[..n].iter().any(|&(_, src)| src == CACHE[moves[k].0]));
+            match free {
+                Some(k) => {
+                    let (i, src) = moves[k];
+                    self.alu64_x(MOV, CACHE[i], src);
+                    moves[k] = moves[n - 1];
+                    n -= 1;
                 }
+                None => {
+                    // Every destination is still to be read: save the first one's.
+                    let held = CACHE[moves[0].0];
+                    self.alu64_x(MOV, R0, held);
+                    for m in moves[..n].iter_mut().filter(|m| m.1 == held) {
+                        m.1 = R0;
+                    }
+                }
+            }
+        }
+        // The rest from the hart.
+        let moved = self.c.reg;
+        for (i, &r) in want.iter().enumerate() {
+            if r != 0 && moved[i] != r && !moved.contains(&r) {
+                self.ldx(DW, CACHE[i], CTX, xoff(r));
             }
         }
         self.c = Cache::entry(want);
@@ -714,10 +735,9 @@ impl<'a> Emitter<'a> {
         self.emit(insn(ALU64 | X | MOV, r, r, 32, 0));
     }
 
-    /// The block prologue: r6 = hart, r9 = RAM base; the register cache is empty.
+    /// The block prologue: r6 = hart; the register cache is empty.
     fn prologue(&mut self) {
         self.alu64_x(MOV, CTX, R1);
-        self.ldx(DW, RAM, CTX, OFF_RAM_PTR as i16);
     }
 
     /// Leaves the program: retires `n` instructions, sets pc (from `pc_reg` if given,
@@ -772,7 +792,7 @@ impl<'a> Emitter<'a> {
         // The target's entry registers (before the loop tail the checker matches);
         // the code after this edge goes on with the cache as it was.
         let cache = self.c;
-        self.enter(self.s.entry.get(to).copied().unwrap_or([0; 2]));
+        self.enter(self.s.entry.get(to).copied().unwrap_or([0; NCACHE]));
         self.ldx(DW, R0, CTX, OFF_INSNS as i16);
         self.alu64_k(ADD, R0, (n & 0x1ff) as i32);
         self.stx(DW, CTX, OFF_INSNS as i16, R0);
@@ -812,7 +832,7 @@ impl<'a> Emitter<'a> {
         self.cur = k;
         self.cur_vpc = vpc;
         self.r2 = 0;
-        self.c = Cache::entry(self.s.entry.get(k).copied().unwrap_or([0; 2]));
+        self.c = Cache::entry(self.s.entry.get(k).copied().unwrap_or([0; NCACHE]));
     }
 
     /// Adds `n` to the retired-instruction counter.
@@ -862,7 +882,7 @@ impl<'a> Emitter<'a> {
     fn call(&mut self, uop_addr: u64, imm: i32) {
         // Helpers read the state from the hart (and a trap ends the program there).
         self.flush();
-        self.c.dirty = [false; 2];
+        self.c.dirty = [false; NCACHE];
         self.alu64_x(MOV, R1, CTX);
         self.mov_imm(R3, self.cur_vpc);
         self.ld_imm64(R2, uop_addr);
@@ -927,26 +947,20 @@ impl<'a> Emitter<'a> {
         let miss = self.jmp_x(JNE, R4, R5);
         // The register cache where the slow path starts.
         let before = self.c;
-        // The host address: the RAM base plus the entry's page plus the offset in the
-        // page, masked to the access's alignment (a no-op on a hit, which is aligned).
-        // The entry's page is at most the RAM length - 4096 whatever entry this is
-        // (`TlbEntry`'s invariant), so the access lies in RAM without a bounds check,
-        // also for a CPU that speculates past the tag comparison. A load adds the
-        // page last, so that one add follows the load of the page (a chain of
-        // dependent loads ran 5% faster); stores ran 2-3% faster the other way.
+        // The host address: the entry's host page plus the offset in the page, masked
+        // to the access's alignment (a no-op on a hit, which is aligned). The entry's
+        // page lies in RAM whatever entry this is (`TlbEntry`'s invariant), so the
+        // access does without a bounds check, also for a CPU that speculates past the
+        // tag comparison.
         if store {
             self.ldx(DW, R4, R3, entry + 8);
         }
         self.alu64_x(MOV, R0, addr);
         self.alu64_k(AND, R0, 0xfff & !(nbytes as i32 - 1));
-        if store {
-            self.alu64_x(ADD, R4, R0);
-            self.alu64_x(ADD, R4, RAM);
-        } else {
-            self.alu64_x(ADD, R0, RAM);
+        if !store {
             self.ldx(DW, R4, R3, entry + 8);
-            self.alu64_x(ADD, R4, R0);
         }
+        self.alu64_x(ADD, R4, R0);
         if store {
             if fp {
                 self.ldx(DW, R5, CTX, foff(u.rs2));
@@ -1449,8 +1463,8 @@ impl<'a> Emitter<'a> {
 
 impl Cache {
     /// The state at a block's start: registers `regs`, all counted as dirty.
-    fn entry(regs: [u8; 2]) -> Cache {
-        Cache { reg: regs, dirty: [regs[0] != 0, regs[1] != 0] }
+    fn entry(regs: [u8; NCACHE]) -> Cache {
+        Cache { reg: regs, dirty: regs.map(|r| r != 0) }
     }
 }
 
@@ -1463,18 +1477,18 @@ impl LowerScratch {
         labels: [0; MAX_REGION],
         fixups: [(0, 0); MAX_FIXUPS],
         predicted: [(0, 0); MAX_PREDICTED],
-        stubs: [Stub { at: 0, block: 0, retire: 0, pc: 0, kind: ExitKind::Chain0, cache: Cache { reg: [0; 2], dirty: [false; 2] } };
+        stubs: [Stub { at: 0, block: 0, retire: 0, pc: 0, kind: ExitKind::Chain0, cache: Cache { reg: [0; NCACHE], dirty: [false; NCACHE] } };
             MAX_STUBS],
         colds: [Cold {
             at: 0,
             back: 0,
             vpc: 0,
             uop_addr: 0,
-            before: Cache { reg: [0; 2], dirty: [false; 2] },
-            after: Cache { reg: [0; 2], dirty: [false; 2] },
+            before: Cache { reg: [0; NCACHE], dirty: [false; NCACHE] },
+            after: Cache { reg: [0; NCACHE], dirty: [false; NCACHE] },
             written: 0,
         }; MAX_COLD],
-        entry: [[0; 2]; MAX_REGION],
+        entry: [[0; NCACHE]; MAX_REGION],
     };
 }
 
@@ -1578,10 +1592,10 @@ pub const PROBE_PROGRAM: [u64; 11] = [
     insn(ALU64 | X | MOV, CTX, R1, 0, 0),
     insn(ALU64 | K | MOV, 7, 0, 0, 0),
     insn(ALU64 | K | MOV, 8, 0, 0, 10),
-    insn(ALU64 | K | MOV, RAM, 0, 0, 1),
+    insn(ALU64 | K | MOV, 9, 0, 0, 1),
     // loop: r7 += r8; r8 -= r9 (1); if r8 != 0 goto loop
     insn(ALU64 | X | ADD, 7, 8, 0, 0),
-    insn(ALU64 | X | SUB, 8, RAM, 0, 0),
+    insn(ALU64 | X | SUB, 8, 9, 0, 0),
     insn(JMP | K | JNE, 8, 0, -3, 0),
     insn(STX | MEM | DW, CTX, 7, 0, 0),
     insn(ALU64 | X | MOV, R0, 7, 0, 0),
@@ -1610,6 +1624,78 @@ mod tests {
             e.block(&TbInfo { vpc: 0x1000, ninsns: 1, size: 4, uops: &u, straddle: false }, core::slice::from_ref(&u));
             assert_eq!(e.fallbacks == 0, no_fallback(op), "{op:?}");
         }
+    }
+
+    /// `enter` leaves every wanted guest register in its cache register and the hart
+    /// up to date for every dirty register it drops, from every cache state (each slot
+    /// empty or holding one of four registers, clean or dirty) to every wanted
+    /// assignment: the emitted moves and loads are run on a model of the registers.
+    #[test]
+    fn enter_moves_every_cache_state_to_every_wanted_one() {
+        let regs = [0u8, 1, 2, 3, 4];
+        let mut buf = [0u64; 64];
+        let mut states = 0;
+        let cases = regs.len().pow(NCACHE as u32);
+        for from in 0..cases {
+            for to in 0..cases {
+                let pick = |mut k: usize| {
+                    let mut a = [0u8; NCACHE];
+                    for x in a.iter_mut() {
+                        *x = regs[k % regs.len()];
+                        k /= regs.len();
+                    }
+                    a
+                };
+                let (have, want) = (pick(from), pick(to));
+                let distinct = |a: [u8; NCACHE]| (0..NCACHE).all(|i| a[i] == 0 || !a[..i].contains(&a[i]));
+                if !distinct(have) || !distinct(want) {
+                    continue;
+                }
+                for dirty_bits in 0..1u32 << NCACHE {
+                    let dirty: [bool; NCACHE] = core::array::from_fn(|i| have[i] != 0 && dirty_bits & 1 << i != 0);
+                    states += 1;
+                    // The model: a guest register's current value is 100 + r if it is
+                    // dirty in the cache, else 10 + r (what the hart holds).
+                    let cur = |r: u8| if have.iter().zip(&dirty).any(|(&h, &d)| h == r && d) { 100 + u64::from(r) } else { 10 + u64::from(r) };
+                    let mut hart = [0u64; 32];
+                    for r in 1..32u8 {
+                        hart[r as usize] = 10 + u64::from(r);
+                    }
+                    let mut host = [0u64; 11];
+                    for (i, &r) in have.iter().enumerate() {
+                        if r != 0 {
+                            host[CACHE[i] as usize] = cur(r);
+                        }
+                    }
+                    let mut scratch = LowerScratch::EMPTY;
+                    let mut e = Emitter::new(&mut buf, 0, &mut scratch);
+                    e.c = Cache { reg: have, dirty };
+                    e.enter(want);
+                    let n = e.n;
+                    for &w in &buf[..n] {
+                        let (code, dst, src, off) = (w as u8, (w >> 8) as u8 & 15, (w >> 12) as u8 & 15, (w >> 16) as u16 as i16);
+                        let slot = |o: i16| ((o as usize).wrapping_sub(OFF_X)) / 8;
+                        match code {
+                            c if c == ALU64 | X | MOV => host[dst as usize] = host[src as usize],
+                            c if c == LDX | MEM | DW && src == CTX => host[dst as usize] = hart[slot(off)],
+                            c if c == STX | MEM | DW && dst == CTX => hart[slot(off)] = host[src as usize],
+                            _ => panic!("unexpected instruction {w:#x}"),
+                        }
+                    }
+                    for (i, &r) in want.iter().enumerate() {
+                        if r != 0 {
+                            assert_eq!(host[CACHE[i] as usize], cur(r), "slot {i}: {have:?} (dirty {dirty:?}) -> {want:?}");
+                        }
+                    }
+                    for r in 1..=4u8 {
+                        if !want.contains(&r) {
+                            assert_eq!(hart[r as usize], cur(r), "x{r} in the hart: {have:?} (dirty {dirty:?}) -> {want:?}");
+                        }
+                    }
+                }
+            }
+        }
+        assert!(states > 10_000, "{states} states");
     }
 
     #[test]

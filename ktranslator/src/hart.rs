@@ -148,19 +148,20 @@ stats! {
 }
 
 /// One direct-mapped TLB entry: `tag` is the guest virtual page with the key of the
-/// translation regime in bits 3-11 (see mmu.rs; [`TLB_INVALID`] when empty) and `page`
-/// the guest-RAM offset of the page it maps.
+/// translation regime in bits 3-11 (see mmu.rs; [`TLB_INVALID`] when empty) and `host`
+/// the host address of the guest-RAM page it maps.
 ///
-/// Invariant: `page` is at most the RAM length - 4096 in every entry, empty or not (only
-/// `Hart::tlb_fill` writes it, for pages that lie entirely in RAM; zeroed entries hold
-/// 0, and tier 2 runs only with at least 4 KiB of RAM). Tier-2 programs rely on it: a
-/// page offset plus an offset inside the page is inside RAM, whatever the tag
+/// Invariant: `host` is the RAM's host address plus a page offset at most the RAM
+/// length - 4096, in every entry, empty or not (only `Hart::tlb_fill` writes it, for
+/// pages that lie entirely in RAM; `Hart::init_in_place` points every entry at RAM's
+/// first page, and tier 2 runs only with at least 4 KiB of RAM). Tier-2 programs rely
+/// on it: `host` plus an offset inside the page is inside RAM, whatever the tag
 /// comparison did (t2check.rs).
 #[derive(Clone, Copy, Debug, Default)]
 #[repr(C)]
 pub(super) struct TlbEntry {
     pub(super) tag: u64,
-    pub(super) page: u64,
+    pub(super) host: u64,
 }
 
 /// Tag of an empty TLB entry: its key has the reserved privilege 2, which no lookup
@@ -262,8 +263,9 @@ pub struct Hart {
     pub(super) cur_tb: u32,
     /// First micro-op of the block an exit chained to (see `ExitKind::Chained`).
     pub(super) next_uop: *const super::decode::Uop,
-    /// Host address of guest RAM, for tier-2 programs.
-    pub(super) t2_ram_ptr: u64,
+    /// Host address of guest RAM (TLB entries hold host page addresses; tier 1 turns
+    /// them back into RAM offsets).
+    pub(super) ram_host: u64,
     /// `stats.insns` at which chaining stops: the run loop's, the executor's chain
     /// exits' (`Hart::may_chain`) and tier-2 loops'.
     pub(super) chain_insn_limit: u64,
@@ -333,7 +335,11 @@ impl Hart {
             &mut *this
         };
         h.ram = ram;
-        h.t2_ram_ptr = ram.host_ptr() as u64;
+        h.ram_host = ram.host_ptr() as u64;
+        // (`TlbEntry`'s invariant: an empty entry points at RAM's first page.)
+        for e in h.tlb.iter_mut().flatten().chain(h.tlb_fetch.iter_mut()) {
+            e.host = h.ram_host;
+        }
         h.tc = Tc::new(arena, ram.len());
         h.csr.mhartid = hartid;
         h.reset();

@@ -266,7 +266,8 @@ impl Hart {
         }
         let idx = (va >> 12) as usize & (TLB_SIZE - 1);
         let key = self.tlb_key.get(acc).copied().unwrap_or(TLB_INVALID);
-        *self.tlb_entry(acc, idx) = TlbEntry { tag: vpage | key, page: off };
+        let host = self.ram_host.wrapping_add(off);
+        *self.tlb_entry(acc, idx) = TlbEntry { tag: vpage | key, host };
     }
 
     /// Translates an instruction fetch address to a guest-RAM offset (fetches from
@@ -274,7 +275,7 @@ impl Hart {
     pub(super) fn fetch_offset(&mut self, va: u64) -> Result<u64, ()> {
         let e = self.tlb_fetch[(va >> 12) as usize & (TLB_SIZE - 1)];
         if e.tag == (va & !0xfff) | self.tlb_key[ACC_FETCH] {
-            return Ok(e.page.wrapping_add(va & 0xfff));
+            return Ok(e.host.wrapping_sub(self.ram_host).wrapping_add(va & 0xfff));
         }
         self.stats.tlb_misses += 1;
         let pa = self.translate(va, ACC_FETCH)?;
@@ -297,7 +298,7 @@ impl Hart {
         // Bits 3-11 of the masked address are zero: the key must match exactly, and
         // bits 0-2 (zero in tags) catch misaligned accesses.
         if e.tag == (va & (!0xfff | (size as u64 - 1))) | self.tlb_key[ACC_LOAD] {
-            if let Some(v) = self.ram.read(e.page.wrapping_add(va & 0xfff), size) {
+            if let Some(v) = self.ram.read(e.host.wrapping_sub(self.ram_host).wrapping_add(va & 0xfff), size) {
                 return Ok(v);
             }
         }
@@ -337,7 +338,7 @@ impl Hart {
     #[inline(always)]
     pub(super) fn store(&mut self, bus: &mut dyn Bus, va: u64, size: usize, val: u64) -> Result<(), Stop> {
         let e = self.tlb[(va >> 12) as usize & (TLB_SIZE - 1)][ACC_STORE - 1];
-        if e.tag == (va & (!0xfff | (size as u64 - 1))) | self.tlb_key[ACC_STORE] && self.ram.write(e.page.wrapping_add(va & 0xfff), size, val) {
+        if e.tag == (va & (!0xfff | (size as u64 - 1))) | self.tlb_key[ACC_STORE] && self.ram.write(e.host.wrapping_sub(self.ram_host).wrapping_add(va & 0xfff), size, val) {
             return Ok(());
         }
         self.store_slow(bus, va, size, val)

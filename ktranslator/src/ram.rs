@@ -38,8 +38,8 @@ impl GuestRam {
         self.base
     }
 
-    /// Host address of the first byte (for tier-2 programs, which access RAM
-    /// directly after their own bounds check).
+    /// Host address of the first byte (TLB entries hold host page addresses, which
+    /// tier-2 programs access directly).
     pub(super) fn host_ptr(&self) -> *mut u8 {
         self.ptr
     }

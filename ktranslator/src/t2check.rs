@@ -14,13 +14,15 @@
 //! - every memory access is either hart-relative, at offsets inside the fields tier 2
 //!   may read (writes: only the guest registers, `mstatus`, `pc`, the retired counter
 //!   and `cur_tb`, the block a program leaves from), or a
-//!   guest-RAM access through the page pattern: a TLB entry's page offset (loaded from
-//!   the second word of an entry, at the hart plus a multiple of 16 inside the table)
-//!   plus a value at most n < 4096, added to the RAM base, with an access of at most
-//!   `4096 - n` bytes at it. Every entry's page offset is at most the RAM length -
-//!   4096 (the hart's invariant, `TlbEntry`), so such an access is inside RAM;
-//! - host pointers (the hart, the RAM base, micro-op addresses) never reach memory, the
-//!   return value or arithmetic other than those patterns;
+//!   guest-RAM access through the page pattern: a TLB entry's host page address (loaded
+//!   whole from the second word of an entry, at the hart plus a multiple of 16 inside
+//!   the table) plus a value at most n < 4096, with an access of at most `4096 - n`
+//!   bytes at it. Every entry's host page is a whole page of RAM (the hart's
+//!   invariant, `TlbEntry`), so such an access is inside RAM;
+//! - host pointers (the hart, host pages, micro-op addresses) never reach memory, the
+//!   return value or arithmetic other than those patterns, nor become plain values:
+//!   a read of part of a host page word is refused, and so is any read in the TLB from
+//!   a base that does not fix which word of an entry it reads;
 //! - every jump lands on an instruction boundary inside the program; jumps go forward
 //!   except loop edges (any number: a region's program has one per backward block
 //!   transition), each at the end of the bounded loop tail (retire at least one
@@ -190,23 +192,16 @@ enum Val {
     Aligned16(u32),
     /// A plain value that is not zero.
     NonZero,
-    /// A TLB entry's RAM page offset: at most the RAM length - 4096 (the hart's
+    /// A TLB entry's host page address: the 4096 bytes at it are guest RAM (the hart's
     /// invariant, `TlbEntry`).
     RamPage,
-    /// A RAM page offset plus a plain value at most n (n < 4096): `4096 - n` bytes at
-    /// it are RAM.
-    RamOff(u32),
     /// The hart pointer plus 0..=n (n = 0: the hart itself).
     Ctx(u32),
     /// The hart pointer plus a multiple of 16 at most n: a TLB entry's address, relative
     /// to the table.
     CtxEntry(u32),
-    /// The host address of guest RAM.
-    RamBase,
-    /// RAM base + a plain value at most n (n < 4096), to which a RAM page offset is
-    /// added next.
-    RamBaseOff(u32),
-    /// RAM base + `RamOff(n)`.
+    /// `RamPage` plus a plain value at most n (n < 4096): `4096 - n` bytes at it are
+    /// guest RAM.
     RamPtr(u32),
     /// The address of one of the block's micro-ops.
     UopPtr,
@@ -214,7 +209,7 @@ enum Val {
 
 impl Val {
     fn plain(self) -> bool {
-        matches!(self, Val::Scalar | Val::Bounded(_) | Val::Aligned16(_) | Val::NonZero | Val::RamPage | Val::RamOff(_))
+        matches!(self, Val::Scalar | Val::Bounded(_) | Val::Aligned16(_) | Val::NonZero)
     }
 
     /// The bound of a bounded plain value.
@@ -231,11 +226,9 @@ impl Val {
             _ if self == o => self,
             (Aligned16(a), Aligned16(b)) => Aligned16(a.max(b)),
             (Bounded(a) | Aligned16(a), Bounded(b) | Aligned16(b)) => Bounded(a.max(b)),
-            (RamOff(a), RamOff(b)) => RamOff(a.max(b)),
             (CtxEntry(a), CtxEntry(b)) => CtxEntry(a.max(b)),
             (Ctx(a) | CtxEntry(a), Ctx(b) | CtxEntry(b)) => Ctx(a.max(b)),
             (RamPtr(a), RamPtr(b)) => RamPtr(a.max(b)),
-            (RamBaseOff(a), RamBaseOff(b)) => RamBaseOff(a.max(b)),
             _ if self.plain() && o.plain() => Scalar,
             _ => Uninit,
         }
@@ -319,12 +312,11 @@ pub const MAX_INSNS: usize = 1 << 15;
 const OFF_X: usize = offset_of!(Hart, x);
 const OFF_F: usize = offset_of!(Hart, f);
 const OFF_INSNS: usize = offset_of!(Hart, stats) + offset_of!(Stats, insns);
-const OFF_RAM_PTR: usize = offset_of!(Hart, t2_ram_ptr);
 const OFF_TLB: usize = offset_of!(Hart, tlb);
 const OFF_CUR_TB: usize = offset_of!(Hart, cur_tb);
 /// The load and store TLBs (interleaved; the fetch TLB is not for programs).
 const TLB_BYTES: usize = 2 * TLB_SIZE * size_of::<TlbEntry>();
-const FIELDS: [(usize, usize, bool); 12] = [
+const FIELDS: [(usize, usize, bool); 11] = [
     // x1..x31 and the x0 sink (x0 itself reads as 0 and is never written).
     (OFF_X + 8, 8 * 32, true),
     (OFF_X, 8, false),
@@ -336,7 +328,6 @@ const FIELDS: [(usize, usize, bool); 12] = [
     (OFF_CUR_TB, 4, true),
     (offset_of!(Hart, tlb), TLB_BYTES, false),
     (offset_of!(Hart, tlb_key), 24, false),
-    (OFF_RAM_PTR, 8, false),
     (offset_of!(Hart, chain_insn_limit), 8, false),
 ];
 
@@ -439,7 +430,7 @@ pub fn check_with(prog: &[u64], env: &CheckEnv, scratch: &mut CheckScratch) -> R
     let CheckScratch { pending, loop_in, loop_out } = scratch;
     loop_in.n = 0;
     // The loop targets, found first: the pass assumes at each the state arriving there
-    // from before with only r6-r9 kept (the hart, the RAM base and the register cache
+    // from before with only r6-r9 kept (the hart and the register cache
     // that every jump into a block fills: all the lowering relies on where a block
     // starts). If no loop edge brings less, the first pass already is the fixed point
     // (else the states get joined and it goes again).
@@ -750,20 +741,29 @@ impl Checker<'_> {
                 if !hart_ok(lo, lo + extra as usize + size, false) {
                     return refuse(i, Rule::HartAccess);
                 }
-                // The second word of a TLB entry: the base is 16-aligned relative to
-                // the table (CtxEntry), the offset 8 past an entry's start.
-                let page_word = matches!(base, Val::CtxEntry(_))
-                    && size == 8
-                    && lo >= OFF_TLB
-                    && (lo - OFF_TLB) % size_of::<TlbEntry>() == 8
-                    && lo + extra as usize + size <= OFF_TLB + TLB_BYTES;
-                Ok(match (extra, lo, size) {
-                    _ if page_word => Val::RamPage,
-                    (0, OFF_RAM_PTR, 8) => Val::RamBase,
-                    (_, _, 1) => Val::Bounded(0xff),
-                    (_, _, 2) => Val::Bounded(0xffff),
+                let plain = match size {
+                    1 => Val::Bounded(0xff),
+                    2 => Val::Bounded(0xffff),
                     _ => Val::Scalar,
-                })
+                };
+                if lo + extra as usize + size <= OFF_TLB || lo >= OFF_TLB + TLB_BYTES {
+                    return Ok(plain);
+                }
+                // In the TLB table (`hart_ok`: wholly; fields do not overlap). An entry
+                // is a tag (plain) and a host page address, which must never become a
+                // plain value: which word is read must be certain, so the base is the
+                // hart itself or the hart plus a multiple of 16 (CtxEntry).
+                if matches!(base, Val::Ctx(e) if e != 0) {
+                    return refuse(i, Rule::HartAccess);
+                }
+                let at = (lo - OFF_TLB) % size_of::<TlbEntry>();
+                if at == offset_of!(TlbEntry, host) && size == 8 {
+                    Ok(Val::RamPage)
+                } else if at + size <= offset_of!(TlbEntry, host) {
+                    Ok(plain)
+                } else {
+                    refuse(i, Rule::HartAccess)
+                }
             }
             Val::RamPtr(n) if off == 0 && n as usize + size <= 4096 => Ok(match size {
                 1 => Val::Bounded(0xff),
@@ -771,7 +771,7 @@ impl Checker<'_> {
                 _ => Val::Scalar,
             }),
             // A plain value used as an address: a RAM access without the pattern.
-            v if matches!(v, Val::RamPtr(_) | Val::RamBase) || v.plain() => refuse(i, Rule::RamAccess),
+            v if matches!(v, Val::RamPtr(_) | Val::RamPage) || v.plain() => refuse(i, Rule::RamAccess),
             Val::Uninit => refuse(i, Rule::Uninit),
             _ => refuse(i, Rule::Pointer),
         }
@@ -794,7 +794,7 @@ impl Checker<'_> {
             }
             Val::RamPtr(n) if off == 0 && n as usize + size <= 4096 => Ok(()),
             // A plain value used as an address: a RAM access without the pattern.
-            v if matches!(v, Val::RamPtr(_) | Val::RamBase) || v.plain() => refuse(i, Rule::RamAccess),
+            v if matches!(v, Val::RamPtr(_) | Val::RamPage) || v.plain() => refuse(i, Rule::RamAccess),
             Val::Ctx(_) | Val::CtxEntry(_) => refuse(i, Rule::HartAccess),
             Val::Uninit => refuse(i, Rule::Uninit),
             _ => refuse(i, Rule::Pointer),
@@ -886,16 +886,12 @@ impl Checker<'_> {
                 Val::Scalar
             }
             // ADD: the two pointer patterns, else plain values.
-            // A RAM page offset plus a bounded in-page offset.
+            // A host page address plus a bounded in-page offset.
             0x00 if x && wide && matches!((dst, src), (Val::RamPage, _) | (_, Val::RamPage)) => {
                 let other = if dst == Val::RamPage { src } else { dst };
-                match other {
-                    // (The same sum, with the RAM base added first.)
-                    Val::RamBaseOff(n) => Val::RamPtr(n),
-                    _ => match other.bound() {
-                        Some(n) if n < 4096 => Val::RamOff(n),
-                        _ => return refuse(i, Rule::RamAccess),
-                    },
+                match other.bound() {
+                    Some(n) if n < 4096 => Val::RamPtr(n),
+                    _ => return refuse(i, Rule::RamAccess),
                 }
             }
             0x00 if x && wide && !(dst.plain() && src.plain()) => match (dst, src) {
@@ -915,15 +911,7 @@ impl Checker<'_> {
                         Val::Ctx(sum)
                     }
                 }
-                (Val::RamOff(n), Val::RamBase) | (Val::RamBase, Val::RamOff(n)) => Val::RamPtr(n),
-                (Val::RamBase, v) | (v, Val::RamBase) if v.bound().is_some_and(|n| n < 4096) => {
-                    Val::RamBaseOff(v.bound().unwrap_or(0))
-                }
                 (Val::Uninit, _) | (_, Val::Uninit) => return refuse(i, Rule::Uninit),
-                // RAM base plus anything not proven below the limit.
-                (Val::RamBase | Val::RamBaseOff(_), _) | (_, Val::RamBase | Val::RamBaseOff(_)) => {
-                    return refuse(i, Rule::RamAccess)
-                }
                 _ => return refuse(i, Rule::Pointer),
             },
             0x00 | 0x10 | 0x20 | 0x40 | 0x50 | 0x60 | 0x70 | 0x90 | 0x30 | 0xa0 | 0xc0 => {

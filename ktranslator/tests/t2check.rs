@@ -182,26 +182,28 @@ fn real_programs_pass_and_mutations_are_refused() {
     expect(&m(&|q| q[ld_ctx] = with_off(q[ld_ctx], -8)), Rule::HartAccess, "read below the hart");
     let st_x = find(&p, |w| code(w) == 0x7b && dst(w) == 6 && off(w) < 256 * 8 && off(w) > 8);
     expect(&m(&|q| q[st_x] = with_off(q[st_x], 0)), Rule::HartAccess, "write of x0");
-    expect(&m(&|q| q[1] = with_off(q[1], off(q[1]) + 8)), Rule::RamAccess, "RAM base from another field");
-    // Guest RAM: the page offset from another word, an unaligned entry, an unmasked or
-    // too wide in-page offset, an access past it.
+    // Guest RAM: the host page from another word or half of it, an unaligned entry, an
+    // unmasked or too wide in-page offset, an access past it.
     // (The entry's tag word is read first, its page word next.)
     let tag = find(&p, |w| code(w) == 0x79 && src(w) == 3);
     let page = tag + 1 + find(&p[tag + 1..], |w| code(w) == 0x79 && src(w) == 3);
     assert_eq!(off(p[page]), off(p[tag]) + 8);
-    expect(&m(&|q| q[page] = with_off(q[page], off(q[page]) - 8)), Rule::RamAccess, "page offset from the tag word");
+    expect(&m(&|q| q[page] = with_off(q[page], off(q[page]) - 8)), Rule::RamAccess, "host page from the tag word");
+    let half = (p[page] & !0xff) | 0x61;
+    expect(&m(&|q| q[page] = half), Rule::HartAccess, "low half of the host page");
+    expect(&m(&|q| q[page] = with_off(half, off(half) + 4)), Rule::HartAccess, "high half of the host page");
     // The index mask: 4096 entries of 32 bytes (a load and a store entry).
     let index = find(&p, |w| code(w) == 0x57 && dst(w) == 3 && (w >> 32) == 0x1_ffe0);
-    expect(&m(&|q| q[index] = with_imm(q[index], 0xff8)), Rule::RamAccess, "TLB index not a multiple of 16");
+    expect(&m(&|q| q[index] = with_imm(q[index], 0xff8)), Rule::HartAccess, "TLB index not a multiple of 16");
     expect(&m(&|q| q[index] = with_imm(q[index], 0x3_ffe0)), Rule::Pointer, "TLB index past the table");
-    // (The in-page offset is masked in r0, the RAM base added to it, then the page.)
+    // (The in-page offset is masked in r0, then added to the page.)
     let in_page = find(&p, |w| code(w) == 0x57 && dst(w) == 0 && (w >> 32) == 0xff8);
     expect(&m(&|q| q[in_page] = with_imm(q[in_page], 0x1ff8)), Rule::RamAccess, "in-page offset past the page");
     expect(&m(&|q| q[in_page] = insn(0xb7, 5, 0, 0, 0)), Rule::RamAccess, "in-page offset not masked");
-    let add_base = find(&p, |w| code(w) == 0x0f && dst(w) == 0 && src(w) == 9);
-    assert!(code(p[add_base + 2]) == 0x0f && src(p[add_base + 2]) == 0, "the page added to RAM base + offset");
-    expect(&m(&|q| q[add_base + 1] = with_off(q[add_base + 1], off(q[add_base + 1]) - 8)), Rule::RamAccess, "RAM base plus the tag word");
-    let access = add_base + 3;
+    let add_page = page + 1;
+    assert!(code(p[add_page]) == 0x0f && dst(p[add_page]) == 4 && src(p[add_page]) == 0, "the in-page offset added to the page");
+    expect(&m(&|q| q[add_page] = insn(0x7b, 6, 4, 8, 0)), Rule::Pointer, "host page stored");
+    let access = add_page + 1;
     assert!(matches!(code(p[access]), 0x61 | 0x69 | 0x71 | 0x79 | 0x63 | 0x6b | 0x73 | 0x7b), "the access");
     expect(&m(&|q| q[access] = with_off(q[access], 8)), Rule::RamAccess, "RAM access past the checked offset");
     // Jumps.
@@ -238,7 +240,6 @@ fn real_programs_pass_and_mutations_are_refused() {
     expect(&m(&|q| q[0] = with_regs(q[0], 6, 10)), Rule::Register, "r10 (the frame pointer)");
     expect(&m(&|q| q[0] = with_regs(q[0], 6, 7)), Rule::Uninit, "caller's register read");
     expect(&m(&|q| q[st_x] = with_regs(q[st_x], 6, 6)), Rule::Pointer, "hart pointer stored");
-    expect(&m(&|q| q[st_x] = with_regs(q[st_x], 6, 9)), Rule::Pointer, "RAM pointer stored");
     expect(&m(&|q| q[ld_ctx] = (q[ld_ctx] & !0xe0) | 0xc0), Rule::Opcode, "atomic instead of load");
 }
 
