@@ -634,7 +634,7 @@ impl<'a> Emitter<'a> {
     }
 
     /// Puts guest registers `want` (0: nothing) into the cache registers, from the
-    /// other cache register or the hart, storing dirty ones it drops: the state a
+    /// other cache registers or the hart, storing dirty ones it drops: the state a
     /// block expects at its start, where every cached register counts as dirty (so no
     /// jump into a block has to store one). Clobbers r0.
     fn enter(&mut self, want: [u8; NCACHE]) {

@@ -217,7 +217,10 @@ pub(super) const ACC_STORE: usize = 2;
 /// Every field is valid when all its bytes are zero, so the host can allocate it zeroed
 /// (it is large: about 570 KiB, most of it the 65,536-bucket block hash table, the
 /// TLBs and the tier-2 lowering buffer) and initialise it in place with
-/// [`Hart::init_in_place`]; never build one on a kernel stack.
+/// [`Hart::init_in_place`]; never build one on a kernel stack. A zeroed hart is valid
+/// Rust but not yet a hart: its TLB entries point at address 0, and `TlbEntry`'s
+/// invariant, which tier-2 programs rely on, holds only once `init_in_place` ran (the
+/// only constructor).
 ///
 /// Tier-2 programs (ebpf.rs) address the fields up to `stats` with 16-bit offsets:
 /// they come first, then the TLBs (whose start must be within reach), and the big

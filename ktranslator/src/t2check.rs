@@ -873,7 +873,7 @@ impl Checker<'_> {
                 } else if wide {
                     src
                 } else {
-                    Self::plain(i, r, ins.src)?;
+                    Self::plain(i, r, ins.src).map_err(|e| self.pointer_or(e, src))?;
                     Val::Scalar
                 }
             }

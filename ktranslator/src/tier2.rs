@@ -217,7 +217,7 @@ impl Hart {
     pub unsafe fn set_tier2(&mut self, host: Option<Tier2Host>) {
         self.tc_flush();
         let host = host.unwrap_or(Tier2Host::NONE);
-        // Programs access RAM at a TLB entry's page offset plus an offset inside the
+        // Programs access RAM at a TLB entry's host page plus an offset inside the
         // page: that needs a whole page of RAM (`TlbEntry`'s invariant).
         self.t2_on = (host.compile.is_some() || host.submit.is_some()) && self.ram.len() >= 4096;
         self.t2 = Tier2Host { threshold: host.threshold.max(1), ..host };

@@ -399,3 +399,39 @@ fn walked_code_cannot_borrow_the_instructions_before_it() {
         Ok(()) => panic!("a cur_tb store after a move it did not run: accepted"),
     }
 }
+
+/// A TLB entry's host page never becomes a plain value: not returned, not moved into
+/// 32 bits, not read in part, not through a base that leaves open which word of an
+/// entry it reads; its tag word may be read whole or in part.
+#[test]
+fn host_pages_never_become_plain_values() {
+    let p = checked_loop_program();
+    // The load TLB's first entry, relative to the hart: where the real program's tag
+    // load points with an index of 0.
+    let tag = off(p[find(&p, |w| code(w) == 0x79 && src(w) == 3)]);
+    let host = tag + 8;
+    let env = CheckEnv::new(HELPER_IMM);
+    let prog = |body: &[u64]| -> Result<(), Rule> {
+        let mut q = vec![insn(0xbf, 6, 1, 0, 0)];
+        q.extend_from_slice(body);
+        q.push(insn(0x95, 0, 0, 0, 0));
+        check(&q, &env).map_err(|e| e.rule)
+    };
+    // Controls: the tag word, whole and in part, is a plain value.
+    assert_eq!(prog(&[insn(0x79, 0, 6, tag, 0)]), Ok(()), "tag word returned");
+    assert_eq!(prog(&[insn(0x61, 0, 6, tag + 4, 0)]), Ok(()), "high half of the tag word returned");
+    assert_eq!(prog(&[insn(0x79, 4, 6, host, 0), insn(0xb7, 0, 0, 0, 0)]), Ok(()), "host page loaded, not used");
+    // The host word.
+    assert_eq!(prog(&[insn(0x79, 0, 6, host, 0)]), Err(Rule::Pointer), "host page returned");
+    assert_eq!(prog(&[insn(0x79, 4, 6, host, 0), insn(0xb7, 0, 0, 0, 0), insn(0xbc, 0, 4, 0, 0)]), Err(Rule::Pointer), "host page moved to 32 bits");
+    assert_eq!(prog(&[insn(0x79, 4, 6, host, 0), insn(0x7b, 6, 4, 8, 0), insn(0xb7, 0, 0, 0, 0)]), Err(Rule::Pointer), "host page stored in x1");
+    for (size, o) in [(0x61u8, 0i16), (0x61, 4), (0x69, 6), (0x71, 7), (0x79, 4)] {
+        assert_eq!(prog(&[insn(size, 0, 6, host + o, 0)]), Err(Rule::HartAccess), "part of the host word: {size:#x} at +{o}");
+    }
+    // A base the hart plus an unknown amount below 8: either word.
+    assert_eq!(
+        prog(&[insn(0x79, 2, 6, 8, 0), insn(0x57, 2, 0, 0, 7), insn(0x0f, 2, 6, 0, 0), insn(0x71, 0, 2, tag + 1, 0)]),
+        Err(Rule::HartAccess),
+        "a byte of the tag or the host word"
+    );
+}
