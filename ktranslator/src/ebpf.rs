@@ -116,8 +116,8 @@ pub(super) const HELPER_NEXT: i32 = ExitKind::Next as i32;
 // store loop ran at 4.05 ns a turn with its pointer reloaded, 1.65 ns with it kept in a
 // register, on this project's AMD EPYC host; docs/performance.md).
 //
-// Which registers the cache holds: each block starts with its first three first-read
-// registers in it (`LowerScratch::entry`, put there by every jump into the block, so a
+// Which registers the cache holds: each block starts with the first three registers it
+// reads in it (`LowerScratch::entry`, put there by every jump into the block, so a
 // loop's back edge usually has nothing to move), and a register read or written takes
 // the slot whose register is read latest in the rest of the block (never, or written
 // first: at once), if that is later than its own next read (`Emitter::next_read`); one
@@ -951,7 +951,8 @@ impl<'a> Emitter<'a> {
         // to the access's alignment (a no-op on a hit, which is aligned). The entry's
         // page lies in RAM whatever entry this is (`TlbEntry`'s invariant), so the
         // access does without a bounds check, also for a CPU that speculates past the
-        // tag comparison.
+        // tag comparison. (A store loads the page first, a load masks the offset
+        // first: each ran faster so on the bare-metal memory loop.)
         if store {
             self.ldx(DW, R4, R3, entry + 8);
         }

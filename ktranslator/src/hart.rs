@@ -156,8 +156,8 @@ stats! {
 /// pages that lie entirely in RAM; `Hart::init_in_place` points every entry at RAM's
 /// first page, and tier 2 runs only with at least 4 KiB of RAM). Tier-2 programs rely
 /// on it: `host` plus an offset inside the page is inside RAM, whatever the tag
-/// comparison did (t2check.rs).
-#[derive(Clone, Copy, Debug, Default)]
+/// comparison did (t2check.rs). (No `Default`: a zero entry would point at address 0.)
+#[derive(Clone, Copy, Debug)]
 #[repr(C)]
 pub(super) struct TlbEntry {
     pub(super) tag: u64,
