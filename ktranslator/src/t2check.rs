@@ -756,7 +756,9 @@ impl Checker<'_> {
                 if matches!(base, Val::Ctx(e) if e != 0) {
                     return refuse(i, Rule::HartAccess);
                 }
-                let at = (lo - OFF_TLB) % size_of::<TlbEntry>();
+                // (`hart_ok` puts `lo` inside the table; checked anyway: no panic here.)
+                let Some(rel) = lo.checked_sub(OFF_TLB) else { return refuse(i, Rule::HartAccess) };
+                let at = rel % size_of::<TlbEntry>();
                 if at == offset_of!(TlbEntry, host) && size == 8 {
                     Ok(Val::RamPage)
                 } else if at + size <= offset_of!(TlbEntry, host) {
