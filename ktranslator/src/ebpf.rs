@@ -1674,12 +1674,13 @@ mod tests {
                     e.enter(want);
                     let n = e.n;
                     for &w in &buf[..n] {
-                        let (code, dst, src, off) = (w as u8, (w >> 8) as u8 & 15, (w >> 12) as u8 & 15, (w >> 16) as u16 as i16);
+                        let Insn { code, dst, src, off, .. } = Insn::decode(w);
+                        let (dst, src) = (usize::from(dst), usize::from(src));
                         let slot = |o: i16| ((o as usize).wrapping_sub(OFF_X)) / 8;
                         match code {
-                            c if c == ALU64 | X | MOV => host[dst as usize] = host[src as usize],
-                            c if c == LDX | MEM | DW && src == CTX => host[dst as usize] = hart[slot(off)],
-                            c if c == STX | MEM | DW && dst == CTX => hart[slot(off)] = host[src as usize],
+                            c if c == ALU64 | X | MOV => host[dst] = host[src],
+                            c if c == LDX | MEM | DW && src == usize::from(CTX) => host[dst] = hart[slot(off)],
+                            c if c == STX | MEM | DW && dst == usize::from(CTX) => hart[slot(off)] = host[src],
                             _ => panic!("unexpected instruction {w:#x}"),
                         }
                     }

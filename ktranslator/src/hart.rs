@@ -266,9 +266,6 @@ pub struct Hart {
     pub(super) cur_tb: u32,
     /// First micro-op of the block an exit chained to (see `ExitKind::Chained`).
     pub(super) next_uop: *const super::decode::Uop,
-    /// Host address of guest RAM (TLB entries hold host page addresses; tier 1 turns
-    /// them back into RAM offsets).
-    pub(super) ram_host: u64,
     /// `stats.insns` at which chaining stops: the run loop's, the executor's chain
     /// exits' (`Hart::may_chain`) and tier-2 loops'.
     pub(super) chain_insn_limit: u64,
@@ -338,10 +335,9 @@ impl Hart {
             &mut *this
         };
         h.ram = ram;
-        h.ram_host = ram.host_ptr() as u64;
         // (`TlbEntry`'s invariant: an empty entry points at RAM's first page.)
         for e in h.tlb.iter_mut().flatten().chain(h.tlb_fetch.iter_mut()) {
-            e.host = h.ram_host;
+            e.host = ram.host_addr(0);
         }
         h.tc = Tc::new(arena, ram.len());
         h.csr.mhartid = hartid;

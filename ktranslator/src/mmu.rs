@@ -15,6 +15,16 @@
 use super::bus::Bus;
 use super::csr::{cause, MSTATUS_MPP, MSTATUS_MPRV, MSTATUS_MXR, MSTATUS_SUM};
 use super::hart::{jc_set, prv, Hart, TlbEntry, ACC_FETCH, ACC_LOAD, ACC_STORE, TLB_INVALID, TLB_SIZE};
+use super::ram::GuestRam;
+
+impl TlbEntry {
+    /// The RAM offset of `va`, in the page this entry maps (tier 1 then checks it, as
+    /// any RAM offset).
+    #[inline(always)]
+    fn ram_offset(self, ram: &GuestRam, va: u64) -> u64 {
+        ram.host_offset(self.host).wrapping_add(va & 0xfff)
+    }
+}
 
 const PTE_V: u64 = 1 << 0;
 const PTE_R: u64 = 1 << 1;
@@ -266,8 +276,7 @@ impl Hart {
         }
         let idx = (va >> 12) as usize & (TLB_SIZE - 1);
         let key = self.tlb_key.get(acc).copied().unwrap_or(TLB_INVALID);
-        let host = self.ram_host.wrapping_add(off);
-        *self.tlb_entry(acc, idx) = TlbEntry { tag: vpage | key, host };
+        *self.tlb_entry(acc, idx) = TlbEntry { tag: vpage | key, host: self.ram.host_addr(off) };
     }
 
     /// Translates an instruction fetch address to a guest-RAM offset (fetches from
@@ -275,7 +284,7 @@ impl Hart {
     pub(super) fn fetch_offset(&mut self, va: u64) -> Result<u64, ()> {
         let e = self.tlb_fetch[(va >> 12) as usize & (TLB_SIZE - 1)];
         if e.tag == (va & !0xfff) | self.tlb_key[ACC_FETCH] {
-            return Ok(e.host.wrapping_sub(self.ram_host).wrapping_add(va & 0xfff));
+            return Ok(e.ram_offset(&self.ram, va));
         }
         self.stats.tlb_misses += 1;
         let pa = self.translate(va, ACC_FETCH)?;
@@ -298,7 +307,7 @@ impl Hart {
         // Bits 3-11 of the masked address are zero: the key must match exactly, and
         // bits 0-2 (zero in tags) catch misaligned accesses.
         if e.tag == (va & (!0xfff | (size as u64 - 1))) | self.tlb_key[ACC_LOAD] {
-            if let Some(v) = self.ram.read(e.host.wrapping_sub(self.ram_host).wrapping_add(va & 0xfff), size) {
+            if let Some(v) = self.ram.read(e.ram_offset(&self.ram, va), size) {
                 return Ok(v);
             }
         }
@@ -338,7 +347,7 @@ impl Hart {
     #[inline(always)]
     pub(super) fn store(&mut self, bus: &mut dyn Bus, va: u64, size: usize, val: u64) -> Result<(), Stop> {
         let e = self.tlb[(va >> 12) as usize & (TLB_SIZE - 1)][ACC_STORE - 1];
-        if e.tag == (va & (!0xfff | (size as u64 - 1))) | self.tlb_key[ACC_STORE] && self.ram.write(e.host.wrapping_sub(self.ram_host).wrapping_add(va & 0xfff), size, val) {
+        if e.tag == (va & (!0xfff | (size as u64 - 1))) | self.tlb_key[ACC_STORE] && self.ram.write(e.ram_offset(&self.ram, va), size, val) {
             return Ok(());
         }
         self.store_slow(bus, va, size, val)

@@ -38,10 +38,15 @@ impl GuestRam {
         self.base
     }
 
-    /// Host address of the first byte (TLB entries hold host page addresses, which
-    /// tier-2 programs access directly).
-    pub(super) fn host_ptr(&self) -> *mut u8 {
-        self.ptr
+    /// The host address of RAM offset `off` (TLB entries hold these for their pages,
+    /// which tier-2 programs access directly).
+    pub(super) fn host_addr(&self, off: u64) -> u64 {
+        (self.ptr as u64).wrapping_add(off)
+    }
+
+    /// The RAM offset of host address `addr` (the inverse of [`GuestRam::host_addr`]).
+    pub(super) fn host_offset(&self, addr: u64) -> u64 {
+        addr.wrapping_sub(self.ptr as u64)
     }
 
     /// Size in bytes.

@@ -735,17 +735,18 @@ impl Checker<'_> {
     }
 
     fn load(&self, i: usize, base: Val, off: i16, size: usize) -> Result<Val, Refusal> {
+        // What a load of a plain value of `size` bytes gives (zero-extended).
+        let plain = match size {
+            1 => Val::Bounded(0xff),
+            2 => Val::Bounded(0xffff),
+            _ => Val::Scalar,
+        };
         match base {
             Val::Ctx(extra) | Val::CtxEntry(extra) => {
                 let Ok(lo) = usize::try_from(off) else { return refuse(i, Rule::HartAccess) };
                 if !hart_ok(lo, lo + extra as usize + size, false) {
                     return refuse(i, Rule::HartAccess);
                 }
-                let plain = match size {
-                    1 => Val::Bounded(0xff),
-                    2 => Val::Bounded(0xffff),
-                    _ => Val::Scalar,
-                };
                 if lo + extra as usize + size <= OFF_TLB || lo >= OFF_TLB + TLB_BYTES {
                     return Ok(plain);
                 }
@@ -767,11 +768,7 @@ impl Checker<'_> {
                     refuse(i, Rule::HartAccess)
                 }
             }
-            Val::RamPtr(n) if off == 0 && n as usize + size <= 4096 => Ok(match size {
-                1 => Val::Bounded(0xff),
-                2 => Val::Bounded(0xffff),
-                _ => Val::Scalar,
-            }),
+            Val::RamPtr(n) if off == 0 && n as usize + size <= 4096 => Ok(plain),
             // A plain value used as an address: a RAM access without the pattern.
             v if matches!(v, Val::RamPtr(_) | Val::RamPage) || v.plain() => refuse(i, Rule::RamAccess),
             Val::Uninit => refuse(i, Rule::Uninit),
