@@ -56,7 +56,7 @@ use super::decode::{is_fp_compute, Op, Uop, X_SINK};
 use super::fpu::fp_helper;
 use super::tier2::call_imm;
 use super::exit::ExitKind;
-use super::hart::{Hart, Stats, TlbEntry, ACC_LOAD, ACC_STORE, TLB_SIZE};
+use super::hart::{jc_index, Hart, Stats, TlbEntry, ACC_LOAD, ACC_STORE, JC_SIZE, TLB_SIZE};
 use super::tcache::{Tc, TbInfo};
 
 // The eBPF encoding: one definition, shared with kemuctl's JIT.
@@ -75,6 +75,10 @@ const OFF_TLB: usize = offset_of!(Hart, tlb);
 const OFF_TLB_KEY: usize = offset_of!(Hart, tlb_key);
 const OFF_INSN_LIMIT: usize = offset_of!(Hart, chain_insn_limit);
 const OFF_CUR_TB: usize = offset_of!(Hart, cur_tb);
+const OFF_JC_EPOCH: usize = offset_of!(Hart, jc_epoch);
+/// The jump cache, beyond 16-bit reach: an entry's address is the hart plus a 32-bit
+/// constant.
+const OFF_JC: usize = offset_of!(Hart, jc);
 /// Bytes from one index of the (interleaved load and store) TLB to the next.
 const TLB_STRIDE: usize = 2 * core::mem::size_of::<TlbEntry>();
 const _: () = {
@@ -90,6 +94,7 @@ const _: () = {
         OFF_TLB_KEY + 24,
         OFF_INSN_LIMIT,
         OFF_CUR_TB,
+        OFF_JC_EPOCH,
     ];
     let mut i = 0;
     while i < ends.len() {
@@ -98,6 +103,7 @@ const _: () = {
     }
     assert!(core::mem::size_of::<TlbEntry>() == 16 && offset_of!(TlbEntry, host) == 8);
     assert!(TLB_STRIDE == 32 && ACC_LOAD == 1 && ACC_STORE == 2);
+    assert!(OFF_JC + 8 * JC_SIZE < i32::MAX as usize);
 };
 
 /// Value a helper returns to go on with the block ([`ExitKind::Next`]).
@@ -793,6 +799,9 @@ impl<'a> Emitter<'a> {
         // the code after this edge goes on with the cache as it was.
         let cache = self.c;
         self.enter(self.s.entry.get(to).copied().unwrap_or([0; NCACHE]));
+        if self.foreign(to) {
+            self.guard(n, to, target, kind);
+        }
         self.ldx(DW, R0, CTX, OFF_INSNS as i16);
         self.alu64_k(ADD, R0, (n & 0x1ff) as i32);
         self.stx(DW, CTX, OFF_INSNS as i16, R0);
@@ -821,6 +830,49 @@ impl<'a> Emitter<'a> {
             self.set_pc_return(target, None, kind);
         }
         self.c = cache;
+    }
+
+    /// Whether a jump from the current block to region block `to` enters a page other
+    /// than the head's from another page, which needs [`Emitter::guard`]. (The head's
+    /// page was translated as the region expects when the program was entered, and
+    /// nothing that runs inside a program changes translations: `satp` writes and
+    /// `sfence.vma` end it. Nor does a jump inside one page need a check, as for tier
+    /// 1's chains.)
+    fn foreign(&self, to: usize) -> bool {
+        let page = |k: usize| self.s.vpcs.get(k).map_or(0, |v| v >> 12);
+        page(to) != page(self.cur) && page(to) != page(0)
+    }
+
+    /// Leaves the program (retiring `n` instructions, pc `target`, `kind`) unless the
+    /// jump cache names region block `to` for `target`: that is, unless the run loop
+    /// would run that very block there now. The jump cache says so for the current
+    /// translation and privilege (its epoch changes with every TLB flush, and a
+    /// privilege change ends the program), and only for live blocks (killing a block
+    /// clears its entry, and block numbers are reused only after a flush of all
+    /// blocks, which drops every program). So the blocks of another page run inside a
+    /// program only while that page is mapped and holds the code they were made from.
+    /// A failed check leaves as the exit would have without the region; the run loop's
+    /// lookup fills the jump cache, and the next time the check passes.
+    fn guard(&mut self, n: u64, to: usize, target: u64, kind: ExitKind) {
+        let tb = self.s.tbs.get(to).copied().unwrap_or(0);
+        // r0 = jc[jc_index(target)]; r1 = tb | jc_epoch << 32.
+        self.alu64_x(MOV, R0, CTX);
+        self.alu64_k(ADD, R0, (OFF_JC + 8 * jc_index(target)) as i32);
+        self.ldx(DW, R0, R0, 0);
+        self.ldx(W, R1, CTX, OFF_JC_EPOCH as i16);
+        self.alu64_k(LSH, R1, 32);
+        self.alu64_k(OR, R1, tb as i32);
+        let miss = self.jmp_x(JNE, R0, R1);
+        if !self.stub(miss, n, target, kind) {
+            // No room for a stub: leave right here, the cache as it was after.
+            let cache = self.c;
+            self.emit(insn(JMP | JA, 0, 0, 0, 0));
+            let over = self.n - 1;
+            self.patch(miss);
+            self.leave(n, target, None, kind);
+            self.patch(over);
+            self.c = cache;
+        }
     }
 
     /// Starts the code of region block `k` at virtual pc `vpc`: every jump here (and
@@ -1333,38 +1385,47 @@ impl<'a> Emitter<'a> {
     /// block: a jump without a link (a return, a tail call, a `switch`) whose target is
     /// one of the blocks predicted for it (the targets the jump log saw, the region's
     /// return landings) goes on there inside the program; anything else leaves for the
-    /// run loop's lookup. The compares: the target's page against the region's (all of
-    /// whose blocks lie in one page), then its offset in the page against each block's.
+    /// run loop's lookup. The compares, per page of the predicted blocks: the target's
+    /// page against it, then its offset in the page against each of its blocks'.
     fn indirect(&mut self, n: u64, link: bool) {
         let cur = self.cur as u32;
         let mine = |&(site, target): &(u32, u32)| site == cur || site == u32::MAX && target != cur;
-        let targets = self.s.predicted[..self.npredicted].iter().filter(|p| mine(p)).count();
-        if !link && targets > 0 {
-            let page = self.s.vpcs[0] as i64 >> 12;
-            self.alu64_x(MOV, R4, R3);
-            self.alu64_k(ARSH, R4, 12);
-            let other_page = if page == i64::from(page as i32) {
-                self.jmp_k(JNE, R4, page as i32)
-            } else {
-                self.ld_imm64(R5, page as u64);
-                self.jmp_x(JNE, R4, R5)
-            };
+        // The predicted blocks, at most MAX_COMPARES.
+        let mut blocks = [0usize; MAX_COMPARES];
+        let mut count = 0;
+        for p in self.s.predicted[..self.npredicted].iter().filter(|p| mine(p)) {
+            if count < MAX_COMPARES && !blocks[..count].contains(&(p.1 as usize)) {
+                blocks[count] = p.1 as usize;
+                count += 1;
+            }
+        }
+        if !link && count > 0 {
+            // r5 = the target's page, r4 = its offset in the page.
+            self.alu64_x(MOV, R5, R3);
+            self.alu64_k(ARSH, R5, 12);
             self.alu64_x(MOV, R4, R3);
             self.alu64_k(AND, R4, 0xfff);
-            let mut compares = 0;
-            for k in 0..self.npredicted {
-                let p = self.s.predicted[k];
-                if !mine(&p) || compares == MAX_COMPARES {
+            let pages = blocks.map(|b| self.s.vpcs.get(b).map_or(0, |&v| v as i64 >> 12));
+            for i in 0..count {
+                let p = pages[i];
+                if pages[..i].contains(&p) {
                     continue;
                 }
-                compares += 1;
-                let b = p.1 as usize;
-                let vpc = self.s.vpcs[b];
-                let miss = self.jmp_k(JNE, R4, (vpc & 0xfff) as i32);
-                self.transition(n, b, vpc, ExitKind::Jump);
-                self.patch(miss);
+                let other_page = if p == i64::from(p as i32) {
+                    self.jmp_k(JNE, R5, p as i32)
+                } else {
+                    self.ld_imm64(R0, p as u64);
+                    self.jmp_x(JNE, R5, R0)
+                };
+                for j in (i..count).filter(|&j| pages[j] == p) {
+                    let b = blocks[j];
+                    let vpc = self.s.vpcs[b];
+                    let miss = self.jmp_k(JNE, R4, (vpc & 0xfff) as i32);
+                    self.transition(n, b, vpc, ExitKind::Jump);
+                    self.patch(miss);
+                }
+                self.patch(other_page);
             }
-            self.patch(other_page);
         }
         self.leave(n, 0, Some(R3), ExitKind::Jump);
     }

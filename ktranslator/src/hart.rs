@@ -237,6 +237,8 @@ pub struct Hart {
     pub(super) tlb_key: [u64; 3],
     /// TLB epoch (0..32), part of the keys.
     pub(super) tlb_epoch: u64,
+    /// Epoch of the jump cache (`jc`): entries of an older epoch are empty.
+    pub(super) jc_epoch: u32,
     pub(super) pc: u64,
     pub(super) prv: u8,
     /// Set when the bus asked to stop.
@@ -292,10 +294,11 @@ pub struct Hart {
     /// Generation of the translation cache, bumped on every flush.
     pub(super) tc_gen: u64,
     pub(super) hash: [u32; HASH_SIZE],
-    /// Jump cache: TB index | epoch << 32 (see `jc_epoch`).
+    /// Jump cache: TB index | epoch << 32 (see `jc_epoch`). An entry of the current
+    /// epoch names a live block at its virtual pc, the one [`Hart::find_tb`] returns
+    /// for that pc under the current translation (killing a block clears its entry):
+    /// tier-2 programs read it to check a jump into another page of their region.
     pub(super) jc: [u64; JC_SIZE],
-    /// Epoch of the jump cache: entries of an older epoch are empty.
-    pub(super) jc_epoch: u32,
     /// The host's stop request, if it gave one ([`Hart::set_stop_flag`]).
     pub(super) host_stop: *const core::sync::atomic::AtomicBool,
     /// Tier-2 programs the checker refused (t2check.rs).

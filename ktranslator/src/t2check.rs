@@ -50,7 +50,7 @@ use core::mem::{offset_of, size_of};
 
 use super::csr::Csrs;
 use super::decode::Uop;
-use super::hart::{Hart, Stats, TlbEntry, TLB_SIZE};
+use super::hart::{Hart, Stats, TlbEntry, JC_SIZE, TLB_SIZE};
 use super::tier2::{call_imm, helpers, HELPERS};
 
 /// Why a program was refused, with the index of the offending instruction.
@@ -200,6 +200,9 @@ enum Val {
     /// The hart pointer plus a multiple of 16 at most n: a TLB entry's address, relative
     /// to the table.
     CtxEntry(u32),
+    /// The hart pointer plus exactly n (a constant added to the hart itself): a field
+    /// beyond the reach of a 16-bit offset, such as the jump cache.
+    CtxAt(u32),
     /// `RamPage` plus a plain value at most n (n < 4096): `4096 - n` bytes at it are
     /// guest RAM.
     RamPtr(u32),
@@ -316,7 +319,8 @@ const OFF_TLB: usize = offset_of!(Hart, tlb);
 const OFF_CUR_TB: usize = offset_of!(Hart, cur_tb);
 /// The load and store TLBs (interleaved; the fetch TLB is not for programs).
 const TLB_BYTES: usize = 2 * TLB_SIZE * size_of::<TlbEntry>();
-const FIELDS: [(usize, usize, bool); 11] = [
+const OFF_JC: usize = offset_of!(Hart, jc);
+const FIELDS: [(usize, usize, bool); 13] = [
     // x1..x31 and the x0 sink (x0 itself reads as 0 and is never written).
     (OFF_X + 8, 8 * 32, true),
     (OFF_X, 8, false),
@@ -329,6 +333,9 @@ const FIELDS: [(usize, usize, bool); 11] = [
     (offset_of!(Hart, tlb), TLB_BYTES, false),
     (offset_of!(Hart, tlb_key), 24, false),
     (offset_of!(Hart, chain_insn_limit), 8, false),
+    // The jump cache and its epoch (checks of a jump into another page of the region).
+    (OFF_JC, 8 * JC_SIZE, false),
+    (offset_of!(Hart, jc_epoch), 4, false),
 ];
 
 /// Whether bytes `[lo, hi)` of the hart lie inside one field tier 2 may read (or, with
@@ -768,6 +775,17 @@ impl Checker<'_> {
                     refuse(i, Rule::HartAccess)
                 }
             }
+            // A field at a constant offset, read whole-or-part as a plain value; the
+            // TLB only through the patterns above (its host words are pointers).
+            Val::CtxAt(at) => {
+                let lo = i64::from(at) + i64::from(off);
+                let Ok(lo) = usize::try_from(lo) else { return refuse(i, Rule::HartAccess) };
+                let in_tlb = lo < OFF_TLB + TLB_BYTES && lo + size > OFF_TLB;
+                if in_tlb || !hart_ok(lo, lo + size, false) {
+                    return refuse(i, Rule::HartAccess);
+                }
+                Ok(plain)
+            }
             Val::RamPtr(n) if off == 0 && n as usize + size <= 4096 => Ok(plain),
             // A plain value used as an address: a RAM access without the pattern.
             v if matches!(v, Val::RamPtr(_) | Val::RamPage) || v.plain() => refuse(i, Rule::RamAccess),
@@ -794,7 +812,7 @@ impl Checker<'_> {
             Val::RamPtr(n) if off == 0 && n as usize + size <= 4096 => Ok(()),
             // A plain value used as an address: a RAM access without the pattern.
             v if matches!(v, Val::RamPtr(_) | Val::RamPage) || v.plain() => refuse(i, Rule::RamAccess),
-            Val::Ctx(_) | Val::CtxEntry(_) => refuse(i, Rule::HartAccess),
+            Val::Ctx(_) | Val::CtxEntry(_) | Val::CtxAt(_) => refuse(i, Rule::HartAccess),
             Val::Uninit => refuse(i, Rule::Uninit),
             _ => refuse(i, Rule::Pointer),
         }
@@ -893,6 +911,11 @@ impl Checker<'_> {
                     _ => return refuse(i, Rule::RamAccess),
                 }
             }
+            // The hart itself plus a constant inside it.
+            0x00 if !x && wide && dst == Val::Ctx(0) => match u32::try_from(ins.imm) {
+                Ok(k) if (k as usize) < size_of::<Hart>() => Val::CtxAt(k),
+                _ => return refuse(i, Rule::Pointer),
+            },
             0x00 if x && wide && !(dst.plain() && src.plain()) => match (dst, src) {
                 (Val::Ctx(a) | Val::CtxEntry(a), v) | (v, Val::Ctx(a) | Val::CtxEntry(a)) if v.bound().is_some() => {
                     let b = v.bound().unwrap_or(u32::MAX);
@@ -1075,5 +1098,71 @@ impl Checker<'_> {
             return refuse(i, Rule::Loop);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use super::super::bpf::insn;
+
+    /// `r6 = hart; body; exit`, checked: the rule of its refusal, if any.
+    fn run(body: &[u64]) -> Result<(), Rule> {
+        let mut p = [0u64; 16];
+        let n = body.len();
+        p[0] = insn(0xbf, 6, 1, 0, 0);
+        p[1..=n].copy_from_slice(body);
+        p[n + 1] = insn(0x95, 0, 0, 0, 0);
+        check(&p[..n + 2], &CheckEnv::new(1)).map_err(|e| e.rule)
+    }
+
+    /// `r0 = hart + k; r0 = *(size *)(r0 + off)` (the guard's jump-cache read), then
+    /// r0 is returned.
+    fn read_at(k: i32, size: u8, off: i16) -> [u64; 3] {
+        [insn(0xbf, 0, 6, 0, 0), insn(0x07, 0, 0, 0, k), insn(0x61 | size, 0, 0, off, 0)]
+    }
+
+    /// The hart plus a constant (`CtxAt`) reads plain fields only, never the TLB (whose
+    /// host words are pointers), never past the hart, never for a store; the pointer
+    /// itself stays a pointer.
+    #[test]
+    fn constant_hart_offsets_read_plain_fields_only() {
+        const W: u8 = 0x00;
+        const DW: u8 = 0x18;
+        const B: u8 = 0x10;
+        let jc = OFF_JC as i32;
+        let last = jc + 8 * (JC_SIZE as i32 - 1);
+        // Controls: jump-cache entries, whole and in part, the epoch, a field in reach.
+        assert_eq!(run(&read_at(jc, DW, 0)), Ok(()), "first jump-cache entry");
+        assert_eq!(run(&read_at(last, DW, 0)), Ok(()), "last jump-cache entry");
+        assert_eq!(run(&read_at(jc + 8, W, 4)), Ok(()), "high half of an entry");
+        assert_eq!(run(&read_at(last - 8, DW, 8)), Ok(()), "entry through the offset");
+        assert_eq!(run(&read_at(offset_of!(Hart, jc_epoch) as i32, W, 0)), Ok(()), "epoch");
+        assert_eq!(run(&read_at(0, DW, OFF_X as i16 + 8)), Ok(()), "x1");
+        // Outside the fields, across a field's end, past the hart.
+        assert_eq!(run(&read_at(last, DW, 8)), Err(Rule::HartAccess), "past the jump cache");
+        assert_eq!(run(&read_at(last + 4, DW, 0)), Err(Rule::HartAccess), "across its end");
+        assert_eq!(run(&read_at(jc, DW, -8)), Err(Rule::HartAccess), "before it");
+        assert_eq!(run(&read_at(offset_of!(Hart, hash) as i32, W, 0)), Err(Rule::HartAccess), "not a field for programs");
+        assert_eq!(run(&read_at(size_of::<Hart>() as i32, B, 0)), Err(Rule::Pointer), "past the hart");
+        assert_eq!(run(&read_at(-8, DW, 8)), Err(Rule::Pointer), "a negative constant");
+        // The TLB, tag or host word: only through the TLB patterns.
+        for at in [OFF_TLB, OFF_TLB + 8, OFF_TLB + 16 * 7 + 8, OFF_TLB + TLB_BYTES - 8] {
+            assert_eq!(run(&read_at(at as i32, DW, 0)), Err(Rule::HartAccess), "TLB word at {at:#x}");
+        }
+        // Stores through it (a writable field, and the jump cache).
+        for k in [OFF_X as i32 + 8, jc] {
+            let st = [insn(0xbf, 0, 6, 0, 0), insn(0x07, 0, 0, 0, k), insn(0xb7, 2, 0, 0, 5), insn(0x7b, 0, 2, 0, 0), insn(0xb7, 0, 0, 0, 0)];
+            assert_eq!(run(&st), Err(Rule::HartAccess), "store at {k:#x}");
+        }
+        // The pointer returned, moved to 32 bits, compared, added to.
+        let (mov, add) = (insn(0xbf, 0, 6, 0, 0), insn(0x07, 0, 0, 0, jc));
+        assert_eq!(run(&[mov, add]), Err(Rule::Pointer), "returned");
+        assert_eq!(run(&[mov, add, insn(0xbc, 0, 0, 0, 0)]), Err(Rule::Pointer), "moved to 32 bits");
+        assert_eq!(run(&[mov, add, insn(0x15, 0, 0, 0, 0), insn(0xb7, 0, 0, 0, 0)]), Err(Rule::Pointer), "compared");
+        let again = [mov, add, insn(0x07, 0, 0, 0, 8), insn(0x79, 0, 0, 0, 0)];
+        assert_eq!(run(&again), Err(Rule::Pointer), "a second constant added");
+        let reg = [mov, add, insn(0xb7, 1, 0, 0, 8), insn(0x0f, 0, 1, 0, 0), insn(0x79, 0, 0, 0, 0)];
+        assert_eq!(run(&reg), Err(Rule::Pointer), "a register added");
     }
 }

@@ -50,6 +50,8 @@ const MAX_JUMP_TARGETS: usize = 12;
 /// A block joins a region through a direct exit if tier 1 ran it at least 1/this of
 /// the threshold times.
 const REGION_HEAT: u64 = 8;
+/// The same for a block in another page than the head's.
+const FOREIGN_HEAT: u64 = 2;
 /// The prediction site of return landings (`Hart::t2_region`): any indirect jump.
 pub(super) const ANY_SITE: usize = usize::MAX;
 
@@ -705,6 +707,14 @@ impl Hart {
             self.tc.set_hash_links(next, l);
         }
         self.t2_release(tb);
+        // Out of the jump cache too, where only its own pc's entry can name it: an
+        // entry of the current epoch names a live block (programs rely on it, ebpf.rs
+        // `Emitter::guard`).
+        if let Some(e) = self.jc.get_mut(jc_index(self.tc.vpc_of(tb))) {
+            if *e as u32 == tb {
+                *e = 0;
+            }
+        }
         self.tc.set_vpc(tb, DEAD_VPC);
         self.tc.set_chains(tb, TbPair::NONE);
         self.tc.set_hash_links(tb, TbPair::NONE);
@@ -789,6 +799,27 @@ impl Hart {
         }
     }
 
+    /// The block at virtual `vpc` that a region holding block `site` (of head `head`)
+    /// may go on to inside its program: in `site`'s page, its peer ([`Hart::peer_at`]);
+    /// in another page, the block the jump cache names for `vpc` now, if it was
+    /// translated for the head's privilege and does not straddle (0: none). A program
+    /// checks the jump cache again whenever it enters that page (ebpf.rs
+    /// `Emitter::guard`), so the choice made here is only a guess.
+    fn region_peer(&self, head: u32, site: u32, vpc: u64) -> u32 {
+        if (vpc ^ self.tc.vpc_of(site)) >> 12 == 0 {
+            return self.peer_at(site, vpc);
+        }
+        let e = self.jc.get(jc_index(vpc)).copied().unwrap_or(0);
+        let t = e as u32;
+        if t == 0 || e >> 32 != u64::from(self.jc_epoch) || vpc & 1 != 0 {
+            return 0;
+        }
+        if self.tc.vpc_of(t) != vpc || self.tc.prv_of(t) != self.tc.prv_of(head) || self.tc.is_straddle(t) {
+            return 0;
+        }
+        t
+    }
+
     /// The live TB at physical `ppc`, virtual `pc`, privilege `prv` in the hash table
     /// (0: none; a key has at most one live TB).
     #[inline(always)]
@@ -804,10 +835,11 @@ impl Hart {
     }
 
     /// Picks the region of tier-2 head `tb` (ebpf.rs `lower_region`): `tb` first, then,
-    /// breadth first, the translated blocks its blocks' exits lead to, as far as
-    /// [`Hart::peer_at`] finds them: direct exits (branch targets, fall-throughs, jump
-    /// targets), the blocks after calls (return landings) and, for an indirect jump
-    /// without a link (a return, a `switch`), the targets the jump log saw it take. At
+    /// breadth first, the translated blocks its blocks' exits lead to, in any page, as
+    /// far as [`Hart::region_peer`] finds them: direct exits (branch targets,
+    /// fall-throughs, jump targets), the blocks after calls (return landings) and, for
+    /// an indirect jump without a link (a return, a `switch`), the targets the jump log
+    /// saw it take; less what [`Hart::region_prune`] drops. At
     /// most `tbs.len()` blocks; returns how many it put in `tbs`, and how many
     /// predictions it put in `predicted`: (site, target) pairs of region indices, an
     /// indirect jump in block `site` comparing its target with block `target`'s address
@@ -820,6 +852,8 @@ impl Hart {
             return (1, 0);
         }
         let (mut count, mut npred) = (1, 0);
+        // Region edges, for `region_prune`: the blocks each block's exits may lead to.
+        let mut succ = [0u64; 64];
         let mut k = 0;
         while k < count {
             let site = tbs[k];
@@ -860,6 +894,9 @@ impl Hart {
                     return;
                 }
                 let Some(i) = Self::region_add(tbs, count, t) else { return };
+                if let Some(m) = succ.get_mut(k) {
+                    *m |= 1u64.checked_shl(i as u32).unwrap_or(0);
+                }
                 if let Some(site) = pred {
                     if npred < predicted.len() && !predicted[..npred].contains(&(site, i)) {
                         predicted[npred] = (site, i);
@@ -868,10 +905,11 @@ impl Hart {
                 }
             };
             for &(vpc, pred) in &next[..n] {
-                let t = self.peer_at(tb, vpc);
+                let t = self.region_peer(tb, site, vpc);
                 // Only blocks that ran often enough to matter: cold paths (error
                 // handling, a loop's rare exit) cost compile time and code size.
-                if t != 0 && self.tc.hot(t).saturating_mul(REGION_HEAT) >= u64::from(self.t2.threshold) {
+                let heat = if (vpc ^ self.tc.vpc_of(tb)) >> 12 == 0 { REGION_HEAT } else { FOREIGN_HEAT };
+                if t != 0 && self.tc.hot(t).saturating_mul(heat) >= u64::from(self.t2.threshold) {
                     add(t, pred, tbs, &mut count);
                 }
             }
@@ -883,7 +921,7 @@ impl Hart {
                     }
                     let t = e as u32;
                     // Still a block the run loop would find at its address.
-                    if t != 0 && self.peer_at(tb, self.tc.vpc_of(t)) == t {
+                    if t != 0 && self.region_peer(tb, site, self.tc.vpc_of(t)) == t {
                         found += 1;
                         add(t, Some(k), tbs, &mut count);
                     }
@@ -891,7 +929,81 @@ impl Hart {
             }
             k += 1;
         }
-        (count, npred)
+        self.region_prune(tbs, count, predicted, npred, &succ)
+    }
+
+    /// Drops from region `tbs[..count]` (predictions `predicted[..npred]`, edges
+    /// `succ`) the blocks of other pages than the head's from which no path inside the
+    /// region leads back to the head's page or into a loop: each would save one exit
+    /// at most per program run, for its compile time. Kept: loops across a page
+    /// boundary or in another page, calls into another page and their returns.
+    /// Returns the new counts.
+    fn region_prune(&self, tbs: &mut [u32], count: usize, predicted: &mut [(usize, usize)], npred: usize, succ: &[u64; 64]) -> (usize, usize) {
+        if count > 64 {
+            return (count, npred);
+        }
+        let head_page = self.tc.vpc_of(tbs[0]) >> 12;
+        // A return (an indirect jump without a link) may reach every return landing.
+        let landings = predicted[..npred].iter().filter(|p| p.0 == ANY_SITE).fold(0u64, |m, p| m | 1u64.checked_shl(p.1 as u32).unwrap_or(0));
+        let returns = |k: usize| matches!(self.tc.block(tbs[k]).1.last(), Some(u) if u.op == Op::Jalr && u.rd == X_SINK);
+        // reach[k]: the blocks a path of one or more region edges leads to from k.
+        let mut reach = [0u64; 64];
+        for k in 0..count {
+            reach[k] = succ[k] | if returns(k) { landings } else { 0 };
+        }
+        loop {
+            let mut changed = false;
+            for k in 0..count {
+                let mut r = reach[k];
+                for (j, &rj) in reach[..count].iter().enumerate() {
+                    if r & 1 << j != 0 {
+                        r |= rj;
+                    }
+                }
+                changed |= r != reach[k];
+                reach[k] = r;
+            }
+            if !changed {
+                break;
+            }
+        }
+        // Kept: the head's page, and every block that leads to it or to a loop.
+        let (mut home, mut goal) = (0u64, 0u64);
+        for k in 0..count {
+            if self.tc.vpc_of(tbs[k]) >> 12 == head_page {
+                home |= 1 << k;
+            }
+            if reach[k] & 1 << k != 0 {
+                goal |= 1 << k;
+            }
+        }
+        goal |= home;
+        let mut keep = home;
+        for (k, &r) in reach[..count].iter().enumerate() {
+            if r & goal != 0 {
+                keep |= 1 << k;
+            }
+        }
+        // Compact, renumbering the predictions.
+        let mut index = [usize::MAX; 64];
+        let mut n = 0;
+        for k in 0..count {
+            if keep & 1 << k != 0 {
+                index[k] = n;
+                tbs[n] = tbs[k];
+                n += 1;
+            }
+        }
+        let renumber = |i: usize| if i == ANY_SITE { Some(ANY_SITE) } else { index.get(i).copied().filter(|&j| j != usize::MAX) };
+        let mut m = 0;
+        for p in 0..npred {
+            let (site, target) = predicted[p];
+            if let (Some(site), Some(target)) = (renumber(site), renumber(target)) {
+                predicted[m] = (site, target);
+                m += 1;
+            }
+        }
+        (n, m)
     }
 
     /// The index of `t` in `tbs[..*count]`, added at the end if missing and there is

@@ -280,3 +280,51 @@ fn budget_interrupt_and_stop_in_a_looping_region() {
     assert_eq!(s.x[20], 700, "stopped on the turn of the device write");
     assert_eq!(s.pc, CODE, "stopped at the next block (the loop's head)");
 }
+
+/// A loop whose turn calls a function in the next page: the function joins the loop's
+/// region (a jump into another page, checked against the jump cache each time,
+/// ebpf.rs `Emitter::guard`), so the whole loop runs in one program entry. Then the
+/// same loop with a store into that function on one turn: the other page's blocks die
+/// with it, the check fails, and the new code runs from the next turn on, as in tier 1.
+#[test]
+fn a_loop_across_two_pages() {
+    let Some(mut ms) = machines() else {
+        eprintln!("SKIPPED: tier 2's userspace JIT is x86-64 only");
+        return;
+    };
+    const TURNS: u64 = 300;
+    const F: u64 = CODE + 0x1000;
+    let code = [
+        addi(20, 20, 1),            // 0 head
+        jal(RA, (F - CODE) as i32 - 4), // 1 call F (next page)
+        r_type(0, 0, 7, 7, 8),      // 2 C: x7 += x8
+        b_type(1, 20, 22, 4 * 3),   // 3 bne turn, x22 -> 6
+        s_type(2, 31, 9, 0),        // 4 sw x9, 0(x31): F's first instruction
+        0x0000_0013,                // 5
+        blt(20, 21, -4 * 6),        // 6 loop while turn < TURNS
+        WFI,                        // 7
+        J_SELF,                     // 8
+    ];
+    // F: x8 = 1 (rewritten to 2); return.
+    let f = [addi(8, 0, 1), ret(RA)];
+    let new_f = u64::from(addi(8, 0, 2));
+    for (patch_turn, what) in [(u64::MAX, "no store"), (100, "store into F")] {
+        setup(&mut ms, &code, &[WFI, J_SELF], &[(21, TURNS), (22, patch_turn), (31, F), (9, new_f)]);
+        for m in ms.iter_mut() {
+            m.write_words(F, &f);
+        }
+        let entries = ms[1].hart().stats.tbs_executed;
+        let s = run_both(&mut ms, 100_000, what);
+        assert_eq!(s.exit, Exit::Wfi, "{what}");
+        let twice = TURNS.saturating_sub(patch_turn);
+        assert_eq!(s.x[7], TURNS + twice, "{what}: x7");
+        // Tier 1 enters four blocks a turn; the tier-2 machine's loop, compiled on its
+        // second turn, runs in one program until it ends (or until the store).
+        let entries = ms[1].hart().stats.tbs_executed - entries;
+        if patch_turn == u64::MAX {
+            assert!(entries < 20, "{what}: {entries} block or program entries for {TURNS} turns");
+        } else {
+            assert!(ms[1].hart().stats.smc_flushes >= 1, "{what}: the store hit F's code");
+        }
+    }
+}

@@ -180,3 +180,60 @@ fn a_one_page_flush_keeps_the_other_pages() {
     assert_eq!(st.tlb_page_flushes, page_flushes + 1);
     assert_eq!(st.tlb_misses, misses, "the load of the page not flushed hit its TLB entry");
 }
+
+/// A loop in one page calling a function in another: with tier 2 the function runs
+/// inside the loop's program. After that page is remapped to other code and flushed,
+/// the program must run the new code (its jump into the page checks the jump cache,
+/// which the flush emptied), as the run loop would.
+#[test]
+fn a_region_sees_its_other_page_remapped() {
+    const T0: u32 = 5;
+    const RA: u32 = 1;
+    const VA_LOOP: u64 = VA_4K + 0x2000;
+    const VA_F: u64 = VA_4K + 0x3000;
+    const LOOP_PA: u64 = RAM_BASE + 0x4_4000;
+    const F1_PA: u64 = RAM_BASE + 0x4_5000;
+    const F2_PA: u64 = RAM_BASE + 0x4_6000;
+    const TURNS: u64 = 200;
+    if !cfg!(target_arch = "x86_64") {
+        eprintln!("SKIPPED: tier 2's userspace JIT is x86-64 only");
+        return;
+    }
+    let mut m = machine();
+    assert!(m.enable_tier2(2));
+    let jal_f = {
+        let o = (VA_F - VA_LOOP) as u32;
+        0x6f | (RA << 7) | (o & 0xff000) | ((o >> 11) & 1) << 20 | ((o >> 1) & 0x3ff) << 21
+    };
+    // loop: call F; t0 -= 1; bnez t0, loop; j .
+    m.write_words(LOOP_PA, &[jal_f, i_type(0x13, T0, 0, T0, -1), common::bne(T0, 0, -8), J_SELF]);
+    // F: a0 += 1 (F1) or 100 (F2); ret.
+    let ret = i_type(0x67, 0, 0, RA, 0);
+    m.write_words(F1_PA, &[i_type(0x13, A0, 0, A0, 1), ret]);
+    m.write_words(F2_PA, &[i_type(0x13, A0, 0, A0, 100), ret]);
+    let x = PTE_V | 2 | 8 | PTE_AD;
+    m.write(L0 + 8 * ((VA_LOOP >> 12) & 511), &pte(LOOP_PA, x));
+    m.write(L0 + 8 * ((VA_F >> 12) & 511), &pte(F1_PA, x));
+    let run_loop = |m: &mut Machine| {
+        let h = m.hart();
+        h.set_privilege(prv::S);
+        h.set_xreg(T0 as usize, TURNS);
+        h.set_xreg(A0 as usize, 0);
+        h.set_pc(VA_LOOP);
+        let entries = h.stats.tbs_executed;
+        assert_eq!(m.run(5 * TURNS + 10), Exit::Budget);
+        let h = m.hart();
+        assert_eq!(h.xreg(T0 as usize), 0, "the loop ended");
+        (h.xreg(A0 as usize), h.stats.tbs_executed - entries)
+    };
+    let (a0, entries) = run_loop(&mut m);
+    assert_eq!(a0, TURNS);
+    assert!(entries < 20, "{entries} block or program entries for {TURNS} turns: F ran outside the loop's program");
+    let (a0, entries) = run_loop(&mut m);
+    assert_eq!(a0, TURNS);
+    assert!(entries <= 3, "again: {entries} entries (the loop's program and the parking jump)");
+    // Remap F's page to F2 and flush that address only.
+    m.write(L0 + 8 * ((VA_F >> 12) & 511), &pte(F2_PA, x));
+    load(&mut m, VA_F, VA_4K);
+    assert_eq!(run_loop(&mut m).0, 100 * TURNS, "F2's code after the flush");
+}
