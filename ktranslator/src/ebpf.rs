@@ -1,15 +1,16 @@
 //! The tier-2 lowering of translated blocks to eBPF.
 //!
 //! A hot translated block (tier 1: micro-ops run by the executor, exec.rs) is lowered
-//! here, with the blocks of its page that its exits lead to (a region, see
-//! [`lower_region`]), to one eBPF program, which the host JIT-compiles (the kernel's BPF
+//! here, with the hot blocks its exits lead to (a region, see [`lower_region`]), to one
+//! eBPF program, which the host JIT-compiles (the kernel's BPF
 //! JIT in kemu.ko, a userspace eBPF JIT in `kemuctl run`; see tier2.rs). Only the data
 //! format is eBPF's: no verifier ever sees these programs, so they are safe by
 //! construction:
 //!
 //! - r1 on entry (kept in r6) is the [`Hart`]; the program reads and writes only hart
-//!   fields at offsets fixed here (all inside the first 32 KiB of the hart: checked at
-//!   compile time) and guest RAM.
+//!   fields at offsets fixed here (inside the first 32 KiB of the hart, checked at
+//!   compile time; the jump cache, read only, at the hart plus a 32-bit constant) and
+//!   guest RAM.
 //! - The programs use no stack: r10 is never touched (the kernel's JIT reserves no frame
 //!   without the verifier's `stack_depth`, and r10-8 would be the caller's saved rbx).
 //! - A guest memory access goes to RAM only through a TLB hit (the entry was filled by
@@ -196,8 +197,10 @@ struct Cache {
 /// The lowering's tables of one region, kept in the hart (`Hart::t2_lower`): a kernel
 /// stack is small. All zero is a valid (empty) value.
 pub(super) struct LowerScratch {
-    /// The region's blocks: virtual pc and translation-cache index.
+    /// The region's blocks: virtual pc, physical pc (as a host address, for the page)
+    /// and translation-cache index.
     vpcs: [u64; MAX_REGION],
+    ppcs: [u64; MAX_REGION],
     tbs: [u32; MAX_REGION],
     /// Where each block's code starts (`u32::MAX`: not emitted yet).
     labels: [u32; MAX_REGION],
@@ -832,36 +835,46 @@ impl<'a> Emitter<'a> {
         self.c = cache;
     }
 
-    /// Whether a jump from the current block to region block `to` enters a page other
-    /// than the head's from another page, which needs [`Emitter::guard`]. (The head's
-    /// page was translated as the region expects when the program was entered, and
-    /// nothing that runs inside a program changes translations: `satp` writes and
-    /// `sfence.vma` end it. Nor does a jump inside one page need a check, as for tier
-    /// 1's chains.)
+    /// Whether a jump from the current block to region block `to` needs
+    /// [`Emitter::guard`]: unless `to` lies in the virtual and the physical page of the
+    /// current block or of the head. Those two pages were translated as the region
+    /// expects when the program entered them (the head's by the run loop's lookup, the
+    /// current block's by a guard or by one of these two rules), and nothing that runs
+    /// inside a program changes translations or kills code without ending it (`satp`
+    /// writes, `sfence.vma` and stores into code return through the helper with an
+    /// exit); so, as for tier 1's chains, a jump inside such a page needs no check. A region's blocks of one virtual page may come from
+    /// different physical pages (the jump cache may name a block translated before a
+    /// mapping changed without a fence), hence the physical page too.
     fn foreign(&self, to: usize) -> bool {
-        let page = |k: usize| self.s.vpcs.get(k).map_or(0, |v| v >> 12);
+        let page = |k: usize| {
+            let v = self.s.vpcs.get(k).map_or(0, |v| v >> 12);
+            let p = self.s.ppcs.get(k).map_or(0, |p| p >> 12);
+            (v, p)
+        };
         page(to) != page(self.cur) && page(to) != page(0)
     }
 
     /// Leaves the program (retiring `n` instructions, pc `target`, `kind`) unless the
-    /// jump cache names region block `to` for `target`: that is, unless the run loop
-    /// would run that very block there now. The jump cache says so for the current
-    /// translation and privilege (its epoch changes with every TLB flush, and a
-    /// privilege change ends the program), and only for live blocks (killing a block
-    /// clears its entry, and block numbers are reused only after a flush of all
-    /// blocks, which drops every program). So the blocks of another page run inside a
-    /// program only while that page is mapped and holds the code they were made from.
-    /// A failed check leaves as the exit would have without the region; the run loop's
-    /// lookup fills the jump cache, and the next time the check passes.
+    /// jump cache names region block `to` for `target`: then the run loop's own lookup
+    /// (`Hart::find_tb`, which answers from the jump cache) would run that very block
+    /// there now (the block's privilege is the head's, and a privilege change ends the
+    /// program). Entries go with every TLB flush (the epoch, or the page's set for a
+    /// one-page `sfence.vma`) and when their block is killed, and block numbers are
+    /// reused only after a flush of all blocks, which drops every program. So another
+    /// page's blocks run inside a program only as the run loop would run them. A
+    /// failed check leaves as the exit would have without the region; the run loop's
+    /// lookup fills the jump cache, and the next time the check passes (unless the
+    /// page now holds other code: then it fails on every run of the program).
     fn guard(&mut self, n: u64, to: usize, target: u64, kind: ExitKind) {
         let tb = self.s.tbs.get(to).copied().unwrap_or(0);
-        // r0 = jc[jc_index(target)]; r1 = tb | jc_epoch << 32.
+        // r1 = jc_epoch << 32 | tb (a 32-bit move: zero-extended); r0 = jc[jc_index(target)].
+        self.ldx(W, R1, CTX, OFF_JC_EPOCH as i16);
+        self.alu64_k(LSH, R1, 32);
+        self.emit(insn(ALU | K | MOV, R0, 0, 0, tb as i32));
+        self.alu64_x(OR, R1, R0);
         self.alu64_x(MOV, R0, CTX);
         self.alu64_k(ADD, R0, (OFF_JC + 8 * jc_index(target)) as i32);
         self.ldx(DW, R0, R0, 0);
-        self.ldx(W, R1, CTX, OFF_JC_EPOCH as i16);
-        self.alu64_k(LSH, R1, 32);
-        self.alu64_k(OR, R1, tb as i32);
         let miss = self.jmp_x(JNE, R0, R1);
         if !self.stub(miss, n, target, kind) {
             // No room for a stub: leave right here, the cache as it was after.
@@ -1535,6 +1548,7 @@ impl LowerScratch {
     #[cfg(test)]
     const EMPTY: LowerScratch = LowerScratch {
         vpcs: [0; MAX_REGION],
+        ppcs: [0; MAX_REGION],
         tbs: [0; MAX_REGION],
         labels: [0; MAX_REGION],
         fixups: [(0, 0); MAX_FIXUPS],
@@ -1588,14 +1602,16 @@ pub(super) fn worth_lowering(uops: &[Uop]) -> bool {
 /// block for `usize::MAX`) compares its target with block `target`'s address, in this
 /// order; `s` holds the lowering's tables.
 ///
-/// The region's blocks all lie in the head's virtual and physical page and were
-/// translated for the head's privilege (`Hart::t2_region` picks them so): whenever the
-/// head runs, the run loop would find exactly these blocks at their addresses, so a
-/// direct exit to one of them (or an indirect one whose target matches a predicted
-/// block) goes on inside the program ([`Emitter::transition`]); and invalidating the
-/// page kills the head with the rest, which releases the program. A straddling head
-/// (one instruction across a page boundary, checked at every lookup) gets a program of
-/// its own without jumps to itself.
+/// The region's blocks were translated for the head's privilege (`Hart::t2_region`
+/// picks them so), from the head's page and others. A direct exit to one of them (or an
+/// indirect one whose target matches a predicted block) goes on inside the program
+/// ([`Emitter::transition`]): at once if the block lies in the virtual and physical
+/// page of the head or of the block that jumps, since the run loop would find exactly
+/// that block there; otherwise only if the jump cache names it for its address when the
+/// jump is made ([`Emitter::guard`]). Invalidating the head's page kills the head,
+/// which releases the program; invalidating another page kills its blocks, whose
+/// guards then fail. A straddling head (one instruction across a page boundary,
+/// checked at every lookup) gets a program of its own without jumps to itself.
 ///
 /// A region where most micro-ops would call the generic helper (CSRs, system
 /// instructions, AMOs) stays in tier 1: each such call costs more than tier 1's
@@ -1619,6 +1635,7 @@ pub(super) fn lower_region(
     if !straddle {
         for (k, &tb) in region.iter().enumerate() {
             e.s.vpcs[k] = tc.block(tb).0.vpc;
+            e.s.ppcs[k] = tc.ppc_of(tb);
             e.s.tbs[k] = tb;
         }
         e.nblocks = region.len();

@@ -295,9 +295,10 @@ pub struct Hart {
     pub(super) tc_gen: u64,
     pub(super) hash: [u32; HASH_SIZE],
     /// Jump cache: TB index | epoch << 32 (see `jc_epoch`). An entry of the current
-    /// epoch names a live block at its virtual pc, the one [`Hart::find_tb`] returns
-    /// for that pc under the current translation (killing a block clears its entry):
-    /// tier-2 programs read it to check a jump into another page of their region.
+    /// epoch names a live block (killing a block clears its entry) that a lookup found
+    /// at that virtual pc since the last flush of the TLBs; `Hart::find_tb` returns it
+    /// for that pc when the privilege is the block's. Tier-2 programs read it to check
+    /// a jump into another page of their region (ebpf.rs `Emitter::guard`).
     pub(super) jc: [u64; JC_SIZE],
     /// The host's stop request, if it gave one ([`Hart::set_stop_flag`]).
     pub(super) host_stop: *const core::sync::atomic::AtomicBool,

@@ -544,7 +544,7 @@ impl Tc {
 
     /// The physical pc of `tb`.
     #[inline(always)]
-    fn ppc_of(&self, tb: u32) -> u64 {
+    pub(super) fn ppc_of(&self, tb: u32) -> u64 {
         self.rd(tb as usize + H_PPC)
     }
 

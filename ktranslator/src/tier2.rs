@@ -1,7 +1,7 @@
 //! Tier 2: hot translated blocks run as native code from the host's eBPF JIT.
 //!
 //! A block that tier 1 executed [`Tier2Host::threshold`] times becomes the head of a
-//! region (the blocks of its page its exits lead to, `Hart::t2_region`), which is
+//! region (the hot blocks its exits lead to, `Hart::t2_region`), which is
 //! lowered to one eBPF program (ebpf.rs), proven safe by the checker (t2check.rs) and
 //! handed to the host's `compile` hook: kemu.ko passes it to the kernel's BPF JIT
 //! (`bpf_prog_select_runtime`, no verifier), `kemuctl run` to its userspace eBPF JIT. The

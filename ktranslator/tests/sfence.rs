@@ -237,3 +237,72 @@ fn a_region_sees_its_other_page_remapped() {
     load(&mut m, VA_F, VA_4K);
     assert_eq!(run_loop(&mut m).0, 100 * TURNS, "F2's code after the flush");
 }
+
+/// A region must not bake in a block of its head's virtual page that came from another
+/// physical page. Here the jump cache names, for an address of the head's page, a
+/// block translated under the page's previous mapping (changed without a fence, which
+/// the ISA allows to be seen late), when the head's region is picked. After the fence
+/// of that page, tier 2 must run the page's current code there, as tier 1 does.
+#[test]
+fn a_region_keeps_no_block_of_an_old_mapping_of_its_page() {
+    use common::{addi, bne, T0};
+    /// The head's page; its fetch-TLB index is that of CODE (M-mode), whose run
+    /// evicts its entry.
+    const H: u64 = VA_4K + 0x3_0000;
+    const F: u64 = H + 0x1000;
+    const P: u64 = RAM_BASE + 0x5_0000;
+    const P2: u64 = RAM_BASE + 0x5_1000;
+    const Q: u64 = RAM_BASE + 0x5_2000;
+    const WFI: u32 = 0x1050_0073;
+    if !cfg!(target_arch = "x86_64") {
+        eprintln!("SKIPPED: tier 2's userspace JIT is x86-64 only");
+        return;
+    }
+    let jal0 = |o: i32| {
+        let o = o as u32;
+        0x6f | (o & 0xff000) | ((o >> 11) & 1) << 20 | ((o >> 1) & 0x3ff) << 21 | ((o >> 20) & 1) << 31
+    };
+    let x = PTE_V | 2 | 8 | PTE_AD;
+    let scenario = |tier2: bool| {
+        let mut m = machine();
+        if tier2 {
+            assert!(m.enable_tier2(2));
+        }
+        // H in P: t0 -= 1; bnez t0, F; wfi. H + 0x280: a0 += 1; j H.
+        m.write_words(P, &[addi(T0, T0, -1), bne(T0, 0, 0xffc), WFI, J_SELF]);
+        m.write_words(P + 0x280, &[addi(A0, A0, 1), jal0(-0x284)]);
+        // H + 0x280 in P2: a0 += 1000; wfi.
+        m.write_words(P2 + 0x280, &[addi(A0, A0, 1000), WFI, J_SELF]);
+        // F in Q: j H + 0x280.
+        m.write_words(Q, &[jal0(-0xd80)]);
+        m.write(L0 + 8 * ((F >> 12) & 511), &pte(Q, x));
+        let run = |m: &mut Machine, pc: u64| {
+            let h = m.hart();
+            h.set_privilege(prv::S);
+            h.set_xreg(T0 as usize, 5);
+            h.set_xreg(A0 as usize, 0);
+            h.set_pc(pc);
+            let e = m.run(1000);
+            let h = m.hart();
+            (e, h.xreg(A0 as usize), h.pc())
+        };
+        let mut out = Vec::new();
+        // H's page mapped to P2: the jump cache names P2's block at H + 0x280.
+        m.write(L0 + 8 * ((H >> 12) & 511), &pte(P2, x));
+        out.push(run(&mut m, H + 0x280));
+        // Mapped to P without a fence; M-mode code evicts H's fetch-TLB entry.
+        m.write(L0 + 8 * ((H >> 12) & 511), &pte(P, x));
+        load(&mut m, 0, VA_4K);
+        // The loop from H twice (the second compiles its region), then the fence of
+        // H's page and the loop again.
+        out.push(run(&mut m, H));
+        out.push(run(&mut m, H));
+        load(&mut m, H, VA_4K);
+        out.push(run(&mut m, H));
+        out.push(run(&mut m, H));
+        out
+    };
+    let (t1, t2) = (scenario(false), scenario(true));
+    assert_eq!(t1[3], (Exit::Wfi, 4, H + 12), "tier 1 after the fence: P's loop");
+    assert_eq!(t1, t2, "tier 2 differs from tier 1");
+}
