@@ -313,7 +313,8 @@ pub struct Hart {
     /// The tier-2 lowering's tables of one region (kept off the kernel stack too).
     pub(super) t2_lower: super::ebpf::LowerScratch,
     /// Recent indirect jumps between blocks (with tier 2 on): `source << 32 | target`
-    /// block indices, at a hash of the pair (so a jump site keeps several targets);
+    /// block indices, in a set picked by the source, at a way picked by the target (so
+    /// a jump site keeps several targets);
     /// tier 2 reads it to predict a region's indirect jumps (`Hart::t2_region`). Only a
     /// hint: a predicted target is checked against the actual address every time.
     pub(super) jump_log: [u64; JUMP_LOG_SIZE],

@@ -490,14 +490,17 @@ impl Checker<'_> {
         let n = self.prog.len();
         // At entry only r1 (the hart) is defined; r2 is the kernel's instruction
         // pointer and r6-r9 are the caller's: none of them may be read.
-        let mut entry = [Val::Uninit; 10];
-        entry[1] = Val::Ctx(0);
-        let mut cur: Option<Regs> = Some(entry);
+        // The state before instruction `i`, if `live` (else `i` is not reached yet):
+        // updated in place (a copy of it per instruction, after the field-wise writes
+        // of the last, cost a store-forwarding stall each and made up most of the
+        // checker's time).
+        let mut cur = [Val::Uninit; 10];
+        cur[1] = Val::Ctx(0);
+        let mut live = true;
         // The next loop target (`loop_in` is sorted by target).
         let mut next_loop = 0;
         let mut i = 0;
         while i < n {
-            let mut state = cur.take();
             let mut joined = false;
             if i == self.pending_min {
                 let mut k = 0;
@@ -505,8 +508,9 @@ impl Checker<'_> {
                 while k < self.npending {
                     let t = self.pending[k].0 as usize;
                     if t == i {
-                        let s = self.pending[k].1;
-                        state = Some(state.map_or(s, |c| join_regs(&c, &s)));
+                        let s = &self.pending[k].1;
+                        cur = if live { join_regs(&cur, s) } else { *s };
+                        live = true;
                         self.npending -= 1;
                         self.pending[k] = self.pending[self.npending];
                         joined = true;
@@ -522,15 +526,14 @@ impl Checker<'_> {
             }
             if next_loop < self.loop_in.n && self.loop_in.at[next_loop].0 as usize == i {
                 let assumed = &mut self.loop_in.at[next_loop].1;
-                if assumed.is_none() {
-                    if let Some(f) = state {
-                        let mut s = [Val::Uninit; 10];
-                        s[6..].copy_from_slice(&f[6..]);
-                        *assumed = Some(s);
-                    }
+                if assumed.is_none() && live {
+                    let mut s = [Val::Uninit; 10];
+                    s[6..].copy_from_slice(&cur[6..]);
+                    *assumed = Some(s);
                 }
-                if let Some(s) = *assumed {
-                    state = Some(state.map_or(s, |c| join_regs(&c, &s)));
+                if let Some(s) = assumed {
+                    cur = if live { join_regs(&cur, s) } else { *s };
+                    live = true;
                     joined = true;
                 }
             }
@@ -539,14 +542,15 @@ impl Checker<'_> {
             }
             let ins = decode(self.prog[i]);
             let wide = self.wide(i, &ins)?;
-            match state {
+            if live {
+                live = self.step(i, &ins, &mut cur)?;
+            } else {
                 // Unreachable code: only its encoding is checked.
-                None => self.structural(i, &ins)?,
-                Some(mut r) => cur = self.step(i, &ins, &mut r)?,
+                self.structural(i, &ins)?;
             }
             i += if wide { 2 } else { 1 };
         }
-        if cur.is_some() {
+        if live {
             return refuse(n - 1, Rule::Flow);
         }
         if self.npending != 0 {
@@ -631,9 +635,8 @@ impl Checker<'_> {
                 return self.push(p, t, r);
             }
             let wide = self.wide(i, &ins)?;
-            match self.step(i, &ins, &mut r)? {
-                Some(next) => r = next,
-                None => return Ok(()),
+            if !self.step(i, &ins, &mut r)? {
+                return Ok(());
             }
             i += if wide { 2 } else { 1 };
         }
@@ -694,9 +697,9 @@ impl Checker<'_> {
         }
     }
 
-    /// One reachable instruction: checks it against state `r` and returns the state
-    /// after it (`None`: no fall-through).
-    fn step(&mut self, i: usize, ins: &Insn, r: &mut Regs) -> Result<Option<Regs>, Refusal> {
+    /// One reachable instruction: checks it against state `r`, which becomes the state
+    /// after it; returns whether it falls through.
+    fn step(&mut self, i: usize, ins: &Insn, r: &mut Regs) -> Result<bool, Refusal> {
         if ins.dst > 9 || ins.src > 9 {
             return refuse(i, Rule::Register);
         }
@@ -735,10 +738,18 @@ impl Checker<'_> {
                 Self::plain(i, r, ins.src).map_err(|e| self.pointer_or(e, r[s]))?;
                 self.store(i, r[d], ins.off, size)?;
             }
-            CLASS_JMP => return self.jump(i, ins, r),
+            CLASS_JMP => {
+                return Ok(match self.jump(i, ins, r)? {
+                    Some(fall) => {
+                        *r = fall;
+                        true
+                    }
+                    None => false,
+                })
+            }
             _ => return refuse(i, Rule::Opcode),
         }
-        Ok(Some(*r))
+        Ok(true)
     }
 
     fn load(&self, i: usize, base: Val, off: i16, size: usize) -> Result<Val, Refusal> {

@@ -47,6 +47,8 @@ const STRADDLE_WORDS: usize = 2;
 const UOP_WORDS: usize = 2;
 /// Most targets of one indirect jump a region takes from the jump log.
 const MAX_JUMP_TARGETS: usize = 12;
+/// Entries of one set of the jump log (`Hart::log_jump`).
+const JUMP_LOG_WAYS: usize = 16;
 /// A block joins a region through a direct exit if tier 1 ran it at least 1/this of
 /// the threshold times.
 const REGION_HEAT: u64 = 8;
@@ -915,7 +917,7 @@ impl Hart {
             }
             if matches!(uops.last(), Some(u) if u.op == Op::Jalr && u.rd == X_SINK) {
                 let mut found = 0;
-                for &e in self.jump_log.iter() {
+                for &e in self.jump_log.get(Self::jump_log_set(site)).unwrap_or(&[]) {
                     if e >> 32 != u64::from(site) || found == MAX_JUMP_TARGETS {
                         continue;
                     }
@@ -1018,13 +1020,22 @@ impl Hart {
         Some(*count - 1)
     }
 
-    /// Notes an indirect jump from block `from` to block `to` in the jump log.
+    /// The jump log's entries for jumps from block `from`: one set of
+    /// [`JUMP_LOG_WAYS`], picked by a hash of `from` (a region reads a site's targets
+    /// from its set, not from the whole log).
+    fn jump_log_set(from: u32) -> core::ops::Range<usize> {
+        const _: () = assert!(JUMP_LOG_SIZE == 1 << 12 && JUMP_LOG_WAYS == 16);
+        // The top 8 bits of a multiplicative hash.
+        let set = (u64::from(from).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 56) as usize;
+        set * JUMP_LOG_WAYS..(set + 1) * JUMP_LOG_WAYS
+    }
+
+    /// Notes an indirect jump from block `from` to block `to` in the jump log: in
+    /// `from`'s set, at a way picked by `to` (so a jump site keeps several targets).
     pub(super) fn log_jump(&mut self, from: u32, to: u32) {
-        const _: () = assert!(JUMP_LOG_SIZE == 1 << 12);
         let key = u64::from(from) << 32 | u64::from(to);
-        // The top 12 bits of a multiplicative hash of the pair.
-        let i = (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 52) as usize;
-        if let Some(e) = self.jump_log.get_mut(i) {
+        let way = (u64::from(to).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 60) as usize;
+        if let Some(e) = self.jump_log.get_mut(Self::jump_log_set(from).start + way) {
             *e = key;
         }
     }
