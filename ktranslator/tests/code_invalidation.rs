@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{addi, b_type, bne, i_type, s_type, Machine, RAM_BASE};
+use common::{addi, b_type, bne, i_type, jal, s_type, Machine, RAM_BASE};
 use ktranslator::hart::Exit;
 
 fn jalr(rd: u32, rs1: u32, imm: i32) -> u32 {
@@ -18,10 +18,6 @@ fn sw(rs2: u32, rs1: u32, imm: i32) -> u32 {
 }
 fn beq(rs1: u32, rs2: u32, off: i32) -> u32 {
     b_type(0, rs1, rs2, off)
-}
-fn jal(rd: u32, off: i32) -> u32 {
-    let o = off as u32;
-    0x6f | (rd << 7) | (o & 0xff000) | ((o >> 11 & 1) << 20) | ((o >> 1 & 0x3ff) << 21) | ((o >> 20 & 1) << 31)
 }
 const FENCE_I: u32 = 0x0000_100f;
 const J_SELF: u32 = 0x0000_006f;

@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{addi, b_type, i_type, s_type, Machine, RAM_BASE, TESTDEV};
+use common::{addi, b_type, i_type, jal, s_type, Machine, RAM_BASE, TESTDEV};
 use ktranslator::csr::{num, MIP_MTIP, MSTATUS_MIE};
 use ktranslator::hart::Exit;
 
@@ -22,11 +22,6 @@ const RA: u32 = 1;
 const WFI: u32 = 0x1050_0073;
 const J_SELF: u32 = common::J_SELF;
 
-/// `jal rd, off`.
-fn jal(rd: u32, off: i32) -> u32 {
-    let o = off as u32;
-    0x6f | (rd << 7) | (o & 0xff000) | ((o >> 11) & 1) << 20 | ((o >> 1) & 0x3ff) << 21 | ((o >> 20) & 1) << 31
-}
 /// `jalr x0, 0(rs1)` (a return).
 fn ret(rs1: u32) -> u32 {
     i_type(0x67, 0, 0, rs1, 0)

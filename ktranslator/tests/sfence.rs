@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::{i_type, Machine, J_SELF, RAM_BASE};
+use common::{addi, bne, i_type, jal, Machine, J_SELF, RAM_BASE, T0};
 use ktranslator::csr::cause::LOAD_PAGE;
 use ktranslator::csr::num::{MCAUSE, MSTATUS, MTVEC, SATP};
 use ktranslator::csr::MSTATUS_MPRV;
@@ -187,7 +187,6 @@ fn a_one_page_flush_keeps_the_other_pages() {
 /// which the flush emptied), as the run loop would.
 #[test]
 fn a_region_sees_its_other_page_remapped() {
-    const T0: u32 = 5;
     const RA: u32 = 1;
     const VA_LOOP: u64 = VA_4K + 0x2000;
     const VA_F: u64 = VA_4K + 0x3000;
@@ -201,16 +200,12 @@ fn a_region_sees_its_other_page_remapped() {
     }
     let mut m = machine();
     assert!(m.enable_tier2(2));
-    let jal_f = {
-        let o = (VA_F - VA_LOOP) as u32;
-        0x6f | (RA << 7) | (o & 0xff000) | ((o >> 11) & 1) << 20 | ((o >> 1) & 0x3ff) << 21
-    };
     // loop: call F; t0 -= 1; bnez t0, loop; j .
-    m.write_words(LOOP_PA, &[jal_f, i_type(0x13, T0, 0, T0, -1), common::bne(T0, 0, -8), J_SELF]);
+    m.write_words(LOOP_PA, &[jal(RA, (VA_F - VA_LOOP) as i32), addi(T0, T0, -1), bne(T0, 0, -8), J_SELF]);
     // F: a0 += 1 (F1) or 100 (F2); ret.
     let ret = i_type(0x67, 0, 0, RA, 0);
-    m.write_words(F1_PA, &[i_type(0x13, A0, 0, A0, 1), ret]);
-    m.write_words(F2_PA, &[i_type(0x13, A0, 0, A0, 100), ret]);
+    m.write_words(F1_PA, &[addi(A0, A0, 1), ret]);
+    m.write_words(F2_PA, &[addi(A0, A0, 100), ret]);
     let x = PTE_V | 2 | 8 | PTE_AD;
     m.write(L0 + 8 * ((VA_LOOP >> 12) & 511), &pte(LOOP_PA, x));
     m.write(L0 + 8 * ((VA_F >> 12) & 511), &pte(F1_PA, x));
@@ -245,7 +240,6 @@ fn a_region_sees_its_other_page_remapped() {
 /// of that page, tier 2 must run the page's current code there, as tier 1 does.
 #[test]
 fn a_region_keeps_no_block_of_an_old_mapping_of_its_page() {
-    use common::{addi, bne, T0};
     /// The head's page; its fetch-TLB index is that of CODE (M-mode), whose run
     /// evicts its entry.
     const H: u64 = VA_4K + 0x3_0000;
@@ -258,10 +252,6 @@ fn a_region_keeps_no_block_of_an_old_mapping_of_its_page() {
         eprintln!("SKIPPED: tier 2's userspace JIT is x86-64 only");
         return;
     }
-    let jal0 = |o: i32| {
-        let o = o as u32;
-        0x6f | (o & 0xff000) | ((o >> 11) & 1) << 20 | ((o >> 1) & 0x3ff) << 21 | ((o >> 20) & 1) << 31
-    };
     let x = PTE_V | 2 | 8 | PTE_AD;
     let scenario = |tier2: bool| {
         let mut m = machine();
@@ -270,11 +260,11 @@ fn a_region_keeps_no_block_of_an_old_mapping_of_its_page() {
         }
         // H in P: t0 -= 1; bnez t0, F; wfi. H + 0x280: a0 += 1; j H.
         m.write_words(P, &[addi(T0, T0, -1), bne(T0, 0, 0xffc), WFI, J_SELF]);
-        m.write_words(P + 0x280, &[addi(A0, A0, 1), jal0(-0x284)]);
+        m.write_words(P + 0x280, &[addi(A0, A0, 1), jal(0, -0x284)]);
         // H + 0x280 in P2: a0 += 1000; wfi.
         m.write_words(P2 + 0x280, &[addi(A0, A0, 1000), WFI, J_SELF]);
         // F in Q: j H + 0x280.
-        m.write_words(Q, &[jal0(-0xd80)]);
+        m.write_words(Q, &[jal(0, -0xd80)]);
         m.write(L0 + 8 * ((F >> 12) & 511), &pte(Q, x));
         let run = |m: &mut Machine, pc: u64| {
             let h = m.hart();

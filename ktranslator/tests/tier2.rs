@@ -14,7 +14,7 @@
 
 mod common;
 
-use common::{b_type, s_type, Machine, Rng, RAM_BASE};
+use common::{b_type, jal, s_type, Machine, Rng, RAM_BASE};
 use proptest::prelude::*;
 use ktranslator::hart::Exit;
 
@@ -207,11 +207,6 @@ fn body(seeds: &[u64], straight: bool) -> Vec<u32> {
     insns
 }
 
-/// `jal rd, off`.
-fn jal(rd: u32, off: i32) -> u32 {
-    let o = off as u32;
-    0x6f | (rd << 7) | (o & 0xff000) | ((o >> 11) & 1) << 20 | ((o >> 1) & 0x3ff) << 21 | ((o >> 20) & 1) << 31
-}
 
 /// The program: x31 iterations of `body`, then a wfi; the trap handler skips the
 /// faulting instruction. With `call` = (position, function body), the loop calls a

@@ -392,6 +392,12 @@ pub fn bne(rs1: u32, rs2: u32, off: i32) -> u32 {
     b_type(1, rs1, rs2, off)
 }
 
+/// `jal rd, off` (J-type).
+pub fn jal(rd: u32, off: i32) -> u32 {
+    let o = off as u32;
+    0x6f | (rd << 7) | (o & 0xff000) | ((o >> 11) & 1) << 20 | ((o >> 1) & 0x3ff) << 21 | ((o >> 20) & 1) << 31
+}
+
 /// xorshift64*: a small deterministic generator for the fuzz tests.
 pub struct Rng(pub u64);
 
