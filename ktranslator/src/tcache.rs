@@ -629,6 +629,12 @@ impl Tc {
     }
 }
 
+/// Whether block `uops` ends in an indirect jump without a link (a return, a
+/// `switch`): the jumps whose targets the jump log predicts.
+fn ends_in_return(uops: &[Uop]) -> bool {
+    matches!(uops.last(), Some(u) if u.op == Op::Jalr && u.rd == X_SINK)
+}
+
 fn hash(ppc: u64, prv: u8) -> usize {
     ((ppc >> 1) ^ (ppc >> 13) ^ u64::from(prv)) as usize & (HASH_SIZE - 1)
 }
@@ -734,15 +740,28 @@ impl Hart {
         self.jc = [0; JC_SIZE];
     }
 
+    /// The block the jump cache names for virtual pc `pc`, if the entry is of the
+    /// current epoch (an older one, from before a TLB flush, is empty) and the block
+    /// lives at `pc`, translated for privilege `prv` (0: none). [`Hart::find_tb`] runs
+    /// it (a straddling one after checking its second page).
+    #[inline(always)]
+    fn jc_block(&self, pc: u64, prv: u8) -> u32 {
+        let e = self.jc.get(jc_index(pc)).copied().unwrap_or(0);
+        let t = if e >> 32 == u64::from(self.jc_epoch) { e as u32 } else { 0 };
+        if t != 0 && self.tc.vpc_of(t) == pc && self.tc.prv_of(t) == prv {
+            t
+        } else {
+            0
+        }
+    }
+
     /// Finds (or translates) the block at the current pc. On failure the fetch
     /// exception is pending in `exc_cause`/`exc_tval`.
     pub(super) fn find_tb(&mut self, bus: &mut dyn Bus) -> Result<u32, ()> {
         let pc = self.pc;
         let jci = jc_index(pc);
-        let e = self.jc[jci];
-        // An entry of an older epoch (before a TLB flush) is empty.
-        let t = if e >> 32 == u64::from(self.jc_epoch) { e as u32 } else { 0 };
-        if t != 0 && self.tc.vpc_of(t) == pc && self.tc.prv_of(t) == self.prv {
+        let t = self.jc_block(pc, self.prv);
+        if t != 0 {
             if !self.tc.is_straddle(t) {
                 self.stats.jc_hits = self.stats.jc_hits.wrapping_add(1);
                 return Ok(t);
@@ -811,12 +830,8 @@ impl Hart {
         if (vpc ^ self.tc.vpc_of(site)) >> 12 == 0 {
             return self.peer_at(site, vpc);
         }
-        let e = self.jc.get(jc_index(vpc)).copied().unwrap_or(0);
-        let t = e as u32;
-        if t == 0 || e >> 32 != u64::from(self.jc_epoch) || vpc & 1 != 0 {
-            return 0;
-        }
-        if self.tc.vpc_of(t) != vpc || self.tc.prv_of(t) != self.tc.prv_of(head) || self.tc.is_straddle(t) {
+        let t = self.jc_block(vpc, self.tc.prv_of(head));
+        if t == 0 || vpc & 1 != 0 || self.tc.is_straddle(t) {
             return 0;
         }
         t
@@ -915,7 +930,7 @@ impl Hart {
                     add(t, pred, tbs, &mut count);
                 }
             }
-            if matches!(uops.last(), Some(u) if u.op == Op::Jalr && u.rd == X_SINK) {
+            if ends_in_return(uops) {
                 let mut found = 0;
                 for &e in self.jump_log.get(Self::jump_log_set(site)).unwrap_or(&[]) {
                     if e >> 32 != u64::from(site) || found == MAX_JUMP_TARGETS {
@@ -947,7 +962,7 @@ impl Hart {
         let head_page = self.tc.vpc_of(tbs[0]) >> 12;
         // A return (an indirect jump without a link) may reach every return landing.
         let landings = predicted[..npred].iter().filter(|p| p.0 == ANY_SITE).fold(0u64, |m, p| m | 1u64.checked_shl(p.1 as u32).unwrap_or(0));
-        let returns = |k: usize| matches!(self.tc.block(tbs[k]).1.last(), Some(u) if u.op == Op::Jalr && u.rd == X_SINK);
+        let returns = |k: usize| ends_in_return(self.tc.block(tbs[k]).1);
         // reach[k]: the blocks a path of one or more region edges leads to from k.
         let mut reach = [0u64; 64];
         for k in 0..count {
