@@ -454,6 +454,10 @@ if [ -n "$debian_nonce" ]; then
     # then checks that every file the guest saw synced is on the disk.
     dd_stop() {
         [ -b /dev/vdb ] || { echo "no /dev/vdb"; return 1; }
+        # The log exists before the loop reads it: the background job opens it in its
+        # own process, which may run after the loop's first grep (a grep of a missing
+        # file printed nothing, `[ "" -lt 5 ]` failed, and the loop stopped at once).
+        : > /tmp/dd.log
         kemuctl start --firmware /fw_dynamic.bin --mem 256M --append "console=ttyS0 kemu.mode=ddloop" /dev/vdb \
             </dev/null > /tmp/dd.log 2>&1 &
         pid=$!
