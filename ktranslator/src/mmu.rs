@@ -14,7 +14,7 @@
 
 use super::bus::Bus;
 use super::csr::{cause, MSTATUS_MPP, MSTATUS_MPRV, MSTATUS_MXR, MSTATUS_SUM};
-use super::hart::{jc_set, prv, Hart, TlbEntry, ACC_FETCH, ACC_LOAD, ACC_STORE, TLB_INVALID, TLB_SIZE};
+use super::hart::{jc_set, mega_bit, prv, Hart, TlbEntry, ACC_FETCH, ACC_LOAD, ACC_STORE, TLB_INVALID, TLB_SIZE};
 use super::ram::GuestRam;
 
 impl TlbEntry {
@@ -82,6 +82,7 @@ impl Hart {
         }
         // No entry of the new epoch exists yet.
         self.tlb_leaf_max = [0; 2];
+        self.tlb_mega = [0; super::hart::MEGA_WORDS];
         self.jc_flush();
         self.tlb_update_keys();
     }
@@ -97,9 +98,12 @@ impl Hart {
     /// `sfence.vma` of virtual address `va`: drops the translations the leaf mapping
     /// `va` may have given, and the blocks of those pages from the jump cache. The
     /// TLBs and the jump cache hold 4 KiB pages, so if the walks since the last full
-    /// flush found 2 MiB leaves in `va`'s half of the address space, the entries of
-    /// `va`'s whole 2 MiB range go (512 slots of each TLB, and the whole jump cache);
-    /// with larger leaves everything does. Before, every such fence flushed
+    /// flush found a 2 MiB leaf in `va`'s 2 MiB range (`tlb_mega`'s bit), the entries
+    /// of that whole range go (512 slots of each TLB, and the whole jump cache); with
+    /// larger leaves in `va`'s half of the address space everything does. (A Debian
+    /// guest's kernel fences its fixmap pages, mapped in 4 KiB pages next to its 2 MiB
+    /// linear map: 93,000 times while xz compresses. With one bit for the whole half,
+    /// each emptied the jump cache.) Before, every such fence flushed
     /// everything: xz compressing in a Debian guest issued about 130,000 of them (one
     /// per page fault, `update_mmu_cache`, and per page of small unmapped ranges) and
     /// refilled the TLB after each.
@@ -109,7 +113,9 @@ impl Hart {
             return self.tlb_flush();
         }
         self.stats.tlb_page_flushes += 1;
-        let pages: u64 = if leaf == 1 { 512 } else { 1 };
+        let bit = mega_bit(va);
+        let mega = self.tlb_mega.get(bit / 64).is_some_and(|w| w >> (bit % 64) & 1 != 0);
+        let pages: u64 = if leaf == 1 && mega { 512 } else { 1 };
         let first = (va >> 12) & !(pages - 1);
         for vpn in first..first + pages {
             let idx = vpn as usize & (TLB_SIZE - 1);
@@ -260,6 +266,12 @@ impl Hart {
             // (Level < 4: fits.)
             let half = &mut self.tlb_leaf_max[(va >> 63) as usize & 1];
             *half = (*half).max(level as u8);
+            if level == 1 {
+                let bit = mega_bit(va);
+                if let Some(w) = self.tlb_mega.get_mut(bit / 64) {
+                    *w |= 1 << (bit % 64);
+                }
+            }
             return Ok((ppn << 12) | page_off);
         }
         self.set_exc(page_fault(acc), va);

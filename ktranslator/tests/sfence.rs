@@ -181,6 +181,22 @@ fn a_one_page_flush_keeps_the_other_pages() {
     assert_eq!(st.tlb_misses, misses, "the load of the page not flushed hit its TLB entry");
 }
 
+#[test]
+fn a_one_page_flush_beside_a_megapage_keeps_the_other_pages() {
+    // A 2 MiB leaf walked in the same half of the address space, in another 2 MiB
+    // range (a Linux kernel's linear map beside its fixmap): a flush of one 4 KiB page
+    // still leaves the other pages' entries.
+    let mut m = machine();
+    assert_eq!(load(&mut m, 0, VA_2M + 0x3000), Some(0));
+    assert_eq!(load(&mut m, 0, VA_4K), Some(VALUE_A));
+    let misses = m.hart().stats.tlb_misses;
+    assert_eq!(load(&mut m, VA_4K + 0x5000, VA_4K), Some(VALUE_A));
+    assert_eq!(m.hart().stats.tlb_misses, misses, "the load of the page not flushed hit its TLB entry");
+    // A flush in the megapage's range still drops all of it.
+    m.write(L1_MEGA + 8 * ((VA_2M >> 21) & 511), &[0; 8]);
+    assert_eq!(load(&mut m, VA_2M + 0x7000, VA_2M + 0x3000), None);
+}
+
 /// A loop in one page calling a function in another: with tier 2 the function runs
 /// inside the loop's program. After that page is remapped to other code and flushed,
 /// the program must run the new code (its jump into the page checks the jump cache,
