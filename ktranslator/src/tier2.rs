@@ -343,7 +343,8 @@ impl Hart {
         let mut env = CheckEnv::new(self.t2.helper_imm);
         for &t in &region[..count] {
             let uops = self.tc.block(t).1;
-            env.add_block(t, uops.as_ptr() as u64, uops.len());
+            // (Room for every block: MAX_BLOCKS is MAX_REGION.)
+            let _ = env.add_block(t, uops.as_ptr() as u64, uops.len());
         }
         // A region that does not fit the buffer is tried again with half its blocks.
         let mut count = count.max(1);
