@@ -53,7 +53,7 @@ struct kemu_version {
 /* KEMU_CREATE_VM: RAM at guest-physical 0x80000000, zeroed. */
 struct kemu_vm_config {
 	__u64 ram_size;		/* multiple of KEMU_RAM_ALIGN, MIN..MAX */
-	__u64 tb_cache_size;	/* 0: ram_size / 8 within [KEMU_TB_CACHE_DEFAULT, 64 MiB] */
+	__u64 tb_cache_size;	/* 0: ram_size / 4 within [KEMU_TB_CACHE_DEFAULT, 128 MiB] */
 	__u32 harts;		/* must be 1 */
 	__u32 flags;		/* must be 0 */
 	__u64 reserved[4];	/* must be 0 */

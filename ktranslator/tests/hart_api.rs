@@ -218,14 +218,14 @@ fn csrs_mip_does_not_latch_the_external_seip_line() {
 }
 
 #[test]
-fn the_default_translation_cache_is_an_eighth_of_ram_within_16_to_64_mib() {
+fn the_default_translation_cache_is_a_quarter_of_ram_within_16_to_128_mib() {
     use ktranslator::tcache::default_arena_bytes;
     const MIB: u64 = 1 << 20;
     assert_eq!(default_arena_bytes(16 * MIB), 16 << 20);
-    assert_eq!(default_arena_bytes(128 * MIB), 16 << 20);
-    assert_eq!(default_arena_bytes(256 * MIB), 32 << 20);
-    assert_eq!(default_arena_bytes(512 * MIB), 64 << 20);
-    assert_eq!(default_arena_bytes(4096 * MIB), 64 << 20);
-    assert_eq!(default_arena_bytes(200 * MIB + 8), 25 << 20, "rounded down to whole words");
-    assert_eq!(default_arena_bytes(u64::MAX), 64 << 20);
+    assert_eq!(default_arena_bytes(64 * MIB), 16 << 20);
+    assert_eq!(default_arena_bytes(256 * MIB), 64 << 20);
+    assert_eq!(default_arena_bytes(512 * MIB), 128 << 20);
+    assert_eq!(default_arena_bytes(4096 * MIB), 128 << 20);
+    assert_eq!(default_arena_bytes(100 * MIB + 8), 25 << 20, "rounded down to whole words");
+    assert_eq!(default_arena_bytes(u64::MAX), 128 << 20);
 }
