@@ -139,19 +139,26 @@ fn check_config(cfg: &uapi::KemuVmConfig) -> Result<u64> {
     {
         return Err(EINVAL);
     }
-    let tb = match cfg.tb_cache_size {
-        0 => crate::ktranslator::tcache::default_arena_bytes(cfg.ram_size) as u64,
-        n => n,
-    };
-    if !(uapi::KEMU_TB_CACHE_MIN..=uapi::KEMU_TB_CACHE_MAX).contains(&tb) || tb % 8 != 0 {
-        return Err(EINVAL);
-    }
     // Refuse what this machine cannot hold before trying (a huge vmalloc would otherwise
     // wake the OOM killer): at most half of its RAM for one VM.
     let mut info = bindings::sysinfo::default();
     // SAFETY: `info` is a valid, writable `struct sysinfo`.
     unsafe { bindings::si_meminfo(&mut info) };
     let total = u64::try_from(info.totalram).unwrap_or(u64::MAX).saturating_mul(u64::from(info.mem_unit));
+    let tb = match cfg.tb_cache_size {
+        // The default shrinks to what the machine has room for (down to the smallest
+        // default), so that a VM the previous, smaller default fitted still fits.
+        0 => {
+            let room = (total / 2).saturating_sub(cfg.ram_size) & !7;
+            (crate::ktranslator::tcache::default_arena_bytes(cfg.ram_size) as u64)
+                .min(room)
+                .max(uapi::KEMU_TB_CACHE_DEFAULT)
+        }
+        n => n,
+    };
+    if !(uapi::KEMU_TB_CACHE_MIN..=uapi::KEMU_TB_CACHE_MAX).contains(&tb) || tb % 8 != 0 {
+        return Err(EINVAL);
+    }
     if cfg.ram_size.saturating_add(tb) > total / 2 {
         return Err(ENOMEM);
     }

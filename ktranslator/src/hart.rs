@@ -184,6 +184,8 @@ pub(super) const JC_SIZE: usize = JC_SETS * JC_WAYS;
 pub(super) const JC_SETS: usize = 64;
 /// Jump-cache entries per set (chosen by the pc's offset in its page).
 pub(super) const JC_WAYS: usize = 512;
+// (`jc_set` and `jc_index` mask with these; a page has 2048 halfwords.)
+const _: () = assert!(JC_SETS.is_power_of_two() && JC_WAYS.is_power_of_two() && JC_WAYS <= 2048);
 
 /// The jump-cache entry of virtual pc `pc`: in [`jc_set`] of its page.
 #[inline(always)]
@@ -219,8 +221,8 @@ pub(super) const ACC_STORE: usize = 2;
 /// One RV64GC hart with its translation cache and TLBs.
 ///
 /// Every field is valid when all its bytes are zero, so the host can allocate it zeroed
-/// (it is large: about 570 KiB, most of it the 65,536-bucket block hash table, the
-/// TLBs and the tier-2 lowering buffer) and initialise it in place with
+/// (it is large: about 830 KiB, most of it the 65,536-bucket block hash table and the
+/// jump cache, 256 KiB each, the TLBs and the tier-2 lowering buffer) and initialise it in place with
 /// [`Hart::init_in_place`]; never build one on a kernel stack. A zeroed hart is valid
 /// Rust but not yet a hart: its TLB entries point at address 0, and `TlbEntry`'s
 /// invariant, which tier-2 programs rely on, holds only once `init_in_place` ran (the
@@ -335,15 +337,16 @@ pub struct Hart {
 }
 
 /// Words of [`Hart::tlb_mega`].
-pub(super) const MEGA_WORDS: usize = 64;
+pub(super) const MEGA_WORDS: usize = 256;
 
 /// The bit of [`Hart::tlb_mega`] for the 2 MiB range of virtual address `va`: the
-/// range's number in its half of the address space (bit 63), modulo 2048, and the half.
+/// range's number in its half of the address space (bit 63), modulo 8192, and the half.
 /// A Linux guest's kernel maps its linear map and image with 2 MiB leaves and its
-/// fixmap and vmalloc space with 4 KiB ones, which land on other bits.
+/// fixmap and vmalloc space with 4 KiB ones, which land on other bits (the linear map
+/// of a 4 GiB guest takes 2048 of the half's 8192).
 #[inline(always)]
 pub(super) fn mega_bit(va: u64) -> usize {
-    ((va >> 21) as usize & 2047) | ((va >> 63) as usize) << 11
+    ((va >> 21) as usize & 8191) | ((va >> 63) as usize) << 13
 }
 
 impl Hart {
@@ -661,7 +664,7 @@ mod tests {
     #[test]
     fn a_pages_jump_cache_entries_lie_in_its_set() {
         // (What a one-page sfence.vma empties, mmu.rs `tlb_flush_page`.)
-        for page in [0u64, 0x3000, 0x7000, 0x1f000, 0x4000_1000, 0xffff_ffc0_8765_4000] {
+        for page in [0u64, 0x3000, 0x7000, 0x1f000, 0x3f000, 0x7ff000, 0x4000_1000, 0xffff_ffc0_8765_4000] {
             let set = jc_set(page);
             assert!(set.end <= JC_SIZE && set.len() == JC_WAYS);
             for off in (0..4096).step_by(2) {

@@ -91,7 +91,7 @@ impl Hart {
     fn jc_flush(&mut self) {
         self.jc_epoch = self.jc_epoch.wrapping_add(1);
         if self.jc_epoch == 0 {
-            self.jc = [0; super::hart::JC_SIZE];
+            self.jc.fill(0);
         }
     }
 

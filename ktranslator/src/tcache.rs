@@ -34,7 +34,7 @@ use core::sync::atomic::{fence, AtomicU64, Ordering};
 
 use super::bus::Bus;
 use super::decode::{decode_at, ends_block, own_block, Op, Uop, X_SINK};
-use super::hart::{jc_index, Hart, HASH_SIZE, JC_SIZE, JUMP_LOG_SIZE};
+use super::hart::{jc_index, Hart, HASH_SIZE, JUMP_LOG_SIZE};
 
 /// Maximum guest instructions per TB.
 pub(super) const MAX_TB_INSNS: usize = 128;
@@ -739,8 +739,9 @@ impl Hart {
         self.stats.tc_flushes += 1;
         self.tc_gen = self.tc_gen.wrapping_add(1);
         self.tc.clear();
-        self.hash = [0; HASH_SIZE];
-        self.jc = [0; JC_SIZE];
+        // In place (256 KiB each: never through a temporary on the stack).
+        self.hash.fill(0);
+        self.jc.fill(0);
     }
 
     /// The block the jump cache names for virtual pc `pc`, if the entry is of the

@@ -344,7 +344,8 @@ impl Hart {
         for &t in &region[..count] {
             let uops = self.tc.block(t).1;
             // (Room for every block: MAX_BLOCKS is MAX_REGION.)
-            let _ = env.add_block(t, uops.as_ptr() as u64, uops.len());
+            let added = env.add_block(t, uops.as_ptr() as u64, uops.len());
+            debug_assert!(added, "the checker's block table is smaller than a region");
         }
         // A region that does not fit the buffer is tried again with half its blocks.
         let mut count = count.max(1);

@@ -120,8 +120,9 @@ pub const KEMU_RAM_MAX: u64 = 4 << 30;
 /// Guest RAM sizes are multiples of this (2 MiB).
 pub const KEMU_RAM_ALIGN: u64 = 2 << 20;
 /// Smallest default translation-cache size (16 MiB). A config asking for 0 gets a
-/// quarter of its RAM, at least this and at most 128 MiB (modules of 2026-12-07 and
-/// before: an eighth, at most 64 MiB; older ones: always this).
+/// quarter of its RAM, at least this and at most 128 MiB, less (down to this) where the
+/// host has no room for it (modules of 2026-12-07 and before: an eighth, at most 64
+/// MiB; older ones: always this).
 pub const KEMU_TB_CACHE_DEFAULT: u64 = 16 << 20;
 /// Largest translation cache (256 MiB).
 pub const KEMU_TB_CACHE_MAX: u64 = 256 << 20;
@@ -136,7 +137,7 @@ pub struct KemuVmConfig {
     /// [[`KEMU_RAM_MIN`], [`KEMU_RAM_MAX`]]. RAM starts at guest-physical 0x8000_0000.
     pub ram_size: u64,
     /// Translation-cache size in bytes (0: a quarter of `ram_size` within
-    /// [[`KEMU_TB_CACHE_DEFAULT`], 128 MiB]).
+    /// [[`KEMU_TB_CACHE_DEFAULT`], 128 MiB], less where the host has no room).
     pub tb_cache_size: u64,
     /// Number of harts: must be 1.
     pub harts: u32,
