@@ -138,8 +138,8 @@ stats! {
     /// Compiled programs the hart did not take because their block was killed or the
     /// cache flushed while they were being compiled (the host released them).
     t2_discarded,
-    /// Regions compiled again because their indirect jumps kept leaving for blocks of
-    /// their own page (tier2.rs `t2_recompile`).
+    /// Regions compiled again because their programs kept leaving for blocks of their
+    /// head's page (tier2.rs `t2_recompile`).
     t2_recompiled,
     /// Host nanoseconds the hart spent lowering, checking and JIT-compiling tier-2
     /// regions ([`Bus::host_ns`]); with a `submit` host, lowering, checking and

@@ -29,15 +29,16 @@ use super::bus::Bus;
 use super::decode::Uop;
 use super::exit::ExitKind;
 use super::hart::Hart;
-use super::ebpf::{lower_region, MAX_PREDICTED, MAX_REGION};
+use super::ebpf::{lower_region, FIRST_REGION, MAX_PREDICTED, MAX_REGION};
 use super::t2check::{check_with, CheckEnv, Refusal};
 
 /// Capacity of the lowering buffer in eBPF instructions (a 128-instruction block of
 /// loads and stores needs about 3,000).
-pub const T2_BUF_INSNS: usize = 6144;
+pub const T2_BUF_INSNS: usize = 12288;
 
-/// Indirect jumps out of a region to blocks of its own page (beyond three times the
-/// threshold) after which the region is picked and compiled again.
+/// Exits of a program to blocks of its head's page, direct or indirect (beyond three
+/// times the threshold), after which its region is picked and compiled again, once,
+/// with room for [`MAX_REGION`] blocks.
 const RECOMPILE_EXITS: u64 = 256;
 
 /// The execution count of a head whose region was compiled again: far above the
@@ -239,10 +240,13 @@ impl Hart {
         }
         // Programs only return exit kinds; anything else resynchronises.
         let kind = ExitKind::from_t2(r);
-        // An indirect jump out to a block of the region's own page: the region was
-        // picked before the jump log knew that target (or before it was translated).
-        // After enough of them the region is picked again, once.
-        if kind == ExitKind::Jump && (self.pc ^ self.tc.vpc_of(tb)) >> 12 == 0 {
+        // An exit to a block of the head's page: the region was picked before that
+        // block was translated, hot, or (for an indirect jump) in the jump log, or it
+        // was full. After enough of them the region is picked again, once, larger
+        // (`t2_lower`). A loop that a first region could not hold hands over between
+        // the programs of its heads on every turn (xz: 26 M of its 64 M program
+        // entries went from one head to another of the same page).
+        if (kind == ExitKind::Jump || kind.chain_slot().is_some()) && (self.pc ^ self.tc.vpc_of(tb)) >> 12 == 0 {
             let threshold = u64::from(self.t2.threshold);
             if self.tc.bump_hot(tb) == threshold.saturating_mul(3).saturating_add(RECOMPILE_EXITS) {
                 self.t2_recompile(*bus, tb);
@@ -339,7 +343,9 @@ impl Hart {
     fn t2_lower(&mut self, tb: u32) -> Option<usize> {
         let mut region = [0u32; MAX_REGION];
         let mut predicted = [(0usize, 0usize); MAX_PREDICTED];
-        let (count, npred) = self.t2_region(tb, &mut region, &mut predicted);
+        // A region compiled again may be larger (see `exec_t2`).
+        let cap = if self.tc.hot(tb) >= RECOMPILED { MAX_REGION } else { FIRST_REGION };
+        let (count, npred) = self.t2_region(tb, region.get_mut(..cap).unwrap_or(&mut []), &mut predicted);
         let mut env = CheckEnv::new(self.t2.helper_imm);
         for &t in &region[..count] {
             let uops = self.tc.block(t).1;

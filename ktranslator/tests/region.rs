@@ -323,3 +323,36 @@ fn a_loop_across_two_pages() {
         }
     }
 }
+
+/// A loop of 25 blocks, more than a first region holds (16): its turn runs through the
+/// programs of several heads (each region the 16 blocks from its head on), which hand
+/// over to each other until those exits have them compiled again, larger (tier2.rs
+/// `t2_recompile`); then a turn runs in one program.
+#[test]
+fn a_loop_larger_than_a_first_region() {
+    let Some(mut ms) = machines() else {
+        eprintln!("SKIPPED: tier 2's userspace JIT is x86-64 only");
+        return;
+    };
+    const TURNS: u64 = 11_000;
+    const STEPS: usize = 24;
+    let mut code = vec![addi(20, 20, 1)];
+    for _ in 0..STEPS {
+        // x7 += 1, then a branch that always goes on to the next instruction (each
+        // step ends a block).
+        code.extend([addi(7, 7, 1), b_type(0, 0, 0, 4)]);
+    }
+    let back = -4 * code.len() as i32;
+    code.extend([blt(20, 21, back), WFI, J_SELF]);
+    setup(&mut ms, &code, &[WFI, J_SELF], &[(21, TURNS)]);
+    let turn = 2 * STEPS as u64 + 2;
+    let s = run_both(&mut ms, 10_000 * turn, "first 10,000 turns");
+    assert_eq!((s.exit, s.x[20]), (Exit::Budget, 10_000));
+    assert!(ms[1].hart().stats.t2_recompiled >= 1, "a region was compiled again");
+    let entries = ms[1].hart().stats.tbs_executed;
+    let s = run_both(&mut ms, 1_000_000, "the rest");
+    assert_eq!(s.exit, Exit::Wfi);
+    assert_eq!((s.x[20], s.x[7]), (TURNS, TURNS * STEPS as u64));
+    let entries = ms[1].hart().stats.tbs_executed - entries;
+    assert!(entries < 20, "{entries} block or program entries for the last 1,000 turns");
+}
