@@ -1402,14 +1402,15 @@ impl<'a> Emitter<'a> {
     }
 
     /// An indirect jump to the address in r3 (bit 0 clear), `n` instructions into the
-    /// block: a jump without a link (a return, a tail call, a `switch`) whose target is
-    /// one of the blocks predicted for it (the targets the jump log saw, the region's
-    /// return landings) goes on there inside the program; anything else leaves for the
-    /// run loop's lookup. The compares, per page of the predicted blocks: the target's
+    /// block (its link, if any, already written): one whose target is one of the
+    /// blocks predicted for it (the targets the jump log saw; for a jump without a link,
+    /// a return, a tail call or a `switch`, also the region's return landings) goes on
+    /// there inside the program; anything else leaves for the run loop's lookup. The compares, per page of the predicted blocks: the target's
     /// page against it, then its offset in the page against each of its blocks'.
     fn indirect(&mut self, n: u64, link: bool) {
         let cur = self.cur as u32;
-        let mine = |&(site, target): &(u32, u32)| site == cur || site == u32::MAX && target != cur;
+        // A call's targets are its own; a return may also go to any return landing.
+        let mine = |&(site, target): &(u32, u32)| site == cur || !link && site == u32::MAX && target != cur;
         // The predicted blocks, at most MAX_COMPARES.
         let mut blocks = [0usize; MAX_COMPARES];
         let mut count = 0;
@@ -1419,7 +1420,7 @@ impl<'a> Emitter<'a> {
                 count += 1;
             }
         }
-        if !link && count > 0 {
+        if count > 0 {
             // r5 = the target's page, r4 = its offset in the page.
             self.alu64_x(MOV, R5, R3);
             self.alu64_k(ARSH, R5, 12);

@@ -632,8 +632,15 @@ impl Tc {
     }
 }
 
+/// Whether block `uops` ends in an indirect jump: a return, a `switch`, a call through
+/// a pointer or a PLT entry (`jalr t1, t3`): the jumps whose targets the jump log
+/// predicts.
+fn ends_in_indirect_jump(uops: &[Uop]) -> bool {
+    matches!(uops.last(), Some(u) if u.op == Op::Jalr)
+}
+
 /// Whether block `uops` ends in an indirect jump without a link (a return, a
-/// `switch`): the jumps whose targets the jump log predicts.
+/// `switch`): the jumps that may go to a call's return landing.
 fn ends_in_return(uops: &[Uop]) -> bool {
     matches!(uops.last(), Some(u) if u.op == Op::Jalr && u.rd == X_SINK)
 }
@@ -859,13 +866,13 @@ impl Hart {
     /// breadth first, the translated blocks its blocks' exits lead to, in any page, as
     /// far as [`Hart::region_peer`] finds them: direct exits (branch targets,
     /// fall-throughs, jump targets), the blocks after calls (return landings) and, for
-    /// an indirect jump without a link (a return, a `switch`), the targets the jump log
-    /// saw it take; less what [`Hart::region_prune`] drops. At
-    /// most `tbs.len()` blocks; returns how many it put in `tbs`, and how many
+    /// an indirect jump (a return, a `switch`, a call through a pointer or a PLT
+    /// entry), the targets the jump log saw it take; less what [`Hart::region_prune`]
+    /// drops. At most `tbs.len()` blocks; returns how many it put in `tbs`, and how many
     /// predictions it put in `predicted`: (site, target) pairs of region indices, an
     /// indirect jump in block `site` comparing its target with block `target`'s address
-    /// ([`ANY_SITE`] for return landings: every such jump compares with them). A
-    /// straddling head stays alone.
+    /// ([`ANY_SITE`] for return landings: every jump without a link compares with
+    /// them). A straddling head stays alone.
     pub(super) fn t2_region(&self, tb: u32, tbs: &mut [u32], predicted: &mut [(usize, usize)]) -> (usize, usize) {
         let Some(first) = tbs.first_mut() else { return (0, 0) };
         *first = tb;
@@ -934,7 +941,7 @@ impl Hart {
                     add(t, pred, tbs, &mut count);
                 }
             }
-            if ends_in_return(uops) {
+            if ends_in_indirect_jump(uops) {
                 let mut found = 0;
                 for &e in self.jump_log.get(Self::jump_log_set(site)).unwrap_or(&[]) {
                     if e >> 32 != u64::from(site) || found == MAX_JUMP_TARGETS {

@@ -356,3 +356,44 @@ fn a_loop_larger_than_a_first_region() {
     let entries = ms[1].hart().stats.tbs_executed - entries;
     assert!(entries < 20, "{entries} block or program entries for the last 1,000 turns");
 }
+
+/// A loop calling through a pointer (`jalr ra, 0(t3)`, as a PLT entry or a function
+/// pointer does) into another page: the call's targets from the jump log are predicted
+/// like a return's, so a turn runs inside one program; when the pointer changes to
+/// another function the call leaves for it (the prediction is checked every time).
+#[test]
+fn a_loop_calling_through_a_pointer() {
+    let Some(mut ms) = machines() else {
+        eprintln!("SKIPPED: tier 2's userspace JIT is x86-64 only");
+        return;
+    };
+    const TURNS: u64 = 400;
+    const F1: u64 = CODE + 0x1000;
+    const F2: u64 = CODE + 0x1800;
+    let code = [
+        addi(20, 20, 1),           // 0 head
+        i_type(0x67, RA, 0, 28, 0), // 1 jalr ra, 0(x28)
+        r_type(0, 0, 7, 7, 8),     // 2 x7 += x8
+        b_type(1, 20, 22, 8),      // 3 bne turn, x22 -> 5
+        addi(28, 29, 0),           // 4 x28 = x29 (the other function)
+        blt(20, 21, -4 * 5),       // 5 loop while turn < TURNS
+        WFI,                       // 6
+        J_SELF,                    // 7
+    ];
+    for (switch_turn, what) in [(u64::MAX, "one target"), (300, "the pointer changes")] {
+        setup(&mut ms, &code, &[WFI, J_SELF], &[(21, TURNS), (22, switch_turn), (28, F1), (29, F2)]);
+        for m in ms.iter_mut() {
+            m.write_words(F1, &[addi(8, 0, 1), ret(RA)]);
+            m.write_words(F2, &[addi(8, 0, 100), ret(RA)]);
+        }
+        let entries = ms[1].hart().stats.tbs_executed;
+        let s = run_both(&mut ms, 100_000, what);
+        assert_eq!(s.exit, Exit::Wfi, "{what}");
+        let after = TURNS.saturating_sub(switch_turn);
+        assert_eq!(s.x[7], (TURNS - after) + 100 * after, "{what}: x7");
+        let entries = ms[1].hart().stats.tbs_executed - entries;
+        if switch_turn == u64::MAX {
+            assert!(entries < 20, "{what}: {entries} block or program entries for {TURNS} turns");
+        }
+    }
+}
