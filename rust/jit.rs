@@ -52,7 +52,7 @@ extern "C" {
 const MAX_BLOCKS: u32 = 16384;
 
 /// Most programs waiting for a VM's JIT thread (beyond it the hart tries again later):
-/// at most this many copies of at most `T2_BUF_INSNS` instructions, 48 KiB each.
+/// at most this many copies of at most `T2_BUF_INSNS` instructions, 96 KiB each.
 const MAX_QUEUED: usize = 32;
 
 /// Released programs the JIT thread frees after each compile.

@@ -158,7 +158,7 @@ const MAX_COMPARES: usize = 12;
 /// Most jumps to region blocks not emitted yet.
 const MAX_FIXUPS: usize = 8 * MAX_REGION;
 /// Most exits placed out of line, after the blocks ([`Emitter::stub`]).
-const MAX_STUBS: usize = 8 * MAX_REGION;
+pub(super) const MAX_STUBS: usize = 8 * MAX_REGION;
 
 /// An exit placed after the blocks: the jump to it, the block it leaves from, the
 /// instructions to retire first, the pc and the exit kind.
@@ -175,7 +175,7 @@ struct Stub {
 
 /// Most memory accesses whose slow path is placed out of line ([`Emitter::finish`]); the
 /// rest keep theirs inline.
-const MAX_COLD: usize = 192;
+pub(super) const MAX_COLD: usize = 192;
 
 /// The slow path of a memory access, placed after the blocks: the jump to it (the TLB
 /// miss), where it returns to, the block and micro-op it runs the helper on, and the
@@ -1784,6 +1784,46 @@ mod tests {
             }
         }
         assert!(states > 10_000, "{states} states");
+    }
+
+    /// A region of 16 blocks, each ending in a return-like `jalr x0, 0(x5)` that
+    /// compares with 12 return landings in other pages (a budget stub and a guard stub
+    /// each): as many stubs as the lowering places (MAX_STUBS), all pending at once in
+    /// the checker, which must accept the program.
+    #[test]
+    fn the_most_stubs_pass_the_checker() {
+        use super::super::t2check::{check, CheckEnv};
+        const N: usize = 16;
+        let jalr = [Uop { op: Op::Jalr, rd: X_SINK, rs1: 5, len: 4, ..Uop::default() }];
+        let mut buf = [0u64; super::super::tier2::T2_BUF_INSNS];
+        let mut scratch = LowerScratch::EMPTY;
+        let mut e = Emitter::new(&mut buf, 0, &mut scratch);
+        let vpc = |k: usize| 0x10_0000 + (k as u64) * 0x1000;
+        for k in 0..N {
+            e.s.vpcs[k] = vpc(k);
+            e.s.ppcs[k] = vpc(k);
+            e.s.tbs[k] = k as u32 + 1;
+            e.s.entry[k] = entry_regs(&jalr);
+        }
+        e.nblocks = N;
+        for t in 1..=12u32 {
+            e.s.predicted[e.npredicted] = (u32::MAX, t);
+            e.npredicted += 1;
+        }
+        e.prologue();
+        e.enter(e.s.entry[0]);
+        for k in 0..N {
+            e.start_block(k, vpc(k));
+            e.block(&TbInfo { vpc: vpc(k), ninsns: 1, size: 4, uops: jalr.as_ptr(), straddle: false }, &jalr);
+        }
+        let (nstubs, nfixups) = (e.nstubs, e.nfixups);
+        let n = e.finish(N).unwrap_or_else(|| panic!("not lowered: {nstubs} stubs {nfixups} fixups"));
+        let mut env = CheckEnv::new(0);
+        for k in 0..N {
+            assert!(env.add_block(k as u32 + 1, jalr.as_ptr() as u64, 1));
+        }
+        let r = check(&buf[..n], &env);
+        assert!(r.is_ok(), "checker: {r:?}; {nstubs} stubs, {nfixups} fixups, {n} instructions");
     }
 
     #[test]

@@ -251,8 +251,11 @@ fn join_regs(a: &Regs, b: &Regs) -> Regs {
     r
 }
 
-/// Most forward jumps pending (not yet reached) at once.
-const PENDING: usize = 256;
+/// Most forward jumps pending (not yet reached) at once: every exit and memory slow
+/// path placed after the blocks stays pending to the end (as many as ebpf.rs may place
+/// there), plus jumps to later blocks and local branches. (256, less than the stubs of
+/// a 32-block region, made the checker refuse regions the lowering may build.)
+const PENDING: usize = super::ebpf::MAX_STUBS + super::ebpf::MAX_COLD + 2 * MAX_BLOCKS + 64;
 /// Most distinct targets of loop edges.
 const LOOP_TARGETS: usize = 2 * MAX_BLOCKS;
 /// The loop tail's length before its backward jump (ebpf.rs `transition`).

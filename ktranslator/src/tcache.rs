@@ -921,6 +921,11 @@ impl Hart {
                 if !super::ebpf::worth_lowering(self.tc.block(t).1) {
                     return;
                 }
+                // A block reached only through a prediction that has no room left
+                // would never be jumped to.
+                if pred.is_some() && npred >= predicted.len() && !tbs[..*count].contains(&t) {
+                    return;
+                }
                 let Some(i) = Self::region_add(tbs, count, t) else { return };
                 if let Some(m) = succ.get_mut(k) {
                     *m |= 1u64.checked_shl(i as u32).unwrap_or(0);

@@ -246,7 +246,12 @@ impl Hart {
         // (`t2_lower`). A loop that a first region could not hold hands over between
         // the programs of its heads on every turn (xz: 26 M of its 64 M program
         // entries went from one head to another of the same page).
-        if (kind == ExitKind::Jump || kind.chain_slot().is_some()) && (self.pc ^ self.tc.vpc_of(tb)) >> 12 == 0 {
+        // (Not the exits at the end of the run's budget or for a stop: a loop that
+        // fits its region leaves that way too.)
+        if (kind == ExitKind::Jump || kind.chain_slot().is_some())
+            && (self.pc ^ self.tc.vpc_of(tb)) >> 12 == 0
+            && self.stats.insns < self.chain_insn_limit
+        {
             let threshold = u64::from(self.t2.threshold);
             if self.tc.bump_hot(tb) == threshold.saturating_mul(3).saturating_add(RECOMPILE_EXITS) {
                 self.t2_recompile(*bus, tb);
@@ -341,10 +346,23 @@ impl Hart {
     /// Lowers the region of head `tb` into `t2_buf` and has the checker prove it;
     /// returns its length, or `None` if it did not fit or was refused.
     fn t2_lower(&mut self, tb: u32) -> Option<usize> {
-        let mut region = [0u32; MAX_REGION];
-        let mut predicted = [(0usize, 0usize); MAX_PREDICTED];
         // A region compiled again may be larger (see `exec_t2`).
         let cap = if self.tc.hot(tb) >= RECOMPILED { MAX_REGION } else { FIRST_REGION };
+        let n = self.t2_lower_at_most(tb, cap);
+        if n.is_none() && cap > FIRST_REGION {
+            // A larger region the lowering or the checker refused: the head keeps a
+            // program of the first size rather than none.
+            return self.t2_lower_at_most(tb, FIRST_REGION);
+        }
+        n
+    }
+
+    /// [`Hart::t2_lower`] with at most `cap` blocks. (Not inlined: one frame of its
+    /// tables on a kernel stack, not one per call.)
+    #[inline(never)]
+    fn t2_lower_at_most(&mut self, tb: u32, cap: usize) -> Option<usize> {
+        let mut region = [0u32; MAX_REGION];
+        let mut predicted = [(0usize, 0usize); MAX_PREDICTED];
         let (count, npred) = self.t2_region(tb, region.get_mut(..cap).unwrap_or(&mut []), &mut predicted);
         let mut env = CheckEnv::new(self.t2.helper_imm);
         for &t in &region[..count] {

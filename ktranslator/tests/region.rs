@@ -397,3 +397,169 @@ fn a_loop_calling_through_a_pointer() {
         }
     }
 }
+
+
+fn jalr(rd: u32, rs1: u32, off: i32) -> u32 {
+    i_type(0x67, rd, 0, rs1, off)
+}
+
+/// A block that calls itself through a pointer (`jalr ra, 0(x28)` with x28 = its own
+/// address) N times, then the block after it (a predicted call as a loop edge); with
+/// small budgets every run ends where tier 1's does.
+#[test]
+fn a_call_to_its_own_block() {
+    let Some(mut ms) = machines() else {
+        eprintln!("SKIPPED: tier 2's userspace JIT is x86-64 only");
+        return;
+    };
+    const TURNS: u64 = 300;
+    const S: u64 = CODE + 12;
+    const E: u64 = CODE + 32;
+    let code = [
+        addi(20, 20, 1),           // 0 head
+        addi(7, 0, 0),             // 1 x7 = 0
+        jal(0, 4),                 // 2 j S
+        addi(7, 7, 1),             // 3 S: x7 += 1
+        r_type(3, 0, 5, 7, 22),    // 4 x5 = x7 < N
+        r_type(0, 1, 6, 5, 23),    // 5 x6 = x5 * (S - E)
+        r_type(0, 0, 28, 6, 24),   // 6 x28 = x6 + E
+        jalr(RA, 28, 0),           // 7 call S or E
+        blt(20, 21, -4 * 8),       // 8 E: loop
+        WFI,                       // 9
+        J_SELF,                    // 10
+    ];
+    let regs = [(21, TURNS), (22, 5), (23, S.wrapping_sub(E)), (24, E)];
+    setup(&mut ms, &code, &[WFI, J_SELF], &regs);
+    let s = run_both(&mut ms, 1_000_000, "self call");
+    assert_eq!(s.exit, Exit::Wfi);
+    assert_eq!((s.x[20], s.x[1]), (TURNS, E));
+    let r = in_region(&mut ms);
+    assert!(r > 100, "{r} blocks inside programs");
+    setup(&mut ms, &code, &[WFI, J_SELF], &regs);
+    for (i, budget) in [50u64, 777, 1, 2, 3, 5, 7, 11, 13, 1234, 3].into_iter().cycle().take(200).enumerate() {
+        let s = run_both(&mut ms, budget, &format!("self call budget run {i}"));
+        if s.exit == Exit::Wfi {
+            break;
+        }
+    }
+}
+
+/// A call whose target is the region's head (an earlier block: a backward transition
+/// made by a call), also with small budgets.
+#[test]
+fn a_call_to_the_head_of_its_region() {
+    let Some(mut ms) = machines() else {
+        eprintln!("SKIPPED: tier 2's userspace JIT is x86-64 only");
+        return;
+    };
+    let code = [
+        addi(20, 20, 1),           // 0 head
+        b_type(5, 20, 21, 16),     // 1 bge x20, x21 -> 5
+        addi(7, 7, 3),             // 2 C
+        jalr(RA, 28, 0),           // 3 call head
+        0x0000_0013,               // 4
+        WFI,                       // 5
+        J_SELF,                    // 6
+    ];
+    setup(&mut ms, &code, &[WFI, J_SELF], &[(21, 500), (28, CODE)]);
+    let s = run_both(&mut ms, 1_000_000, "call to head");
+    assert_eq!(s.exit, Exit::Wfi);
+    assert_eq!((s.x[20], s.x[7], s.x[1]), (500, 3 * 499, CODE + 16));
+    let r = in_region(&mut ms);
+    assert!(r > 100, "{r} blocks inside programs");
+    setup(&mut ms, &code, &[WFI, J_SELF], &[(21, 500), (28, CODE)]);
+    for (i, budget) in [1u64, 2, 3, 5, 7, 11, 13, 97].into_iter().cycle().take(300).enumerate() {
+        let s = run_both(&mut ms, budget, &format!("call to head budget run {i}"));
+        if s.exit == Exit::Wfi {
+            break;
+        }
+    }
+}
+
+/// A predicted call into another page whose callee faults on the last turn: precise
+/// mepc, mtval, retired count and link.
+#[test]
+fn a_fault_in_a_predicted_callee() {
+    let Some(mut ms) = machines() else {
+        eprintln!("SKIPPED: tier 2's userspace JIT is x86-64 only");
+        return;
+    };
+    const TURNS: u64 = 50;
+    const F: u64 = CODE + 0x1000;
+    let code = [
+        addi(20, 20, 1),              // 0 head
+        r_type(0, 0x20, 6, 20, 21),   // 1 x6 = turn - TURNS
+        i_type(0x13, 6, 3, 6, 1),     // 2 x6 = (x6 == 0)
+        i_type(0x13, 6, 1, 6, 30),    // 3 x6 <<= 30
+        r_type(0, 0, 5, 29, 6),       // 4 x5 = data + x6
+        jalr(RA, 28, 0),              // 5 call F
+        r_type(0, 0, 7, 7, 8),        // 6 C: x7 += x8
+        blt(20, 21, -4 * 7),          // 7
+        WFI,                          // 8
+        J_SELF,                       // 9
+    ];
+    setup(&mut ms, &code, &[WFI, J_SELF], &[(21, TURNS), (28, F), (29, DATA)]);
+    for m in ms.iter_mut() {
+        m.write_words(F, &[addi(9, 9, 1), ld(8, 5, 0), ret(RA)]);
+    }
+    let s = run_both(&mut ms, 1_000_000, "fault in callee");
+    assert_eq!(s.exit, Exit::Wfi);
+    assert_eq!((s.mepc, s.mcause, s.mtval, s.x[1]), (F + 4, 5, BAD, CODE + 24));
+    assert!(in_region(&mut ms) > 20, "in region: {}", in_region(&mut ms));
+}
+
+/// A recompiled region (32 blocks) of calls into and returns from other pages: every
+/// return-like jump compares with about 10 return landings in other pages (two stubs
+/// each), so the program has as many stubs as ebpf.rs places (256), all pending at once
+/// in the checker, which must still accept it (with 256 pending jumps it refused it).
+#[test]
+fn a_recompiled_region_with_many_compares_into_other_pages() {
+    let Some(mut ms) = machines() else {
+        eprintln!("SKIPPED: tier 2's userspace JIT is x86-64 only");
+        return;
+    };
+    const TURNS: u64 = 1200;
+    const UNITS: u64 = 10;
+    let c = |i: u64| CODE + 0x2_0000 + i * 0x1000;
+    let f = |j: u64| CODE + 0x3_0000 + j * 0x100;
+    const B: u64 = CODE + 48;
+    let code = [
+        addi(20, 20, 1),                          // 0 head
+        i_type(0x13, 6, 7, 20, 1),                // 1 andi x6, x20, 1
+        b_type(0, 6, 0, 24),                      // 2 beq x6, x0 -> T (8)
+        ld(11, 29, 0),                            // 3 J: a load
+        addi(28, 25, 0),                          // 4 x28 = C_1
+        jal(0, (c(1) - (CODE + 20)) as i32),      // 5 j C_1
+        0x0000_0013,                              // 6
+        0x0000_0013,                              // 7
+        i_type(0x73, 10, 2, 0, 0x340),            // 8 T: csrr x10, mscratch
+        i_type(0x73, 10, 2, 0, 0x340),            // 9
+        jal(0, 8),                                // 10 j B
+        0x0000_0013,                              // 11
+        blt(20, 21, -48),                         // 12 B: loop
+        WFI,                                      // 13
+        J_SELF,                                   // 14
+    ];
+    setup(&mut ms, &code, &[WFI, J_SELF], &[(21, TURNS), (25, c(1)), (26, B), (27, 0x1000), (29, DATA)]);
+    for m in ms.iter_mut() {
+        for i in 1..=UNITS {
+            let callee = f(i % 2);
+            let call = jal(RA, (callee.wrapping_sub(c(i))) as i32);
+            let unit = if i < UNITS {
+                vec![call, r_type(0, 0, 28, 28, 27), i_type(0x67, 0, 0, 28, 0)]
+            } else {
+                vec![call, i_type(0x67, 0, 0, 26, 0)]
+            };
+            m.write_words(c(i), &unit);
+        }
+        for j in 0..2 {
+            m.write_words(f(j), &[addi(9, 9, 1), ret(RA)]);
+        }
+    }
+    let s = run_both(&mut ms, 10_000_000, "many foreign compares");
+    assert_eq!(s.exit, Exit::Wfi);
+    let st = ms[1].hart().stats;
+    let refusals = ms[1].hart().t2_refusals();
+    assert!(st.t2_recompiled >= 1, "no recompile");
+    assert_eq!(refusals.0, 0, "the checker refused a program of the lowering: {refusals:?}");
+}
