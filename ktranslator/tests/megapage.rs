@@ -182,18 +182,7 @@ fn a_region_sees_its_megapage_remapped() {
         let ret = i_type(0x67, 0, 0, RA, 0);
         mm.m.write_words(MEGA_A + 0x3000, &[addi(A0, A0, 1), ret]);
         mm.m.write_words(MEGA_B + 0x3000, &[addi(A0, A0, 100), ret]);
-        let run_loop = |m: &mut Machine| {
-            let h = m.hart();
-            h.set_privilege(prv::S);
-            h.set_xreg(T0 as usize, TURNS);
-            h.set_xreg(A0 as usize, 0);
-            h.set_pc(vloop);
-            let entries = h.stats.tbs_executed;
-            assert_eq!(m.run(5 * TURNS + 10), Exit::Budget);
-            let h = m.hart();
-            assert_eq!(h.xreg(T0 as usize), 0);
-            (h.xreg(A0 as usize), h.stats.tbs_executed - entries)
-        };
+        let run_loop = |m: &mut Machine| common::run_call_loop(m, vloop, TURNS);
         assert_eq!(run_loop(&mut mm.m).0, TURNS);
         let (a0, entries) = run_loop(&mut mm.m);
         assert_eq!(a0, TURNS);

@@ -225,18 +225,7 @@ fn a_region_sees_its_other_page_remapped() {
     let x = PTE_V | 2 | 8 | PTE_AD;
     m.write(L0 + 8 * ((VA_LOOP >> 12) & 511), &pte(LOOP_PA, x));
     m.write(L0 + 8 * ((VA_F >> 12) & 511), &pte(F1_PA, x));
-    let run_loop = |m: &mut Machine| {
-        let h = m.hart();
-        h.set_privilege(prv::S);
-        h.set_xreg(T0 as usize, TURNS);
-        h.set_xreg(A0 as usize, 0);
-        h.set_pc(VA_LOOP);
-        let entries = h.stats.tbs_executed;
-        assert_eq!(m.run(5 * TURNS + 10), Exit::Budget);
-        let h = m.hart();
-        assert_eq!(h.xreg(T0 as usize), 0, "the loop ended");
-        (h.xreg(A0 as usize), h.stats.tbs_executed - entries)
-    };
+    let run_loop = |m: &mut Machine| common::run_call_loop(m, VA_LOOP, TURNS);
     let (a0, entries) = run_loop(&mut m);
     assert_eq!(a0, TURNS);
     assert!(entries < 20, "{entries} block or program entries for {TURNS} turns: F ran outside the loop's program");

@@ -414,3 +414,21 @@ impl Rng {
         self.next() % n
     }
 }
+
+/// Runs, in S-mode from virtual `pc`, a loop that calls a function `turns` times, with
+/// t0 counting the turns down and a0 starting at 0 (`call f; t0 -= 1; bnez t0, loop;
+/// j .`, the function adding to a0): the function's sum in a0, and the block or program
+/// entries the run took.
+pub fn run_call_loop(m: &mut Machine, pc: u64, turns: u64) -> (u64, u64) {
+    const A0: usize = 10;
+    let h = m.hart();
+    h.set_privilege(ktranslator::hart::prv::S);
+    h.set_xreg(T0 as usize, turns);
+    h.set_xreg(A0, 0);
+    h.set_pc(pc);
+    let entries = h.stats.tbs_executed;
+    assert_eq!(m.run(5 * turns + 10), Exit::Budget);
+    let h = m.hart();
+    assert_eq!(h.xreg(T0 as usize), 0, "the loop ended");
+    (h.xreg(A0), h.stats.tbs_executed - entries)
+}
