@@ -371,10 +371,17 @@ impl Hart {
             let added = env.add_block(t, uops.as_ptr() as u64, uops.len());
             debug_assert!(added, "the checker's block table is smaller than a region");
         }
-        // A region that does not fit the buffer is tried again with half its blocks.
+        // A region that does not fit is tried again with half its blocks. A first
+        // compile gets half the buffer (its size before recompiled regions grew): its
+        // program costs compile time and JIT budget before the region has shown it
+        // needs more. (With the whole buffer for first compiles, the VM test that
+        // spends a 1 MiB budget on 3,000 memory-bound blocks, t2budget.S, once ran
+        // none of its programs under KASAN.)
+        let room = if cap > FIRST_REGION { T2_BUF_INSNS } else { T2_BUF_INSNS / 2 };
         let mut count = count.max(1);
         let n = loop {
-            let (tc, buf, lower) = (&self.tc, &mut self.t2_buf, &mut self.t2_lower);
+            let (tc, lower) = (&self.tc, &mut self.t2_lower);
+            let buf = self.t2_buf.get_mut(..room).unwrap_or(&mut []);
             let n = lower_region(tc, &region[..count], &predicted[..npred], buf, self.t2.helper_imm, lower);
             if n.is_some() || count == 1 {
                 break n;
