@@ -221,8 +221,9 @@ pub(super) const ACC_STORE: usize = 2;
 /// One RV64GC hart with its translation cache and TLBs.
 ///
 /// Every field is valid when all its bytes are zero, so the host can allocate it zeroed
-/// (it is large: about 830 KiB, most of it the 65,536-bucket block hash table and the
-/// jump cache, 256 KiB each, the TLBs and the tier-2 lowering buffer) and initialise it in place with
+/// (it is large: about 910 KiB, most of it the 65,536-bucket block hash table and the
+/// jump cache, 256 KiB each, the TLBs, the tier-2 lowering buffer and the checker's
+/// state) and initialise it in place with
 /// [`Hart::init_in_place`]; never build one on a kernel stack. A zeroed hart is valid
 /// Rust but not yet a hart: its TLB entries point at address 0, and `TlbEntry`'s
 /// invariant, which tier-2 programs rely on, holds only once `init_in_place` ran (the
