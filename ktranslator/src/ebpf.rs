@@ -25,9 +25,11 @@
 //!   before the DIV/MOD, which then never sees zero (RISC-V's results for a zero divisor
 //!   and signed overflow are produced by the surrounding code, see `divrem`).
 //! - Micro-ops without a native lowering (multiply-high, CSRs, AMOs, system
-//!   instructions) call the generic helper; the F/D computational ops call their own
-//!   direct helper (the op's tier-1 handler without the generic helper's dispatch,
-//!   `fpu.rs`), with the same contract. A helper that ends the block (a trap, an exit
+//!   instructions) call the generic helper; the F/D arithmetic calls its own direct
+//!   helper (the op's tier-1 handler without the generic helper's dispatch, `fpu.rs`),
+//!   with the same contract. The F/D ops that are bit operations (sign injection,
+//!   moves, comparisons, classification) are native ([`fp`]), with the generic helper
+//!   for FS off, NaN comparisons and singles that are not NaN-boxed. A helper that ends the block (a trap, an exit
 //!   of the op, translated code dropped) returns its exit kind, which the program
 //!   returns at once.
 //! - Control flow: a block's direct exit to another block of the region (and an
@@ -51,6 +53,8 @@
 //! [`tier2_helper`]: super::tier2::tier2_helper
 
 use core::mem::offset_of;
+
+mod fp;
 
 use super::csr::{num as csr_num, MSTATUS_FS};
 use super::decode::{is_fp_compute, Op, Uop, X_SINK};
@@ -287,6 +291,9 @@ fn x_uses(u: &Uop) -> ([u8; 2], u8) {
         Add | Sub | Xor | Or | And | Sll | Srl | Sra | Mul | Addw | Subw | Mulw | Sllw | Srlw | Sraw | Div
         | Divu | Rem | Remu | Divw | Divuw | Remw | Remuw | Slt | Sltu => ([u.rs1, u.rs2], rd),
         Jal | Li => ([0, 0], rd),
+        // The F/D ops lowered natively (ebpf/fp.rs) that read or write an x register.
+        FmvDX | FmvWX => ([u.rs1, 0], 0),
+        FmvXD | FmvXW | FeqD | FltD | FleD | FeqS | FltS | FleS | FclassD | FclassS => ([0, 0], rd),
         _ => ([0, 0], 0),
     }
 }
@@ -1518,6 +1525,7 @@ impl<'a> Emitter<'a> {
                     }
                     return self.indirect(n, u.rd != X_SINK);
                 }
+                op if is_fp_compute(op) && self.fp_bits(u, uop_addr) => {}
                 op if is_fp_compute(op) => {
                     // Its own handler through its direct helper; the generic one if
                     // that is out of the host's call range.

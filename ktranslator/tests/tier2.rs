@@ -599,3 +599,125 @@ fn fflags_accesses_follow_mstatus_fs_in_both_tiers() {
         assert_eq!(h.xreg(A5 as usize), 7);
     }
 }
+
+/// The F/D ops tier 2 lowers to bit operations (sign injection, moves between the
+/// register files, comparisons, classification) against tier 1 on every pair of edge
+/// values: zeros, subnormals, normals, the largest finite values, infinities, quiet
+/// and signalling NaNs, NaN-boxed singles of the same kinds and singles that are not
+/// NaN-boxed; once more with mstatus.FS off (illegal instruction). The result
+/// register, fcsr, mstatus, pc and the trap CSRs must agree.
+#[test]
+fn fp_bit_ops_agree_across_tiers_on_edge_values() {
+    if !cfg!(target_arch = "x86_64") {
+        eprintln!("SKIPPED: tier 2's userspace JIT is x86-64 only");
+        return;
+    }
+    const BOX: u64 = 0xffff_ffff_0000_0000;
+    let doubles = [
+        0,
+        1 << 63,
+        1f64.to_bits(),
+        (-1f64).to_bits(),
+        2f64.to_bits(),
+        (-2f64).to_bits(),
+        1,
+        (1 << 63) | 1,
+        0x000f_ffff_ffff_ffff,
+        0x0010_0000_0000_0000,
+        0x8010_0000_0000_0000,
+        0x7fef_ffff_ffff_ffff,
+        0x7ff0_0000_0000_0000,
+        0xfff0_0000_0000_0000,
+        0x7ff8_0000_0000_0000,
+        0x7ff0_0000_0000_0001,
+        0xfff8_0000_0000_0001,
+    ];
+    let singles = [
+        0u64, 0x8000_0000, 0x3f80_0000, 0xbf80_0000, 0x4000_0000, 1, 0x8000_0001, 0x007f_ffff, 0x0080_0000,
+        0x8080_0000, 0x7f7f_ffff, 0x7f80_0000, 0xff80_0000, 0x7fc0_0000, 0x7f80_0001, 0xffc0_0001,
+    ];
+    let mut values: Vec<u64> = doubles.to_vec();
+    values.extend(singles.iter().map(|s| BOX | s));
+    // Not NaN-boxed: these read as the canonical NaN in single-precision ops.
+    values.extend([0x3f80_0000, 0x7fff_ffff_3f80_0000, 0xffff_fffe_bf80_0000]);
+
+    const RD: u32 = 5;
+    const HANDLER: u64 = RAM_BASE + 0x800;
+    // (funct7, funct3, rs2 field or None for rs2 = f11, reads x10 instead of f10)
+    let ops: [(u32, u32, Option<u32>, bool); 18] = [
+        (0x11, 0, None, false), // fsgnj.d
+        (0x11, 1, None, false), // fsgnjn.d
+        (0x11, 2, None, false), // fsgnjx.d
+        (0x10, 0, None, false), // fsgnj.s
+        (0x10, 1, None, false), // fsgnjn.s
+        (0x10, 2, None, false), // fsgnjx.s
+        (0x71, 0, Some(0), false), // fmv.x.d
+        (0x70, 0, Some(0), false), // fmv.x.w
+        (0x79, 0, Some(0), true), // fmv.d.x
+        (0x78, 0, Some(0), true), // fmv.w.x
+        (0x51, 2, None, false), // feq.d
+        (0x51, 1, None, false), // flt.d
+        (0x51, 0, None, false), // fle.d
+        (0x50, 2, None, false), // feq.s
+        (0x50, 1, None, false), // flt.s
+        (0x50, 0, None, false), // fle.s
+        (0x71, 1, Some(0), false), // fclass.d
+        (0x70, 1, Some(0), false), // fclass.s
+    ];
+    let mut m = [Machine::new(1 << 20, 1 << 16), Machine::new(1 << 20, 1 << 16)];
+    assert!(m[1].enable_tier2(1));
+    let mut runs = 0;
+    for &(f7, f3, rs2, from_x) in &ops {
+        let op = r_type(0x53, f3, f7, RD, 10, rs2.unwrap_or(11));
+        let mut cases: Vec<(u64, u64, u64)> = Vec::new();
+        for &a in &values {
+            for &b in &values {
+                cases.push((a, b, 1 << 13));
+            }
+        }
+        cases.push((1f64.to_bits(), 2f64.to_bits(), 0));
+        for &(a, b, fs) in &cases {
+            let mut states = Vec::new();
+            for mach in m.iter_mut() {
+                mach.write_words(RAM_BASE, &[op, 0x0000_006f]);
+                mach.write_words(HANDLER, &[0x0000_006f]);
+                let h = mach.hart();
+                h.csr_write(ktranslator::csr::num::MSTATUS, 1 << 13);
+                h.csr_write(ktranslator::csr::num::FCSR, 0);
+                h.csr_write(ktranslator::csr::num::MSTATUS, fs);
+                h.csr_write(ktranslator::csr::num::MTVEC, HANDLER);
+                h.csr_write(ktranslator::csr::num::MCAUSE, 0);
+                if from_x {
+                    h.set_xreg(10, a);
+                } else {
+                    h.set_freg(10, a);
+                }
+                h.set_freg(11, b);
+                h.set_xreg(RD as usize, 0x5555);
+                h.set_freg(RD as usize, 0x6666);
+                h.set_pc(RAM_BASE);
+                assert_eq!(mach.run(3), Exit::Budget);
+                let mut bus = common::TestBus::default();
+                let h = mach.hart();
+                let mut csr = |h: &mut ktranslator::hart::Hart, n| h.csr_read(&mut bus, n).unwrap_or(0);
+                states.push((
+                    h.pc(),
+                    h.xreg(RD as usize),
+                    h.freg(RD as usize),
+                    csr(h, ktranslator::csr::num::FCSR),
+                    csr(h, ktranslator::csr::num::MSTATUS),
+                    csr(h, ktranslator::csr::num::MCAUSE),
+                ));
+            }
+            assert_eq!(states[0], states[1], "op {op:08x}, f10/x10 {a:#x}, f11 {b:#x}, mstatus {fs:#x}: tier 1, tier 2");
+            runs += 1;
+        }
+        // The next op's code: drop this one's blocks (and programs).
+        for mach in m.iter_mut() {
+            mach.hart().invalidate_code();
+        }
+    }
+    let st = m[1].hart().stats;
+    assert!(st.t2_compiled >= ops.len() as u64 && st.t2_executed as usize >= runs, "{st:?}");
+    assert_eq!(m[0].hart().stats.t2_executed, 0);
+}
