@@ -21,6 +21,7 @@ use core::{
 };
 
 use kernel::{
+    alloc::flags::__GFP_ZERO,
     new_condvar, new_mutex,
     prelude::*,
     sync::{CondVar, Mutex},
@@ -30,6 +31,7 @@ use kernel::{
 use crate::ktranslator::{
     ebpf,
     hart::Hart,
+    t2check::{check_with, CheckEnv, CheckScratch, Refusal},
     tier2::{tier2_helper, Tier2Host},
 };
 
@@ -201,18 +203,20 @@ fn compile(vm: &VmJit, insns: &[u64]) -> (*mut c_void, bool) {
     (prog, over_budget == OVER_VM_BUDGET)
 }
 
-/// A program waiting for the JIT thread.
+/// A program waiting for the JIT thread, with what the checker needs to know about it.
 struct Job {
     ticket: u64,
     insns: KVVec<u64>,
+    env: KBox<CheckEnv>,
 }
 
 /// What a VM's JIT thread and its vCPU pass each other.
 struct Work {
     /// Programs to compile, oldest first.
     jobs: KVec<Job>,
-    /// Compiled programs for the vCPU: `(ticket, struct bpf_prog *)`, null if refused.
-    done: KVec<(u64, usize)>,
+    /// Compiled programs for the vCPU: `(ticket, struct bpf_prog *)`, null if the JIT
+    /// refused it, or the checker's refusal.
+    done: KVec<(u64, Result<usize, Refusal>)>,
     /// Programs the hart released (`kemu_bpf_release`: their bytes are back in the
     /// budget), for the thread to free. The kernel frees a program from a workqueue of
     /// the freeing CPU, rewriting its image under locks the JIT takes too, and a cache
@@ -235,6 +239,10 @@ pub(crate) struct Compiler {
     jit: VmJit,
     #[pin]
     work: Mutex<Work>,
+    /// The checker's working state (about 16 KiB: not for a kernel stack), used by the
+    /// JIT thread only.
+    #[pin]
+    scratch: Mutex<KVBox<CheckScratch>>,
     /// Wakes the JIT thread (a job, or the end); waited on with `work`.
     #[pin]
     wake: CondVar,
@@ -261,10 +269,13 @@ impl Compiler {
         // flush), so the thread's push never allocates.
         let done = KVec::with_capacity(2 * MAX_QUEUED, GFP_KERNEL)?;
         let released = KVVec::with_capacity(MAX_BLOCKS as usize, GFP_KERNEL)?;
+        // SAFETY: all zero bytes are a valid `CheckScratch` (its `NEW` is all zeros).
+        let scratch = unsafe { KVBox::<CheckScratch>::new_uninit(GFP_KERNEL | __GFP_ZERO)?.assume_init() };
         KBox::try_pin_init(
             try_pin_init!(Compiler {
                 jit,
                 work <- new_mutex!(Work { jobs, done, released, closed: false }),
+                scratch <- new_mutex!(scratch),
                 wake <- new_condvar!(),
                 ready: AtomicBool::new(false),
                 full: AtomicU64::new(0),
@@ -279,14 +290,16 @@ impl Compiler {
         self.jit.bytes()
     }
 
-    /// Queues a program (vCPU thread); false if the queue is full or closed.
-    fn submit(&self, ticket: u64, prog: &[u64]) -> bool {
+    /// Queues a program and its checker environment (vCPU thread); false if the queue
+    /// is full or closed.
+    fn submit(&self, ticket: u64, prog: &[u64], env: &CheckEnv) -> bool {
         let mut insns = KVVec::new();
         if insns.extend_from_slice(prog, GFP_KERNEL).is_err() {
             return false;
         }
+        let Ok(env) = KBox::new(*env, GFP_KERNEL) else { return false };
         let mut w = self.work.lock();
-        if w.closed || w.jobs.len() >= MAX_QUEUED || w.jobs.push(Job { ticket, insns }, GFP_KERNEL).is_err() {
+        if w.closed || w.jobs.len() >= MAX_QUEUED || w.jobs.push(Job { ticket, insns, env }, GFP_KERNEL).is_err() {
             return false;
         }
         drop(w);
@@ -371,19 +384,26 @@ impl Compiler {
         }
     }
 
-    /// Compiles `job` and queues the result for the vCPU (JIT thread).
+    /// Checks `job`, compiles it if the checker accepts it, and queues the result for
+    /// the vCPU (JIT thread).
     fn compile_job(&self, job: Job) {
+        // The checker proves the program safe before the JIT sees it (t2check.rs).
+        let checked = check_with(&job.insns, &job.env, &mut self.scratch.lock());
         let epoch = self.flushes.load(Ordering::Acquire);
-        let (prog, full) = compile(&self.jit, &job.insns);
+        let (prog, full) = match checked {
+            Ok(()) => compile(&self.jit, &job.insns),
+            Err(_) => (core::ptr::null_mut(), false),
+        };
         drop(job.insns);
         if full {
             // The latest epoch wins: a late report from before a flush cannot hide a
             // newer one.
             self.full.fetch_max(epoch.wrapping_add(1), Ordering::Relaxed);
         }
+        let result = checked.map(|()| prog as usize);
         let mut w = self.work.lock();
-        // INVARIANT: `prog` came from `compile` for `self.jit`.
-        if !w.closed && w.done.push((job.ticket, prog as usize), GFP_KERNEL).is_ok() {
+        // INVARIANT: `prog` came from `compile` for `self.jit` (or is null).
+        if !w.closed && w.done.push((job.ticket, result), GFP_KERNEL).is_ok() {
             self.ready.store(true, Ordering::Release);
             return;
         }
@@ -408,7 +428,15 @@ impl Compiler {
         let flush = spent != 0 && spent == flushes.wrapping_add(1);
         let mut w = self.work.lock();
         self.ready.store(false, Ordering::Relaxed);
-        for (ticket, prog) in w.done.drain_all() {
+        for (ticket, result) in w.done.drain_all() {
+            let prog = match result {
+                Ok(prog) => prog,
+                Err(refusal) => {
+                    // Counted and logged as the hart's own refusals are.
+                    hart.t2_refuse(ticket, refusal);
+                    continue;
+                }
+            };
             let handle = prog as u64;
             // SAFETY: `prog` is the JIT's compilation of the program submitted with
             // `ticket` (the `Work` invariant), handed over once (drained); the entry
@@ -435,8 +463,8 @@ impl Compiler {
         w.closed = true;
         w.jobs.clear();
         let w = &mut *w;
-        for (_, prog) in w.done.drain_all() {
-            if prog != 0 {
+        for (_, result) in w.done.drain_all() {
+            if let Ok(prog) = result.filter(|&p| p != 0) {
                 // SAFETY: a program of `self.jit` nobody took (the `Work` invariant).
                 unsafe { kemu_bpf_free(self.jit.ptr, prog as *mut c_void) };
             }
@@ -475,11 +503,11 @@ unsafe extern "C" fn compile_now(opaque: *mut c_void, insns: *const u64, n: usiz
 }
 
 /// The `submit` hook (`opaque`: the VM's [`Compiler`]).
-unsafe extern "C" fn submit(opaque: *mut c_void, insns: *const u64, n: usize, ticket: u64) -> bool {
+unsafe extern "C" fn submit(opaque: *mut c_void, insns: *const u64, n: usize, env: *const CheckEnv, ticket: u64) -> bool {
     // SAFETY: `opaque` is the VM's live `Compiler` (`host`); ktranslator passes `n`
-    // instructions at `insns` (`Tier2Host` contract).
-    let (c, prog) = unsafe { (&*opaque.cast::<Compiler>(), core::slice::from_raw_parts(insns, n)) };
-    c.submit(ticket, prog)
+    // instructions at `insns` and its checker environment at `env` (`SubmitFn`).
+    let (c, prog, env) = unsafe { (&*opaque.cast::<Compiler>(), core::slice::from_raw_parts(insns, n), &*env) };
+    c.submit(ticket, prog, env)
 }
 
 unsafe extern "C" fn free(opaque: *mut c_void, handle: u64) {

@@ -49,6 +49,13 @@ impl HookJit {
     }
 }
 
+/// The address of the tier-2 helper a `BPF_CALL` with immediate `imm` calls: the
+/// helpers' immediates follow the kernel's rule (`tier2::call_imm`), from
+/// [`HELPER_IMM`].
+pub fn resolve(imm: i32) -> Option<usize> {
+    helpers().find(|&f| call_imm(HELPER_IMM, f) == Some(imm)).map(|f| f as usize)
+}
+
 /// Compiles `n` instructions at `insns`; returns the handle (the entry address, also
 /// written to `*entry`) or 0.
 ///
@@ -62,10 +69,7 @@ pub unsafe extern "C" fn compile(opaque: *mut c_void, insns: *const u64, n: usiz
         // SAFETY: no program is alive, so none runs or will be called again.
         unsafe { j.arena.reset() };
     }
-    // The tier-2 helpers' immediates follow the kernel's rule (tier2::call_imm).
-    let r = j.arena.compile(prog, &|imm| {
-        helpers().find(|&f| call_imm(HELPER_IMM, f) == Some(imm)).map(|f| f as usize)
-    });
+    let r = j.arena.compile(prog, &resolve);
     let e = match r {
         Ok(f) => f as usize as u64,
         Err(JitError::Full) => {

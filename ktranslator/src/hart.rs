@@ -142,8 +142,8 @@ stats! {
     /// head's page (tier2.rs `t2_recompile`).
     t2_recompiled,
     /// Host nanoseconds the hart spent lowering, checking and JIT-compiling tier-2
-    /// regions ([`Bus::host_ns`]); with a `submit` host, lowering, checking and
-    /// queueing (the host's thread compiles).
+    /// regions ([`Bus::host_ns`]); with a `submit` host, lowering and queueing (the
+    /// host's thread checks and compiles; a recompiled region is checked here too).
     t2_compile_ns,
 }
 

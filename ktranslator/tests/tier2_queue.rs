@@ -133,7 +133,7 @@ fn a_busy_host_gets_the_block_again_after_another_threshold() {
 fn a_refused_program_leaves_its_block_on_tier_1() {
     let Some(mut m) = machine(1, 100_000, 8) else { return };
     assert_eq!(m.run(100), Exit::Budget);
-    let (ticket, _) = m.queue.pop().expect("queued");
+    let (ticket, _, _) = m.queue.pop().expect("queued");
     // SAFETY: handle 0 is "the JIT refused it"; nothing runs.
     assert!(!unsafe { m.hart().t2_install(ticket, 0, 0) });
     // SAFETY: as above; a ticket is answered once.
@@ -166,5 +166,32 @@ fn at_most_t2_pending_programs_wait_at_once() {
     assert_eq!(s.t2_queued, ktranslator::tier2::T2_PENDING as u64, "{s:?}");
     assert!(s.t2_busy >= 4, "{s:?}");
     assert_eq!(m.compile_queued(), ktranslator::tier2::T2_PENDING);
+    assert_eq!(m.disable_tier2(), 0);
+}
+
+/// The checker runs on the host's thread for a queued program (the hart hands it the
+/// checker's environment and does not check it itself): a program the checker refuses
+/// there goes to `t2_refuse`, is counted as the hart's own refusals are, and its block
+/// stays on tier 1.
+#[test]
+fn a_queued_program_the_checker_refuses_stays_out() {
+    let Some(mut m) = machine(1, 100_000, 8) else { return };
+    assert_eq!(m.run(100), Exit::Budget);
+    assert_eq!(m.queue.len(), 1);
+    assert_eq!(m.hart().t2_refusals().0, 0, "not checked on the vCPU");
+    // The same program with a store outside the hart right after the prologue:
+    // r2 = r1 + 1 MiB; *(u64 *)(r2 + 0) = r1.
+    use ktranslator::ebpf::insn;
+    let prog = &mut m.queue[0].1;
+    prog.splice(1..1, [insn(0xbf, 2, 1, 0, 0), insn(0x07, 2, 0, 0, 1 << 20), insn(0x7b, 2, 1, 0, 0)]);
+    assert_eq!(m.compile_queued(), 0);
+    let (refused, first) = m.hart().t2_refusals();
+    assert_eq!(refused, 1);
+    assert!(first.is_some());
+    let s = m.hart().stats;
+    assert_eq!(s.t2_rejected, 1, "{s:?}");
+    assert_eq!(finish(&mut m), 100_000);
+    assert!(m.queue.is_empty(), "never queued again");
+    assert_eq!(m.hart().stats.t2_executed, 0);
     assert_eq!(m.disable_tier2(), 0);
 }

@@ -9,6 +9,7 @@
 pub(crate) mod console;
 mod disk;
 mod jit;
+mod jit_thread;
 
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -136,7 +137,7 @@ struct DmaRam(GuestRam, ktranslator::tcache::CodePages);
 unsafe impl Send for DmaRam {}
 
 /// The hart, heap-allocated (about 300 KiB) and initialised in place.
-fn new_hart(ram: GuestRam, arena: TcArena) -> Box<Hart> {
+pub(crate) fn new_hart(ram: GuestRam, arena: TcArena) -> Box<Hart> {
     let mut b = Box::<Hart>::new_uninit();
     // SAFETY: the box is valid and aligned for a Hart and used by nobody else;
     // init_in_place fully initialises it (zeroes it, then sets the fields).
@@ -251,9 +252,8 @@ pub(crate) fn cmd_run(
     let started = Instant::now();
     let htif = HtifPorts { tohost: plan.tohost.unwrap_or(0), fromhost: plan.fromhost.unwrap_or(0) };
     let end = kvmm::vcpu::run_vcpu(&*vm, &mut hart, htif, |hart| {
-        if user_jit.as_mut().is_some_and(|j| j.take_flush_request()) {
-            // The JIT's arena is full: dropping every block releases all programs.
-            hart.invalidate_code();
+        if let Some(j) = user_jit.as_mut() {
+            j.after_slice(hart);
         }
     });
     let wall = started.elapsed();

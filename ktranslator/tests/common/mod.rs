@@ -11,6 +11,7 @@ use ktranslator::hart::{Exit, Hart};
 use ktranslator::ram::GuestRam;
 use ktranslator::tcache::TcArena;
 use ktranslator::tier2::Tier2Host;
+use ktranslator::t2check::{check, CheckEnv};
 
 use ebpf_jit::hooks::{self, HookJit};
 
@@ -71,8 +72,9 @@ pub struct Machine {
     pub bus: TestBus,
     /// Tier 2's JIT, when enabled (dropped after the hart released its programs).
     jit: Option<Box<HookJit>>,
-    /// Programs a queued tier 2 (`enable_tier2_queued`) submitted: `(ticket, program)`.
-    pub queue: Vec<(u64, Vec<u64>)>,
+    /// Programs a queued tier 2 (`enable_tier2_queued`) submitted: `(ticket, program,
+    /// the checker's environment)`.
+    pub queue: Vec<(u64, Vec<u64>, CheckEnv)>,
     /// Whether the queue takes no more programs (`submit` answers busy).
     pub queue_full: bool,
 }
@@ -88,14 +90,21 @@ unsafe extern "C" fn free_hook(opaque: *mut std::ffi::c_void, handle: u64) {
 }
 
 /// The `submit` hook of `enable_tier2_queued`: `opaque` is the machine.
-unsafe extern "C" fn submit_hook(opaque: *mut std::ffi::c_void, insns: *const u64, n: usize, ticket: u64) -> bool {
+unsafe extern "C" fn submit_hook(
+    opaque: *mut std::ffi::c_void,
+    insns: *const u64,
+    n: usize,
+    env: *const CheckEnv,
+    ticket: u64,
+) -> bool {
     // SAFETY: `opaque` is the machine that installed this hook, not otherwise borrowed
-    // while its hart runs; the hart passes `n` instructions at `insns`.
-    let (m, prog) = unsafe { (&mut *opaque.cast::<Machine>(), std::slice::from_raw_parts(insns, n)) };
+    // while its hart runs; the hart passes `n` instructions at `insns` and a valid
+    // environment.
+    let (m, prog, env) = unsafe { (&mut *opaque.cast::<Machine>(), std::slice::from_raw_parts(insns, n), *env) };
     if m.queue_full {
         return false;
     }
-    m.queue.push((ticket, prog.to_vec()));
+    m.queue.push((ticket, prog.to_vec(), env));
     true
 }
 
@@ -163,13 +172,18 @@ impl Machine {
         true
     }
 
-    /// Compiles the queued programs (oldest first) and hands each to the hart; returns
-    /// how many it took. A program it does not take is released, as a host would.
+    /// Checks and compiles the queued programs (oldest first), as a host's thread
+    /// would, and hands each to the hart; returns how many it took. A program the
+    /// checker refuses goes to `t2_refuse`; one the hart does not take is released.
     pub fn compile_queued(&mut self) -> usize {
         let jobs = std::mem::take(&mut self.queue);
         let opaque = self.jit.as_mut().expect("tier 2 on").opaque();
         let mut taken = 0;
-        for (ticket, prog) in jobs {
+        for (ticket, prog, env) in jobs {
+            if let Err(refusal) = check(&prog, &env) {
+                self.hart().t2_refuse(ticket, refusal);
+                continue;
+            }
             let mut entry = 0u64;
             // SAFETY: `opaque` is the live JIT; `prog` holds `prog.len()` instructions.
             let handle = unsafe { hooks::compile(opaque, prog.as_ptr(), prog.len(), &mut entry) };
