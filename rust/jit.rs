@@ -464,7 +464,7 @@ impl Compiler {
         w.jobs.clear();
         let w = &mut *w;
         for (_, result) in w.done.drain_all() {
-            if let Ok(prog) = result.filter(|&p| p != 0) {
+            if let Ok(prog @ 1..) = result {
                 // SAFETY: a program of `self.jit` nobody took (the `Work` invariant).
                 unsafe { kemu_bpf_free(self.jit.ptr, prog as *mut c_void) };
             }
