@@ -269,7 +269,8 @@ impl Compiler {
         // flush), so the thread's push never allocates.
         let done = KVec::with_capacity(2 * MAX_QUEUED, GFP_KERNEL)?;
         let released = KVVec::with_capacity(MAX_BLOCKS as usize, GFP_KERNEL)?;
-        // SAFETY: all zero bytes are a valid `CheckScratch` (its `NEW` is all zeros).
+        // SAFETY: all zero bytes are a valid `CheckScratch` (t2check.rs: `check_with`
+        // sets up what it reads).
         let scratch = unsafe { KVBox::<CheckScratch>::new_uninit(GFP_KERNEL | __GFP_ZERO)?.assume_init() };
         KBox::try_pin_init(
             try_pin_init!(Compiler {
@@ -297,7 +298,16 @@ impl Compiler {
         if insns.extend_from_slice(prog, GFP_KERNEL).is_err() {
             return false;
         }
-        let Ok(env) = KBox::new(*env, GFP_KERNEL) else { return false };
+        // (Copied straight into the box: a `CheckEnv` is about 1 KiB, a kernel stack
+        // 16 KiB.)
+        let Ok(mut boxed) = KBox::<CheckEnv>::new_uninit(GFP_KERNEL) else { return false };
+        // SAFETY: `env` is a valid `CheckEnv` (plain data, `Copy`) and the box is a
+        // fresh allocation of one, so the two do not overlap; after the copy it holds
+        // a valid value.
+        let env = unsafe {
+            core::ptr::copy_nonoverlapping(env, boxed.as_mut_ptr(), 1);
+            boxed.assume_init()
+        };
         let mut w = self.work.lock();
         if w.closed || w.jobs.len() >= MAX_QUEUED || w.jobs.push(Job { ticket, insns, env }, GFP_KERNEL).is_err() {
             return false;
@@ -439,8 +449,10 @@ impl Compiler {
             };
             let handle = prog as u64;
             // SAFETY: `prog` is the JIT's compilation of the program submitted with
-            // `ticket` (the `Work` invariant), handed over once (drained); the entry
-            // ktranslator runs is the `struct bpf_prog` itself (`bpf-prog-run`).
+            // `ticket`, which the checker accepted against the environment submitted
+            // with it (`compile_job`; the `Work` invariant), handed over once
+            // (drained); the entry ktranslator runs is the `struct bpf_prog` itself
+            // (`bpf-prog-run`).
             // A refused program (null: the JIT refused it, or the budget is spent) is
             // handed over too: the hart frees its ticket and keeps the block on tier 1.
             if !unsafe { hart.t2_install(ticket, handle, handle) } && prog != 0 {

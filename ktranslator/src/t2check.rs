@@ -154,6 +154,11 @@ impl CheckEnv {
         CheckEnv { helper_imm, calls, blocks: [(0, 0, 0); MAX_BLOCKS], nblocks: 0 }
     }
 
+    /// Forgets the blocks added so far (the helpers stay).
+    pub fn clear_blocks(&mut self) {
+        self.nblocks = 0;
+    }
+
     /// Adds a block of the program: translation-cache index `tb`, `nuops` micro-ops
     /// from host address `uops`. False if there is no room ([`MAX_BLOCKS`]): the helper
     /// may not be called on it, nor the program leave from it.
@@ -421,7 +426,8 @@ pub struct CheckScratch {
 }
 
 impl CheckScratch {
-    /// Empty (all zero bytes would do too).
+    /// Empty. (All zero bytes are a valid `CheckScratch` too: `check_with` sets up
+    /// what it reads.)
     pub const NEW: CheckScratch =
         CheckScratch { pending: [(0, [Val::Uninit; 10]); PENDING], loop_in: LoopStates::EMPTY, loop_out: LoopStates::EMPTY };
 }

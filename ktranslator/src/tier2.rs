@@ -375,7 +375,7 @@ impl Hart {
         let mut region = [0u32; MAX_REGION];
         let mut predicted = [(0usize, 0usize); MAX_PREDICTED];
         let (count, npred) = self.t2_region(tb, region.get_mut(..cap).unwrap_or(&mut []), &mut predicted);
-        *env = CheckEnv::new(self.t2.helper_imm);
+        env.clear_blocks();
         for &t in &region[..count] {
             let uops = self.tc.block(t).1;
             // (Room for every block: MAX_BLOCKS is MAX_REGION.)
@@ -440,7 +440,9 @@ impl Hart {
     ///
     /// # Safety
     /// A nonzero `handle` must be the host JIT's compilation of exactly the instructions
-    /// submitted with `ticket`, with [`CompileFn`]'s contract, handed over once.
+    /// submitted with `ticket`, which the checker accepted against the environment
+    /// submitted with them ([`SubmitFn`]), with [`CompileFn`]'s contract, handed over
+    /// once.
     pub unsafe fn t2_install(&mut self, ticket: u64, handle: u64, entry: u64) -> bool {
         let slot = self.t2_pending.iter().position(|p| ticket != 0 && p.0 == ticket);
         let Some(tb) = slot.map(|i| core::mem::take(&mut self.t2_pending[i]).1) else {

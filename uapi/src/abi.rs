@@ -348,8 +348,9 @@ kemu_status! {
         /// once per entry).
         t2_executed since 5,
         /// Nanoseconds the vCPU spent lowering and JIT-compiling tier-2 blocks (ABI 1.5;
-        /// since the module compiles on its `kemu-jit/<id>` thread: lowering, checking
-        /// and queueing them).
+        /// since the module compiles on its `kemu-jit/<id>` thread: lowering and
+        /// queueing them, and checking the regions compiled again, which the thread
+        /// checks too).
         t2_compile_ns since 5,
         /// Bytes of tier-2 programs the VM has in use now (ABI 1.6), against its budget
         /// (released programs waiting to be freed are not counted).

@@ -15,6 +15,7 @@
 
 use std::collections::VecDeque;
 use std::ffi::c_void;
+use std::mem::ManuallyDrop;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -62,7 +63,8 @@ struct Shared {
 
 impl Shared {
     fn work(&self) -> MutexGuard<'_, Work> {
-        // A panic on the other thread ends the run anyway; the queue stays usable.
+        // (Nothing panics holding the lock; if it did, the queue would still be whole:
+        // each holder makes one push, pop or take.)
         self.work.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -156,8 +158,17 @@ impl JitThread {
     }
 }
 
-/// The thread's body until the vCPU closes the queue.
-fn run(shared: &Shared, mut arena: JitArena) {
+/// The thread's body until the vCPU closes the queue. The arena goes only then: were
+/// the thread to panic, the code the hart holds would stay mapped (the hart's blocks
+/// with no program yet would stay on tier 1).
+fn run(shared: &Shared, arena: JitArena) {
+    let mut arena = ManuallyDrop::new(arena);
+    serve(shared, &mut arena);
+    drop(ManuallyDrop::into_inner(arena));
+}
+
+/// Checks and compiles queued programs until the vCPU closes the queue.
+fn serve(shared: &Shared, arena: &mut JitArena) {
     let mut scratch = Box::new(CheckScratch::NEW);
     // Programs compiled and not released, and how far code that ran before reaches
     // into the arena since it started over (code written below that is modified code).
@@ -187,13 +198,12 @@ fn run(shared: &Shared, mut arena: JitArena) {
             }
             let start = arena.used();
             match arena.compile(&job.insns, &hooks::resolve) {
+                // Modified code (see the module docs): without the sync (registered in
+                // `start`, it fails only for want of kernel memory) the program is not
+                // handed over, and its bytes stay unused until the arena starts over.
+                Ok(_) if start < ran_below && membarrier(MembarrierCommand::PrivateExpeditedSyncCore).is_err() => 0,
                 Ok(f) => {
                     live += 1;
-                    if start < ran_below {
-                        // Modified code: see the module docs. (Registered in `start`,
-                        // so it does not fail.)
-                        let _ = membarrier(MembarrierCommand::PrivateExpeditedSyncCore);
-                    }
                     f as usize as u64
                 }
                 Err(JitError::Full) => {
