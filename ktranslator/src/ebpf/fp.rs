@@ -84,24 +84,12 @@ impl Emitter<'_> {
                 }
             }
             FsgnjD | FsgnjnD | FsgnjxD | FsgnjS | FsgnjnS | FsgnjxS => {
-                self.ldx(DW, R2, CTX, foff(u.rs1));
-                self.ldx(DW, R3, CTX, foff(u.rs2));
-                if single {
-                    let (a, b) = (self.unboxed(R2), self.unboxed(R3));
-                    self.slow(&mut slow, a);
-                    self.slow(&mut slow, b);
-                }
+                self.two_operands(u, single, &mut slow);
                 self.sign_inject(u.op, single);
                 self.stx(DW, CTX, foff(u.rd), R2);
             }
             FeqD | FltD | FleD | FeqS | FltS | FleS => {
-                self.ldx(DW, R2, CTX, foff(u.rs1));
-                self.ldx(DW, R3, CTX, foff(u.rs2));
-                if single {
-                    let (a, b) = (self.unboxed(R2), self.unboxed(R3));
-                    self.slow(&mut slow, a);
-                    self.slow(&mut slow, b);
-                }
+                self.two_operands(u, single, &mut slow);
                 // r4, r5: the magnitudes shifted; either above infinity's is a NaN.
                 self.alu64_x(MOV, R4, R2);
                 self.alu64_k(LSH, R4, fmt.shift);
@@ -147,6 +135,17 @@ impl Emitter<'_> {
         self.slow_path(before, uop_addr, if written == X_SINK { 0 } else { written });
         self.patch(done);
         true
+    }
+
+    /// r2 = f[rs1], r3 = f[rs2]; singles must be NaN-boxed (else to the slow path).
+    fn two_operands(&mut self, u: &Uop, single: bool, slow: &mut Slow) {
+        self.ldx(DW, R2, CTX, foff(u.rs1));
+        self.ldx(DW, R3, CTX, foff(u.rs2));
+        if single {
+            let (a, b) = (self.unboxed(R2), self.unboxed(R3));
+            self.slow(slow, a);
+            self.slow(slow, b);
+        }
     }
 
     /// Records jump `at` to the slow path (a program with more than [`MAX_SLOW`] is
