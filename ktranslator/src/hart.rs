@@ -328,6 +328,9 @@ pub struct Hart {
     /// Programs queued with the host's `submit` hook: `(ticket, head block)`, ticket 0
     /// for a free slot. Emptied when the cache is flushed.
     pub(super) t2_pending: [(u64, u32); super::tier2::T2_PENDING],
+    /// The blocks of each pending program's region (0: none), slot by slot with
+    /// `t2_pending`.
+    pub(super) t2_pending_blocks: [[u32; super::ebpf::MAX_REGION]; super::tier2::T2_PENDING],
     /// The last ticket given to a queued program (tickets are never reused).
     pub(super) t2_ticket: u64,
     /// The 2 MiB ranges in which page walks found 2 MiB leaves since the last full TLB

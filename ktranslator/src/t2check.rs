@@ -173,6 +173,11 @@ impl CheckEnv {
         }
     }
 
+    /// The translation-cache indices of the blocks added.
+    pub fn block_tbs(&self) -> impl Iterator<Item = u32> + '_ {
+        self.blocks[..self.nblocks].iter().map(|b| b.0)
+    }
+
     /// Whether `v` is the address of one of the blocks' micro-ops.
     fn is_uop(&self, v: u64) -> bool {
         const _: () = assert!(size_of::<Uop>().is_power_of_two());

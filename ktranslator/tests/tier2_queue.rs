@@ -195,3 +195,40 @@ fn a_queued_program_the_checker_refuses_stays_out() {
     assert_eq!(m.hart().stats.t2_executed, 0);
     assert_eq!(m.disable_tier2(), 0);
 }
+
+/// A block of a queued region that gets hot before the region's program is installed
+/// is not queued as a head of its own (as with a synchronous compile, the installed
+/// program runs it): it asks again after half a threshold, by when the program runs it.
+#[test]
+fn a_block_of_a_queued_region_waits_for_that_program() {
+    // loop: addi a0, a0, 1; beq a0, zero, skip (never: a block ends)
+    //       addi a1, a1, 1
+    // skip: addi t0, t0, -1; bne t0, zero, loop; wfi
+    const A1: u32 = 11;
+    let code = [
+        addi(A0, A0, 1),
+        b_type(0, A0, 0, 8),
+        addi(A1, A1, 1),
+        addi(T0, T0, -1),
+        b_type(1, T0, 0, -16),
+        0x1050_0073,
+    ];
+    let mut m = Box::new(Machine::new(1 << 20, 1 << 16));
+    if !m.enable_tier2_queued(8) {
+        return;
+    }
+    m.write_words(RAM_BASE, &code);
+    let h = m.hart();
+    h.set_xreg(T0 as usize, 100_000);
+    h.set_pc(RAM_BASE);
+    // 20 turns of 5 instructions: both blocks pass the threshold (8) on tier 1.
+    assert_eq!(m.run(100), Exit::Budget);
+    assert_eq!(m.queue.len(), 1, "one program, for the loop's head: {:?}", m.hart().stats);
+    assert_eq!(m.compile_queued(), 1);
+    assert_eq!(finish(&mut m), 100_000);
+    assert_eq!(m.hart().xreg(A1 as usize), 100_000);
+    let s = m.hart().stats;
+    assert!(s.t2_executed > 0, "{s:?}");
+    assert_eq!((s.t2_queued, m.queue.len()), (1, 0), "the second block was never queued: {s:?}");
+    assert_eq!(m.disable_tier2(), 0);
+}
