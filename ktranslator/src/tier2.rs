@@ -303,7 +303,9 @@ impl Hart {
             // count that still makes it a member of the regions that want it (a
             // synchronous compile would have installed the program before this block
             // got here; queued, 37% more programs were made without this).
-            self.tc.set_hot(tb, u64::from(self.t2.threshold / 2));
+            // (Rounded up: at least what a block of another page needs to join.)
+            let threshold = u64::from(self.t2.threshold);
+            self.tc.set_hot(tb, threshold - threshold / 2);
             return false;
         }
         let t0 = bus.host_ns();
