@@ -303,9 +303,10 @@ impl Hart {
             // count that still makes it a member of the regions that want it (a
             // synchronous compile would have installed the program before this block
             // got here; queued, 37% more programs were made without this).
-            // (Rounded up: at least what a block of another page needs to join.)
+            // (Rounded up: at least what a block of another page needs to join; below
+            // the threshold, so that it is asked again.)
             let threshold = u64::from(self.t2.threshold);
-            self.tc.set_hot(tb, threshold - threshold / 2);
+            self.tc.set_hot(tb, (threshold - threshold / 2).min(threshold.saturating_sub(1)));
             return false;
         }
         let t0 = bus.host_ns();
