@@ -743,7 +743,9 @@ impl Hart {
         self.t2_release_all();
         // Programs still being compiled were made of blocks that are gone.
         self.t2_pending = [(0, 0); super::tier2::T2_PENDING];
-        self.t2_pending_blocks = [[0; super::ebpf::MAX_REGION]; super::tier2::T2_PENDING];
+        for blocks in self.t2_pending_blocks.iter_mut() {
+            blocks.fill(0);
+        }
         self.stats.tc_flushes += 1;
         self.tc_gen = self.tc_gen.wrapping_add(1);
         self.tc.clear();

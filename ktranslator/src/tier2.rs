@@ -286,17 +286,6 @@ impl Hart {
         if compile.is_none() && submit.is_none() {
             return false;
         }
-        let queued = self.t2_pending.iter().filter(|p| p.0 != 0).count() as u32;
-        if self.t2_live.saturating_add(queued) >= self.t2.max_blocks {
-            self.stats.t2_rejected += 1;
-            self.tc.set_t2(tb, 0, 0);
-            return false;
-        }
-        let free_slot = self.t2_pending.iter().position(|p| p.0 == 0);
-        if submit.is_some() && free_slot.is_none() {
-            self.t2_wait(tb);
-            return false;
-        }
         if submit.is_some() && self.tc.hot(tb) < RECOMPILED && self.t2_in_pending_region(tb) {
             // A block of a region on its way to the host's thread: once that program is
             // installed, it runs this block. Asked again after half a threshold, with a
@@ -307,6 +296,17 @@ impl Hart {
             // the threshold, so that it is asked again.)
             let threshold = u64::from(self.t2.threshold);
             self.tc.set_hot(tb, (threshold - threshold / 2).min(threshold.saturating_sub(1)));
+            return false;
+        }
+        let queued = self.t2_pending.iter().filter(|p| p.0 != 0).count() as u32;
+        if self.t2_live.saturating_add(queued) >= self.t2.max_blocks {
+            self.stats.t2_rejected += 1;
+            self.tc.set_t2(tb, 0, 0);
+            return false;
+        }
+        let free_slot = self.t2_pending.iter().position(|p| p.0 == 0);
+        if submit.is_some() && free_slot.is_none() {
+            self.t2_wait(tb);
             return false;
         }
         let t0 = bus.host_ns();
@@ -324,7 +324,7 @@ impl Hart {
                 if unsafe { submit(self.t2.opaque, self.t2_buf.as_ptr(), n, &env, ticket) } {
                     self.t2_pending[slot] = (ticket, tb);
                     if let Some(blocks) = self.t2_pending_blocks.get_mut(slot) {
-                        *blocks = [0; MAX_REGION];
+                        blocks.fill(0);
                         for (b, t) in blocks.iter_mut().zip(env.block_tbs()) {
                             *b = t;
                         }
@@ -397,14 +397,7 @@ impl Hart {
     fn t2_lower_at_most(&mut self, tb: u32, cap: usize, env: &mut CheckEnv, check: bool) -> Option<usize> {
         let mut region = [0u32; MAX_REGION];
         let mut predicted = [(0usize, 0usize); MAX_PREDICTED];
-        let (count, npred) = self.t2_region(tb, region.get_mut(..cap).unwrap_or(&mut []), &mut predicted);
-        env.clear_blocks();
-        for &t in &region[..count] {
-            let uops = self.tc.block(t).1;
-            // (Room for every block: MAX_BLOCKS is MAX_REGION.)
-            let added = env.add_block(t, uops.as_ptr() as u64, uops.len());
-            debug_assert!(added, "the checker's block table is smaller than a region");
-        }
+        let (found, npred) = self.t2_region(tb, region.get_mut(..cap).unwrap_or(&mut []), &mut predicted);
         // A region that does not fit is tried again with half its blocks. A first
         // compile gets half the buffer (its size before recompiled regions grew): its
         // program costs compile time and JIT budget before the region has shown it
@@ -412,7 +405,7 @@ impl Hart {
         // spends a 1 MiB budget on 3,000 memory-bound blocks, t2budget.S, once ran
         // none of its programs under KASAN.)
         let room = if cap > FIRST_REGION { T2_BUF_INSNS } else { T2_BUF_INSNS / 2 };
-        let mut count = count.max(1);
+        let mut count = found.max(1);
         let n = loop {
             let (tc, lower) = (&self.tc, &mut self.t2_lower);
             let buf = self.t2_buf.get_mut(..room).unwrap_or(&mut []);
@@ -422,6 +415,14 @@ impl Hart {
             }
             count /= 2;
         };
+        // The blocks the program holds, for the checker (and the pending region).
+        env.clear_blocks();
+        for &t in region.get(..count.min(found)).unwrap_or(&[]) {
+            let uops = self.tc.block(t).1;
+            // (Room for every block: MAX_BLOCKS is MAX_REGION.)
+            let added = env.add_block(t, uops.as_ptr() as u64, uops.len());
+            debug_assert!(added, "the checker's block table is smaller than a region");
+        }
         // The checker proves the program safe before any JIT sees it (t2check.rs),
         // here or on a `submit` host's thread.
         if !check {
@@ -469,7 +470,7 @@ impl Hart {
     pub unsafe fn t2_install(&mut self, ticket: u64, handle: u64, entry: u64) -> bool {
         let slot = self.t2_pending.iter().position(|p| ticket != 0 && p.0 == ticket);
         if let Some(blocks) = slot.and_then(|i| self.t2_pending_blocks.get_mut(i)) {
-            *blocks = [0; MAX_REGION];
+            blocks.fill(0);
         }
         let Some(tb) = slot.map(|i| core::mem::take(&mut self.t2_pending[i]).1) else {
             self.stats.t2_discarded += 1;
