@@ -23,6 +23,9 @@ pub const HELPER_IMM: i32 = 1;
 pub struct HookJit {
     arena: JitArena,
     live: usize,
+    /// How far code that ran reached into the arena before it last started over:
+    /// a program written below this is modified code.
+    ran_below: usize,
     /// The arena filled up while programs were alive: drop all translated code.
     pub flush_wanted: bool,
     /// Programs compiled.
@@ -35,7 +38,7 @@ impl HookJit {
     /// An arena of `bytes`, whose programs call the tier-2 helpers
     /// (`ktranslator::tier2::helpers`; `BPF_CALL` [`HELPER_IMM`] is the generic one).
     pub fn new(bytes: usize) -> Result<HookJit, JitError> {
-        Ok(HookJit { arena: JitArena::new(bytes)?, live: 0, flush_wanted: false, compiled: 0, refused: 0 })
+        Ok(HookJit { arena: JitArena::new(bytes)?, live: 0, ran_below: 0, flush_wanted: false, compiled: 0, refused: 0 })
     }
 
     /// The `opaque` pointer for [`compile`] and [`free`].
@@ -46,6 +49,40 @@ impl HookJit {
     /// Programs compiled and not yet released.
     pub fn live(&self) -> usize {
         self.live
+    }
+
+    /// Compiles `prog`, first starting the arena over if no program is alive. Returns
+    /// the entry address (0 if the JIT refused it, or if the arena is full: then
+    /// `flush_wanted`), and whether the program was written where code ran before
+    /// (code another thread may run only after a serializing instruction).
+    pub fn compile_prog(&mut self, prog: &[u64]) -> (u64, bool) {
+        if self.live == 0 && self.arena.used() > 0 {
+            self.ran_below = self.ran_below.max(self.arena.used());
+            // SAFETY: no program is alive, so none runs or will be called again.
+            unsafe { self.arena.reset() };
+        }
+        let start = self.arena.used();
+        let e = match self.arena.compile(prog, &resolve) {
+            Ok(f) => f as usize as u64,
+            Err(JitError::Full) => {
+                self.flush_wanted = true;
+                0
+            }
+            Err(_) => {
+                self.refused += 1;
+                0
+            }
+        };
+        if e != 0 {
+            self.live += 1;
+            self.compiled += 1;
+        }
+        (e, e != 0 && start < self.ran_below)
+    }
+
+    /// Counts `n` programs released (their code is not running and never runs again).
+    pub fn release(&mut self, n: usize) {
+        self.live = self.live.saturating_sub(n);
     }
 }
 
@@ -65,26 +102,9 @@ pub fn resolve(imm: i32) -> Option<usize> {
 pub unsafe extern "C" fn compile(opaque: *mut c_void, insns: *const u64, n: usize, entry: *mut u64) -> u64 {
     // SAFETY: the caller's contract (see above).
     let (j, prog) = unsafe { (&mut *opaque.cast::<HookJit>(), core::slice::from_raw_parts(insns, n)) };
-    if j.live == 0 && j.arena.used() > 0 {
-        // SAFETY: no program is alive, so none runs or will be called again.
-        unsafe { j.arena.reset() };
-    }
-    let r = j.arena.compile(prog, &resolve);
-    let e = match r {
-        Ok(f) => f as usize as u64,
-        Err(JitError::Full) => {
-            j.flush_wanted = true;
-            0
-        }
-        Err(_) => {
-            j.refused += 1;
-            0
-        }
-    };
-    if e != 0 {
-        j.live += 1;
-        j.compiled += 1;
-    }
+    // (Run on the thread that compiled it: x86 keeps a processor's own modified code
+    // coherent.)
+    let (e, _) = j.compile_prog(prog);
     // SAFETY: `entry` is writable (contract).
     unsafe { *entry = e };
     e
@@ -97,5 +117,5 @@ pub unsafe extern "C" fn compile(opaque: *mut c_void, insns: *const u64, n: usiz
 pub unsafe extern "C" fn free(opaque: *mut c_void, _handle: u64) {
     // SAFETY: the caller's contract.
     let j = unsafe { &mut *opaque.cast::<HookJit>() };
-    j.live = j.live.saturating_sub(1);
+    j.release(1);
 }

@@ -20,8 +20,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
-use ebpf_jit::hooks;
-use ebpf_jit::{JitArena, JitError};
+use ebpf_jit::hooks::{self, HookJit};
 use ktranslator::hart::Hart;
 use ktranslator::t2check::{check_with, CheckEnv, CheckScratch, Refusal};
 use ktranslator::tier2::Tier2Host;
@@ -83,7 +82,7 @@ impl JitThread {
         if membarrier(MembarrierCommand::RegisterPrivateExpeditedSyncCore).is_err() {
             return Ok(None);
         }
-        let arena = JitArena::new(bytes).map_err(|e| format!("tier 2: {e}"))?;
+        let jit = HookJit::new(bytes).map_err(|e| format!("tier 2: {e}"))?;
         let shared = Arc::new(Shared {
             work: Mutex::new(Work { jobs: VecDeque::new(), done: Vec::new(), closed: false }),
             wake: Condvar::new(),
@@ -94,7 +93,7 @@ impl JitThread {
         let s = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
             .name("kemu-jit".into())
-            .spawn(move || run(&s, arena))
+            .spawn(move || run(&s, jit))
             .map_err(|e| format!("tier 2: cannot start the JIT thread: {e}"))?;
         Ok(Some(JitThread { shared, thread: Some(thread) }))
     }
@@ -161,19 +160,15 @@ impl JitThread {
 /// The thread's body until the vCPU closes the queue. The arena goes only then: were
 /// the thread to panic, the code the hart holds would stay mapped (the hart's blocks
 /// with no program yet would stay on tier 1).
-fn run(shared: &Shared, arena: JitArena) {
-    let mut arena = ManuallyDrop::new(arena);
-    serve(shared, &mut arena);
-    drop(ManuallyDrop::into_inner(arena));
+fn run(shared: &Shared, jit: HookJit) {
+    let mut jit = ManuallyDrop::new(jit);
+    serve(shared, &mut jit);
+    drop(ManuallyDrop::into_inner(jit));
 }
 
 /// Checks and compiles queued programs until the vCPU closes the queue.
-fn serve(shared: &Shared, arena: &mut JitArena) {
+fn serve(shared: &Shared, jit: &mut HookJit) {
     let mut scratch = Box::new(CheckScratch::NEW);
-    // Programs compiled and not released, and how far code that ran before reaches
-    // into the arena since it started over (code written below that is modified code).
-    let mut live = 0usize;
-    let mut ran_below = 0usize;
     loop {
         let job = {
             let mut w = shared.work();
@@ -187,31 +182,23 @@ fn serve(shared: &Shared, arena: &mut JitArena) {
                 w = shared.wake.wait(w).unwrap_or_else(|e| e.into_inner());
             }
         };
-        live = live.saturating_sub(shared.released.swap(0, Ordering::Relaxed));
+        // (The arena starts over only when every program went to the hart, which
+        // released it, or was not taken: counted as released too.)
+        jit.release(shared.released.swap(0, Ordering::Relaxed));
         // The checker proves the program safe before the JIT sees it (t2check.rs).
         let result = check_with(&job.insns, &job.env, &mut scratch).map(|()| {
-            if live == 0 && arena.used() > 0 {
-                ran_below = ran_below.max(arena.used());
-                // SAFETY: no program is alive: every one went to the hart, which
-                // released it, or was not taken (counted as released too).
-                unsafe { arena.reset() };
+            let (entry, modified) = jit.compile_prog(&job.insns);
+            if std::mem::take(&mut jit.flush_wanted) {
+                shared.flush_wanted.store(true, Ordering::Relaxed);
             }
-            let start = arena.used();
-            match arena.compile(&job.insns, &hooks::resolve) {
-                // Modified code (see the module docs): without the sync (registered in
-                // `start`, it fails only for want of kernel memory) the program is not
-                // handed over, and its bytes stay unused until the arena starts over.
-                Ok(_) if start < ran_below && membarrier(MembarrierCommand::PrivateExpeditedSyncCore).is_err() => 0,
-                Ok(f) => {
-                    live += 1;
-                    f as usize as u64
-                }
-                Err(JitError::Full) => {
-                    shared.flush_wanted.store(true, Ordering::Relaxed);
-                    0
-                }
-                Err(_) => 0,
+            // Modified code (see the module docs): without the sync (registered in
+            // `start`, it fails only for want of kernel memory) the program is not
+            // handed over, and its bytes stay unused until the arena starts over.
+            if modified && membarrier(MembarrierCommand::PrivateExpeditedSyncCore).is_err() {
+                jit.release(1);
+                return 0;
             }
+            entry
         });
         let mut w = shared.work();
         if w.closed {
