@@ -32,7 +32,7 @@ use crate::ktranslator::{
     ebpf,
     hart::Hart,
     t2check::{check_with, CheckEnv, CheckScratch, Refusal},
-    tier2::{tier2_helper, Tier2Host},
+    tier2::{tier2_helper, Tier2Host, QUEUE_FROM_THRESHOLD},
 };
 
 extern "C" {
@@ -527,12 +527,6 @@ unsafe extern "C" fn free(opaque: *mut c_void, handle: u64) {
     // took exactly once, and never runs it again.
     unsafe { (*opaque.cast::<Compiler>()).release(handle as *mut c_void) };
 }
-
-/// Thresholds below this are test and diagnostic settings (1: every block compiled at
-/// its first execution): their programs are compiled on the vCPU, so that a block runs
-/// compiled from its next execution on, as in `kemuctl run`. From it on, the VM's
-/// `kemu-jit/<id>` thread compiles.
-const QUEUE_FROM_THRESHOLD: u32 = 64;
 
 /// The hooks for a hart of the VM whose compiler is `c` (which must outlive the hart's
 /// use of them, and have a thread running [`Compiler::run`]), if tier 2 is available;

@@ -48,6 +48,12 @@ const RECOMPILE_EXITS: u64 = 256;
 /// recompile trigger, so a region is recompiled once.
 const RECOMPILED: u64 = 1 << 62;
 
+/// The lowest threshold at which a host with a JIT thread queues programs (`submit`):
+/// lower ones are test and diagnostic settings (1: every block compiled at its first
+/// execution), compiled on the vCPU so that a block runs compiled from its next
+/// execution on. Both hosts follow it.
+pub const QUEUE_FROM_THRESHOLD: u32 = 64;
+
 /// Most programs a hart has queued with a `submit` host at once.
 pub const T2_PENDING: usize = 16;
 

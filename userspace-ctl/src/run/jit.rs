@@ -3,7 +3,7 @@
 //! JIT) execute the same programs and the kernel-vs-user comparison stays fair.
 
 use ktranslator::hart::Hart;
-use ktranslator::tier2::Tier2Host;
+use ktranslator::tier2::{Tier2Host, QUEUE_FROM_THRESHOLD};
 
 use ebpf_jit::hooks::{self, HookJit};
 
@@ -22,12 +22,6 @@ const MAX_BLOCKS: u32 = 1 << 20;
 
 /// Whether this host can run tier 2 (the JIT emits x86-64 code).
 pub(crate) const AVAILABLE: bool = cfg!(target_arch = "x86_64");
-
-/// Thresholds from this one on compile on a thread of their own ([`JitThread`]), as
-/// kemu.ko's do; lower ones (tests, diagnostics: 1 compiles a block at its first
-/// execution) compile on the vCPU, so that a block runs compiled from its next
-/// execution on.
-const QUEUE_FROM_THRESHOLD: u32 = 64;
 
 /// The JIT behind a hart's tier-2 hooks: on the vCPU's thread, or on one of its own.
 pub(crate) enum UserJit {
