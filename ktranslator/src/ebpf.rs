@@ -29,9 +29,9 @@
 //!   helper (the op's tier-1 handler without the generic helper's dispatch, `fpu.rs`),
 //!   with the same contract. The F/D ops that are bit operations (sign injection,
 //!   moves, comparisons, classification) are native ([`fp`]), with the generic helper
-//!   for FS off, NaN comparisons and singles that are not NaN-boxed. A helper that ends the block (a trap, an exit
-//!   of the op, translated code dropped) returns its exit kind, which the program
-//!   returns at once.
+//!   for FS off, NaN comparisons and singles that are not NaN-boxed. A helper that
+//!   ends the block (a trap, an exit of the op, translated code dropped) returns its
+//!   exit kind, which the program returns at once.
 //! - Control flow: a block's direct exit to another block of the region (and an
 //!   indirect jump whose target is one of the region's predicted blocks) is a jump inside
 //!   the program ([`Emitter::transition`]): retire the block's instructions and go on

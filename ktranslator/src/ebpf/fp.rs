@@ -10,8 +10,8 @@
 //! NaN). Those cases only ever leave the fast path, so the fast path needs no flags.
 
 use super::super::bpf::*;
-use super::super::decode::{Op, Uop, X_SINK};
-use super::{foff, Emitter, CTX, R0, R2, R3, R4, R5};
+use super::super::decode::{Op, Uop};
+use super::{foff, x_uses, Emitter, CTX, R0, R2, R3, R4, R5};
 
 /// Where a format's fields sit once a value is shifted left by `shift` (the sign
 /// shifted out, the exponent's top bit at bit 63).
@@ -60,8 +60,6 @@ impl Emitter<'_> {
         let mut slow = Slow { at: [0; MAX_SLOW], n: 0 };
         let fs_off = self.fs_off();
         self.slow(&mut slow, fs_off);
-        // The guest register the op writes: x[rd] or f[rd] (the slow path's reload).
-        let mut written = 0;
         match u.op {
             FmvXD | FmvXW => {
                 // The bits as they are (fmv.x.w takes the low word, boxed or not).
@@ -70,7 +68,6 @@ impl Emitter<'_> {
                     self.sext32(R2);
                 }
                 self.set_x(u.rd, R2);
-                written = u.rd;
             }
             FmvDX | FmvWX => {
                 let src = self.operand(R2, u.rs1, true);
@@ -111,7 +108,6 @@ impl Emitter<'_> {
                 self.alu64_k(MOV, R2, 0);
                 self.patch(holds);
                 self.set_x(u.rd, R2);
-                written = u.rd;
             }
             _ => {
                 // fclass.d, fclass.s.
@@ -122,7 +118,6 @@ impl Emitter<'_> {
                 }
                 self.classify(fmt);
                 self.set_x(u.rd, R2);
-                written = u.rd;
             }
         }
         self.fs_dirty();
@@ -131,8 +126,9 @@ impl Emitter<'_> {
         for &at in slow.at.get(..slow.n).unwrap_or(&[]) {
             self.patch(at);
         }
-        // (An f destination is not in the register cache: nothing to reload for it.)
-        self.slow_path(before, uop_addr, if written == X_SINK { 0 } else { written });
+        // The x register the op writes, if any, for the slow path's reload (an f
+        // destination is not in the register cache).
+        self.slow_path(before, uop_addr, x_uses(u).1);
         self.patch(done);
         true
     }
